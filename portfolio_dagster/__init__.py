@@ -1,0 +1,1 @@
+"""Portfolio Maximizer: an orchestrated ML portfolio platform on Dagster and DuckDB."""

@@ -1,0 +1,35 @@
+"""targets: forward returns per horizon; NULL until the horizon has been realized."""
+
+
+import datetime as dt
+
+import dagster as dg
+
+from portfolio_dagster.assets.prices import prices
+from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL, trading_days_before, window
+from portfolio_dagster.quant import targets as target_set
+from portfolio_dagster.resources.settings import PipelineSettings
+from portfolio_dagster.resources.warehouse import Warehouse
+
+
+@dg.asset(partitions_def=TRADING_DAYS, backfill_policy=SINGLE_RUN, pool=WAREHOUSE_POOL,
+          group_name="features", kinds={"duckdb", "pandas"}, deps=[prices],
+          description="Forward returns from each date. A run also refreshes the preceding max-horizon "
+                      "trading days, whose targets the window's prices complete.")
+def targets(context: dg.AssetExecutionContext, settings: PipelineSettings,
+            warehouse: Warehouse) -> dg.MaterializeResult:
+    cfg = settings.config
+    start, end = window(context)
+    longest = max(cfg.targets.horizons)
+    refresh_start = trading_days_before(start, longest)
+    future_end = end + dt.timedelta(days=int(longest * 7 / 5) + 14)
+    history = warehouse.universe_prices(refresh_start, future_end, cfg)
+    table = target_set.compute(history, cfg.targets.horizons)
+    table = table[(table["date"].dt.date >= refresh_start) & (table["date"].dt.date < end)]
+    warehouse.replace_range("targets", table, refresh_start, end)
+    return dg.MaterializeResult(metadata={
+        "rows": len(table), "refreshed_from": str(refresh_start),
+        "newest_complete": dg.MetadataValue.json({
+            f"return_{h}d": str(table.loc[table[f"return_{h}d"].notna(), "date"].max())
+            for h in cfg.targets.horizons}),
+    })

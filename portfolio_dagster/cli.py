@@ -1,0 +1,178 @@
+"""`pmx`: run the pipeline as real Dagster runs, open the UI, show the latest report."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from portfolio_dagster import paths
+from portfolio_dagster.config import DEFAULT_CONFIG_PATH, SOURCES, ConfigError, PipelineConfig, load_config
+from portfolio_dagster.pipeline_runner import RunFailed
+from portfolio_dagster.resources.sources import SAMPLE_SPAN, DataError, read_price_csv, sample_tickers
+
+
+
+class CliError(Exception):
+    """A user mistake or a failed run: printed as one line, exit code 1."""
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pmx", description="Portfolio Maximizer")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="materialize every stage over a date range")
+    run.add_argument("--config", type=Path, default=None, help="pipeline YAML (default: config/pipeline.yaml)")
+    run.add_argument("--source", choices=SOURCES, default=None)
+    run.add_argument("--csv", type=Path, default=None, help="price CSV for --source csv")
+    run.add_argument("--tickers", default=None, help="comma-separated tickers (default: all)")
+    run.add_argument("--start", type=_date, default=None)
+    run.add_argument("--end", type=_date, default=None)
+    run.add_argument("--warehouse", type=Path, default=None, help="DuckDB file (default: data/warehouse.duckdb)")
+    run.add_argument("--debug", action="store_true", help="show tracebacks")
+    ui = sub.add_parser("ui", help="the Dagster UI on 127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    sub.add_parser("report", help="the latest summary and report path")
+    return parser
+
+
+def effective_config(args: argparse.Namespace) -> PipelineConfig:
+    base = load_config(args.config or DEFAULT_CONFIG_PATH)
+    overrides: dict[str, object] = {"start": args.start, "end": args.end}
+    if args.source:
+        overrides["sources"] = (args.source,)
+    if args.csv:
+        overrides["csv_path"] = str(args.csv.resolve())
+        overrides.setdefault("sources", ("csv",))
+    if args.tickers is not None:
+        tickers = tuple(t.strip() for t in args.tickers.split(",") if t.strip())
+        if not tickers:
+            raise CliError("--tickers names no ticker")
+        overrides["tickers"] = tickers
+    config = base.with_overrides(**overrides)
+    _check_inputs(config)
+    return config
+
+
+def _check_inputs(config: PipelineConfig) -> None:
+    """Fail fast, before any run touches the warehouse, on inputs no run could use."""
+    from portfolio_dagster.partitions import PARTITIONS_START
+
+    data = config.data
+    if data.start < PARTITIONS_START:
+        raise CliError(f"--start {data.start} is before the first partition {PARTITIONS_START}")
+    if data.start > dt.date.today():
+        raise CliError(f"--start {data.start} is in the future")
+    known: set[str] = set()
+    if "sample" in data.sources:
+        lo, hi = SAMPLE_SPAN
+        if data.end < lo or data.start > hi:
+            raise CliError(f"empty date range: the sample spans {lo}..{hi}, asked {data.start}..{data.end}")
+        known |= set(sample_tickers())
+    if "csv" in data.sources:
+        frame = read_price_csv(data.csv_path)
+        if frame.empty:
+            raise CliError(f"{data.csv_path}: no data rows")
+        dates = frame["date"]
+        if not ((dates >= data.start) & (dates <= data.end)).any():
+            raise CliError(f"empty date range: {data.csv_path} has no rows in {data.start}..{data.end}")
+        known |= set(frame["ticker"].dropna())
+    if data.tickers and known and set(data.sources) <= {"sample", "csv"}:
+        unknown = sorted(set(data.tickers) - known)
+        if unknown:
+            raise CliError(f"unknown ticker(s) {', '.join(unknown)}; available: {', '.join(sorted(known))}")
+
+
+def _partition_keys(start: dt.date, end: dt.date) -> tuple[str, str]:
+    first = start + dt.timedelta(days=max(0, 7 - start.weekday()) if start.weekday() >= 5 else 0)
+    last = end - dt.timedelta(days=max(0, end.weekday() - 4))
+    if last < first:
+        raise CliError(f"empty date range: no weekday in {start}..{end}")
+    return first.isoformat(), last.isoformat()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = effective_config(args)
+    home = paths.home()
+    home.mkdir(parents=True, exist_ok=True)
+    config_file = home / paths.EFFECTIVE_CONFIG
+    config_file.write_text(config.to_yaml())
+    os.environ["PMX_CONFIG"] = str(config_file)
+    if args.warehouse:
+        os.environ["PMX_WAREHOUSE"] = str(args.warehouse.resolve())
+
+    from portfolio_dagster.pipeline_runner import run_pipeline
+
+    started = time.monotonic()
+    run_pipeline(config, _partition_keys(config.data.start, config.data.end), echo=print)
+    print(f"finished in {time.monotonic() - started:.0f} s")
+    return cmd_report(args)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from portfolio_dagster.pipeline_runner import latest_summary
+
+    table, latest, report_path = latest_summary()
+    if table is None:
+        raise CliError(f"no backtest in {paths.warehouse_path()}: run `pmx run` first")
+    print(table)
+    if latest is not None:
+        print(latest)
+    print(f"report: {report_path}")
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from portfolio_dagster.instance import prepare_home
+
+    prepare_home()
+    os.environ.setdefault("PMX_CONFIG", str(paths.config_path()))
+    os.environ.setdefault("PMX_WAREHOUSE", str(paths.warehouse_path()))
+    cmd = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(args.port),
+           "-m", "portfolio_dagster.definitions"]
+
+    def restore_signals() -> None:
+        # A background launcher may have ignored these; dagster dev must be stoppable.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    print(f"Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C stops it)")
+    proc = subprocess.Popen(cmd, preexec_fn=restore_signals)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        return proc.wait()
+
+
+COMMANDS = {"run": cmd_run, "report": cmd_report, "ui": cmd_ui}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (CliError, ConfigError, DataError, RunFailed) as exc:
+        if args.debug:
+            raise
+        print(f"pmx: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("pmx: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

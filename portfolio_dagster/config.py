@@ -1,0 +1,157 @@
+"""The one configuration model: YAML in config/, validated here, loaded once per path."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "pipeline.yaml"
+SOURCES = ("sample", "csv", "yfinance", "alpha_vantage", "finnhub")
+Source = Literal["sample", "csv", "yfinance", "alpha_vantage", "finnhub"]
+Frequency = Literal["daily", "weekly", "monthly", "quarterly", "yearly"]
+
+
+class ConfigError(ValueError):
+    """A configuration the pipeline cannot run with; the message is one line for the user."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Section):
+    sources: tuple[Source, ...] = ("sample",)
+    csv_path: str | None = None
+    tickers: tuple[str, ...] | None = None
+    benchmark: str = "SP500"
+    start: dt.date = dt.date(1990, 1, 2)
+    end: dt.date = dt.date(2022, 12, 28)
+
+    @model_validator(mode="after")
+    def _check(self) -> "DataConfig":
+        if not self.sources:
+            raise ValueError("data.sources must name at least one source")
+        if "csv" in self.sources and not self.csv_path:
+            raise ValueError("data.csv_path is required when the csv source is used")
+        if self.end < self.start:
+            raise ValueError(f"data.end {self.end} is before data.start {self.start}")
+        return self
+
+
+class FeaturesConfig(_Section):
+    lookback_days: int = Field(300, ge=64)
+
+
+class TargetsConfig(_Section):
+    horizons: tuple[int, ...] = (1, 5, 21, 63)
+
+    @field_validator("horizons")
+    @classmethod
+    def _positive(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v or any(h <= 0 for h in v):
+            raise ValueError("targets.horizons must be positive trading-day counts")
+        return tuple(sorted(set(v)))
+
+
+class LightGBMConfig(_Section):
+    n_estimators: int = 150
+    learning_rate: float = 0.05
+    num_leaves: int = 15
+    min_child_samples: int = 200
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+
+
+class ModelsConfig(_Section):
+    enabled: tuple[str, ...] = ("lightgbm",)
+    retrain_frequency: Frequency = "yearly"
+    window: Literal["expanding", "rolling"] = "expanding"
+    rolling_days: int = 2520
+    min_train_days: int = Field(1000, ge=50)
+    embargo_days: int = Field(5, ge=0)
+    seed: int = 7
+    threads: int = Field(1, ge=1)
+    lightgbm: LightGBMConfig = LightGBMConfig()
+
+
+class StrategyConfig(_Section):
+    signal_horizon: int = 21
+    max_position: float = Field(0.10, gt=0, le=1)
+    min_confidence: float = Field(0.55, ge=0, le=1)
+    risky_share: float = Field(0.80, ge=0, le=1)
+    top_k: int = Field(10, ge=1)
+    safe_assets: tuple[str, ...] = ("CASH",)
+
+
+class BacktestConfig(_Section):
+    start: dt.date = dt.date(2000, 1, 3)
+    cost_bps: float = Field(10.0, ge=0)
+    rebalance: Literal["daily", "weekly", "monthly"] = "monthly"
+    configurations_tried: int = Field(1, ge=1)
+
+
+class ReportConfig(_Section):
+    title: str = "Portfolio Maximizer"
+
+
+class PipelineConfig(_Section):
+    data: DataConfig = DataConfig()
+    features: FeaturesConfig = FeaturesConfig()
+    targets: TargetsConfig = TargetsConfig()
+    models: ModelsConfig = ModelsConfig()
+    strategy: StrategyConfig = StrategyConfig()
+    backtest: BacktestConfig = BacktestConfig()
+    report: ReportConfig = ReportConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> "PipelineConfig":
+        if self.strategy.signal_horizon not in self.targets.horizons:
+            raise ValueError(
+                f"strategy.signal_horizon {self.strategy.signal_horizon} is not one of targets.horizons"
+            )
+        return self
+
+    def fingerprint(self, *sections: str) -> str:
+        """A short stable hash of the named sections (all when none): model lineage and caching."""
+        dump = self.model_dump(mode="json")
+        chosen = {k: dump[k] for k in (sections or tuple(dump))}
+        return hashlib.sha256(json.dumps(chosen, sort_keys=True).encode()).hexdigest()[:12]
+
+    def with_overrides(self, **data_overrides: object) -> "PipelineConfig":
+        """A copy with `data` fields replaced, validated again (the CLI's flags)."""
+        data = self.data.model_dump() | {k: v for k, v in data_overrides.items() if v is not None}
+        try:
+            return self.model_validate(self.model_dump() | {"data": data})
+        except ValidationError as exc:
+            raise ConfigError(_one_line(exc)) from None
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _one_line(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    return f"invalid config{' at ' + where if where else ''}: {err['msg']}"
+
+
+@functools.lru_cache(maxsize=8)
+def load_config(path: str | Path = DEFAULT_CONFIG_PATH) -> PipelineConfig:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    try:
+        return PipelineConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_one_line(exc)}") from None

@@ -1,0 +1,33 @@
+"""The one Definitions object: assets, checks, jobs and resources over the configured warehouse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from portfolio_dagster import paths
+from portfolio_dagster.assets.all import ALL_ASSETS
+from portfolio_dagster.checks.integrity import allocations_valid, prices_unique_and_positive
+from portfolio_dagster.jobs.pipeline import JOBS
+from portfolio_dagster.resources.artifacts import ArtifactStore
+from portfolio_dagster.resources.settings import PipelineSettings
+from portfolio_dagster.resources.warehouse import Warehouse
+
+CHECKS = (prices_unique_and_positive, allocations_valid)
+
+
+def build_definitions(config_path: Path, warehouse_path: Path, home: Path) -> dg.Definitions:
+    return dg.Definitions(
+        assets=list(ALL_ASSETS),
+        asset_checks=list(CHECKS),
+        jobs=list(JOBS),
+        resources={
+            "settings": PipelineSettings(config_path=str(config_path)),
+            "warehouse": Warehouse(path=str(warehouse_path)),
+            "artifacts": ArtifactStore(root=str(home)),
+        },
+    )
+
+
+defs = build_definitions(paths.config_path(), paths.warehouse_path(), paths.home())

@@ -1,0 +1,142 @@
+"""The DuckDB warehouse: short-lived connections, one transaction per written range."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from portfolio_dagster.config import PipelineConfig
+
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+# DuckDB allows one writing process per file; a reader waits for a writer this long.
+_LOCK_WAIT_SECONDS = 300.0
+
+
+def ddl_statements() -> list[str]:
+    """Every CREATE statement of sql/, tables first, then views."""
+    files = sorted((SQL_DIR / "tables").glob("*.sql")) + [SQL_DIR / "views.sql"]
+    return [f.read_text() for f in files]
+
+
+def table_names() -> frozenset[str]:
+    con = duckdb.connect(":memory:")
+    for ddl in ddl_statements():
+        con.execute(ddl)
+    rows = con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    return frozenset(r[0] for r in rows)
+
+
+TABLES = table_names()
+
+
+def _check_table(table: str) -> str:
+    # Table names come from code, never from users; still refuse anything not declared in sql/.
+    if table not in TABLES:
+        raise ValueError(f"unknown warehouse table {table!r}")
+    return table
+
+
+class Warehouse(dg.ConfigurableResource):
+    """Path of the DuckDB file. All SQL values go in as parameters."""
+
+    path: str
+
+    @contextlib.contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + _LOCK_WAIT_SECONDS
+        delay = 0.05
+        while True:
+            try:
+                con = duckdb.connect(self.path, read_only=read_only and Path(self.path).exists(),
+                                     config={"threads": 1})
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        try:
+            if not read_only:
+                for ddl in ddl_statements():
+                    con.execute(ddl)
+            yield con
+        finally:
+            con.close()
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> pd.DataFrame:
+        with self.connect(read_only=True) as con:
+            if not _has_tables(con):
+                return pd.DataFrame()
+            return con.execute(sql, list(params)).df()
+
+    def universe_prices(self, start: dt.date, end: dt.date, config: PipelineConfig,
+                        columns: str = "ticker, date, open, high, low, close, volume") -> pd.DataFrame:
+        """Prices of the tradable universe (no benchmark, no safe assets) with start <= date < end."""
+        excluded = [config.data.benchmark, *config.strategy.safe_assets]
+        frame = self.query(
+            f"SELECT {columns} FROM prices WHERE date >= ? AND date < ? "
+            "AND ticker NOT IN (SELECT unnest(?)) ORDER BY ticker, date", [start, end, excluded])
+        if frame.empty:
+            return pd.DataFrame(columns=[c.strip() for c in columns.split(",")])
+        frame["date"] = pd.to_datetime(frame["date"])
+        return frame
+
+    def replace_range(self, table: str, frame: pd.DataFrame, start: dt.date, end: dt.date) -> None:
+        """Replace rows with start <= date < end by `frame`, atomically."""
+        table = _check_table(table)
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(f"DELETE FROM {table} WHERE date >= ? AND date < ?", [start, end])
+                _insert(con, table, frame)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def replace_where(self, table: str, frame: pd.DataFrame, column: str | None = None,
+                      values: Sequence[object] = ()) -> None:
+        """Replace the rows whose `column` is in `values` (all rows when column is None), atomically."""
+        table = _check_table(table)
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if column is None:
+                    con.execute(f"DELETE FROM {table}")
+                elif values:
+                    if not column.isidentifier():
+                        raise ValueError(f"bad column name {column!r}")
+                    con.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT unnest(?))",
+                                [list(values)])
+                _insert(con, table, frame)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def append(self, table: str, frame: pd.DataFrame) -> None:
+        table = _check_table(table)
+        with self.connect() as con:
+            _insert(con, table, frame)
+
+
+def _has_tables(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0])
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    if frame.empty:
+        return
+    con.register("_incoming", frame)
+    try:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
+    finally:
+        con.unregister("_incoming")

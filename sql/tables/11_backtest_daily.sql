@@ -1,0 +1,7 @@
+-- Row `date` holds the return earned over that trading day by the weights decided at the previous close.
+CREATE TABLE IF NOT EXISTS backtest_daily (
+    date DATE NOT NULL, strategy VARCHAR NOT NULL,
+    gross_return DOUBLE NOT NULL, net_return DOUBLE NOT NULL,
+    turnover DOUBLE NOT NULL, cost DOUBLE NOT NULL, equity DOUBLE NOT NULL,
+    PRIMARY KEY (date, strategy)
+);

@@ -1,0 +1,50 @@
+"""Helpers for tests that run the real pipeline through Dagster on small slices of the sample."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import yaml
+
+from portfolio_dagster.cli import main
+from portfolio_dagster.config import load_config
+from portfolio_dagster.resources.sources import sample_prices
+
+SLICE_TICKERS = ("AAPL", "JNJ", "KO", "MSFT", "XOM")
+SLICE_START, SLICE_END = "1995-01-03", "1999-12-31"
+CONTRACT_TABLES = ("prices", "features", "targets", "model_registry", "forecasts", "regimes", "signals",
+                   "allocations", "backtest_daily", "backtest_summary")
+
+
+def small_config(path: Path) -> Path:
+    """The default config shrunk so a 5-year slice trains and backtests in seconds."""
+    cfg = load_config().model_dump(mode="json")
+    cfg["models"].update(min_train_days=250, lightgbm=cfg["models"]["lightgbm"] | {"n_estimators": 20})
+    cfg["backtest"]["start"] = "1998-01-02"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def sample_slice_csv(path: Path) -> Path:
+    """Real sample prices for the slice, written in the CSV source's format."""
+    px = sample_prices("SP500")
+    px = px[px["ticker"].isin([*SLICE_TICKERS, "SP500"])]
+    px = px[(px["date"] >= pd.Timestamp(SLICE_START).date()) & (px["date"] <= pd.Timestamp(SLICE_END).date())]
+    px[["date", "ticker", "close"]].to_csv(path, index=False)
+    return path
+
+
+def run_cli(home: Path, *args: str) -> int:
+    os.environ["PMX_HOME"] = str(home)
+    return main(["run", *args])
+
+
+def read_table(warehouse: Path, table: str) -> pd.DataFrame:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(f"SELECT * FROM {table}").df()
+    finally:
+        con.close()
