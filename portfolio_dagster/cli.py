@@ -75,6 +75,8 @@ def _check_inputs(config: PipelineConfig) -> None:
         raise CliError(f"--start {data.start} is before the first partition {PARTITIONS_START}")
     if data.start > dt.date.today():
         raise CliError(f"--start {data.start} is in the future")
+    if config.backtest.start > data.end:
+        raise CliError(f"backtest.start {config.backtest.start} is after --end {data.end}: nothing to backtest")
     known: set[str] = set()
     if "sample" in data.sources:
         lo, hi = SAMPLE_SPAN

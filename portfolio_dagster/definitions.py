@@ -8,13 +8,13 @@ import dagster as dg
 
 from portfolio_dagster import paths
 from portfolio_dagster.assets.all import ALL_ASSETS
-from portfolio_dagster.checks.integrity import allocations_valid, prices_unique_and_positive
-from portfolio_dagster.jobs.pipeline import JOBS
+from portfolio_dagster.checks.all import CHECKS
+from portfolio_dagster.jobs.all import JOBS
 from portfolio_dagster.resources.artifacts import ArtifactStore
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
-
-CHECKS = (prices_unique_and_positive, allocations_valid)
+from portfolio_dagster.schedules.all import SCHEDULES
+from portfolio_dagster.sensors.all import SENSORS
 
 
 def build_definitions(config_path: Path, warehouse_path: Path, home: Path) -> dg.Definitions:
@@ -22,6 +22,8 @@ def build_definitions(config_path: Path, warehouse_path: Path, home: Path) -> dg
         assets=list(ALL_ASSETS),
         asset_checks=list(CHECKS),
         jobs=list(JOBS),
+        schedules=list(SCHEDULES),
+        sensors=list(SENSORS),
         resources={
             "settings": PipelineSettings(config_path=str(config_path)),
             "warehouse": Warehouse(path=str(warehouse_path)),

@@ -15,6 +15,7 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 # Dagster's console logger prints every event (thousands per backfill); progress lines replace it.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+DECISION_STAGES = ("forecasts", "regimes", "signals", "allocations")
 HEADLINE = ("annual_return", "annual_volatility", "sharpe", "max_drawdown")
 
 
@@ -56,10 +57,14 @@ def run_pipeline(config: PipelineConfig, partition_range: tuple[str, str],
     instance = get_instance()
     plan = stages(config)
     first, last = partition_range
+    # Stages after `models` have nothing to compute before the first model: start them at the
+    # backtest start (each partition costs Dagster events even when empty).
+    decisions_first = max(first, config.backtest.start.isoformat())
     echo(f"pmx: {len(plan)} stages over {first}..{last}; warehouse {paths.warehouse_path()}")
     run_ids = []
     for i, asset in enumerate(plan, start=1):
-        tags = {RANGE_START_TAG: first, RANGE_END_TAG: last} if asset.partitions_def else {}
+        start = decisions_first if asset.key.to_user_string() in DECISION_STAGES else first
+        tags = {RANGE_START_TAG: start, RANGE_END_TAG: last} if asset.partitions_def else {}
         name = asset.key.to_user_string()
         t0 = time.monotonic()
         result = job.execute_in_process(run_config=QUIET_RUN_CONFIG, instance=instance,

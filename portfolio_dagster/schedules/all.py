@@ -1,0 +1,3 @@
+"""Every schedule, registered in definitions.py."""
+
+SCHEDULES: tuple = ()

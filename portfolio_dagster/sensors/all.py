@@ -1,0 +1,3 @@
+"""Every sensor, registered in definitions.py."""
+
+SENSORS: tuple = ()
