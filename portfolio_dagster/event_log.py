@@ -32,6 +32,8 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         # Set before the base class initializes its index shard through _connect.
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._engines_lock = threading.Lock()
+        self._known_tables: set[str] = set()
+        self._known_asset_key_cols: set[str] = set()
         super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod
@@ -62,6 +64,19 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             with self._engine(shard).connect() as conn:
                 with conn.begin():
                     yield conn
+
+    # Schema reflection ran on every event; the schema only grows (migrations add, never drop),
+    # so a positive answer stays true for the life of the process.
+    def has_table(self, table_name: str) -> bool:
+        if table_name not in self._known_tables and super().has_table(table_name):
+            self._known_tables.add(table_name)
+        return table_name in self._known_tables
+
+    def _has_asset_key_col_on_connection(self, conn: Connection, column_name: str) -> bool:
+        if column_name not in self._known_asset_key_cols and super()._has_asset_key_col_on_connection(
+                conn, column_name):
+            self._known_asset_key_cols.add(column_name)
+        return column_name in self._known_asset_key_cols
 
     def dispose(self) -> None:
         with self._engines_lock:
