@@ -103,3 +103,14 @@ def test_point_in_time_prices_after_cutoff_change_nothing_before(slice_run, tmp_
         after_b = results["shocked"][table]
         assert not after_a[pd.to_datetime(after_a["date"]) > PIT_CUTOFF].reset_index(drop=True).equals(
             after_b[pd.to_datetime(after_b["date"]) > PIT_CUTOFF].reset_index(drop=True)), "the shock must matter"
+
+
+def test_failed_run_leaves_earlier_tables_intact(slice_run, tmp_path, capsys):
+    home = slice_run["home"]
+    before = {t: read_table(home / "warehouse.duckdb", t) for t in ("prices", "allocations", "backtest_summary")}
+    broken = tmp_path / "broken.csv"
+    broken.write_text("date,ticker,close\n1996-01-02,AAPL,1.0\n1996-01-03,AAPL,oops\n")
+    assert run_cli(home, "--config", str(slice_run["config"]), "--source", "csv", "--csv", str(broken)) == 1
+    assert "column 'close'" in capsys.readouterr().err
+    for table, frame in before.items():
+        pd.testing.assert_frame_equal(read_table(home / "warehouse.duckdb", table), frame)
