@@ -92,9 +92,14 @@ class StrategyConfig(_Section):
 
 class BacktestConfig(_Section):
     start: dt.date = dt.date(2000, 1, 3)
-    cost_bps: float = Field(10.0, ge=0)
+    cost_bps: float = Field(10.0, ge=0)            # commission, bps of traded value
+    half_spread_bps: float = Field(0.0, ge=0)
+    impact_coefficient: float = Field(1.0, ge=0)   # Y of the square-root impact law
+    aum_usd: float = Field(10_000_000.0, gt=0)     # book size the net returns assume
+    fallback_adv_usd: float | None = Field(None, gt=0)  # assumed ADV where volume is missing; None: not estimable
     rebalance: Literal["daily", "weekly", "monthly"] = "monthly"
     configurations_tried: int = Field(1, ge=1)
+    rolling_window_days: int = Field(252, ge=20)
 
 
 class ReportConfig(_Section):

@@ -1,4 +1,5 @@
-"""Unit tests of the domain: features, targets, walk-forward purge, allocation, backtest, metrics."""
+"""Unit tests of the domain: features, targets, walk-forward purge, allocation (backtest and metrics:
+test_backtest.py, test_metrics.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from portfolio_dagster.quant import backtest as bt
-from portfolio_dagster.quant import features, metrics, targets, walk_forward
+from portfolio_dagster.quant import features, targets, walk_forward
 from portfolio_dagster.quant.allocation import allocate, cap_weights
 from portfolio_dagster.quant.validation import consolidate, validate
 
@@ -101,44 +101,6 @@ def test_allocations_sum_to_one_with_cash():
     day2 = out[out.date == pd.Timestamp("2001-01-03")]
     assert list(day2.ticker) == ["CASH"] and day2.weight.iat[0] == pytest.approx(1.0)
     assert out[(out.ticker == "A")].weight.iat[0] == pytest.approx(0.5)  # capped
-
-
-def test_backtest_earns_next_day_and_charges_costs():
-    days = pd.bdate_range("2001-01-01", periods=4)
-    returns = pd.DataFrame({"X": [0.0, 0.10, -0.05, 0.02], "CASH": 0.0}, index=days)
-    targets_ = pd.DataFrame({"X": [1.0], "CASH": [0.0]}, index=days[:1])
-    out = bt.simulate(targets_, returns, days[:1], cost_bps=10)
-    assert list(out["date"]) == list(days[1:])
-    assert out["gross_return"].tolist() == pytest.approx([0.10, -0.05, 0.02])
-    assert out["cost"].tolist() == pytest.approx([0.001, 0.0, 0.0])
-    assert out["net_return"].iat[0] == pytest.approx(0.099)
-    assert out["equity"].iat[-1] == pytest.approx(1.099 * 0.95 * 1.02)
-
-
-def test_backtest_weights_drift_between_rebalances():
-    days = pd.bdate_range("2001-01-01", periods=3)
-    returns = pd.DataFrame({"X": [0.0, 1.0, 0.5], "Y": [0.0, 0.0, 0.0]}, index=days)
-    out = bt.simulate(pd.DataFrame({"X": [0.5], "Y": [0.5]}, index=days[:1]), returns, days[:1], 0.0)
-    # After X doubles the book is 2/3 X, so day 3 earns 2/3 * 50%.
-    assert out["gross_return"].tolist() == pytest.approx([0.5, 1 / 3])
-
-
-def test_metrics_textbook_cases():
-    r = np.array([0.01, -0.02, 0.03, 0.0, -0.01])
-    assert metrics.max_drawdown(r) == pytest.approx(-0.02)
-    assert metrics.sharpe(r) == pytest.approx(r.mean() / r.std(ddof=1) * np.sqrt(252))
-    perf = metrics.performance(r, np.zeros(5), None, 1)
-    assert perf["hit_rate"] == pytest.approx(0.4)
-    assert perf["profit_factor"] == pytest.approx(0.04 / 0.03)
-
-
-def test_skill_reports_base_rate_and_ic():
-    frame = pd.DataFrame({"date": [1, 1, 1, 2, 2, 2], "prediction": [1, 2, 3, 3, 2, 1],
-                          "realized": [0.1, 0.2, 0.3, -0.1, -0.2, 0.3]})
-    skill = metrics.forecast_skill(frame)
-    assert skill["base_rate"] == pytest.approx(4 / 6)
-    assert skill["ic"] == pytest.approx((1.0 + -0.5) / 2)
-    assert skill["directional_accuracy"] == pytest.approx(4 / 6)
 
 
 def test_validation_rejects_bad_rows_with_reasons_and_loses_none():

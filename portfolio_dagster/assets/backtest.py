@@ -1,92 +1,99 @@
-"""backtest: ml_barbell against 1/N and the index over the same days, net of costs."""
+"""backtest: ml_barbell against 1/N and the index over the same days, net of costs, with the
+overfitting-aware statistics, performance by regime and the seed's criteria."""
 
 
 import base64
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 
 from portfolio_dagster.assets.allocations import allocations
 from portfolio_dagster.assets.forecasts import forecasts
+from portfolio_dagster.assets.regimes import regimes
 from portfolio_dagster.assets.targets import targets
-from portfolio_dagster.partitions import WAREHOUSE_POOL
-from portfolio_dagster.quant import backtest as bt
+from portfolio_dagster.partitions import WAREHOUSE_POOL, trading_days_before
 from portfolio_dagster.quant import metrics
+from portfolio_dagster.quant.costs import IMPACT_WINDOW_DAYS, CostModel, impact_inputs
+from portfolio_dagster.quant.evaluation import EvaluationInputs, evaluate
 from portfolio_dagster.quant.panel import wide
 from portfolio_dagster.quant.report import equity_png, markdown_table, summary_table
 from portfolio_dagster.quant.targets import target_name
+from portfolio_dagster.resources.artifacts import ArtifactStore
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 
-STRATEGIES = ("ml_barbell", "equal_weight", "benchmark")
+EQUITY_PNG = "equity.png"
 
 
 @dg.asset(pool=WAREHOUSE_POOL, group_name="evaluation", kinds={"duckdb", "pandas"},
-          deps=[allocations, forecasts, targets])
-def backtest(context: dg.AssetExecutionContext, settings: PipelineSettings,
-             warehouse: Warehouse) -> dg.MaterializeResult:
+          deps=[allocations, forecasts, targets, regimes])
+def backtest(context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse,
+             artifacts: ArtifactStore) -> dg.MaterializeResult:
     cfg = settings.config
+    b = cfg.backtest
     alloc = warehouse.query("SELECT date, ticker, weight FROM allocations WHERE date >= ? ORDER BY date",
-                            [cfg.backtest.start])
+                            [b.start])
     if alloc.empty:
         raise dg.Failure("no allocations on or after backtest.start: materialize allocations first")
     alloc["date"] = pd.to_datetime(alloc["date"])
-    px = warehouse.query("SELECT ticker, date, close FROM prices WHERE date >= ? ORDER BY date",
-                         [alloc["date"].min().date()])
+    first = alloc["date"].min().date()
+    # Impact needs a trailing window of volatility and volume before the first trade.
+    px = warehouse.query("SELECT ticker, date, close, volume FROM prices WHERE date >= ? ORDER BY date",
+                         [trading_days_before(first, IMPACT_WINDOW_DAYS + 1)])
     px["date"] = pd.to_datetime(px["date"])
-    returns = wide(px, "close").pct_change(fill_method=None)
-    decisions = pd.DatetimeIndex(alloc["date"].unique()).sort_values()
-    # Same days for every strategy: from the first decision to the day after the last one.
-    after_last = returns.index[returns.index > decisions.max()]
-    returns = returns.loc[: after_last.min() if len(after_last) else decisions.max()]
-    rebalance = bt.rebalance_dates(decisions, cfg.backtest.rebalance)
-    cost = cfg.backtest.cost_bps
-    universe = [t for t in returns.columns if t not in (cfg.data.benchmark, *cfg.strategy.safe_assets)]
-    closes = wide(px, "close").reindex(index=decisions, columns=universe)
-    equal = closes.notna().astype(float)
-    equal = equal.div(equal.sum(axis=1), axis=0).fillna(0.0)
-    runs = {
-        "ml_barbell": bt.simulate(alloc.pivot(index="date", columns="ticker", values="weight").fillna(0.0),
-                                  returns, rebalance, cost),
-        "equal_weight": bt.simulate(equal, returns, rebalance, cost),
-        "benchmark": bt.simulate(pd.DataFrame({cfg.data.benchmark: 1.0}, index=decisions[:1]),
-                                 returns, decisions[:1], 0.0),
-    }
-    daily = pd.concat([r.assign(strategy=s) for s, r in runs.items()], ignore_index=True)
-    bench = runs["benchmark"].set_index("date")["net_return"]
-    summary_rows = []
-    for name, run in runs.items():
-        perf = metrics.performance(run["net_return"].to_numpy(), run["turnover"].to_numpy(),
-                                   bench.reindex(run["date"]).fillna(0.0).to_numpy(),
-                                   cfg.backtest.configurations_tried if name == "ml_barbell" else 1)
-        # Capacity needs the market-impact model (volume); not estimated on close-only data.
-        perf["capacity_usd"] = float("nan")
-        summary_rows += [(name, k, v) for k, v in perf.items()]
-    summary_rows += _skill_rows(warehouse, cfg)
-    summary = pd.DataFrame(summary_rows, columns=["strategy", "metric", "value"])
-    summary["value"] = summary["value"].astype(float).replace([np.inf, -np.inf], np.nan)
-    warehouse.replace_where("backtest_daily", daily)
-    warehouse.replace_where("backtest_summary", summary)
+    close, volume = wide(px, "close"), wide(px, "volume")
+    impact = impact_inputs(close, volume, IMPACT_WINDOW_DAYS, b.fallback_adv_usd)
+    impact_note = ("impact from trailing 21-day volatility and dollar volume" if impact is not None
+                   and b.fallback_adv_usd is None else
+                   f"impact with an ASSUMED ADV of ${b.fallback_adv_usd:,.0f} where volume is missing"
+                   if impact is not None else
+                   "not estimable: the prices have no volume (close-only), so impact is charged as 0")
+    reg = warehouse.query("SELECT date, state, probabilities FROM regimes WHERE date >= ? ORDER BY date", [first])
+    hashes = warehouse.query("SELECT count(DISTINCT config_hash) AS n FROM model_registry")
+    tried = max(b.configurations_tried, int(hashes["n"].iat[0]) if len(hashes) else 0)
+    result = evaluate(EvaluationInputs(
+        allocations=alloc, close=close.loc[pd.Timestamp(first):], impact=impact,
+        regimes=reg if len(reg) else pd.DataFrame(columns=["date", "state"]),
+        skill=_skill(warehouse, cfg), benchmark=cfg.data.benchmark, safe_assets=cfg.strategy.safe_assets,
+        rebalance=b.rebalance, configurations_tried=tried,
+        costs=CostModel(b.cost_bps, b.half_spread_bps, b.impact_coefficient, b.aum_usd),
+        rolling_window=b.rolling_window_days, impact_note=impact_note))
+
+    warehouse.replace_where("backtest_daily", result.daily)
+    warehouse.replace_where("backtest_summary", result.summary)
+    warehouse.replace_where("backtest_rolling", result.rolling.assign(window_days=b.rolling_window_days))
+    warehouse.replace_where("backtest_regimes", result.regimes)
+    warehouse.replace_where("backtest_criteria", result.criteria)
+    warehouse.replace_where("backtest_variants", result.variants)
+
+    png = equity_png(result.daily)
+    png_path = artifacts.reports_dir / EQUITY_PNG
+    png_path.write_bytes(png)
+    crit = result.criteria.assign(passed=result.criteria["passed"].map({True: "PASS", False: "FAIL"}).fillna(
+        "not measured"))[["criterion", "target", "measured", "passed"]]
     return dg.MaterializeResult(metadata={
-        "days": int(runs["ml_barbell"].shape[0]),
-        "summary": dg.MetadataValue.md(markdown_table(summary_table(summary).reset_index())),
-        "equity_curve": dg.MetadataValue.md(
-            "![equity](data:image/png;base64,"
-            + base64.b64encode(equity_png(daily)).decode() + ")"),
+        "days": int(len(result.runs["ml_barbell"].daily)),
+        "summary": dg.MetadataValue.md(markdown_table(summary_table(result.summary).reset_index())),
+        "criteria": dg.MetadataValue.md(markdown_table(crit)),
+        "equity_curve": dg.MetadataValue.md(_png_markdown(png)),
+        "equity_png": dg.MetadataValue.path(str(png_path)),
+        "impact": impact_note,
     })
 
 
-def _skill_rows(warehouse: Warehouse, cfg) -> list[tuple[str, str, float]]:
+def _png_markdown(png: bytes) -> str:
+    return "![equity](data:image/png;base64," + base64.b64encode(png).decode() + ")"
+
+
+def _skill(warehouse: Warehouse, cfg) -> pd.DataFrame:
+    """Out-of-sample skill of the ensemble per horizon, next to the base rate, from the warehouse."""
     rows = []
     for h in cfg.targets.horizons:
         joined = warehouse.query(
             f"SELECT f.date, f.prediction, t.{target_name(h)} AS realized FROM forecasts f "
             "JOIN targets t USING (ticker, date) WHERE f.model = 'ensemble' AND f.horizon = ? AND f.date >= ?",
             [h, cfg.backtest.start])
-        skill = metrics.forecast_skill(joined.dropna()) if len(joined) else metrics.forecast_skill(
-            pd.DataFrame({"date": [], "prediction": [], "realized": []}))
-        rows += [("ml_barbell", f"directional_accuracy_{h}d", skill["directional_accuracy"]),
-                 ("ml_barbell", f"base_rate_{h}d", skill["base_rate"]),
-                 ("ml_barbell", f"ic_{h}d", skill["ic"])]
-    return rows
+        if joined.empty:
+            joined = pd.DataFrame({"date": [], "prediction": [], "realized": []}, dtype=float)
+        rows.append({"horizon": h, **metrics.forecast_skill(joined.dropna())})
+    return pd.DataFrame(rows, columns=["horizon", "directional_accuracy", "base_rate", "ic", "n"])

@@ -1,10 +1,11 @@
-"""report: the self-contained HTML report a PM reads."""
+"""report: the self-contained HTML report a PM reads, from the backtest's tables."""
 
 
 import dagster as dg
+import pandas as pd
 
 from portfolio_dagster.assets.backtest import backtest
-from portfolio_dagster.quant.report import render_html
+from portfolio_dagster.quant.report import ReportData, markdown_table, render_html
 from portfolio_dagster.resources.artifacts import ArtifactStore
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
@@ -15,9 +16,31 @@ REPORT_FILE = "report.html"
 @dg.asset(group_name="evaluation", kinds={"html"}, deps=[backtest])
 def report(context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse,
            artifacts: ArtifactStore) -> dg.MaterializeResult:
-    summary = warehouse.query("SELECT * FROM backtest_summary")
-    daily = warehouse.query("SELECT date, strategy, equity FROM backtest_daily ORDER BY date")
-    latest = warehouse.query("SELECT * FROM latest_allocations ORDER BY sleeve, weight DESC")
+    q = warehouse.query
+    daily = q("SELECT date, strategy, net_return, equity FROM backtest_daily ORDER BY date")
+    if daily.empty:
+        raise dg.Failure("backtest_daily is empty: materialize backtest first")
+    first = pd.to_datetime(daily["date"]).min().date()
+    data = ReportData(
+        title=settings.config.report.title,
+        summary=q("SELECT * FROM backtest_summary"),
+        daily=daily,
+        rolling=q("SELECT * FROM backtest_rolling ORDER BY date"),
+        sleeves=q("SELECT date, sleeve, sum(weight) AS weight FROM allocations WHERE date >= ? "
+                  "GROUP BY date, sleeve ORDER BY date", [settings.config.backtest.start]),
+        regimes=q("SELECT date, state, probabilities FROM regimes WHERE date >= ? ORDER BY date", [first]),
+        regime_performance=q("SELECT * FROM backtest_regimes ORDER BY strategy, state"),
+        criteria=q("SELECT * FROM backtest_criteria ORDER BY rowid"),
+        variants=q("SELECT * FROM backtest_variants"),
+        spans=q("SELECT ticker, min(date) AS first, max(date) AS last, count(*) AS days FROM prices "
+                "GROUP BY ticker ORDER BY ticker"),
+        latest=q("SELECT * FROM latest_allocations ORDER BY sleeve, weight DESC"),
+    )
     path = artifacts.reports_dir / REPORT_FILE
-    path.write_text(render_html(settings.config.report.title, summary, daily, latest))
-    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path))})
+    path.write_text(render_html(data))
+    crit = data.criteria[["criterion", "measured", "passed"]]
+    return dg.MaterializeResult(metadata={
+        "path": dg.MetadataValue.path(str(path)),
+        "size_kb": round(path.stat().st_size / 1024, 1),
+        "criteria": dg.MetadataValue.md(markdown_table(crit) if len(crit) else "none"),
+    })

@@ -1,75 +1,132 @@
-"""Performance and skill statistics, textbook definitions on daily net returns (risk-free rate 0)."""
+"""Performance and skill statistics: textbook definitions on daily net returns, risk-free rate 0.
+
+- annual_return: CAGR, (prod(1+r))^(252/n) - 1
+- annual_volatility: std(r, ddof=1) * sqrt(252)
+- sharpe: mean(r) / std(r, ddof=1) * sqrt(252)
+- sortino: mean(r) * 252 / (sqrt(mean(min(r,0)^2)) * sqrt(252))  (downside deviation vs 0, all days)
+- max_drawdown: min over t of equity_t / running peak - 1 (the start counts as a peak of 1)
+- calmar: CAGR / |max_drawdown|
+- information_ratio: mean(r - b) / std(r - b, ddof=1) * sqrt(252) against the index b
+- hit_rate: share of days with r > 0;  profit_factor: sum of gains / sum of losses
+- turnover: one-way sum of |trades| per year
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import kurtosis, norm, skew, spearmanr
 
 TRADING_DAYS = 252
-EULER_GAMMA = 0.5772156649015329
+ROLLING_WINDOW_DAYS = 252
+
+
+def equity_curve(returns: np.ndarray) -> np.ndarray:
+    return np.cumprod(1.0 + np.asarray(returns, dtype=float))
+
+
+def drawdown(returns: np.ndarray) -> np.ndarray:
+    """Underwater curve: equity over its running peak (the start is a peak of 1) minus 1."""
+    equity = equity_curve(returns)
+    peak = np.maximum.accumulate(np.concatenate([[1.0], equity]))[1:]
+    return equity / peak - 1.0
 
 
 def max_drawdown(returns: np.ndarray) -> float:
-    equity = np.cumprod(1.0 + returns)
-    peak = np.maximum.accumulate(np.concatenate([[1.0], equity]))[1:]
-    return float(np.min(equity / peak - 1.0)) if equity.size else 0.0
+    dd = drawdown(returns)
+    return float(dd.min()) if dd.size else 0.0
 
 
 def sharpe(returns: np.ndarray) -> float:
+    returns = np.asarray(returns, dtype=float)
+    if returns.size < 2:
+        return float("nan")
     sd = returns.std(ddof=1)
     return float(returns.mean() / sd * np.sqrt(TRADING_DAYS)) if sd > 0 else float("nan")
 
 
-def probabilistic_sharpe(returns: np.ndarray, benchmark_sr: float = 0.0) -> float:
-    """P(true Sharpe > benchmark_sr), Bailey & Lopez de Prado (2012), per-period Sharpe."""
-    n = returns.size
-    sd = returns.std(ddof=1)
-    if n < 3 or sd == 0:
-        return float("nan")
-    sr = returns.mean() / sd
-    g3, g4 = skew(returns), kurtosis(returns, fisher=False)
-    denom = np.sqrt(max(1 - g3 * sr + (g4 - 1) / 4 * sr**2, 1e-12))
-    return float(norm.cdf((sr - benchmark_sr) * np.sqrt(n - 1) / denom))
+def cagr(returns: np.ndarray) -> float:
+    years = len(returns) / TRADING_DAYS
+    total = float(np.prod(1.0 + np.asarray(returns, dtype=float)))
+    return total ** (1 / years) - 1 if years > 0 and total > 0 else float("nan")
 
 
-def deflated_sharpe(returns: np.ndarray, trials: int, trial_sharpe_std: float | None = None) -> float:
-    """PSR against the expected maximum Sharpe of `trials` unskilled tries (Bailey & Lopez de Prado 2014)."""
-    if trials <= 1:
-        return probabilistic_sharpe(returns, 0.0)
-    # Without the other trials' Sharpes, their dispersion is that of an estimate's sampling error.
-    v = trial_sharpe_std if trial_sharpe_std is not None else 1.0 / np.sqrt(max(returns.size - 1, 1))
-    expected_max = v * ((1 - EULER_GAMMA) * norm.ppf(1 - 1 / trials) + EULER_GAMMA * norm.ppf(1 - 1 / (trials * np.e)))
-    return probabilistic_sharpe(returns, expected_max)
+def sortino(returns: np.ndarray) -> float:
+    downside = np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2)) * np.sqrt(TRADING_DAYS)
+    return float(np.mean(returns) * TRADING_DAYS / downside) if downside > 0 else float("nan")
 
 
-def performance(net: np.ndarray, turnover: np.ndarray, benchmark: np.ndarray | None, trials: int) -> dict[str, float]:
-    n = net.size
-    years = n / TRADING_DAYS
-    total = float(np.prod(1.0 + net))
-    cagr = total ** (1 / years) - 1 if years > 0 and total > 0 else float("nan")
-    vol = float(net.std(ddof=1) * np.sqrt(TRADING_DAYS))
-    downside = net[net < 0]
-    dd = np.sqrt(np.mean(np.minimum(net, 0.0) ** 2)) * np.sqrt(TRADING_DAYS)
+def information_ratio(returns: np.ndarray, benchmark: np.ndarray) -> float:
+    active = np.asarray(returns) - np.asarray(benchmark)
+    te = active.std(ddof=1) if active.size > 1 else 0.0
+    return float(active.mean() / te * np.sqrt(TRADING_DAYS)) if te > 1e-15 else float("nan")
+
+
+def performance(net: np.ndarray, turnover: np.ndarray, benchmark: np.ndarray | None) -> dict[str, float]:
+    """The DESIGN.md metrics that depend on one return series (deflated Sharpe and capacity need more)."""
+    net = np.asarray(net, dtype=float)
+    years = net.size / TRADING_DAYS
+    annual = cagr(net)
     mdd = max_drawdown(net)
-    gains, losses = net[net > 0].sum(), -downside.sum()
-    out = {
-        "annual_return": cagr,
-        "annual_volatility": vol,
+    gains, losses = net[net > 0].sum(), -net[net < 0].sum()
+    return {
+        "annual_return": annual,
+        "annual_volatility": float(net.std(ddof=1) * np.sqrt(TRADING_DAYS)) if net.size > 1 else float("nan"),
         "sharpe": sharpe(net),
-        "sortino": float(net.mean() * TRADING_DAYS / dd) if dd > 0 else float("nan"),
+        "sortino": sortino(net),
         "max_drawdown": mdd,
-        "calmar": float(cagr / abs(mdd)) if mdd < 0 else float("nan"),
-        "hit_rate": float(np.mean(net > 0)),
+        "calmar": float(annual / abs(mdd)) if mdd < 0 else float("nan"),
+        "information_ratio": information_ratio(net, benchmark) if benchmark is not None else float("nan"),
+        "hit_rate": float(np.mean(net > 0)) if net.size else float("nan"),
         "profit_factor": float(gains / losses) if losses > 0 else float("nan"),
-        "turnover": float(turnover.sum() / years) if years > 0 else float("nan"),
-        "deflated_sharpe": deflated_sharpe(net, trials),
+        "turnover": float(np.sum(turnover) / years) if years > 0 else float("nan"),
     }
-    if benchmark is not None:
-        active = net - benchmark
-        te = active.std(ddof=1)
-        out["information_ratio"] = float(active.mean() / te * np.sqrt(TRADING_DAYS)) if te > 0 else float("nan")
-    return out
+
+
+def rolling(net: pd.Series, window: int = ROLLING_WINDOW_DAYS) -> pd.DataFrame:
+    """Trailing-window metrics per day (NaN until the window is full) and the underwater curve."""
+    mean = net.rolling(window, min_periods=window).mean()
+    sd = net.rolling(window, min_periods=window).std(ddof=1)
+    growth = np.exp(np.log1p(net).rolling(window, min_periods=window).sum())
+    return pd.DataFrame({
+        "rolling_return": growth ** (TRADING_DAYS / window) - 1.0,
+        "rolling_volatility": sd * np.sqrt(TRADING_DAYS),
+        "rolling_sharpe": (mean / sd.where(sd > 0)) * np.sqrt(TRADING_DAYS),
+        "drawdown": drawdown(net.to_numpy()),
+    }, index=net.index)
+
+
+def window_drawdowns(net: pd.Series, windows: tuple[tuple[str, str, str], ...]) -> pd.DataFrame:
+    """Max drawdown inside each (name, first, last) window, equity restarted at its start."""
+    rows = []
+    for name, first, last in windows:
+        part = net[(net.index >= pd.Timestamp(first)) & (net.index <= pd.Timestamp(last))]
+        if len(part):
+            rows.append((name, part.index[0], part.index[-1], max_drawdown(part.to_numpy()),
+                         float(np.prod(1.0 + part.to_numpy()) - 1.0)))
+    return pd.DataFrame(rows, columns=["period", "first", "last", "max_drawdown", "total_return"])
+
+
+def by_regime(net: pd.Series, state: pd.Series) -> pd.DataFrame:
+    """Performance per regime state; `state` is aligned with `net` (the state known at the
+    previous close, when the day's position was decided). Days without a state are left out."""
+    frame = pd.DataFrame({"net": net, "state": state}).dropna(subset=["state"])
+    rows = []
+    for name, part in frame.groupby("state", sort=True):
+        r = part["net"].to_numpy()
+        rows.append({"state": name, "days": len(r), "share_of_days": len(r) / max(len(frame), 1),
+                     "annual_return": float(r.mean() * TRADING_DAYS),
+                     "annual_volatility": float(r.std(ddof=1) * np.sqrt(TRADING_DAYS)) if len(r) > 1 else np.nan,
+                     "sharpe": sharpe(r), "hit_rate": float(np.mean(r > 0))})
+    return pd.DataFrame(rows, columns=["state", "days", "share_of_days", "annual_return", "annual_volatility",
+                                       "sharpe", "hit_rate"])
+
+
+def monthly_returns(net: pd.Series) -> pd.DataFrame:
+    """Compounded return per calendar month: years as rows, months 1..12 as columns."""
+    monthly = (1.0 + net).groupby([net.index.year, net.index.month]).prod() - 1.0
+    table = monthly.unstack()
+    table.index.name, table.columns.name = "year", "month"
+    return table.reindex(columns=range(1, 13))
 
 
 def forecast_skill(frame: pd.DataFrame) -> dict[str, float]:
@@ -80,11 +137,24 @@ def forecast_skill(frame: pd.DataFrame) -> dict[str, float]:
     if len(frame) < 3:
         return {"directional_accuracy": float("nan"), "base_rate": float("nan"), "ic": float("nan"), "n": 0}
     pred, realized = frame["prediction"].to_numpy(), frame["realized"].to_numpy()
-    ics = [spearmanr(d["prediction"], d["realized"]).statistic for _, d in frame.groupby("date")
-           if len(d) >= 3 and d["prediction"].nunique() > 1 and d["realized"].nunique() > 1]
+    ics = daily_rank_ic(frame)
     return {
         "directional_accuracy": float(np.mean((pred > 0) == (realized > 0))),
         "base_rate": float(np.mean(realized > 0)),
-        "ic": float(np.mean(ics)) if ics else float("nan"),
+        "ic": float(ics.mean()) if len(ics) else float("nan"),
         "n": int(len(frame)),
     }
+
+
+def daily_rank_ic(frame: pd.DataFrame) -> pd.Series:
+    """Spearman correlation of prediction and realized per date (average ranks for ties): the Pearson
+    correlation of within-date ranks, in one grouped pass. Dates with < 3 names or a constant side
+    are left out."""
+    ranks = frame.groupby("date")[["prediction", "realized"]].rank(method="average")
+    x = ranks["prediction"] - ranks.groupby(frame["date"])["prediction"].transform("mean")
+    y = ranks["realized"] - ranks.groupby(frame["date"])["realized"].transform("mean")
+    parts = pd.DataFrame({"date": frame["date"], "xy": x * y, "xx": x * x, "yy": y * y})
+    sums = parts.groupby("date").agg(xy=("xy", "sum"), xx=("xx", "sum"), yy=("yy", "sum"), n=("xy", "size"))
+    ok = (sums["n"] >= 3) & (sums["xx"] > 1e-12) & (sums["yy"] > 1e-12)
+    sums = sums[ok]
+    return sums["xy"] / np.sqrt(sums["xx"] * sums["yy"])

@@ -1,0 +1,145 @@
+"""The whole evaluation of one allocation history: the three strategies over the same days, their
+metrics, rolling metrics, performance by regime, the tried variants (PBO, deflated Sharpe) and the
+seed's criteria. Frames in, frames out; the backtest asset does the I/O."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from portfolio_dagster.quant import backtest as bt
+from portfolio_dagster.quant import criteria, metrics, overfitting, variants
+from portfolio_dagster.quant.costs import CostModel, ImpactInputs
+
+STRATEGIES = ("ml_barbell", "equal_weight", "benchmark")
+NO_COSTS = CostModel(0.0, 0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class EvaluationInputs:
+    allocations: pd.DataFrame          # date, ticker, weight (decided at the close of date)
+    close: pd.DataFrame                # date x ticker closes from the first decision date
+    impact: ImpactInputs | None        # None: impact not estimable (no volume)
+    regimes: pd.DataFrame              # date, state
+    skill: pd.DataFrame                # horizon, directional_accuracy, base_rate, ic, n
+    benchmark: str
+    safe_assets: tuple[str, ...]
+    rebalance: str
+    costs: CostModel
+    configurations_tried: int
+    rolling_window: int = metrics.ROLLING_WINDOW_DAYS
+    impact_note: str = ""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    runs: dict[str, bt.BacktestResult]
+    daily: pd.DataFrame
+    summary: pd.DataFrame
+    rolling: pd.DataFrame
+    regimes: pd.DataFrame
+    variants: pd.DataFrame
+    criteria: pd.DataFrame
+
+
+def evaluate(inp: EvaluationInputs) -> Evaluation:
+    alloc = inp.allocations
+    decisions = pd.DatetimeIndex(alloc["date"].unique()).sort_values()
+    returns = inp.close.pct_change(fill_method=None)
+    after_last = returns.index[returns.index > decisions.max()]
+    # Same days for every strategy: from the first decision to the day after the last one.
+    returns = returns.loc[decisions.min(): after_last.min() if len(after_last) else decisions.max()]
+    universe = [t for t in inp.close.columns if t != inp.benchmark and t not in inp.safe_assets]
+    targets = alloc.pivot(index="date", columns="ticker", values="weight").fillna(0.0)
+    targets.columns.name = None
+    schedule = bt.rebalance_dates(decisions, inp.rebalance)
+    runs = {
+        "ml_barbell": bt.simulate(targets, returns, schedule, inp.costs, inp.impact),
+        "equal_weight": bt.simulate(bt.equal_weight_targets(inp.close[universe], decisions), returns,
+                                    schedule, inp.costs, inp.impact),
+        "benchmark": bt.simulate(bt.buy_and_hold_targets(inp.benchmark, decisions), returns,
+                                 decisions[:1], NO_COSTS),
+    }
+    tried = _variants(targets, returns, decisions, inp)
+    # Variants that trade identically (e.g. top-5 when no day holds more than 5 names) are one trial.
+    distinct = tried.drop(columns=["date"]).T.drop_duplicates().T
+    variant_sharpes = distinct.apply(lambda c: metrics.sharpe(c.to_numpy()) / np.sqrt(metrics.TRADING_DAYS))
+    pbo = overfitting.pbo_cscv(distinct.to_numpy())
+    trials = inp.configurations_tried * distinct.shape[1]
+    bench = runs["benchmark"].daily.set_index("date")["net_return"]
+    state = _state_before(inp.regimes, returns.index)
+
+    summary, rolling, by_regime = [], [], []
+    strategy_metrics: dict[str, dict[str, float]] = {}
+    for name, run in runs.items():
+        d = run.daily
+        net = d.set_index("date")["net_return"]
+        m = metrics.performance(net.to_numpy(), d["turnover"].to_numpy(), bench.reindex(net.index).to_numpy())
+        m["total_return"] = float(d["equity"].iat[-1] - 1.0)
+        m["days"] = float(len(d))
+        m["probabilistic_sharpe"] = overfitting.probabilistic_sharpe(net.to_numpy())
+        product = name == "ml_barbell"
+        m["deflated_sharpe"] = overfitting.deflated_sharpe(
+            net.to_numpy(), trials if product else 1, float(variant_sharpes.std(ddof=1)) if product else None)
+        m["capacity_usd"] = bt.capacity_usd(run) if name != "benchmark" else float("nan")
+        m["impact_estimable"] = float(run.impact_estimable)
+        m["cost_drag"] = float(d["cost"].sum() / (len(d) / metrics.TRADING_DAYS))
+        stress = metrics.window_drawdowns(net, criteria.STRESS_PERIODS)
+        m["stress_max_drawdown"] = float(stress["max_drawdown"].min()) if len(stress) else float("nan")
+        if product:
+            m |= {"trials": float(trials), "configurations_tried": float(inp.configurations_tried),
+                  "variants_tried": float(distinct.shape[1]), "pbo": pbo["pbo"],
+                  "pbo_logit_median": pbo["logit_median"]}
+            for row in inp.skill.itertuples():
+                m |= {f"directional_accuracy_{row.horizon}d": row.directional_accuracy,
+                      f"base_rate_{row.horizon}d": row.base_rate, f"ic_{row.horizon}d": row.ic}
+        strategy_metrics[name] = m
+        summary += [(name, k, float(v)) for k, v in m.items()]
+        rolling.append(metrics.rolling(net, inp.rolling_window).reset_index(names="date").assign(strategy=name))
+        regime_rows = metrics.by_regime(net, state.reindex(net.index)).assign(strategy=name)
+        by_regime.append(regime_rows)
+        if product:
+            crit = criteria.criteria_table(m, inp.skill, stress, regime_rows, inp.impact_note)
+
+    daily = pd.concat([r.daily.assign(strategy=s) for s, r in runs.items()], ignore_index=True)
+    summary_frame = pd.DataFrame(summary, columns=["strategy", "metric", "value"])
+    summary_frame["value"] = summary_frame["value"].replace([np.inf, -np.inf], np.nan)
+    variant_table = pd.DataFrame([
+        {"variant": v.name, "top_k": v.top_k or 0, "weighting": v.weighting, "rebalance": v.rebalance,
+         **{k: metrics.performance(tried[v.name].to_numpy(), np.zeros(1), None)[k]
+            for k in ("annual_return", "sharpe", "max_drawdown")}}
+        for v in variants.grid()])
+    return Evaluation(runs=runs, daily=daily, summary=summary_frame, rolling=pd.concat(rolling, ignore_index=True),
+                      regimes=pd.concat(by_regime, ignore_index=True), variants=variant_table, criteria=crit)
+
+
+def _variants(targets: pd.DataFrame, returns: pd.DataFrame, decisions: pd.DatetimeIndex,
+              inp: EvaluationInputs) -> pd.DataFrame:
+    """Daily net returns of every variant over the same days: date + one column per variant."""
+    columns = {}
+    for v in variants.grid():
+        shaped = variants.reshape(targets, list(inp.safe_assets), v)
+        run = bt.simulate(shaped, returns, bt.rebalance_dates(decisions, v.rebalance), inp.costs, inp.impact)
+        columns.setdefault("date", run.daily["date"].to_numpy())
+        columns[v.name] = run.daily["net_return"].to_numpy()
+    return pd.DataFrame(columns)
+
+
+def _state_before(regimes: pd.DataFrame, calendar: pd.DatetimeIndex) -> pd.Series:
+    """For each day of `calendar`, the regime state known at the previous close (when the day's
+    position was decided)."""
+    if regimes.empty:
+        return pd.Series(index=calendar, dtype=object)
+    known = regimes.assign(date=pd.to_datetime(regimes["date"])).set_index("date")["state"]
+    return known.reindex(calendar).shift(1)
+
+
+def turbulent_probability(regimes: pd.DataFrame) -> pd.Series:
+    """The probability of the non-calm states per date, from the probabilities JSON (for the timeline)."""
+    def p(js: str) -> float:
+        probs = json.loads(js)
+        return float(sum(v for k, v in probs.items() if k != "calm")) if "calm" in probs else float("nan")
+    return pd.Series([p(js) for js in regimes["probabilities"]], index=pd.to_datetime(regimes["date"]))

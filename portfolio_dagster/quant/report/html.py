@@ -1,0 +1,217 @@
+"""The self-contained HTML report a PM reads: every figure inlined as a PNG data URI, no external files."""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from portfolio_dagster.quant.metrics import monthly_returns
+from portfolio_dagster.quant.report import plots
+
+HEADLINE = ("annual_return", "annual_volatility", "sharpe", "sortino", "max_drawdown", "calmar",
+            "information_ratio", "hit_rate", "profit_factor", "turnover", "probabilistic_sharpe",
+            "deflated_sharpe", "stress_max_drawdown", "cost_drag", "capacity_usd")
+PERCENT_METRICS = {"annual_return", "annual_volatility", "max_drawdown", "hit_rate", "stress_max_drawdown",
+                   "cost_drag", "probabilistic_sharpe", "deflated_sharpe", "pbo", "directional_accuracy",
+                   "base_rate"}
+CAVEATS = (
+    "Survivorship: the bundled sample's 20 stocks are the ones that survived to 2022 as large caps. "
+    "Every strategy on it, 1/N included, is flattered; the names that failed or left the index are missing.",
+    "Returns are net of the configured transaction costs; Sharpe ratios use a zero risk-free rate.",
+    "Forecast skill is out of sample (walk-forward with purge and embargo) and shown next to the base rate: "
+    "in a rising market, 'always up' already scores above 50%.",
+    "Market impact needs volume; where the prices are close-only it is not estimable and capacity is not "
+    "measured (see the criteria table).",
+)
+
+
+@dataclass(frozen=True)
+class ReportData:
+    title: str
+    summary: pd.DataFrame          # strategy, metric, value
+    daily: pd.DataFrame            # date, strategy, net_return, equity
+    rolling: pd.DataFrame          # date, strategy, rolling_sharpe, drawdown, window_days
+    sleeves: pd.DataFrame          # date, sleeve, weight
+    regimes: pd.DataFrame          # date, state, probabilities
+    regime_performance: pd.DataFrame  # strategy, state, days, annual_return, sharpe, ...
+    criteria: pd.DataFrame         # criterion, target, measured, passed, detail
+    variants: pd.DataFrame         # variant, ..., sharpe
+    spans: pd.DataFrame            # ticker, first, last, days
+    latest: pd.DataFrame           # latest allocation
+
+
+def _fmt(metric: str, v: object) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "n/a"
+    if metric == "capacity_usd":
+        return f"${v / 1e6:,.1f}M"
+    if metric in PERCENT_METRICS:
+        return f"{v:.1%}"
+    return f"{v:.2f}" if isinstance(v, float) else html.escape(str(v))
+
+
+def summary_table(summary: pd.DataFrame, metrics: tuple[str, ...] = HEADLINE) -> pd.DataFrame:
+    """summary (strategy, metric, value) -> metric rows x strategy columns (product first)."""
+    table = summary.pivot(index="metric", columns="strategy", values="value")
+    order = [s for s in ("ml_barbell", "equal_weight", "benchmark") if s in table.columns]
+    return table.reindex([m for m in metrics if m in table.index])[order + [c for c in table if c not in order]]
+
+
+def skill_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """horizon, directional_accuracy, base_rate, ic from the ml_barbell summary rows."""
+    rows = summary[summary["metric"].str.match(r"(directional_accuracy|base_rate|ic)_\d+d$")]
+    if rows.empty:
+        return pd.DataFrame(columns=["horizon", "directional_accuracy", "base_rate", "ic"])
+    parts = rows["metric"].str.extract(r"(?P<kind>.+)_(?P<horizon>\d+)d$")
+    table = pd.DataFrame({"kind": parts["kind"], "horizon": parts["horizon"].astype(int),
+                          "value": rows["value"].to_numpy()})
+    out = table.pivot(index="horizon", columns="kind", values="value").reset_index().sort_values("horizon")
+    return out.reindex(columns=["horizon", "directional_accuracy", "base_rate", "ic"])
+
+
+def _table(frame: pd.DataFrame, formats: dict[str, str] | None = None, cls: str = "") -> str:
+    formats = formats or {}
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = []
+    for row in frame.itertuples(index=False):
+        cells = []
+        for col, v in zip(frame.columns, row):
+            text = _fmt(formats.get(col, col), v) if isinstance(v, float) else html.escape(str(v))
+            klass = {"PASS": "pass", "FAIL": "fail", "not measured": "na"}.get(str(v), "")
+            cells.append(f'<td class="{klass}">{text}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def render_html(data: ReportData) -> str:
+    s = data.summary
+    headline = summary_table(s).reset_index()
+    headline_rows = "".join(
+        "<tr><td>" + html.escape(m) + "</td>" + "".join(f"<td>{_fmt(m, r[c])}</td>" for c in headline.columns[1:])
+        + "</tr>" for m, r in headline.set_index("metric", drop=False).iterrows())
+    headline_html = ("<table class='num'><thead><tr><th>metric</th>" + "".join(
+        f"<th>{html.escape(plots.LABELS.get(c, c))}</th>" for c in headline.columns[1:]) + "</tr></thead><tbody>"
+        + headline_rows + "</tbody></table>")
+    value = s.set_index(["strategy", "metric"])["value"]
+
+    def get(metric: str, strategy: str = "ml_barbell") -> float:
+        return float(value.get((strategy, metric), float("nan")))
+
+    crit = data.criteria.assign(
+        passed=data.criteria["passed"].map({True: "PASS", False: "FAIL"}).fillna("not measured").astype(str),
+        measured=[_measured(r) for r in data.criteria.itertuples()])
+    crit_html = _table(crit[["criterion", "target", "measured", "passed", "detail"]])
+    window = int(data.rolling["window_days"].iat[0]) if "window_days" in data.rolling and len(data.rolling) else 252
+    skill = skill_table(s)
+    ml = data.daily[data.daily["strategy"] == "ml_barbell"]
+    heat = monthly_returns(ml.set_index(pd.to_datetime(ml["date"]))["net_return"]) if len(ml) else pd.DataFrame()
+    bench = data.daily[data.daily["strategy"] == "benchmark"]
+    index_equity = bench.set_index(pd.to_datetime(bench["date"]))["equity"] if len(bench) else None
+    sections = [
+        ("Headline: the product vs 1/N vs the index, same days, net of costs", headline_html + _verdict(get)),
+        ("Equity", _img(plots.equity_png(data.daily), "equity curves")),
+        ("Drawdown (underwater)", _img(plots.underwater_png(data.rolling), "underwater curves")),
+        ("Rolling Sharpe", _img(plots.rolling_sharpe_png(data.rolling, window), "rolling Sharpe")),
+        ("Monthly returns of the ML barbell (%)",
+         _img(plots.monthly_heatmap_png(heat, "Monthly net return, %"), "monthly heatmap") if len(heat) else ""),
+        ("Weights over time by sleeve", _img(plots.sleeves_png(data.sleeves), "sleeves") if len(data.sleeves)
+         else "<p>No allocations.</p>"),
+        ("Regimes", _regimes_section(data, index_equity)),
+        ("Forecast skill by horizon (out of sample) next to the base rate",
+         (_img(plots.skill_png(skill), "skill by horizon") + _table(skill)) if skill["directional_accuracy"].notna().any()
+         else "<p>No forecasts evaluated.</p>"),
+        ("Skill, luck or overfitting?", _overfitting(get, data.variants)),
+        ("The seed's success criteria", crit_html),
+        ("Latest allocation", _table(data.latest.assign(date=data.latest["date"].astype(str)))
+         if len(data.latest) else "<p>None.</p>"),
+        ("Data caveats", _caveats(data.spans)),
+    ]
+    body = "".join(f"<h2>{html.escape(t)}</h2>{c}" for t, c in sections)
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(data.title)}</title>
+<style>body{{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1040px;margin:2em auto;
+color:#222;line-height:1.4}} h1{{margin-bottom:0}} h2{{border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:1.8em}}
+table{{border-collapse:collapse;margin:0.6em 0;font-size:0.9em}} td,th{{border:1px solid #d0d0d0;padding:4px 8px}}
+th{{background:#f3f3f3}} table.num td{{text-align:right}} table.num td:first-child{{text-align:left}}
+td.pass{{background:#dff0d8;font-weight:bold}} td.fail{{background:#f2dede;font-weight:bold}}
+td.na{{background:#fcf8e3}} img{{max-width:100%}} .note{{color:#555;font-size:0.9em}}</style></head><body>
+<h1>{html.escape(data.title)}</h1><p class="note">{_period(data.daily)}</p>{body}</body></html>"""
+
+
+def _period(daily: pd.DataFrame) -> str:
+    if daily.empty:
+        return "No backtest."
+    dates = pd.to_datetime(daily["date"])
+    return (f"Backtest over {dates.min():%Y-%m-%d} .. {dates.max():%Y-%m-%d} "
+            f"({daily['date'].nunique()} trading days). Allocations decided at the close of d earn d+1 onward.")
+
+
+def _verdict(get) -> str:
+    sr, ew, ix = get("sharpe"), get("sharpe", "equal_weight"), get("sharpe", "benchmark")
+    if not math.isfinite(sr):
+        return ""
+    beats = "beats" if sr > ew else "does not beat"
+    return (f'<p class="note">The ML barbell\'s Sharpe ratio {sr:.2f} {beats} 1/N ({ew:.2f}); the index scores '
+            f"{ix:.2f}. The deflated Sharpe (a probability that the true Sharpe is above what the best of "
+            f"{get('trials'):.0f} unskilled tries would show) is {get('deflated_sharpe'):.0%}.</p>")
+
+
+def _overfitting(get, variants: pd.DataFrame) -> str:
+    text = (f"<p>Probabilistic Sharpe (P[true Sharpe &gt; 0]): <b>{_fmt('pbo', get('probabilistic_sharpe'))}</b>. "
+            f"Deflated Sharpe for {get('trials'):.0f} trials ({get('configurations_tried'):.0f} model configuration(s) "
+            f"x {get('variants_tried'):.0f} distinct strategy variants): <b>{_fmt('pbo', get('deflated_sharpe'))}</b>. "
+            f"Probability of backtest overfitting (CSCV, 16 blocks): <b>{_fmt('pbo', get('pbo'))}</b> "
+            "(above 50%: the variant that looks best in sample is more likely than not below median out of "
+            "sample).</p><p class='note'>Variants: the same allocations with only the top 3 / 5 / all risky "
+            "names, weighted as allocated or equally, rebalanced daily, weekly or monthly. No model is "
+            "re-fitted: every variant uses the same out-of-sample forecasts.</p>")
+    if len(variants):
+        top = variants.sort_values("sharpe", ascending=False)
+        text += _table(top[["variant", "annual_return", "sharpe", "max_drawdown"]], cls="num")
+    return text
+
+
+def _regimes_section(data: ReportData, index_equity: pd.Series | None) -> str:
+    if data.regimes.empty:
+        return "<p>No regimes.</p>"
+    from portfolio_dagster.quant.evaluation import turbulent_probability
+
+    reg = data.regimes.assign(date=pd.to_datetime(data.regimes["date"]))
+    png = plots.regime_timeline_png(turbulent_probability(reg), reg.set_index("date")["state"], index_equity)
+    perf = data.regime_performance.copy()
+    perf["strategy"] = perf["strategy"].map(lambda v: plots.LABELS.get(v, v))
+    return _img(png, "regime timeline") + _table(
+        perf[["strategy", "state", "days", "annual_return", "annual_volatility", "sharpe", "hit_rate"]], cls="num")
+
+
+def _measured(row) -> str:
+    """A criterion's measured value in its own unit ($, plain ratio or %)."""
+    unit = ("capacity_usd" if "capacity" in row.criterion else "sharpe" if "Sharpe" in row.criterion
+            else "hit_rate")
+    return _fmt(unit, row.measured)
+
+
+def _caveats(spans: pd.DataFrame) -> str:
+    items = "".join(f"<li>{html.escape(c)}</li>" for c in CAVEATS)
+    span_html = ""
+    if len(spans):
+        span_html = "<p>Series spans in the warehouse (no value is invented past a series' end):</p>" + _table(
+            spans.assign(first=spans["first"].astype(str), last=spans["last"].astype(str)))
+    return f"<ul>{items}</ul>{span_html}"
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured markdown table (Dagster renders it in the UI)."""
+    def cell(v: object) -> str:
+        return f"{v:.4f}" if isinstance(v, float) else str(v)
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *body])

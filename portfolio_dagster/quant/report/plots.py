@@ -1,0 +1,137 @@
+"""The report's figures, rendered in memory to PNG bytes (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+COLORS = {"ml_barbell": "#1f5fa8", "equal_weight": "#e08a1e", "benchmark": "#6b6b6b"}
+LABELS = {"ml_barbell": "ML barbell", "equal_weight": "1/N", "benchmark": "index"}
+SLEEVE_COLORS = {"risky": "#c0504d", "safe": "#4f81bd"}
+DPI = 90
+
+
+def _png(fig: plt.Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=DPI)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _by_strategy(frame: pd.DataFrame):
+    for strategy in [s for s in COLORS if s in set(frame["strategy"])]:
+        rows = frame[frame["strategy"] == strategy]
+        yield strategy, pd.to_datetime(rows["date"]), rows
+
+
+def equity_png(daily: pd.DataFrame) -> bytes:
+    """daily: date, strategy, equity."""
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    for s, dates, rows in _by_strategy(daily):
+        ax.plot(dates, rows["equity"], label=f"{LABELS[s]} ({rows['equity'].iat[-1]:.2f}x)", color=COLORS[s], lw=1.2)
+    ax.set_yscale("log")
+    ax.set_title("Growth of $1, net of costs (log scale)")
+    ax.legend(loc="upper left")
+    ax.grid(alpha=0.3, which="both")
+    return _png(fig)
+
+
+def underwater_png(rolling: pd.DataFrame) -> bytes:
+    """rolling: date, strategy, drawdown."""
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    for s, dates, rows in _by_strategy(rolling):
+        ax.plot(dates, rows["drawdown"] * 100, color=COLORS[s], lw=1, label=LABELS[s])
+        if s == "ml_barbell":
+            ax.fill_between(dates, rows["drawdown"] * 100, 0, color=COLORS[s], alpha=0.25)
+    ax.set_ylabel("drawdown, %")
+    ax.set_title("Underwater: loss from the previous peak")
+    ax.legend(loc="lower left")
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def rolling_sharpe_png(rolling: pd.DataFrame, window: int) -> bytes:
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    for s, dates, rows in _by_strategy(rolling):
+        ax.plot(dates, rows["rolling_sharpe"], color=COLORS[s], lw=1, label=LABELS[s])
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_title(f"Rolling {window}-day Sharpe ratio")
+    ax.legend(loc="lower left")
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def monthly_heatmap_png(table: pd.DataFrame, title: str) -> bytes:
+    """table: years x months (1..12) of returns."""
+    values = table.to_numpy(dtype=float) * 100
+    fig, ax = plt.subplots(figsize=(10, 0.32 * len(table) + 1.2))
+    limit = np.nanpercentile(np.abs(values), 98) if np.isfinite(values).any() else 1.0
+    ax.imshow(values, cmap="RdYlGn", vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_xticks(range(12), ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"])
+    ax.set_yticks(range(len(table)), [str(y) for y in table.index])
+    for (i, j), v in np.ndenumerate(values):
+        if np.isfinite(v):
+            ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=7)
+    ax.set_title(title)
+    return _png(fig)
+
+
+def sleeves_png(sleeves: pd.DataFrame) -> bytes:
+    """sleeves: date, sleeve, weight (target weight per sleeve at each decision date)."""
+    table = sleeves.assign(date=pd.to_datetime(sleeves["date"])).pivot_table(
+        index="date", columns="sleeve", values="weight", aggfunc="sum").fillna(0.0)
+    fig, ax = plt.subplots(figsize=(10, 2.8))
+    cols = sorted(table.columns, key=lambda c: (c != "risky", c))
+    ax.stackplot(table.index, [table[c] * 100 for c in cols], labels=cols,
+                 colors=[SLEEVE_COLORS.get(c, "#999999") for c in cols], alpha=0.85)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("% of book")
+    ax.set_title("Target weights by sleeve (ML barbell)")
+    ax.legend(loc="upper left")
+    return _png(fig)
+
+
+def regime_timeline_png(turbulent: pd.Series, states: pd.Series, index_equity: pd.Series | None) -> bytes:
+    """turbulent: P(non-calm) per date; states: state per date; index_equity: the index's growth."""
+    fig, ax = plt.subplots(figsize=(10, 2.8))
+    dates = pd.to_datetime(states.index)
+    bad = (states != "calm").to_numpy(dtype=float)
+    ax.fill_between(dates, 0, bad, step="post", color="#c0504d", alpha=0.18, label="non-calm state")
+    ax.plot(pd.to_datetime(turbulent.index), turbulent, color="#c0504d", lw=0.6, label="P(non-calm)")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("probability")
+    if index_equity is not None and len(index_equity):
+        twin = ax.twinx()
+        twin.plot(pd.to_datetime(index_equity.index), index_equity, color="black", lw=0.9, label="index")
+        twin.set_yscale("log")
+        twin.set_ylabel("index growth (log)")
+    ax.set_title("Regime timeline: state known at each close")
+    ax.legend(loc="upper left", fontsize=8)
+    return _png(fig)
+
+
+def skill_png(skill: pd.DataFrame) -> bytes:
+    """skill: horizon, directional_accuracy, base_rate, ic."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2))
+    x = np.arange(len(skill))
+    names = [f"{h}d" for h in skill["horizon"]]
+    left.bar(x - 0.2, skill["directional_accuracy"] * 100, 0.4, label="model accuracy", color="#1f5fa8")
+    left.bar(x + 0.2, skill["base_rate"] * 100, 0.4, label="base rate (always up)", color="#bbbbbb")
+    left.axhline(55, color="#c0504d", ls="--", lw=1, label="55% target")
+    left.set_xticks(x, names)
+    left.set_ylim(40, 70)
+    left.set_ylabel("%")
+    left.set_title("Directional accuracy vs base rate")
+    left.legend(fontsize=8, loc="upper left")
+    right.bar(x, skill["ic"], 0.5, color=["#2e7d32" if v > 0 else "#c0504d" for v in skill["ic"].fillna(0)])
+    right.axhline(0, color="black", lw=0.8)
+    right.set_xticks(x, names)
+    right.set_title("Information coefficient (mean daily rank IC)")
+    return _png(fig)
