@@ -1,0 +1,72 @@
+"""The HTML report: self-contained, every section and figure present, criteria and caveats shown."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pandas as pd
+import pytest
+
+from portfolio_dagster.quant.evaluation import evaluate
+from portfolio_dagster.quant.report import ReportData, markdown_table, render_html, skill_table, summary_table
+from test_backtest_evaluation import synthetic_inputs
+
+SECTIONS = ("Headline", "Equity", "Drawdown (underwater)", "Rolling Sharpe", "Monthly returns",
+            "Weights over time by sleeve", "Regimes", "Forecast skill by horizon", "Skill, luck or overfitting?",
+            "success criteria", "Latest allocation", "Data caveats")
+
+
+@pytest.fixture(scope="module")
+def page() -> str:
+    inputs = synthetic_inputs(n_days=300)
+    result = evaluate(inputs)
+    alloc = inputs.allocations.assign(sleeve=lambda a: a["ticker"].map(lambda t: "safe" if t == "CASH" else "risky"))
+    latest = alloc[alloc["date"] == alloc["date"].max()]
+    return render_html(ReportData(
+        title="Test <report>", summary=result.summary,
+        daily=result.daily[["date", "strategy", "net_return", "equity"]],
+        rolling=result.rolling.assign(window_days=252),
+        sleeves=alloc.groupby(["date", "sleeve"], as_index=False)["weight"].sum(),
+        regimes=inputs.regimes, regime_performance=result.regimes, criteria=result.criteria,
+        variants=result.variants,
+        spans=pd.DataFrame({"ticker": ["S0"], "first": ["2008-01-01"], "last": ["2009-02-20"], "days": [300]}),
+        latest=latest))
+
+
+def test_report_is_self_contained(page):
+    assert not re.search(r"""(src|href)=["'](?!data:)""", page), "every resource must be inlined"
+    assert "<script" not in page
+    assert "Test &lt;report&gt;" in page                   # text is escaped
+
+
+def test_report_has_every_section_and_figure(page):
+    for section in SECTIONS:
+        assert section in page, section
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(images) == 7          # equity, underwater, rolling Sharpe, heatmap, sleeves, regimes, skill
+    for data in images:
+        assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_shows_criteria_verdicts_and_caveats(page):
+    assert re.search(r'<td class="fail">FAIL</td>', page)
+    assert re.search(r'<td class="na">not measured</td>', page)     # capacity without volume
+    assert "survived to 2022" in page and "S0" in page and "2009-02-20" in page
+
+
+def test_skill_table_reads_horizons_from_summary():
+    summary = pd.DataFrame({"strategy": "ml_barbell",
+                            "metric": ["directional_accuracy_5d", "base_rate_5d", "ic_5d", "directional_accuracy_21d",
+                                       "base_rate_21d", "ic_21d", "sharpe"],
+                            "value": [0.55, 0.53, 0.02, 0.6, 0.57, 0.04, 1.0]})
+    table = skill_table(summary)
+    assert table["horizon"].tolist() == [5, 21]
+    assert table.set_index("horizon").loc[21].tolist() == pytest.approx([0.6, 0.57, 0.04])
+    head = summary_table(pd.concat([summary, summary.assign(strategy="benchmark")]))
+    assert list(head.columns) == ["ml_barbell", "benchmark"] and list(head.index) == ["sharpe"]
+
+
+def test_markdown_table():
+    text = markdown_table(pd.DataFrame({"a": ["x"], "b": [0.5]}))
+    assert text.splitlines() == ["| a | b |", "|---|---|", "| x | 0.5000 |"]
