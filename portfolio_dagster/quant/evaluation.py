@@ -4,7 +4,6 @@ seed's criteria. Frames in, frames out; the backtest asset does the I/O."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,10 +135,3 @@ def _state_before(regimes: pd.DataFrame, calendar: pd.DatetimeIndex) -> pd.Serie
     known = regimes.assign(date=pd.to_datetime(regimes["date"])).set_index("date")["state"]
     return known.reindex(calendar).shift(1)
 
-
-def turbulent_probability(regimes: pd.DataFrame) -> pd.Series:
-    """The probability of the non-calm states per date, from the probabilities JSON (for the timeline)."""
-    def p(js: str) -> float:
-        probs = json.loads(js)
-        return float(sum(v for k, v in probs.items() if k != "calm")) if "calm" in probs else float("nan")
-    return pd.Series([p(js) for js in regimes["probabilities"]], index=pd.to_datetime(regimes["date"]))

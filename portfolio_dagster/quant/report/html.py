@@ -181,10 +181,8 @@ def _overfitting(get, variants: pd.DataFrame) -> str:
 def _regimes_section(data: ReportData, index_equity: pd.Series | None) -> str:
     if data.regimes.empty:
         return "<p>No regimes.</p>"
-    from portfolio_dagster.quant.evaluation import turbulent_probability
-
     reg = data.regimes.assign(date=pd.to_datetime(data.regimes["date"]))
-    png = plots.regime_timeline_png(turbulent_probability(reg), reg.set_index("date")["state"], index_equity)
+    png = plots.regime_timeline_png(reg.set_index("date")["state"], index_equity)
     perf = data.regime_performance.copy()
     perf["strategy"] = perf["strategy"].map(lambda v: plots.LABELS.get(v, v))
     return _img(png, "regime timeline") + _table(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -25,6 +26,15 @@ def _png(fig: plt.Figure) -> bytes:
     return buf.getvalue()
 
 
+def _plain_log(ax: plt.Axes) -> None:
+    """Log scale with plain numbers (1.5, 2, 5) instead of powers of ten."""
+    ax.set_yscale("log")
+    fmt = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+    ax.yaxis.set_major_formatter(fmt)
+    ax.yaxis.set_minor_formatter(fmt)
+    ax.tick_params(axis="y", which="minor", labelsize=7)
+
+
 def _by_strategy(frame: pd.DataFrame):
     for strategy in [s for s in COLORS if s in set(frame["strategy"])]:
         rows = frame[frame["strategy"] == strategy]
@@ -36,7 +46,7 @@ def equity_png(daily: pd.DataFrame) -> bytes:
     fig, ax = plt.subplots(figsize=(10, 4.2))
     for s, dates, rows in _by_strategy(daily):
         ax.plot(dates, rows["equity"], label=f"{LABELS[s]} ({rows['equity'].iat[-1]:.2f}x)", color=COLORS[s], lw=1.2)
-    ax.set_yscale("log")
+    _plain_log(ax)
     ax.set_title("Growth of $1, net of costs (log scale)")
     ax.legend(loc="upper left")
     ax.grid(alpha=0.3, which="both")
@@ -98,22 +108,24 @@ def sleeves_png(sleeves: pd.DataFrame) -> bytes:
     return _png(fig)
 
 
-def regime_timeline_png(turbulent: pd.Series, states: pd.Series, index_equity: pd.Series | None) -> bytes:
-    """turbulent: P(non-calm) per date; states: state per date; index_equity: the index's growth."""
+def regime_timeline_png(states: pd.Series, index_equity: pd.Series | None) -> bytes:
+    """states: regime state per date (any state names), drawn as coloured bands; the index's growth on top."""
     fig, ax = plt.subplots(figsize=(10, 2.8))
     dates = pd.to_datetime(states.index)
-    bad = (states != "calm").to_numpy(dtype=float)
-    ax.fill_between(dates, 0, bad, step="post", color="#c0504d", alpha=0.18, label="non-calm state")
-    ax.plot(pd.to_datetime(turbulent.index), turbulent, color="#c0504d", lw=0.6, label="P(non-calm)")
+    palette = ["#9bbb59", "#c0504d", "#f79646", "#8064a2", "#4bacc6", "#7f7f7f"]
+    names = sorted(states.dropna().unique(), key=lambda s: (s != "calm", s))
+    for color, name in zip(palette * 3, names):
+        ax.fill_between(dates, 0, (states == name).to_numpy(dtype=float), step="post", color=color, alpha=0.35,
+                        lw=0, label=name)
     ax.set_ylim(0, 1)
-    ax.set_ylabel("probability")
+    ax.set_yticks([])
     if index_equity is not None and len(index_equity):
         twin = ax.twinx()
-        twin.plot(pd.to_datetime(index_equity.index), index_equity, color="black", lw=0.9, label="index")
-        twin.set_yscale("log")
+        twin.plot(pd.to_datetime(index_equity.index), index_equity, color="black", lw=0.9)
+        _plain_log(twin)
         twin.set_ylabel("index growth (log)")
-    ax.set_title("Regime timeline: state known at each close")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title("Regime timeline: the state known at each close, with the index")
+    ax.legend(loc="upper left", fontsize=8, ncol=len(names))
     return _png(fig)
 
 
