@@ -27,7 +27,7 @@ def page() -> str:
         title="Test <report>", summary=result.summary,
         daily=result.daily[["date", "strategy", "net_return", "equity"]],
         rolling=result.rolling.assign(window_days=252),
-        sleeves=alloc.groupby(["date", "sleeve"], as_index=False)["weight"].sum(),
+        allocations=alloc,
         regimes=inputs.regimes, regime_performance=result.regimes, criteria=result.criteria,
         variants=result.variants,
         spans=pd.DataFrame({"ticker": ["S0"], "first": ["2008-01-01"], "last": ["2009-02-20"], "days": [300]}),

@@ -26,8 +26,8 @@ def report(context: dg.AssetExecutionContext, settings: PipelineSettings, wareho
         summary=q("SELECT * FROM backtest_summary"),
         daily=daily,
         rolling=q("SELECT * FROM backtest_rolling ORDER BY date"),
-        sleeves=q("SELECT date, sleeve, sum(weight) AS weight FROM allocations WHERE date >= ? "
-                  "GROUP BY date, sleeve ORDER BY date", [settings.config.backtest.start]),
+        allocations=q("SELECT date, ticker, weight, sleeve FROM allocations WHERE date >= ? ORDER BY date",
+                      [settings.config.backtest.start]),
         regimes=q("SELECT date, state, probabilities FROM regimes WHERE date >= ? ORDER BY date", [first]),
         regime_performance=q("SELECT * FROM backtest_regimes ORDER BY strategy, state"),
         criteria=q("SELECT * FROM backtest_criteria ORDER BY rowid"),

@@ -35,7 +35,7 @@ class ReportData:
     summary: pd.DataFrame          # strategy, metric, value
     daily: pd.DataFrame            # date, strategy, net_return, equity
     rolling: pd.DataFrame          # date, strategy, rolling_sharpe, drawdown, window_days
-    sleeves: pd.DataFrame          # date, sleeve, weight
+    allocations: pd.DataFrame      # date, ticker, weight, sleeve
     regimes: pd.DataFrame          # date, state, probabilities
     regime_performance: pd.DataFrame  # strategy, state, days, annual_return, sharpe, ...
     criteria: pd.DataFrame         # criterion, target, measured, passed, detail
@@ -47,6 +47,8 @@ class ReportData:
 def _fmt(metric: str, v: object) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "n/a"
+    if metric == "ic":
+        return f"{v:.3f}"
     if metric == "capacity_usd":
         return f"${v / 1e6:,.1f}M"
     if metric in PERCENT_METRICS:
@@ -122,8 +124,8 @@ def render_html(data: ReportData) -> str:
         ("Rolling Sharpe", _img(plots.rolling_sharpe_png(data.rolling, window), "rolling Sharpe")),
         ("Monthly returns of the ML barbell (%)",
          _img(plots.monthly_heatmap_png(heat, "Monthly net return, %"), "monthly heatmap") if len(heat) else ""),
-        ("Weights over time by sleeve", _img(plots.sleeves_png(data.sleeves), "sleeves") if len(data.sleeves)
-         else "<p>No allocations.</p>"),
+        ("Weights over time by sleeve", _img(plots.weights_png(data.allocations), "weights by sleeve")
+         + _sleeve_note(data.allocations) if len(data.allocations) else "<p>No allocations.</p>"),
         ("Regimes", _regimes_section(data, index_equity)),
         ("Forecast skill by horizon (out of sample) next to the base rate",
          (_img(plots.skill_png(skill), "skill by horizon") + _table(skill)) if skill["directional_accuracy"].notna().any()
@@ -143,6 +145,13 @@ th{{background:#f3f3f3}} table.num td{{text-align:right}} table.num td:first-chi
 td.pass{{background:#dff0d8;font-weight:bold}} td.fail{{background:#f2dede;font-weight:bold}}
 td.na{{background:#fcf8e3}} img{{max-width:100%}} .note{{color:#555;font-size:0.9em}}</style></head><body>
 <h1>{html.escape(data.title)}</h1><p class="note">{_period(data.daily)}</p>{body}</body></html>"""
+
+
+def _sleeve_note(allocations: pd.DataFrame) -> str:
+    totals = allocations.groupby(["date", "sleeve"])["weight"].sum().unstack(fill_value=0.0)
+    parts = ", ".join(f"{name} {totals[name].mean():.0%} (range {totals[name].min():.0%}..{totals[name].max():.0%})"
+                      for name in totals.columns)
+    return f'<p class="note">Average sleeve weights: {html.escape(parts)}.</p>'
 
 
 def _period(daily: pd.DataFrame) -> str:
@@ -185,8 +194,11 @@ def _regimes_section(data: ReportData, index_equity: pd.Series | None) -> str:
     png = plots.regime_timeline_png(reg.set_index("date")["state"], index_equity)
     perf = data.regime_performance.copy()
     perf["strategy"] = perf["strategy"].map(lambda v: plots.LABELS.get(v, v))
+    table = perf[["strategy", "state", "days", "annual_return", "annual_volatility", "sharpe", "hit_rate"]]
     return _img(png, "regime timeline") + _table(
-        perf[["strategy", "state", "days", "annual_return", "annual_volatility", "sharpe", "hit_rate"]], cls="num")
+        table.rename(columns={"annual_return": "mean return/yr"}), formats={"mean return/yr": "annual_return"},
+        cls="num") + ('<p class="note">Each day is assigned the state known at the previous close, when its '
+                      "position was decided; the mean daily return x 252 is compared across states.</p>")
 
 
 def _measured(row) -> str:
@@ -200,8 +212,10 @@ def _caveats(spans: pd.DataFrame) -> str:
     items = "".join(f"<li>{html.escape(c)}</li>" for c in CAVEATS)
     span_html = ""
     if len(spans):
+        grouped = spans.assign(first=spans["first"].astype(str), last=spans["last"].astype(str)).groupby(
+            ["first", "last", "days"], as_index=False).agg(series=("ticker", lambda t: ", ".join(sorted(t))))
         span_html = "<p>Series spans in the warehouse (no value is invented past a series' end):</p>" + _table(
-            spans.assign(first=spans["first"].astype(str), last=spans["last"].astype(str)))
+            grouped[["series", "first", "last", "days"]])
     return f"<ul>{items}</ul>{span_html}"
 
 

@@ -14,7 +14,6 @@ import pandas as pd  # noqa: E402
 
 COLORS = {"ml_barbell": "#1f5fa8", "equal_weight": "#e08a1e", "benchmark": "#6b6b6b"}
 LABELS = {"ml_barbell": "ML barbell", "equal_weight": "1/N", "benchmark": "index"}
-SLEEVE_COLORS = {"risky": "#c0504d", "safe": "#4f81bd"}
 DPI = 90
 
 
@@ -93,18 +92,28 @@ def monthly_heatmap_png(table: pd.DataFrame, title: str) -> bytes:
     return _png(fig)
 
 
-def sleeves_png(sleeves: pd.DataFrame) -> bytes:
-    """sleeves: date, sleeve, weight (target weight per sleeve at each decision date)."""
-    table = sleeves.assign(date=pd.to_datetime(sleeves["date"])).pivot_table(
-        index="date", columns="sleeve", values="weight", aggfunc="sum").fillna(0.0)
-    fig, ax = plt.subplots(figsize=(10, 2.8))
-    cols = sorted(table.columns, key=lambda c: (c != "risky", c))
-    ax.stackplot(table.index, [table[c] * 100 for c in cols], labels=cols,
-                 colors=[SLEEVE_COLORS.get(c, "#999999") for c in cols], alpha=0.85)
+def weights_png(allocations: pd.DataFrame) -> bytes:
+    """allocations: date, ticker, weight, sleeve (targets at each decision date), drawn at each month's
+    last decision: safe holdings at the bottom in blues, risky names above in warm colours."""
+    frame = allocations.assign(date=pd.to_datetime(allocations["date"]))
+    table = frame.pivot_table(index="date", columns="ticker", values="weight", aggfunc="sum").fillna(0.0)
+    table = table.groupby(table.index.to_period("M")).tail(1)
+    sleeve = frame.drop_duplicates("ticker").set_index("ticker")["sleeve"]
+    safe = [t for t in table.columns if sleeve.get(t) == "safe"]
+    risky = sorted((t for t in table.columns if t not in safe), key=lambda t: -table[t].mean())
+    # tab20 without its blues and cyans, so no risky name looks like the safe sleeve.
+    palette = [plt.get_cmap("tab20")(i) for i in range(2, 18)]
+    warm = [palette[i % len(palette)] for i in range(len(risky))]
+    cool = plt.get_cmap("Blues")(np.linspace(0.5, 0.9, max(len(safe), 1)))
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    ax.stackplot(table.index, [table[t] * 100 for t in [*safe, *risky]],
+                 labels=[f"{t} (safe)" for t in safe] + risky, colors=[*cool[:len(safe)], *warm[:len(risky)]],
+                 alpha=0.9, lw=0)
+    ax.plot(table.index, table[safe].sum(axis=1) * 100, color="black", lw=0.8)   # the sleeve boundary
     ax.set_ylim(0, 100)
     ax.set_ylabel("% of book")
-    ax.set_title("Target weights by sleeve (ML barbell)")
-    ax.legend(loc="upper left")
+    ax.set_title("Target weights over time: safe sleeve (blue, bottom) and risky names")
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, ncol=1 + len(table.columns) // 14)
     return _png(fig)
 
 
