@@ -122,3 +122,9 @@ def test_variant_reshape_keeps_sleeve_totals():
     for out in (top2, equal):
         np.testing.assert_allclose(out.sum(axis=1), 1.0)
         np.testing.assert_array_equal(out["CASH"], targets["CASH"])
+
+
+def test_a_missing_benchmark_is_a_one_line_error():
+    inputs = synthetic_inputs(n_days=60)
+    with pytest.raises(ValueError, match="benchmark 'NOPE' has no prices"):
+        evaluate(EvaluationInputs(**(inputs.__dict__ | {"benchmark": "NOPE"})))

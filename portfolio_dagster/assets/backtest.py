@@ -51,6 +51,8 @@ def backtest(context: dg.AssetExecutionContext, settings: PipelineSettings, ware
     reg = warehouse.query("SELECT date, state, probabilities FROM regimes WHERE date >= ? ORDER BY date", [first])
     hashes = warehouse.query("SELECT count(DISTINCT config_hash) AS n FROM model_registry")
     tried = max(b.configurations_tried, int(hashes["n"].iat[0]) if len(hashes) else 0)
+    if cfg.data.benchmark not in close.columns:
+        raise dg.Failure(f"the benchmark {cfg.data.benchmark!r} has no prices: the backtest compares against it")
     result = evaluate(EvaluationInputs(
         allocations=alloc, close=close.loc[pd.Timestamp(first):], impact=impact,
         regimes=reg if len(reg) else pd.DataFrame(columns=["date", "state"]),

@@ -46,6 +46,8 @@ class Evaluation:
 
 def evaluate(inp: EvaluationInputs) -> Evaluation:
     alloc = inp.allocations
+    if inp.benchmark not in inp.close.columns:
+        raise ValueError(f"the benchmark {inp.benchmark!r} has no prices over the backtest: cannot compare to it")
     decisions = pd.DatetimeIndex(alloc["date"].unique()).sort_values()
     returns = inp.close.pct_change(fill_method=None)
     after_last = returns.index[returns.index > decisions.max()]
@@ -72,7 +74,6 @@ def evaluate(inp: EvaluationInputs) -> Evaluation:
     state = _state_before(inp.regimes, returns.index)
 
     summary, rolling, by_regime = [], [], []
-    strategy_metrics: dict[str, dict[str, float]] = {}
     for name, run in runs.items():
         d = run.daily
         net = d.set_index("date")["net_return"]
@@ -95,13 +96,12 @@ def evaluate(inp: EvaluationInputs) -> Evaluation:
             for row in inp.skill.itertuples():
                 m |= {f"directional_accuracy_{row.horizon}d": row.directional_accuracy,
                       f"base_rate_{row.horizon}d": row.base_rate, f"ic_{row.horizon}d": row.ic}
-        strategy_metrics[name] = m
         summary += [(name, k, float(v)) for k, v in m.items()]
         rolling.append(metrics.rolling(net, inp.rolling_window).reset_index(names="date").assign(strategy=name))
         regime_rows = metrics.by_regime(net, state.reindex(net.index)).assign(strategy=name)
         by_regime.append(regime_rows)
         if product:
-            crit = criteria.criteria_table(m, inp.skill, stress, regime_rows, inp.impact_note)
+            crit = criteria.criteria_table(m, inp.skill, stress, regime_rows, inp.impact_note)  # the product's
 
     daily = pd.concat([r.daily.assign(strategy=s) for s, r in runs.items()], ignore_index=True)
     summary_frame = pd.DataFrame(summary, columns=["strategy", "metric", "value"])
