@@ -106,6 +106,19 @@ class ReportConfig(_Section):
     title: str = "Portfolio Maximizer"
 
 
+class OperationsConfig(_Section):
+    """Unattended operation: schedules and the forecast-skill decay sensor."""
+
+    timezone: str = "America/New_York"          # the exchange's clock for the schedules
+    daily_cron: str = "0 18 * * 1-5"            # after the US close, Mon-Fri
+    retrain_cron: str = "0 6 * * 6"             # weekly retraining, Saturday morning
+    skill_window_days: int = Field(63, ge=5)    # realized as-of dates in the rolling skill window
+    retrain_below: float = Field(0.55, ge=0, le=1)    # directional accuracy that triggers a retrain
+    emergency_below: float = Field(0.45, ge=0, le=1)  # ... that switches allocations to the safe sleeve
+    min_ic: float = 0.0                         # rank IC at or below this also triggers a retrain
+    sensor_interval_seconds: int = Field(3600, ge=30)
+
+
 class PipelineConfig(_Section):
     data: DataConfig = DataConfig()
     features: FeaturesConfig = FeaturesConfig()
@@ -114,6 +127,7 @@ class PipelineConfig(_Section):
     strategy: StrategyConfig = StrategyConfig()
     backtest: BacktestConfig = BacktestConfig()
     report: ReportConfig = ReportConfig()
+    operations: OperationsConfig = OperationsConfig()
 
     @model_validator(mode="after")
     def _check(self) -> "PipelineConfig":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import dagster as dg
@@ -43,3 +44,41 @@ def prepare_home() -> Path:
 def get_instance() -> dg.DagsterInstance:
     prepare_home()
     return dg.DagsterInstance.get()
+
+
+# Tags `pmx run` puts on its in-process runs so a later start can tell whether their process lives.
+PID_TAG = "pmx/pid"
+HOST_TAG = "pmx/host"
+
+
+def process_tags() -> dict[str, str]:
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def free_slots_of_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Release pool slots held by finished runs and by `pmx run` runs whose process died (SIGKILL,
+    power loss); mark the latter failed. Without this a killed run keeps the `warehouse` slot and
+    every later run waits for it forever (the daemon's run monitoring frees slots only for runs
+    it launched). Returns the run ids freed."""
+    freed = []
+    for run_id in instance.event_log_storage.get_concurrency_run_ids():
+        run = instance.get_run_by_id(run_id)
+        dead = run is None or run.is_finished
+        if not dead and run.tags.get(HOST_TAG) == socket.gethostname() and PID_TAG in run.tags:
+            dead = not _alive(int(run.tags[PID_TAG]))
+            if dead:
+                instance.report_run_failed(run, f"process {run.tags[PID_TAG]} is gone; pool slots freed")
+        if dead:
+            instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+            freed.append(run_id)
+    return freed

@@ -50,11 +50,14 @@ def run_pipeline(config: PipelineConfig, partition_range: tuple[str, str],
                  echo: Callable[[str], None] = print) -> list[str]:
     """One run per asset, in order; partitioned assets get the whole range in one run. Returns run ids."""
     from portfolio_dagster.definitions import build_definitions
-    from portfolio_dagster.instance import get_instance
+    from portfolio_dagster.instance import free_slots_of_dead_runs, get_instance, process_tags
 
     defs = build_definitions(paths.config_path(), paths.warehouse_path(), paths.home())
     job = defs.resolve_implicit_global_asset_job_def()
     instance = get_instance()
+    freed = free_slots_of_dead_runs(instance)
+    if freed:
+        echo(f"pmx: freed warehouse pool slots of {len(freed)} dead run(s)")
     plan = stages(config)
     first, last = partition_range
     # Stages after `models` have nothing to compute before the first model: start them at the
@@ -65,6 +68,7 @@ def run_pipeline(config: PipelineConfig, partition_range: tuple[str, str],
     for i, asset in enumerate(plan, start=1):
         start = decisions_first if asset.key.to_user_string() in DECISION_STAGES else first
         tags = {RANGE_START_TAG: start, RANGE_END_TAG: last} if asset.partitions_def else {}
+        tags |= process_tags()
         name = asset.key.to_user_string()
         t0 = time.monotonic()
         result = job.execute_in_process(run_config=QUIET_RUN_CONFIG, instance=instance,

@@ -2,4 +2,6 @@
 
 from portfolio_dagster.checks.integrity import allocations_valid, prices_unique_and_positive
 
-CHECKS = (prices_unique_and_positive, allocations_valid)
+from portfolio_dagster.checks.operations import OPERATIONS_CHECKS
+
+CHECKS = (prices_unique_and_positive, allocations_valid, *OPERATIONS_CHECKS)

@@ -4,11 +4,15 @@ import dagster as dg
 
 from portfolio_dagster.partitions import TRADING_DAYS
 
-# The daily stages for one trading day: market data through allocations (models excluded: the
-# incremental `models` asset runs in the retrain job).
+# The daily stages for one trading day: market data through allocations. The incremental `models`
+# asset is in the job, but the daily schedule selects it only when a retrain period opens.
 DAILY_SELECTION = dg.AssetSelection.groups("market_data", "features", "strategy") | dg.AssetSelection.assets(
     "forecasts")
-daily_job = dg.define_asset_job("daily_job", selection=DAILY_SELECTION, partitions_def=TRADING_DAYS)
+daily_job = dg.define_asset_job("daily_job", selection=DAILY_SELECTION | dg.AssetSelection.assets("models"),
+                                 partitions_def=TRADING_DAYS)
 retrain_job = dg.define_asset_job("retrain_job", selection=dg.AssetSelection.assets("models"))
+# Re-decide one day's allocations (the decay sensor's emergency switch to the safe sleeve).
+reallocate_job = dg.define_asset_job("reallocate_job", selection=dg.AssetSelection.assets("allocations"),
+                                     partitions_def=TRADING_DAYS)
 evaluation_job = dg.define_asset_job("evaluation_job", selection=dg.AssetSelection.groups("evaluation"))
-JOBS = (daily_job, retrain_job, evaluation_job)
+JOBS = (daily_job, retrain_job, reallocate_job, evaluation_job)

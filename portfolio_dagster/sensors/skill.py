@@ -1,0 +1,60 @@
+"""Rolling out-of-sample skill of forecasts against realized targets (pure pandas; no I/O)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+NONE, RETRAIN, EMERGENCY, RECOVERED = "none", "retrain", "emergency", "recovered"
+_MIN_TICKERS_FOR_IC = 3
+
+
+@dataclass(frozen=True)
+class Skill:
+    evidence_date: pd.Timestamp | None   # newest as-of date in the window (its target is realized)
+    dates: int
+    observations: int
+    directional_accuracy: float          # share of rows whose forecast sign matches the realized sign
+    base_rate: float                     # accuracy of always guessing the window's majority direction
+    ic: float                            # mean per-date Spearman rank correlation
+
+
+def rolling_skill(pairs: pd.DataFrame, window_days: int) -> Skill:
+    """`pairs`: date, ticker, prediction, realized (NaN realized rows are ignored)."""
+    pairs = pairs.dropna(subset=["prediction", "realized"])
+    pairs = pairs[pairs["realized"] != 0]
+    dates = np.sort(pairs["date"].unique())[-window_days:]
+    if len(dates) == 0:
+        return Skill(None, 0, 0, math.nan, math.nan, math.nan)
+    win = pairs[pairs["date"].isin(dates)]
+    up = win["realized"] > 0
+    accuracy = float(((win["prediction"] > 0) == up).mean())
+    base_rate = float(max(up.mean(), 1 - up.mean()))
+    ics = [g["prediction"].rank().corr(g["realized"].rank()) for _, g in win.groupby("date")
+           if len(g) >= _MIN_TICKERS_FOR_IC]
+    ics = [v for v in ics if np.isfinite(v)]
+    return Skill(pd.Timestamp(dates[-1]), len(dates), len(win), accuracy, base_rate,
+                 float(np.mean(ics)) if ics else math.nan)
+
+
+def decide(skill: Skill, retrain_below: float, emergency_below: float, min_ic: float,
+           emergency_active: bool) -> tuple[str, str]:
+    """(action, why): emergency below the emergency threshold, retrain on decayed accuracy or IC."""
+    acc, ic = skill.directional_accuracy, skill.ic
+    summary = (f"directional accuracy {acc:.3f} (base rate {skill.base_rate:.3f}), IC {ic:.3f} "
+               f"over {skill.dates} dates / {skill.observations} forecasts to {skill.evidence_date:%Y-%m-%d}")
+    if acc < emergency_below:
+        return EMERGENCY, f"{summary}: accuracy below the emergency threshold {emergency_below}"
+    if acc < retrain_below:
+        action, why = RETRAIN, f"{summary}: accuracy below the retrain threshold {retrain_below}"
+    elif np.isfinite(ic) and ic <= min_ic:
+        action, why = RETRAIN, f"{summary}: IC at or below {min_ic}"
+    else:
+        action, why = NONE, f"{summary}: healthy"
+    if emergency_active:
+        # Skill is back above the emergency threshold: lift the safe-sleeve switch.
+        return RECOVERED, why.replace("healthy", "recovered") + "; emergency lifted"
+    return action, why
