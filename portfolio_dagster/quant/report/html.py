@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from portfolio_dagster.quant.metrics import monthly_returns
+from portfolio_dagster.quant.criteria import STRESS_PERIODS
+from portfolio_dagster.quant.metrics import monthly_returns, window_drawdowns
 from portfolio_dagster.quant.report import plots
 
 HEADLINE = ("annual_return", "annual_volatility", "sharpe", "sortino", "max_drawdown", "calmar",
@@ -120,7 +121,8 @@ def render_html(data: ReportData) -> str:
     sections = [
         ("Headline: the product vs 1/N vs the index, same days, net of costs", headline_html + _verdict(get)),
         ("Equity", _img(plots.equity_png(data.daily), "equity curves")),
-        ("Drawdown (underwater)", _img(plots.underwater_png(data.rolling), "underwater curves")),
+        ("Drawdown (underwater)", _img(plots.underwater_png(data.rolling), "underwater curves")
+         + _stress_table(data.daily)),
         ("Rolling Sharpe", _img(plots.rolling_sharpe_png(data.rolling, window), "rolling Sharpe")),
         ("Monthly returns of the ML barbell (%)",
          _img(plots.monthly_heatmap_png(heat, "Monthly net return, %"), "monthly heatmap") if len(heat) else ""),
@@ -145,6 +147,24 @@ th{{background:#f3f3f3}} table.num td{{text-align:right}} table.num td:first-chi
 td.pass{{background:#dff0d8;font-weight:bold}} td.fail{{background:#f2dede;font-weight:bold}}
 td.na{{background:#fcf8e3}} img{{max-width:100%}} .note{{color:#555;font-size:0.9em}}</style></head><body>
 <h1>{html.escape(data.title)}</h1><p class="note">{_period(data.daily)}</p>{body}</body></html>"""
+
+
+def _stress_table(daily: pd.DataFrame) -> str:
+    """Max drawdown of each strategy inside each stress period the backtest covers."""
+    columns = {}
+    for strategy, rows in daily.groupby("strategy"):
+        net = rows.set_index(pd.to_datetime(rows["date"]))["net_return"].sort_index()
+        columns[plots.LABELS.get(strategy, strategy)] = window_drawdowns(net, STRESS_PERIODS).set_index(
+            "period")["max_drawdown"]
+    table = pd.DataFrame(columns)
+    if table.empty:
+        return ""
+    spans = {name: f"{first}..{last}" for name, first, last in STRESS_PERIODS}
+    table = table.reindex(columns=[c for c in ("ML barbell", "1/N", "index") if c in table]).reset_index(names="period")
+    table.insert(1, "window", table["period"].map(spans))
+    return ('<p class="note">Max drawdown inside each stress period (S&amp;P 500 peak to trough), equity restarted '
+            "at the period's start:</p>" + _table(table, formats={c: "max_drawdown" for c in table.columns[2:]},
+                                                  cls="num"))
 
 
 def _sleeve_note(allocations: pd.DataFrame) -> str:

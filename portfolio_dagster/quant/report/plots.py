@@ -72,7 +72,7 @@ def rolling_sharpe_png(rolling: pd.DataFrame, window: int) -> bytes:
         ax.plot(dates, rows["rolling_sharpe"], color=COLORS[s], lw=1, label=LABELS[s])
     ax.axhline(0, color="black", lw=0.8)
     ax.set_title(f"Rolling {window}-day Sharpe ratio")
-    ax.legend(loc="lower left")
+    ax.legend(loc="upper left", ncol=3, fontsize=8)
     ax.grid(alpha=0.3)
     return _png(fig)
 
