@@ -96,13 +96,6 @@ def _img(png: bytes, alt: str) -> str:
 
 def render_html(data: ReportData) -> str:
     s = data.summary
-    headline = summary_table(s).reset_index()
-    headline_rows = "".join(
-        "<tr><td>" + html.escape(m) + "</td>" + "".join(f"<td>{_fmt(m, r[c])}</td>" for c in headline.columns[1:])
-        + "</tr>" for m, r in headline.set_index("metric", drop=False).iterrows())
-    headline_html = ("<table class='num'><thead><tr><th>metric</th>" + "".join(
-        f"<th>{html.escape(plots.LABELS.get(c, c))}</th>" for c in headline.columns[1:]) + "</tr></thead><tbody>"
-        + headline_rows + "</tbody></table>")
     value = s.set_index(["strategy", "metric"])["value"]
 
     def get(metric: str, strategy: str = "ml_barbell") -> float:
@@ -119,7 +112,7 @@ def render_html(data: ReportData) -> str:
     bench = data.daily[data.daily["strategy"] == "benchmark"]
     index_equity = bench.set_index(pd.to_datetime(bench["date"]))["equity"] if len(bench) else None
     sections = [
-        ("Headline: the product vs 1/N vs the index, same days, net of costs", headline_html + _verdict(get)),
+        ("Headline: the product vs 1/N vs the index, same days, net of costs", _headline(s) + _verdict(get)),
         ("Equity", _img(plots.equity_png(data.daily), "equity curves")),
         ("Drawdown (underwater)", _img(plots.underwater_png(data.rolling), "underwater curves")
          + _stress_table(data.daily)),
@@ -130,8 +123,8 @@ def render_html(data: ReportData) -> str:
          + _sleeve_note(data.allocations) if len(data.allocations) else "<p>No allocations.</p>"),
         ("Regimes", _regimes_section(data, index_equity)),
         ("Forecast skill by horizon (out of sample) next to the base rate",
-         (_img(plots.skill_png(skill), "skill by horizon") + _table(skill)) if skill["directional_accuracy"].notna().any()
-         else "<p>No forecasts evaluated.</p>"),
+         _img(plots.skill_png(skill), "skill by horizon") + _table(skill)
+         if skill["directional_accuracy"].notna().any() else "<p>No forecasts evaluated.</p>"),
         ("Skill, luck or overfitting?", _overfitting(get, data.variants)),
         ("The seed's success criteria", crit_html),
         ("Latest allocation", _table(data.latest.assign(date=data.latest["date"].astype(str)))
@@ -172,6 +165,15 @@ def _sleeve_note(allocations: pd.DataFrame) -> str:
     parts = ", ".join(f"{name} {totals[name].mean():.0%} (range {totals[name].min():.0%}..{totals[name].max():.0%})"
                       for name in totals.columns)
     return f'<p class="note">Average sleeve weights: {html.escape(parts)}.</p>'
+
+
+def _headline(summary: pd.DataFrame) -> str:
+    """Metric rows x strategy columns, each value in its metric's unit."""
+    table = summary_table(summary)
+    head = "".join(f"<th>{html.escape(plots.LABELS.get(c, c))}</th>" for c in table.columns)
+    rows = "".join(f"<tr><td>{html.escape(m)}</td>" + "".join(f"<td>{_fmt(m, v)}</td>" for v in row) + "</tr>"
+                   for m, row in zip(table.index, table.to_numpy().tolist()))
+    return f"<table class='num'><thead><tr><th>metric</th>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
 def _period(daily: pd.DataFrame) -> str:
