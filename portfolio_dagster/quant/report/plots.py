@@ -15,6 +15,9 @@ import pandas as pd  # noqa: E402
 COLORS = {"ml_barbell": "#1f5fa8", "equal_weight": "#e08a1e", "benchmark": "#6b6b6b"}
 LABELS = {"ml_barbell": "ML barbell", "equal_weight": "1/N", "benchmark": "index"}
 DPI = 90
+# Regime states from calm to stressed (names used by the regime models); others get spare colours.
+STATE_COLORS = {"calm": "#9bbb59", "normal": "#d7e4a8", "volatile": "#f79646", "turbulent": "#e46c5a",
+                "crisis": "#c0504d"}
 
 
 def _png(fig: plt.Figure) -> bytes:
@@ -121,10 +124,12 @@ def regime_timeline_png(states: pd.Series, index_equity: pd.Series | None) -> by
     """states: regime state per date (any state names), drawn as coloured bands; the index's growth on top."""
     fig, ax = plt.subplots(figsize=(10, 2.8))
     dates = pd.to_datetime(states.index)
-    palette = ["#9bbb59", "#c0504d", "#f79646", "#8064a2", "#4bacc6", "#7f7f7f"]
-    names = sorted(states.dropna().unique(), key=lambda s: (s != "calm", s))
-    for color, name in zip(palette * 3, names):
-        ax.fill_between(dates, 0, (states == name).to_numpy(dtype=float), step="post", color=color, alpha=0.35,
+    known = list(STATE_COLORS)
+    names = sorted(states.dropna().unique(), key=lambda s: (known.index(s) if s in known else len(known), s))
+    spare = iter(["#8064a2", "#4bacc6", "#7f7f7f", "#f2c314"] * 4)
+    for name in names:
+        color = STATE_COLORS.get(name) or next(spare)
+        ax.fill_between(dates, 0, (states == name).to_numpy(dtype=float), step="post", color=color, alpha=0.45,
                         lw=0, label=name)
     ax.set_ylim(0, 1)
     ax.set_yticks([])
