@@ -61,24 +61,72 @@ class TargetsConfig(_Section):
 
 
 class LightGBMConfig(_Section):
-    n_estimators: int = 150
+    n_estimators: int = Field(100, ge=1)
     learning_rate: float = 0.05
     num_leaves: int = 15
     min_child_samples: int = 200
     subsample: float = 0.8
     colsample_bytree: float = 0.8
+    early_stopping_rounds: int | None = 20
+    max_train_rows: int | None = 30000
+
+
+class XGBoostConfig(_Section):
+    n_estimators: int = Field(100, ge=1)
+    learning_rate: float = 0.05
+    max_depth: int = 4
+    min_child_weight: float = 50.0
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    early_stopping_rounds: int | None = 20
+    max_train_rows: int | None = 30000
+
+
+class TCNConfig(_Section):
+    lookback: int = Field(60, ge=2)
+    channels: int = Field(8, ge=1)
+    levels: int = Field(5, ge=1)        # dilations 1..2^(levels-1); receptive field 1 + 2 * (2^levels - 1)
+    epochs: int = Field(2, ge=1)
+    batch_size: int = 256
+    learning_rate: float = 0.003
+    patience: int = 1
+    max_train_rows: int | None = 8000
+
+
+class BayesianRidgeConfig(_Section):
+    max_train_rows: int | None = 50000
+
+
+class RegimeAdaptiveConfig(_Section):
+    max_train_rows: int | None = 50000
+
+
+MODEL_FAMILIES = ("lightgbm", "xgboost", "tcn", "bayesian_ridge", "regime_adaptive")
 
 
 class ModelsConfig(_Section):
-    enabled: tuple[str, ...] = ("lightgbm",)
+    # Families trained and forecast; empty: ML off (forecasts stay empty, signals use the rule-based path).
+    enabled: tuple[Literal["lightgbm", "xgboost", "tcn", "bayesian_ridge", "regime_adaptive"], ...] = (
+        "lightgbm", "xgboost", "bayesian_ridge", "regime_adaptive")
     retrain_frequency: Frequency = "yearly"
     window: Literal["expanding", "rolling"] = "expanding"
-    rolling_days: int = 2520
+    rolling_days: int = Field(2520, ge=50)
     min_train_days: int = Field(1000, ge=50)
     embargo_days: int = Field(5, ge=0)
+    # The last trading days of each training window: early stopping, conformal intervals, ensemble weights.
+    validation_days: int = Field(252, ge=20)
+    # The regime HMM (also the `regimes` table) needs this many days of market history before its first fit.
+    regime_min_train_days: int = Field(500, ge=100)
     seed: int = 7
     threads: int = Field(1, ge=1)
     lightgbm: LightGBMConfig = LightGBMConfig()
+    xgboost: XGBoostConfig = XGBoostConfig()
+    tcn: TCNConfig = TCNConfig()
+    bayesian_ridge: BayesianRidgeConfig = BayesianRidgeConfig()
+    regime_adaptive: RegimeAdaptiveConfig = RegimeAdaptiveConfig()
+
+    def family_params(self) -> dict[str, dict]:
+        return {f: getattr(self, f).model_dump() for f in MODEL_FAMILIES}
 
 
 class StrategyConfig(_Section):

@@ -55,7 +55,7 @@ def test_allocations_are_valid_and_forecasts_follow_the_purge(slice_run):
     fc = t["forecasts"].merge(reg[["model_id", "valid_from", "train_end", "horizon"]], on=["model_id", "horizon"])
     assert (pd.to_datetime(fc["valid_from"]) <= pd.to_datetime(fc["date"])).all()
     assert (pd.to_datetime(reg["train_end"]) < pd.to_datetime(reg["valid_from"])).all()
-    assert set(fc["model"]) == {"lightgbm", "ensemble"}
+    assert set(fc["model"]) == {"lightgbm", "xgboost", "bayesian_ridge", "regime_adaptive", "ensemble"}
     summary = t["backtest_summary"]
     assert {"ml_barbell", "equal_weight", "benchmark"} <= set(summary["strategy"])
     for metric in ("annual_return", "sharpe", "max_drawdown", "deflated_sharpe", "directional_accuracy_21d",

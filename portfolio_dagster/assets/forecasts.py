@@ -1,54 +1,113 @@
-"""forecasts: at the close of each date, every horizon's model valid then predicts each ticker."""
+"""forecasts: at the close of each date, the model set valid then predicts each ticker: one row per
+enabled family and the ensemble, with conformal 10%/90% intervals; then the out-of-sample skill."""
 
 
 import dagster as dg
 import pandas as pd
 
 from portfolio_dagster.assets.features import features
-from portfolio_dagster.assets.models import MODEL_LINEAGE_SECTIONS, models
-from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL, window
+from portfolio_dagster.assets.models import ML_OFF_NOTE, MODEL_LINEAGE_SECTIONS, models, with_regime_columns
+from portfolio_dagster.assets.regimes import regime_probabilities
+from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL, trading_days_before, window
 from portfolio_dagster.quant import walk_forward
-from portfolio_dagster.quant.features import FEATURE_NAMES
-from portfolio_dagster.quant.models import ArtifactError, LightGBMForecaster
-from portfolio_dagster.resources.artifacts import verified
+from portfolio_dagster.quant.models import ENSEMBLE, ArtifactError, Ensemble, load_model
+from portfolio_dagster.quant.models.skill import oos_skill
+from portfolio_dagster.quant.targets import target_name
+from portfolio_dagster.resources.artifacts import ArtifactStore, verified
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 
 
+def _load(row) -> object:
+    path = verified(row.artifact, row.artifact_sha256)
+    return Ensemble.load(path) if row.model_type == ENSEMBLE else load_model(path)
+
+
+def _predict_set(reg: pd.DataFrame, ctx: pd.DataFrame, keep, horizon: int) -> list[pd.DataFrame]:
+    """Predictions of one model set (its registry rows) for the rows of ctx where keep is True."""
+    loaded = {r.model_type: (r.model_id, _load(r)) for r in reg.itertuples()}
+    ensemble_id, ensemble = loaded.pop(ENSEMBLE)
+    out, points = [], {}
+    base = pd.DataFrame({"ticker": ctx["ticker"].to_numpy()[keep], "date": ctx["date"].to_numpy()[keep],
+                         "horizon": horizon})
+    for family, (mid, model) in sorted(loaded.items()):
+        pred, lower, upper = model.predict_interval(ctx)
+        points[family] = pred[keep]
+        out.append(base.assign(model=family, prediction=pred[keep], lower=lower[keep], upper=upper[keep],
+                               model_id=mid))
+    pred, lower, upper = ensemble.interval(points)
+    out.append(base.assign(model=ENSEMBLE, prediction=pred, lower=lower, upper=upper, model_id=ensemble_id))
+    return out
+
+
 @dg.asset(partitions_def=TRADING_DAYS, backfill_policy=SINGLE_RUN, pool=WAREHOUSE_POOL,
-          group_name="models", kinds={"duckdb", "lightgbm"}, deps=[features, models])
-def forecasts(context: dg.AssetExecutionContext, settings: PipelineSettings,
-              warehouse: Warehouse) -> dg.MaterializeResult:
+          group_name="models", kinds={"duckdb", "pandas"}, deps=[features, models],
+          description="Forecasts of every enabled family and the ensemble per (ticker, date, horizon); then "
+                      "model_metrics: out-of-sample skill of all forecasts with a realized target.")
+def forecasts(context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse,
+              artifacts: ArtifactStore) -> dg.MaterializeResult:
     cfg = settings.config
     start, end = window(context)
+    if not cfg.models.enabled:
+        warehouse.replace_range("forecasts", pd.DataFrame(), start, end)
+        return dg.MaterializeResult(metadata={"rows": 0, "note": ML_OFF_NOTE})
     config_hash = cfg.fingerprint(*MODEL_LINEAGE_SECTIONS)
+    # Sequence families (the TCN) read each ticker's trailing rows: load that much context first.
+    context_days = cfg.models.tcn.lookback if "tcn" in cfg.models.enabled else 0
+    first = trading_days_before(start, context_days) if context_days else start
     feats = warehouse.query("SELECT * FROM features WHERE date >= ? AND date < ? ORDER BY date, ticker",
-                            [start, end])
+                            [first, end])
     registry = warehouse.query(
-        "SELECT model_id, horizon, valid_from, artifact, artifact_sha256 FROM model_registry "
-        "WHERE config_hash = ? AND model_type = 'lightgbm' ORDER BY horizon, valid_from", [config_hash])
+        "SELECT model_id, model_type, horizon, valid_from, model_set_id, artifact, artifact_sha256 "
+        "FROM model_registry WHERE config_hash = ? ORDER BY horizon, valid_from, model_type", [config_hash])
     out = []
     if not feats.empty and not registry.empty:
         feats["date"] = pd.to_datetime(feats["date"])
+        if "regime_adaptive" in cfg.models.enabled:
+            feats = with_regime_columns(feats, regime_probabilities(warehouse, artifacts, cfg, first, end))
         registry["valid_from"] = pd.to_datetime(registry["valid_from"])
+        calendar = pd.DatetimeIndex(feats["date"].unique()).sort_values()
         for h, reg in registry.groupby("horizon"):
-            reg = reg.reset_index(drop=True)
-            which = walk_forward.model_for_date(reg["valid_from"], feats["date"])
-            for i in sorted(set(which) - {-1}):
-                rows = feats[which == i]
+            sets = reg.drop_duplicates("model_set_id").reset_index(drop=True)
+            which = walk_forward.model_for_date(sets["valid_from"], feats["date"])
+            in_window = (feats["date"] >= pd.Timestamp(start)).to_numpy()
+            for i in sorted(set(which[in_window]) - {-1}):
+                keep = (which == i) & in_window
+                seg = feats["date"].to_numpy()[keep]
+                ctx_first = calendar[max(0, int(calendar.searchsorted(seg.min())) - context_days)]
+                ctx_rows = ((feats["date"] >= ctx_first) & (feats["date"] <= seg.max())).to_numpy()
                 try:
-                    model = LightGBMForecaster.load(verified(reg.at[i, "artifact"], reg.at[i, "artifact_sha256"]))
+                    out += _predict_set(reg[reg["model_set_id"] == sets.at[i, "model_set_id"]],
+                                        feats[ctx_rows], keep[ctx_rows], int(h))
                 except ArtifactError as exc:
                     raise dg.Failure(str(exc)) from None
-                pred, lower, upper = model.predict_interval(rows[list(FEATURE_NAMES)])
-                base = pd.DataFrame({"ticker": rows["ticker"].to_numpy(), "date": rows["date"].to_numpy(),
-                                     "horizon": int(h), "prediction": pred, "lower": lower, "upper": upper,
-                                     "model_id": reg.at[i, "model_id"]})
-                # The ensemble is LightGBM alone until more model families join it.
-                out += [base.assign(model="lightgbm"), base.assign(model="ensemble")]
     table = pd.concat(out, ignore_index=True) if out else pd.DataFrame()
     warehouse.replace_range("forecasts", table, start, end)
+    skill = _update_skill(warehouse, cfg)
+    dates = feats.loc[feats["date"] >= pd.Timestamp(start), "date"].nunique() if len(feats) else 0
     return dg.MaterializeResult(metadata={
-        "rows": len(table), "dates_without_model": int(feats["date"].nunique() - table["date"].nunique())
-        if len(table) else int(feats["date"].nunique()) if len(feats) else 0,
+        "rows": len(table), "models": ", ".join(sorted(table["model"].unique())) if len(table) else "none",
+        "dates_without_model": int(dates - (table["date"].nunique() if len(table) else 0)),
+        "oos_skill": dg.MetadataValue.md(_skill_markdown(skill)),
     })
+
+
+def _update_skill(warehouse: Warehouse, cfg) -> pd.DataFrame:
+    """model_metrics from every forecast with a realized target (replaces the table)."""
+    actual = "CASE f.horizon " + " ".join(f"WHEN {int(h)} THEN t.{target_name(h)}" for h in cfg.targets.horizons) \
+        + " END"
+    joined = warehouse.query(
+        f"SELECT f.model, f.horizon, f.date, f.ticker, f.prediction, f.lower, f.upper, {actual} AS actual "
+        "FROM forecasts f JOIN targets t USING (ticker, date)")
+    skill = oos_skill(joined) if len(joined) else pd.DataFrame()
+    warehouse.replace_where("model_metrics", skill)
+    return skill
+
+
+def _skill_markdown(skill: pd.DataFrame) -> str:
+    if skill.empty:
+        return "no realized targets yet"
+    cols = ["model", "horizon", "observations", "directional_accuracy", "base_rate", "ic", "rank_ic",
+            "interval_coverage"]
+    return "Out-of-sample skill (all forecasts with realized targets; coverage nominal 0.80):\n\n" + \
+        skill[cols].round(4).to_markdown(index=False)

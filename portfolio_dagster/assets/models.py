@@ -1,74 +1,142 @@
-"""models: walk-forward LightGBM per horizon, retrained on the configured schedule with purge and embargo."""
+"""models: a model set per (retrain date, horizon): every enabled family plus the ensemble, trained
+walk-forward with purge, embargo and a validation window; registry lineage and feature importance."""
 
 
+import datetime as dt
 import json
 
 import dagster as dg
 import pandas as pd
 
 from portfolio_dagster.assets.features import features
+from portfolio_dagster.assets.regimes import regime_probabilities
 from portfolio_dagster.assets.targets import targets
+from portfolio_dagster.config import PipelineConfig
 from portfolio_dagster.partitions import WAREHOUSE_POOL
 from portfolio_dagster.quant import walk_forward
-from portfolio_dagster.quant.features import FEATURE_NAMES
-from portfolio_dagster.quant.models import LightGBMForecaster
+from portfolio_dagster.quant import features as feature_set
+from portfolio_dagster.quant.models import ENSEMBLE
+from portfolio_dagster.quant.models.training import ModelSet, TrainingSpec, train_model_set
+from portfolio_dagster.quant.regimes import REGIME_COLUMNS, REGIME_STATES
 from portfolio_dagster.quant.targets import target_name
 from portfolio_dagster.resources.artifacts import ArtifactStore, sha256
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 
 MODEL_LINEAGE_SECTIONS = ("data", "features", "targets", "models")
+ML_OFF_NOTE = "models.enabled is empty: ML is off; forecasts stay empty and signals use the rule-based path"
 
 
 def model_id(model_type: str, horizon: int, valid_from: pd.Timestamp, config_hash: str) -> str:
     return f"{model_type}-h{horizon}-{valid_from:%Y%m%d}-{config_hash}"
 
 
-@dg.asset(pool=WAREHOUSE_POOL, group_name="models", kinds={"duckdb", "lightgbm"}, deps=[features, targets],
-          description="One model per (retrain date, horizon). Incremental: trains only the retrain dates "
-                      "missing from model_registry for this config.")
+def model_set_id(horizon: int, valid_from: pd.Timestamp, config_hash: str) -> str:
+    return f"set-h{horizon}-{valid_from:%Y%m%d}-{config_hash}"
+
+
+def feature_names() -> tuple[str, ...]:
+    """The model inputs: the features stage's selected feature names (recorded in the registry)."""
+    return tuple(feature_set.FEATURE_NAMES)
+
+
+def training_spec(cfg: PipelineConfig, horizon: int) -> TrainingSpec:
+    m = cfg.models
+    return TrainingSpec(families=tuple(m.enabled), params=m.family_params(), feature_names=feature_names(),
+                        horizon=horizon, embargo_days=m.embargo_days, validation_days=m.validation_days,
+                        min_train_days=m.min_train_days,
+                        rolling_days=m.rolling_days if m.window == "rolling" else None,
+                        seed=m.seed, threads=m.threads)
+
+
+def with_regime_columns(frame: pd.DataFrame, probs: pd.DataFrame) -> pd.DataFrame:
+    """frame + REGIME_COLUMNS by date (NaN where no regime is known yet)."""
+    cols = probs.rename(columns=dict(zip(REGIME_STATES, REGIME_COLUMNS))).reset_index()
+    return frame.merge(cols, on="date", how="left")
+
+
+def _registry_rows(ms: ModelSet, artifacts: ArtifactStore, h: int, config_hash: str, trained_at) -> list[dict]:
+    asof, win = ms.split.asof, ms.split.window
+    common = {"horizon": h, "train_start": win.start.date(), "train_end": win.end.date(),
+              "valid_from": asof.date(), "trained_at": trained_at, "config_hash": config_hash,
+              "features": json.dumps(ms.models[next(iter(ms.models))].feature_names),
+              "model_set_id": model_set_id(h, asof, config_hash), "fit_end": ms.split.fit_end.date(),
+              "validation_start": ms.split.validation_start.date()}
+    rows = []
+    for family, model in [*ms.models.items(), (ENSEMBLE, ms.ensemble)]:
+        mid = model_id(family, h, asof, config_hash)
+        path = model.save(artifacts.model_path(mid, ".json"))
+        rows.append(common | {"model_id": mid, "model_type": family, "metrics": json.dumps(ms.metrics[family]),
+                              "artifact": str(path), "artifact_sha256": sha256(path)})
+    return rows
+
+
+@dg.asset(pool=WAREHOUSE_POOL, group_name="models", kinds={"duckdb", "lightgbm", "xgboost", "pytorch", "sklearn"},
+          deps=[features, targets],
+          description="A model set per (retrain date, horizon): the enabled families (lightgbm, xgboost, tcn, "
+                      "bayesian_ridge, regime_adaptive) and their validation-skill-weighted ensemble. Incremental: "
+                      "trains only the sets missing from model_registry for this config.")
 def models(context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse,
            artifacts: ArtifactStore) -> dg.MaterializeResult:
     cfg = settings.config
     config_hash = cfg.fingerprint(*MODEL_LINEAGE_SECTIONS)
+    if not cfg.models.enabled:
+        context.log.info(ML_OFF_NOTE)
+        return dg.MaterializeResult(metadata={"trained": 0, "enabled": "none", "note": ML_OFF_NOTE})
     table = warehouse.query(
         "SELECT f.*, " + ", ".join(f"t.{target_name(h)}" for h in cfg.targets.horizons) +
         " FROM features f JOIN targets t USING (ticker, date) ORDER BY date, ticker")
     if table.empty:
         raise dg.Failure("no features joined with targets: materialize prices, features and targets first")
     table["date"] = pd.to_datetime(table["date"])
+    if "regime_adaptive" in cfg.models.enabled:
+        table = with_regime_columns(table, regime_probabilities(
+            warehouse, artifacts, cfg, None, table["date"].max().date() + dt.timedelta(days=1)))
     calendar = pd.DatetimeIndex(table["date"].unique()).sort_values()
     schedule = walk_forward.retrain_dates(calendar, cfg.backtest.start, cfg.models.retrain_frequency)
-    existing = set(warehouse.query("SELECT model_id FROM model_registry WHERE config_hash = ?",
-                                   [config_hash]).get("model_id", []))
-    rolling = cfg.models.rolling_days if cfg.models.window == "rolling" else None
-    rows = []
+    existing = set(warehouse.query("SELECT DISTINCT model_set_id FROM model_registry WHERE config_hash = ?",
+                                   [config_hash]).get("model_set_id", []))
+    trained_at = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+    rows, importance, skipped = [], [], 0
     for asof in schedule:
         for h in cfg.targets.horizons:
-            mid = model_id("lightgbm", h, asof, config_hash)
-            if mid in existing:
+            if model_set_id(h, asof, config_hash) in existing:
                 continue
-            win = walk_forward.training_window(calendar, asof, h, cfg.models.embargo_days, rolling)
-            train = walk_forward.select(table, win).dropna(subset=[target_name(h)])
-            if train["date"].nunique() < cfg.models.min_train_days:
-                context.log.info(f"{mid}: {train['date'].nunique()} training days < min_train_days, skipped")
+            ms = train_model_set(table, calendar, asof, target_name(h), training_spec(cfg, h))
+            if ms is None:
+                skipped += 1
                 continue
-            model = LightGBMForecaster(cfg.models.lightgbm.model_dump(), seed=cfg.models.seed,
-                                       threads=cfg.models.threads)
-            model.fit(train[list(FEATURE_NAMES)], train[target_name(h)].to_numpy(), train["date"])
-            path = artifacts.model_path(mid, ".txt")
-            model.save(path)
-            rows.append({
-                "model_id": mid, "model_type": "lightgbm", "horizon": h,
-                "train_start": win.start.date(), "train_end": win.end.date(), "valid_from": asof.date(),
-                "trained_at": pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s"),
-                "config_hash": config_hash, "features": json.dumps(list(FEATURE_NAMES)),
-                "metrics": json.dumps(model.metrics), "artifact": str(path), "artifact_sha256": sha256(path),
-            })
-    new = pd.DataFrame(rows)
-    warehouse.replace_where("model_registry", new, "model_id", [r["model_id"] for r in rows])
+            new = _registry_rows(ms, artifacts, h, config_hash, trained_at)
+            rows += new
+            ids = {r["model_type"]: r["model_id"] for r in new}
+            importance.append(ms.importance.assign(model_id=ms.importance["family"].map(ids), horizon=h,
+                                                   valid_from=asof.date()).rename(columns={"family": "model_type"}))
+    warehouse.replace_where("model_registry", pd.DataFrame(rows), "model_id", [r["model_id"] for r in rows])
+    imp = pd.concat(importance, ignore_index=True) if importance else pd.DataFrame()
+    warehouse.replace_where("feature_importance", imp, "model_id", sorted(set(imp.get("model_id", []))))
     return dg.MaterializeResult(metadata={
-        "trained": len(rows), "already_trained": len(existing), "retrain_dates": len(schedule),
-        "config_hash": config_hash,
+        "trained": len(rows), "model_sets_already_trained": len(existing), "skipped_short_history": skipped,
+        "retrain_dates": len(schedule), "enabled": ", ".join(cfg.models.enabled), "config_hash": config_hash,
+        "features": dg.MetadataValue.json(list(feature_names())),
         "latest_valid_from": str(schedule.max().date()) if len(schedule) else "none",
+        "ensemble_weights_latest": dg.MetadataValue.json(_latest_weights(rows)),
+        "feature_importance": dg.MetadataValue.md(_importance_markdown(imp)),
     })
+
+
+def _latest_weights(rows: list[dict]) -> dict:
+    ens = [r for r in rows if r["model_type"] == ENSEMBLE]
+    if not ens:
+        return {}
+    latest = max(r["valid_from"] for r in ens)
+    return {f"h{r['horizon']}": json.loads(r["metrics"]).get("weights", {}) for r in ens if r["valid_from"] == latest}
+
+
+def _importance_markdown(imp: pd.DataFrame) -> str:
+    """Permutation importance (validation MSE rise, x1e6) of the newest model sets, per family and feature."""
+    if imp.empty:
+        return "no new models"
+    latest = imp[imp["valid_from"] == imp["valid_from"].max()]
+    table = latest.groupby(["feature", "model_type"])["permutation"].mean().unstack() * 1e6
+    return f"Permutation importance, models valid from {latest['valid_from'].max()} (mean over horizons, " \
+           f"validation MSE rise x 1e6):\n\n" + table.round(3).to_markdown()

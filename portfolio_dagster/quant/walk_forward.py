@@ -1,4 +1,12 @@
-"""Walk-forward schedule with purge and embargo, in trading days of the data's calendar."""
+"""Walk-forward schedule with purge and embargo, in trading days of the data's calendar.
+
+For a model first used at as-of date `asof` for horizon h:
+- training rows: row t is eligible only if pos(t) + h + embargo < pos(asof): its target is realized
+  strictly before `asof`, with an embargo gap against serial correlation (the purge);
+- inside that window the last `validation_days` form the validation window (early stopping,
+  conformal intervals, ensemble weights); fit rows are purged again against the validation start:
+  pos(t) + h + embargo < pos(validation start).
+"""
 
 from __future__ import annotations
 
@@ -34,13 +42,22 @@ class TrainingWindow:
         return self.end is None
 
 
+@dataclass(frozen=True)
+class Split:
+    """A training window cut into purged fit rows and the later validation window."""
+
+    window: TrainingWindow
+    fit_end: pd.Timestamp | None      # last fit row date (purged against validation_start)
+    validation_start: pd.Timestamp | None
+
+    @property
+    def asof(self) -> pd.Timestamp:
+        return self.window.asof
+
+
 def training_window(calendar: pd.DatetimeIndex, asof: pd.Timestamp, horizon: int, embargo: int,
                     rolling_days: int | None = None) -> TrainingWindow:
-    """Purge: a row dated t is eligible only if pos(t) + horizon + embargo < pos(asof).
-
-    The target of row t needs the close at pos(t) + horizon, so it is realized strictly before
-    the as-of date; the embargo adds a gap against serial correlation across the boundary.
-    """
+    """Purge: a row dated t is eligible only if pos(t) + horizon + embargo < pos(asof)."""
     calendar = pd.DatetimeIndex(calendar).sort_values()
     pos = int(calendar.searchsorted(asof))
     last = pos - horizon - embargo - 1
@@ -48,6 +65,21 @@ def training_window(calendar: pd.DatetimeIndex, asof: pd.Timestamp, horizon: int
         return TrainingWindow(asof, None, None)
     first = 0 if rolling_days is None else max(0, last - rolling_days + 1)
     return TrainingWindow(asof, calendar[first], calendar[last])
+
+
+def split(calendar: pd.DatetimeIndex, asof: pd.Timestamp, horizon: int, embargo: int, validation_days: int,
+          rolling_days: int | None = None) -> Split:
+    calendar = pd.DatetimeIndex(calendar).sort_values()
+    win = training_window(calendar, asof, horizon, embargo, rolling_days)
+    if win.empty or validation_days <= 0:
+        return Split(win, win.end, None)
+    last = int(calendar.searchsorted(win.end))
+    first = int(calendar.searchsorted(win.start))
+    val_first = max(first, last - validation_days + 1)
+    fit_last = val_first - horizon - embargo - 1
+    if fit_last < first:
+        return Split(win, None, calendar[val_first])
+    return Split(win, calendar[fit_last], calendar[val_first])
 
 
 def select(rows: pd.DataFrame, window: TrainingWindow) -> pd.DataFrame:
@@ -58,6 +90,17 @@ def select(rows: pd.DataFrame, window: TrainingWindow) -> pd.DataFrame:
     if window.start is not None:
         mask &= dates >= window.start
     return rows[np.asarray(mask)]
+
+
+def fit_and_validation(rows: pd.DataFrame, s: Split) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(fit rows, validation rows) of `rows` (with a `date` column) for split `s`."""
+    inside = select(rows, s.window)
+    if s.fit_end is None:
+        return inside.iloc[0:0], inside
+    fit = inside[np.asarray(inside["date"] <= s.fit_end)]
+    val = inside[np.asarray(inside["date"] >= s.validation_start)] if s.validation_start is not None \
+        else inside.iloc[0:0]
+    return fit, val
 
 
 def model_for_date(valid_from: pd.Series, asof: pd.Series) -> np.ndarray:

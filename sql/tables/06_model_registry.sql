@@ -1,7 +1,9 @@
--- One row per trained model. `artifact` is a path under the model store, in the model's native format.
+-- One row per trained model: a family model, or the `ensemble` of one model set (same as-of date,
+-- horizon and config). `artifact` is the model's JSON manifest under the model store; the manifest
+-- names the native file (LightGBM text, XGBoost UBJ, torch state_dict, npz) and its sha256. Never pickle.
 CREATE TABLE IF NOT EXISTS model_registry (
     model_id VARCHAR PRIMARY KEY,
-    model_type VARCHAR NOT NULL,
+    model_type VARCHAR NOT NULL,    -- lightgbm | xgboost | tcn | bayesian_ridge | regime_adaptive | ensemble
     horizon INTEGER NOT NULL,
     train_start DATE NOT NULL,
     train_end DATE NOT NULL,        -- last training row's date; its target was realized before valid_from
@@ -9,7 +11,10 @@ CREATE TABLE IF NOT EXISTS model_registry (
     trained_at TIMESTAMP NOT NULL,
     config_hash VARCHAR NOT NULL,
     features VARCHAR NOT NULL,      -- JSON list of input feature names
-    metrics VARCHAR NOT NULL,       -- JSON
+    metrics VARCHAR NOT NULL,       -- JSON: validation-window metrics (ensemble: + weights)
     artifact VARCHAR NOT NULL,
-    artifact_sha256 VARCHAR NOT NULL
+    artifact_sha256 VARCHAR NOT NULL,
+    model_set_id VARCHAR,           -- the families and ensemble trained together
+    fit_end DATE,                   -- last fit row (purged against the validation window)
+    validation_start DATE           -- validation window: validation_start..train_end
 );

@@ -1,0 +1,201 @@
+"""The one small interface every forecaster implements, and what all of them share.
+
+A forecaster takes a frame of rows (ticker, date, feature columns...) sorted by date then ticker,
+and predicts the forward return of each row. Intervals are split-conformal: quantiles of the
+residuals on the validation window (never seen by the fit), added to the point forecast.
+
+Artifacts: each model writes its native file (LightGBM text, XGBoost UBJ, torch state_dict, npz
+arrays) plus a JSON manifest holding its state and the native file's sha256. The registry records
+the manifest's sha256, so the chain manifest -> native file is verified on load. Never pickle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+# Central 80% prediction interval.
+INTERVAL_QUANTILES = (0.10, 0.90)
+# Rows used for permutation importance (a deterministic subsample of the validation window).
+PERMUTATION_ROWS = 4000
+MANIFEST_SUFFIX = ".json"
+
+
+class ArtifactError(RuntimeError):
+    """A model artifact that is missing or cannot be read."""
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def subsample(n: int, limit: int | None, seed: int) -> np.ndarray:
+    """Sorted indices of at most `limit` of n rows, the same for the same seed."""
+    if limit is None or n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+
+
+class Forecaster(ABC):
+    """fit / predict / predict_interval / save / load. Subclasses implement the _native parts."""
+
+    family: ClassVar[str]
+    native_suffix: ClassVar[str]
+    needs_sequences: ClassVar[bool] = False  # inputs are each ticker's trailing rows, not single rows
+
+    def __init__(self, params: dict | None = None, seed: int = 7, threads: int = 1) -> None:
+        self.params = dict(params or {})
+        self.seed = seed
+        self.threads = threads
+        self.feature_names: list[str] = []
+        self.residual_quantiles: tuple[float, float] = (0.0, 0.0)
+        self.validation_rows = 0
+
+    # --- what each family implements -------------------------------------------------------
+    @abstractmethod
+    def _fit(self, x: pd.DataFrame, y: np.ndarray, x_val: pd.DataFrame, y_val: np.ndarray) -> None: ...
+
+    @abstractmethod
+    def predict(self, x: pd.DataFrame) -> np.ndarray: ...
+
+    @abstractmethod
+    def _save_native(self, path: Path) -> None: ...
+
+    @abstractmethod
+    def _load_native(self, path: Path) -> None: ...
+
+    def _state(self) -> dict:
+        """Extra JSON-able state beyond the shared fields."""
+        return {}
+
+    def _set_state(self, state: dict) -> None:
+        pass
+
+    def gain_importance(self) -> np.ndarray:
+        """Importance per feature from the fitted model itself (NaN where the family has none)."""
+        return np.full(len(self.feature_names), np.nan)
+
+    # --- shared ------------------------------------------------------------------------------
+    def fit(self, x: pd.DataFrame, y: np.ndarray, feature_names: list[str],
+            x_val: pd.DataFrame, y_val: np.ndarray) -> "Forecaster":
+        """Fit on (x, y); (x_val, y_val) is the later, purged validation window: early stopping
+        where the family has it, then the conformal residual quantiles."""
+        self.feature_names = list(feature_names)
+        self._fit(x, np.asarray(y, dtype=float), x_val, np.asarray(y_val, dtype=float))
+        if len(y_val):
+            resid = np.asarray(y_val, dtype=float) - self.predict(x_val)
+            self.residual_quantiles = tuple(float(q) for q in np.quantile(resid, INTERVAL_QUANTILES))
+        self.validation_rows = int(len(y_val))
+        return self
+
+    def predict_interval(self, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pred = self.predict(x)
+        lo, hi = self.residual_quantiles
+        return pred, pred + lo, pred + hi
+
+    def permutation_importance(self, x_val: pd.DataFrame, y_val: np.ndarray) -> np.ndarray:
+        """Increase of the validation MSE when one feature's column is shuffled (seeded)."""
+        y_val = np.asarray(y_val, dtype=float)
+        # Sequence models need contiguous rows (their inputs are windows): they use the whole window.
+        if not self.needs_sequences:
+            idx = subsample(len(x_val), PERMUTATION_ROWS, self.seed)
+            x_val, y_val = x_val.iloc[idx], y_val[idx]
+        if not len(y_val):
+            return np.full(len(self.feature_names), np.nan)
+        base = float(np.mean((y_val - self.predict(x_val)) ** 2))
+        rng = np.random.default_rng(self.seed)
+        out = []
+        for name in self.feature_names:
+            shuffled = x_val.copy()
+            shuffled[name] = rng.permutation(shuffled[name].to_numpy())
+            out.append(float(np.mean((y_val - self.predict(shuffled)) ** 2)) - base)
+        return np.asarray(out)
+
+    def save(self, path: Path) -> Path:
+        """Write the native file beside `path` and the manifest at `path` (.json); returns the manifest."""
+        manifest = Path(path).with_suffix(MANIFEST_SUFFIX)
+        native = manifest.with_name(manifest.stem + self.native_suffix)
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        self._save_native(native)
+        manifest.write_text(json.dumps({
+            "family": self.family, "native_file": native.name, "native_sha256": file_sha256(native),
+            "params": self.params, "seed": self.seed, "threads": self.threads,
+            "feature_names": self.feature_names, "residual_quantiles": list(self.residual_quantiles),
+            "validation_rows": self.validation_rows, "state": self._state(),
+        }, sort_keys=True))
+        return manifest
+
+    @classmethod
+    def load(cls, manifest: Path) -> "Forecaster":
+        meta = read_manifest(manifest)
+        if meta.get("family") != cls.family:
+            raise ArtifactError(f"model artifact {manifest} is a {meta.get('family')!r} model, not {cls.family!r}")
+        native = Path(manifest).with_name(meta["native_file"])
+        if not native.is_file():
+            raise ArtifactError(f"model artifact missing: {native}")
+        if file_sha256(native) != meta["native_sha256"]:
+            raise ArtifactError(f"model artifact corrupt (checksum mismatch): {native}")
+        model = cls(meta["params"], seed=meta["seed"], threads=meta["threads"])
+        model.feature_names = list(meta["feature_names"])
+        model.residual_quantiles = tuple(meta["residual_quantiles"])
+        model.validation_rows = meta["validation_rows"]
+        try:
+            model._set_state(meta["state"])
+            model._load_native(native)
+        except ArtifactError:
+            raise
+        except Exception as exc:  # a native reader's own error type: report it as one line
+            raise ArtifactError(f"model artifact corrupt: {native}: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from None
+        return model
+
+
+def read_manifest(manifest: Path) -> dict:
+    try:
+        meta = json.loads(Path(manifest).read_text())
+    except FileNotFoundError:
+        raise ArtifactError(f"model artifact missing: {manifest}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"model artifact corrupt: {manifest}: {exc}") from None
+    if not isinstance(meta, dict) or "family" not in meta:
+        raise ArtifactError(f"model artifact corrupt: {manifest}: not a model manifest")
+    return meta
+
+
+def matrix(x: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """The feature columns as a float64 array, in the recorded order."""
+    missing = [n for n in names if n not in x.columns]
+    if missing:
+        raise ValueError(f"input lacks the model's features: {', '.join(missing)}")
+    return x[names].to_numpy(dtype=float)
+
+
+class Standardizer:
+    """Column means/stds and NaN -> 0 (the mean) after scaling; for linear and neural families."""
+
+    def __init__(self, mean: np.ndarray | None = None, std: np.ndarray | None = None) -> None:
+        self.mean, self.std = mean, std
+
+    def fit(self, a: np.ndarray) -> "Standardizer":
+        with np.errstate(all="ignore"):
+            self.mean = np.nan_to_num(np.nanmean(a, axis=0))
+            std = np.nan_to_num(np.nanstd(a, axis=0))
+        self.std = np.where(std > 0, std, 1.0)
+        return self
+
+    def transform(self, a: np.ndarray) -> np.ndarray:
+        z = (a - self.mean) / self.std
+        # Clip extreme values so one outlier row cannot dominate a linear fit.
+        return np.clip(np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0), -10, 10)
+
+    def state(self) -> dict:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_state(cls, s: dict) -> "Standardizer":
+        return cls(np.asarray(s["mean"], dtype=float), np.asarray(s["std"], dtype=float))

@@ -1,0 +1,112 @@
+"""Train one model set (every enabled family + the ensemble) for one (as-of date, horizon) split,
+and a pure walk-forward runner: fit on the schedule, forecast each date with the set valid then."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from portfolio_dagster.quant import walk_forward
+from portfolio_dagster.quant.models import ENSEMBLE, Ensemble, Forecaster, family_class
+from portfolio_dagster.quant.models.ensemble import information_coefficient
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    """What the models config says, as plain values (quant/ does not read the config file)."""
+
+    families: tuple[str, ...]
+    params: dict[str, dict]          # family -> hyper-parameters
+    feature_names: tuple[str, ...]
+    horizon: int
+    embargo_days: int
+    validation_days: int
+    min_train_days: int
+    rolling_days: int | None = None
+    seed: int = 7
+    threads: int = 1
+
+
+@dataclass
+class ModelSet:
+    split: walk_forward.Split
+    models: dict[str, Forecaster]
+    ensemble: Ensemble
+    metrics: dict[str, dict] = field(default_factory=dict)        # family -> validation metrics
+    importance: pd.DataFrame = field(default_factory=pd.DataFrame)  # family, feature, gain, permutation
+
+    def predict(self, x: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """family (and 'ensemble') -> (prediction, lower, upper) for every row of x."""
+        out = {name: m.predict_interval(x) for name, m in self.models.items()}
+        out[ENSEMBLE] = self.ensemble.interval({k: v[0] for k, v in out.items()})
+        return out
+
+
+def validation_metrics(pred: np.ndarray, lower: np.ndarray, upper: np.ndarray, y: np.ndarray) -> dict:
+    if not len(y):
+        return {"validation_rows": 0}
+    return {"validation_rows": int(len(y)), "validation_ic": information_coefficient(pred, y),
+            "validation_directional_accuracy": float(np.mean(np.sign(pred) == np.sign(y))),
+            "validation_base_rate": float(np.mean(y > 0)),
+            "validation_mae": float(np.mean(np.abs(pred - y)))}
+
+
+def train_model_set(rows: pd.DataFrame, calendar: pd.DatetimeIndex, asof: pd.Timestamp,
+                    target: str, spec: TrainingSpec) -> ModelSet | None:
+    """rows: ticker, date, features (+ regime columns), `target`; sorted by date, ticker.
+    None when the split has fewer than `min_train_days` fit days or no validation rows."""
+    s = walk_forward.split(calendar, asof, spec.horizon, spec.embargo_days, spec.validation_days,
+                           spec.rolling_days)
+    fit, val = walk_forward.fit_and_validation(rows.dropna(subset=[target]), s)
+    if fit["date"].nunique() < spec.min_train_days or val.empty:
+        return None
+    names = list(spec.feature_names)
+    y_fit, y_val = fit[target].to_numpy(dtype=float), val[target].to_numpy(dtype=float)
+    models, metrics, importance, val_preds = {}, {}, [], {}
+    for family in spec.families:
+        model = family_class(family)(spec.params.get(family, {}), seed=spec.seed, threads=spec.threads)
+        model.fit(fit, y_fit, names, val, y_val)
+        pred, lo, hi = model.predict_interval(val)
+        val_preds[family] = pred
+        metrics[family] = validation_metrics(pred, lo, hi, y_val) | {"fit_rows": int(len(y_fit))}
+        importance.append(pd.DataFrame({"family": family, "feature": names, "gain": model.gain_importance(),
+                                        "permutation": model.permutation_importance(val, y_val)}))
+        models[family] = model
+    ensemble = Ensemble.from_validation(val_preds, y_val)
+    pred, lo, hi = ensemble.interval(val_preds)
+    metrics[ENSEMBLE] = validation_metrics(pred, lo, hi, y_val) | {"weights": ensemble.weights}
+    return ModelSet(s, models, ensemble, metrics, pd.concat(importance, ignore_index=True))
+
+
+def walk_forward_forecasts(rows: pd.DataFrame, schedule: pd.DatetimeIndex, spec: TrainingSpec,
+                           target: str) -> pd.DataFrame:
+    """Forecasts (ticker, date, horizon, model, prediction, lower, upper) for every row dated on or
+    after the first usable model, each by the model set trained at the latest retrain date <= it."""
+    rows = rows.sort_values(["date", "ticker"], kind="stable").reset_index(drop=True)
+    calendar = pd.DatetimeIndex(rows["date"].unique()).sort_values()
+    sets = [(asof, train_model_set(rows, calendar, asof, target, spec)) for asof in schedule]
+    sets = [(a, m) for a, m in sets if m is not None]
+    out = []
+    for i, (asof, model_set) in enumerate(sets):
+        stop = sets[i + 1][0] if i + 1 < len(sets) else None
+        mask = (rows["date"] >= asof) & ((rows["date"] < stop) if stop is not None else True)
+        if not mask.any():
+            continue
+        # Sequence families read trailing context: predict from the context start, keep [asof, stop).
+        first = calendar[max(0, int(calendar.searchsorted(asof)) - context_days(spec))]
+        ctx = rows[(rows["date"] >= first) & ((rows["date"] < stop) if stop is not None else True)]
+        keep = np.asarray(ctx["date"] >= asof)
+        for name, (p, lo, hi) in model_set.predict(ctx).items():
+            out.append(pd.DataFrame({"ticker": ctx["ticker"].to_numpy()[keep], "date": ctx["date"].to_numpy()[keep],
+                                     "horizon": spec.horizon, "model": name, "prediction": p[keep],
+                                     "lower": lo[keep], "upper": hi[keep], "valid_from": asof}))
+    cols = ["ticker", "date", "horizon", "model", "prediction", "lower", "upper", "valid_from"]
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=cols)
+
+
+def context_days(spec: TrainingSpec) -> int:
+    """Trading days of feature history to read before the first forecast date."""
+    tcn = spec.params.get("tcn", {})
+    return int(tcn.get("lookback", 60)) if "tcn" in spec.families else 0
