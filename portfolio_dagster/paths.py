@@ -14,8 +14,15 @@ def home() -> Path:
     return Path(os.environ.get("PMX_HOME", "data")).resolve()
 
 
+# DuckDB locations that are not local files (MotherDuck); kept as written, never resolved.
+REMOTE_WAREHOUSE_PREFIXES = ("md:", "motherduck:")
+
+
 def warehouse_path() -> Path:
-    return Path(os.environ.get("PMX_WAREHOUSE", home() / "warehouse.duckdb")).resolve()
+    value = os.environ.get("PMX_WAREHOUSE")
+    if value and value.startswith(REMOTE_WAREHOUSE_PREFIXES):
+        return Path(value)
+    return Path(value or home() / "warehouse.duckdb").resolve()
 
 
 def config_path() -> Path:
