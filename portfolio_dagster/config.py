@@ -26,6 +26,17 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class LiveSourcesConfig(_Section):
+    """The live providers (yfinance, alpha_vantage, finnhub): tier rate limits, retries, cache, overlap."""
+
+    requests_per_minute: dict[str, float] = {"yfinance": 60.0, "alpha_vantage": 5.0, "finnhub": 60.0}
+    max_retries: int = Field(4, ge=0)
+    backoff_seconds: float = Field(1.0, ge=0)       # 1, 2, 4, 8 s between attempts
+    timeout_seconds: float = Field(30.0, gt=0)
+    cache_dir: str | None = "http_cache"   # relative: under PMX_HOME; None: no on-disk cache
+    overlap_days: int = Field(5, ge=0)              # a daily run refetches this many days before it
+
+
 class DataConfig(_Section):
     sources: tuple[Source, ...] = ("sample",)
     csv_path: str | None = None
@@ -33,6 +44,9 @@ class DataConfig(_Section):
     benchmark: str = "SP500"
     start: dt.date = dt.date(1990, 1, 2)
     end: dt.date = dt.date(2022, 12, 28)
+    live: LiveSourcesConfig = LiveSourcesConfig()
+    disagreement_tolerance: float = Field(0.005, ge=0)   # relative close difference between sources
+    jump_threshold: float = Field(0.5, gt=0)             # a one-day move beyond +-50% that reverses
 
     @model_validator(mode="after")
     def _check(self) -> "DataConfig":
@@ -68,7 +82,7 @@ class LightGBMConfig(_Section):
     subsample: float = 0.8
     colsample_bytree: float = 0.8
     early_stopping_rounds: int | None = 20
-    max_train_rows: int | None = 30000
+    max_train_rows: int | None = 20000
 
 
 class XGBoostConfig(_Section):
@@ -79,7 +93,7 @@ class XGBoostConfig(_Section):
     subsample: float = 0.8
     colsample_bytree: float = 0.8
     early_stopping_rounds: int | None = 20
-    max_train_rows: int | None = 30000
+    max_train_rows: int | None = 20000
 
 
 class TCNConfig(_Section):
@@ -94,11 +108,11 @@ class TCNConfig(_Section):
 
 
 class BayesianRidgeConfig(_Section):
-    max_train_rows: int | None = 50000
+    max_train_rows: int | None = 20000
 
 
 class RegimeAdaptiveConfig(_Section):
-    max_train_rows: int | None = 50000
+    max_train_rows: int | None = 10000
 
 
 MODEL_FAMILIES = ("lightgbm", "xgboost", "tcn", "bayesian_ridge", "regime_adaptive")

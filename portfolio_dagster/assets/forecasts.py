@@ -6,12 +6,13 @@ import dagster as dg
 import pandas as pd
 
 from portfolio_dagster.assets.features import features
-from portfolio_dagster.assets.models import ML_OFF_NOTE, MODEL_LINEAGE_SECTIONS, models, with_regime_columns
+from portfolio_dagster.assets.models import ML_OFF_NOTE, MODEL_LINEAGE_SECTIONS, models
 from portfolio_dagster.assets.regimes import regime_probabilities
 from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL, trading_days_before, window
 from portfolio_dagster.quant import walk_forward
 from portfolio_dagster.quant.models import ENSEMBLE, ArtifactError, Ensemble, load_model
 from portfolio_dagster.quant.models.skill import oos_skill
+from portfolio_dagster.quant.regimes import with_regime_columns
 from portfolio_dagster.quant.targets import target_name
 from portfolio_dagster.resources.artifacts import ArtifactStore, verified
 from portfolio_dagster.resources.settings import PipelineSettings

@@ -11,13 +11,11 @@ import pandas as pd
 from portfolio_dagster.assets.features import features
 from portfolio_dagster.assets.regimes import regime_probabilities
 from portfolio_dagster.assets.targets import targets
-from portfolio_dagster.config import PipelineConfig
 from portfolio_dagster.partitions import WAREHOUSE_POOL
 from portfolio_dagster.quant import walk_forward
-from portfolio_dagster.quant import features as feature_set
 from portfolio_dagster.quant.models import ENSEMBLE
-from portfolio_dagster.quant.models.training import ModelSet, TrainingSpec, train_model_set
-from portfolio_dagster.quant.regimes import REGIME_COLUMNS, REGIME_STATES
+from portfolio_dagster.quant.models.training import ModelSet, model_feature_names, train_model_set, training_spec
+from portfolio_dagster.quant.regimes import with_regime_columns
 from portfolio_dagster.quant.targets import target_name
 from portfolio_dagster.resources.artifacts import ArtifactStore, sha256
 from portfolio_dagster.resources.settings import PipelineSettings
@@ -33,26 +31,6 @@ def model_id(model_type: str, horizon: int, valid_from: pd.Timestamp, config_has
 
 def model_set_id(horizon: int, valid_from: pd.Timestamp, config_hash: str) -> str:
     return f"set-h{horizon}-{valid_from:%Y%m%d}-{config_hash}"
-
-
-def feature_names() -> tuple[str, ...]:
-    """The model inputs: the features stage's selected feature names (recorded in the registry)."""
-    return tuple(feature_set.FEATURE_NAMES)
-
-
-def training_spec(cfg: PipelineConfig, horizon: int) -> TrainingSpec:
-    m = cfg.models
-    return TrainingSpec(families=tuple(m.enabled), params=m.family_params(), feature_names=feature_names(),
-                        horizon=horizon, embargo_days=m.embargo_days, validation_days=m.validation_days,
-                        min_train_days=m.min_train_days,
-                        rolling_days=m.rolling_days if m.window == "rolling" else None,
-                        seed=m.seed, threads=m.threads)
-
-
-def with_regime_columns(frame: pd.DataFrame, probs: pd.DataFrame) -> pd.DataFrame:
-    """frame + REGIME_COLUMNS by date (NaN where no regime is known yet)."""
-    cols = probs.rename(columns=dict(zip(REGIME_STATES, REGIME_COLUMNS))).reset_index()
-    return frame.merge(cols, on="date", how="left")
 
 
 def _registry_rows(ms: ModelSet, artifacts: ArtifactStore, h: int, config_hash: str, trained_at) -> list[dict]:
@@ -102,7 +80,7 @@ def models(context: dg.AssetExecutionContext, settings: PipelineSettings, wareho
         for h in cfg.targets.horizons:
             if model_set_id(h, asof, config_hash) in existing:
                 continue
-            ms = train_model_set(table, calendar, asof, target_name(h), training_spec(cfg, h))
+            ms = train_model_set(table, calendar, asof, target_name(h), training_spec(cfg.models, h))
             if ms is None:
                 skipped += 1
                 continue
@@ -117,7 +95,7 @@ def models(context: dg.AssetExecutionContext, settings: PipelineSettings, wareho
     return dg.MaterializeResult(metadata={
         "trained": len(rows), "model_sets_already_trained": len(existing), "skipped_short_history": skipped,
         "retrain_dates": len(schedule), "enabled": ", ".join(cfg.models.enabled), "config_hash": config_hash,
-        "features": dg.MetadataValue.json(list(feature_names())),
+        "features": dg.MetadataValue.json(list(model_feature_names())),
         "latest_valid_from": str(schedule.max().date()) if len(schedule) else "none",
         "ensemble_weights_latest": dg.MetadataValue.json(_latest_weights(rows)),
         "feature_importance": dg.MetadataValue.md(_importance_markdown(imp)),

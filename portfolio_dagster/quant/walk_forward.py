@@ -95,9 +95,7 @@ def select(rows: pd.DataFrame, window: TrainingWindow) -> pd.DataFrame:
 def fit_and_validation(rows: pd.DataFrame, s: Split) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(fit rows, validation rows) of `rows` (with a `date` column) for split `s`."""
     inside = select(rows, s.window)
-    if s.fit_end is None:
-        return inside.iloc[0:0], inside
-    fit = inside[np.asarray(inside["date"] <= s.fit_end)]
+    fit = inside[np.asarray(inside["date"] <= s.fit_end)] if s.fit_end is not None else inside.iloc[0:0]
     val = inside[np.asarray(inside["date"] >= s.validation_start)] if s.validation_start is not None \
         else inside.iloc[0:0]
     return fit, val

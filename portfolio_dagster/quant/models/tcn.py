@@ -9,6 +9,7 @@ Artifact: the torch state_dict (safetensors-free .pt, loaded with weights_only=T
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,8 @@ from portfolio_dagster.quant.models.base import Forecaster, Standardizer, matrix
 
 for _name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):
     logging.getLogger(_name).setLevel(logging.ERROR)
+# pytorch_lightning 2.6 against torch 2.13 warns about its own use of a deprecated torch API.
+warnings.filterwarnings("ignore", message=r".*LeafSpec.*is deprecated")
 
 LOOKBACK = 60
 KERNEL = 3
@@ -121,7 +124,9 @@ class TCNForecaster(Forecaster):
                              deterministic=True, logger=False, enable_checkpointing=False,
                              enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks,
                              num_sanity_val_steps=0)
-        trainer.fit(self.net, loader, val_loader)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*LeafSpec.*is deprecated")
+            trainer.fit(self.net, loader, val_loader)
         self.net.eval()
 
     def predict(self, x: pd.DataFrame) -> np.ndarray:

@@ -3,11 +3,13 @@ and a pure walk-forward runner: fit on the schedule, forecast each date with the
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from portfolio_dagster.quant import features as feature_set
 from portfolio_dagster.quant import walk_forward
 from portfolio_dagster.quant.models import ENSEMBLE, Ensemble, Forecaster, family_class
 from portfolio_dagster.quant.models.ensemble import information_coefficient
@@ -29,6 +31,21 @@ class TrainingSpec:
     threads: int = 1
 
 
+def model_feature_names() -> tuple[str, ...]:
+    """The model inputs: the features stage's selected feature names (recorded in the registry)."""
+    return tuple(feature_set.FEATURE_NAMES)
+
+
+def training_spec(models_cfg, horizon: int) -> TrainingSpec:
+    """The spec for one horizon from the `models` config section (a ModelsConfig)."""
+    m = models_cfg
+    return TrainingSpec(families=tuple(m.enabled), params=m.family_params(), feature_names=model_feature_names(),
+                        horizon=horizon, embargo_days=m.embargo_days, validation_days=m.validation_days,
+                        min_train_days=m.min_train_days,
+                        rolling_days=m.rolling_days if m.window == "rolling" else None,
+                        seed=m.seed, threads=m.threads)
+
+
 @dataclass
 class ModelSet:
     split: walk_forward.Split
@@ -36,6 +53,7 @@ class ModelSet:
     ensemble: Ensemble
     metrics: dict[str, dict] = field(default_factory=dict)        # family -> validation metrics
     importance: pd.DataFrame = field(default_factory=pd.DataFrame)  # family, feature, gain, permutation
+    fit_seconds: dict[str, float] = field(default_factory=dict)   # wall time per family (benchmarks only)
 
     def predict(self, x: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """family (and 'ensemble') -> (prediction, lower, upper) for every row of x."""
@@ -64,10 +82,12 @@ def train_model_set(rows: pd.DataFrame, calendar: pd.DatetimeIndex, asof: pd.Tim
         return None
     names = list(spec.feature_names)
     y_fit, y_val = fit[target].to_numpy(dtype=float), val[target].to_numpy(dtype=float)
-    models, metrics, importance, val_preds = {}, {}, [], {}
+    models, metrics, importance, val_preds, fit_seconds = {}, {}, [], {}, {}
     for family in spec.families:
+        t0 = time.perf_counter()
         model = family_class(family)(spec.params.get(family, {}), seed=spec.seed, threads=spec.threads)
         model.fit(fit, y_fit, names, val, y_val)
+        fit_seconds[family] = time.perf_counter() - t0
         pred, lo, hi = model.predict_interval(val)
         val_preds[family] = pred
         metrics[family] = validation_metrics(pred, lo, hi, y_val) | {"fit_rows": int(len(y_fit))}
@@ -77,7 +97,7 @@ def train_model_set(rows: pd.DataFrame, calendar: pd.DatetimeIndex, asof: pd.Tim
     ensemble = Ensemble.from_validation(val_preds, y_val)
     pred, lo, hi = ensemble.interval(val_preds)
     metrics[ENSEMBLE] = validation_metrics(pred, lo, hi, y_val) | {"weights": ensemble.weights}
-    return ModelSet(s, models, ensemble, metrics, pd.concat(importance, ignore_index=True))
+    return ModelSet(s, models, ensemble, metrics, pd.concat(importance, ignore_index=True), fit_seconds)
 
 
 def walk_forward_forecasts(rows: pd.DataFrame, schedule: pd.DatetimeIndex, spec: TrainingSpec,

@@ -1,0 +1,138 @@
+"""Walk-forward: purge and embargo, point in time (prices perturbed after T leave forecasts and
+regimes dated <= T unchanged), determinism of the whole walk-forward, the point-in-time HMM regimes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from portfolio_dagster.quant import features as feature_set
+from portfolio_dagster.quant import regimes, targets, walk_forward
+from portfolio_dagster.quant.models.training import TrainingSpec, walk_forward_forecasts
+from portfolio_dagster.quant.panel import wide
+from model_data import SMALL_PARAMS
+
+CAL = pd.bdate_range("2000-01-03", periods=600)
+
+
+@pytest.mark.parametrize("horizon,embargo,validation", [(1, 0, 50), (5, 5, 100), (21, 5, 60), (63, 2, 120)])
+def test_purge_no_training_target_reaches_the_asof_or_validation_window(horizon, embargo, validation):
+    pos = {d: i for i, d in enumerate(CAL)}
+    for asof in CAL[200::37]:
+        s = walk_forward.split(CAL, asof, horizon, embargo, validation)
+        rows = pd.DataFrame({"date": CAL})
+        fit, val = walk_forward.fit_and_validation(rows, s)
+        # Every row whose target is used was realized before the as-of date, with the embargo.
+        for d in pd.concat([fit, val])["date"]:
+            assert pos[d] + horizon + embargo < pos[asof]
+        # Fit rows' targets end before the validation window starts, with the embargo.
+        for d in fit["date"]:
+            assert pos[d] + horizon + embargo < pos[s.validation_start]
+        assert len(val) == min(validation, pos[asof] - horizon - embargo)
+        # The purge is tight: the next day would violate it.
+        assert pos[s.window.end] + horizon + embargo + 1 == pos[asof]
+
+
+def test_rolling_window_keeps_the_last_days():
+    w = walk_forward.training_window(CAL, CAL[400], 5, 5, rolling_days=100)
+    assert CAL.get_loc(w.end) - CAL.get_loc(w.start) + 1 == 100
+
+
+@pytest.mark.parametrize("frequency,count", [("yearly", 3), ("quarterly", 10), ("monthly", 28)])
+def test_retrain_dates_follow_the_configured_frequency(frequency, count):
+    dates = walk_forward.retrain_dates(CAL, CAL[0].date(), frequency)
+    assert len(dates) == count and dates[0] == CAL[0]
+
+
+def _synthetic_prices(seed: int = 5, days: int = 900) -> pd.DataFrame:
+    """Labelled synthetic closes: 6 random walks with drift and a volatility burst."""
+    rng = np.random.default_rng(seed)
+    dates = pd.bdate_range("2003-01-01", periods=days)
+    vol = np.where((np.arange(days) > 500) & (np.arange(days) < 600), 0.04, 0.01)
+    out = []
+    for i in range(6):
+        close = 100 * np.exp(np.cumsum(0.0003 + vol * rng.normal(size=days)))
+        out.append(pd.DataFrame({"ticker": f"SYN{i}", "date": dates, "close": close}))
+    return pd.concat(out, ignore_index=True)
+
+
+def _pipeline(prices: pd.DataFrame, families=("lightgbm", "xgboost", "bayesian_ridge", "regime_adaptive", "tcn")):
+    """prices -> features, targets, point-in-time regime columns -> walk-forward forecasts (h=5)."""
+    rows = feature_set.compute(prices).merge(targets.compute(prices, (5,)), on=["ticker", "date"])
+    mf = regimes.market_features(wide(prices, "close"))
+    refits = walk_forward.retrain_dates(mf.index, mf.index[300].date(), "quarterly")
+    probs = regimes.walk_forward_probabilities(mf, refits, seed=7, min_train_days=300)
+    rows = regimes.with_regime_columns(rows, probs)
+    spec = TrainingSpec(families=families, params=SMALL_PARAMS, feature_names=tuple(feature_set.FEATURE_NAMES),
+                        horizon=5, embargo_days=3, validation_days=60, min_train_days=150)
+    calendar = pd.DatetimeIndex(rows["date"].unique()).sort_values()
+    schedule = walk_forward.retrain_dates(calendar, calendar[400].date(), "quarterly")
+    return walk_forward_forecasts(rows, schedule, spec, "return_5d"), probs
+
+
+@pytest.fixture(scope="module")
+def base_run():
+    return _pipeline(_synthetic_prices())
+
+
+def test_prices_changed_after_t_leave_forecasts_and_regimes_up_to_t_unchanged(base_run):
+    fc, probs = base_run
+    prices = _synthetic_prices()
+    cutoff = pd.Timestamp(sorted(prices["date"].unique())[650])
+    later = prices["date"] > cutoff
+    rng = np.random.default_rng(99)
+    prices.loc[later, "close"] *= np.exp(rng.normal(0, 0.05, later.sum()))
+    fc2, probs2 = _pipeline(prices)
+    keys = ["ticker", "date", "horizon", "model"]
+    a = fc[fc["date"] <= cutoff].sort_values(keys).reset_index(drop=True)
+    b = fc2[fc2["date"] <= cutoff].sort_values(keys).reset_index(drop=True)
+    assert len(a) > 1000 and set(a["model"]) == {"lightgbm", "xgboost", "bayesian_ridge", "regime_adaptive",
+                                                 "tcn", "ensemble"}
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(probs[probs.index <= cutoff], probs2[probs2.index <= cutoff])
+    # And the perturbation did reach later forecasts (the test can fail).
+    later_a, later_b = fc[fc["date"] > cutoff + pd.Timedelta(days=30)], fc2[fc2["date"] > cutoff + pd.Timedelta(days=30)]
+    assert not np.allclose(later_a.sort_values(keys)["prediction"], later_b.sort_values(keys)["prediction"])
+
+
+def test_walk_forward_is_deterministic(base_run):
+    fc, _ = base_run
+    again, _ = _pipeline(_synthetic_prices())
+    pd.testing.assert_frame_equal(fc, again)
+
+
+def test_each_forecast_uses_the_set_trained_at_the_latest_retrain_date(base_run):
+    fc, _ = base_run
+    assert (fc["valid_from"] <= fc["date"]).all()
+    latest = fc.groupby("date")["valid_from"].nunique()
+    assert (latest == 1).all()
+
+
+def test_regimes_are_filtered_point_in_time_and_ordered_by_volatility():
+    prices = _synthetic_prices()
+    mf = regimes.market_features(wide(prices, "close"))
+    refits = walk_forward.retrain_dates(mf.index, mf.index[300].date(), "quarterly")
+    probs = regimes.walk_forward_probabilities(mf, refits, seed=7, min_train_days=300)
+    assert probs.index.min() == refits[0] and np.allclose(probs.sum(axis=1), 1.0)
+    # Truncating the data at any date gives the same probabilities up to it (no smoothing, no look-ahead).
+    for cut in (mf.index[420], mf.index[560], mf.index[700]):
+        short = regimes.walk_forward_probabilities(mf[mf.index <= cut], refits[refits <= cut], seed=7,
+                                                   min_train_days=300)
+        pd.testing.assert_frame_equal(short, probs[probs.index <= cut])
+    table = regimes.regime_table(probs)
+    assert set(table["state"]) <= set(regimes.REGIME_STATES)
+    burst = table[(table["date"] > mf.index[520]) & (table["date"] < mf.index[590])]
+    calm = table[table["date"] > mf.index[700]]
+    assert burst["state"].isin(["volatile", "crisis"]).mean() > 0.8
+    assert calm["state"].isin(["calm", "normal"]).mean() > 0.8
+
+
+def test_hmm_parameters_round_trip_as_json():
+    prices = _synthetic_prices()
+    mf = regimes.market_features(wide(prices, "close")).to_numpy()
+    hmm = regimes.RegimeHMM.fit(mf[:500], seed=7)
+    again = regimes.RegimeHMM.from_json(hmm.to_json())
+    assert np.array_equal(hmm.filtered(mf), again.filtered(mf))
+    # States are sorted by their mean volatility.
+    assert np.all(np.diff(hmm.means[:, regimes.MARKET_FEATURES.index("market_log_vol")]) > 0)
