@@ -11,6 +11,7 @@ from portfolio_dagster.assets.all import ALL_ASSETS
 from portfolio_dagster.checks.all import CHECKS
 from portfolio_dagster.jobs.all import JOBS
 from portfolio_dagster.resources.artifacts import ArtifactStore
+from portfolio_dagster.resources.provider_keys import ProviderKeys
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 from portfolio_dagster.schedules.all import SCHEDULES
@@ -28,6 +29,7 @@ def build_definitions(config_path: Path, warehouse_path: Path, home: Path) -> dg
             "settings": PipelineSettings(config_path=str(config_path)),
             "warehouse": Warehouse(path=str(warehouse_path)),
             "artifacts": ArtifactStore(root=str(home)),
+            "provider_keys": ProviderKeys(),
         },
     )
 

@@ -1,18 +1,33 @@
-"""raw_prices_<source>: prices exactly as each source delivered them, one table per source."""
+"""raw_prices_<source>: prices exactly as each source delivered them, one table per source.
+
+Incremental: a run over [start, end) replaces only that range of its table; live sources fetch only the
+range plus data.live.overlap_days before it (late corrections), so a daily run's cost does not grow
+with the history already stored. A range with no XNYS session (a holiday) is an empty, valid partition."""
 
 
 import datetime as dt
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
+from portfolio_dagster import paths
 from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL, window
+from portfolio_dagster.quant.calendar import sessions
+from portfolio_dagster.resources.provider_keys import ProviderKeys
 from portfolio_dagster.resources.settings import PipelineSettings
-from portfolio_dagster.resources.sources import read_price_csv, sample_prices
+from portfolio_dagster.resources.sources import (
+    SAFE_SERIES_NOTE, DataError, read_price_csv, sample_all, series_spans,
+)
+from portfolio_dagster.resources.sources.alpha_vantage import AlphaVantageSource
+from portfolio_dagster.resources.sources.finnhub import FinnhubSource
+from portfolio_dagster.resources.sources.http import HttpClient
+from portfolio_dagster.resources.sources.yfinance import YFinanceSource
 from portfolio_dagster.resources.warehouse import Warehouse
 
 _COMMON = dict(partitions_def=TRADING_DAYS, backfill_policy=SINGLE_RUN, pool=WAREHOUSE_POOL,
                group_name="market_data", kinds={"duckdb", "pandas"})
+LIVE_SOURCES = ("yfinance", "alpha_vantage", "finnhub")
 
 
 def _in_window(frame: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
@@ -20,26 +35,32 @@ def _in_window(frame: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFram
     return frame[(dates >= start) & (dates < end)]
 
 
-def _store(context: dg.AssetExecutionContext, warehouse: Warehouse, table: str,
-           frame: pd.DataFrame, start: dt.date, end: dt.date) -> dg.MaterializeResult:
+def _store(warehouse: Warehouse, table: str, frame: pd.DataFrame, start: dt.date, end: dt.date,
+           **metadata: object) -> dg.MaterializeResult:
     frame = frame.assign(ingested_at=pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s"))
     warehouse.replace_range(table, frame, start, end)
     return dg.MaterializeResult(metadata={
         "rows": len(frame), "tickers": int(frame["ticker"].nunique()),
-        "newest": str(max(frame["date"])) if len(frame) else "none",
+        "newest": str(max(frame["date"])) if len(frame) else "none", **metadata,
     })
 
 
-@dg.asset(**_COMMON, description="Bundled sample: 20 US large caps and the S&P 500 index, "
-          "adjusted daily closes 1990-01-02..2022-12-28, shipped in the skfolio package.")
+@dg.asset(**_COMMON, description="Bundled sample: 20 US large caps and the S&P 500 index (skfolio, adjusted "
+          "closes 1990-01-02..2022-12-28), CASH from the Fama-French risk-free rate (to 2018-11-30) and a "
+          "BOND total-return proxy from Moody's AAA yields (to 2019-01-31); no rows past a series' end.")
 def raw_prices_sample(context: dg.AssetExecutionContext, settings: PipelineSettings,
                       warehouse: Warehouse) -> dg.MaterializeResult:
-    cfg = settings.config.data
+    cfg = settings.config
     start, end = window(context)
-    frame = sample_prices(cfg.benchmark)
-    if cfg.tickers is not None:
-        frame = frame[frame["ticker"].isin({*cfg.tickers, cfg.benchmark})]
-    return _store(context, warehouse, "raw_prices_sample", _in_window(frame, start, end), start, end)
+    frame = _in_window(sample_all(cfg.data.benchmark), start, end)
+    if cfg.data.tickers is not None:
+        frame = frame[frame["ticker"].isin({*cfg.data.tickers, cfg.data.benchmark, *cfg.strategy.safe_assets})]
+    ended = sorted(t for t, span in series_spans(sample_all(cfg.data.benchmark)).items()
+                   if dt.date.fromisoformat(span.split("..")[1]) < end - dt.timedelta(days=1))
+    return _store(warehouse, "raw_prices_sample", frame, start, end,
+                  series_spans=dg.MetadataValue.json(series_spans(frame) if len(frame) else {}),
+                  series_ended_before_window_end=", ".join(ended) or "none",
+                  note=SAFE_SERIES_NOTE)
 
 
 @dg.asset(**_COMMON, description="A user's CSV file (date,ticker,close[,open,high,low,volume]), as read.")
@@ -50,7 +71,55 @@ def raw_prices_csv(context: dg.AssetExecutionContext, settings: PipelineSettings
     if not cfg.csv_path:
         raise dg.Failure("the csv source needs data.csv_path (pmx run --csv PATH)")
     frame = read_price_csv(cfg.csv_path)
-    return _store(context, warehouse, "raw_prices_csv", _in_window(frame, start, end), start, end)
+    return _store(warehouse, "raw_prices_csv", _in_window(frame, start, end), start, end)
 
 
-RAW_PRICE_ASSETS = {"sample": raw_prices_sample, "csv": raw_prices_csv}
+def live_source(name: str, settings: PipelineSettings, keys: ProviderKeys):
+    """The configured client of one live provider (the key read from the environment here, only)."""
+    live = settings.config.data.live
+    if name == "yfinance":
+        return YFinanceSource()
+    cache = None
+    if live.cache_dir:
+        cache = Path(live.cache_dir) if Path(live.cache_dir).is_absolute() else paths.home() / live.cache_dir
+    client = HttpClient(name, cache, live.requests_per_minute.get(name, 60.0), max_retries=live.max_retries,
+                        backoff_seconds=live.backoff_seconds, timeout_seconds=live.timeout_seconds)
+    source_class = {"alpha_vantage": AlphaVantageSource, "finnhub": FinnhubSource}[name]
+    return source_class(client, keys.key(name))
+
+
+def fetch_range(source, tickers: list[str], start: dt.date, end: dt.date, today: dt.date) -> pd.DataFrame:
+    """Every ticker's rows in [start, end); nothing fetched when the range holds no trading day."""
+    if sessions(start, end).empty:
+        return pd.DataFrame(columns=["ticker", "date", "open", "high", "low", "close", "volume"])
+    frames = [source.fetch(t, start, end, today) for t in tickers]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _live_asset(name: str):
+    @dg.asset(**_COMMON, name=f"raw_prices_{name}",
+              description=f"Daily prices from {name}, adjusted; each run fetches its range plus "
+                          "data.live.overlap_days before it, with retries, a rate limit and a disk cache.")
+    def _asset(context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse,
+               provider_keys: ProviderKeys) -> dg.MaterializeResult:
+        cfg = settings.config
+        start, end = window(context)
+        if not cfg.data.tickers:
+            raise dg.Failure(f"the {name} source needs a universe: data.tickers (pmx run --tickers A,B)")
+        tickers = sorted({*cfg.data.tickers, cfg.data.benchmark})
+        fetch_start = start - dt.timedelta(days=cfg.data.live.overlap_days)
+        try:
+            frame = fetch_range(live_source(name, settings, provider_keys), tickers, fetch_start, end,
+                                dt.date.today())
+        except DataError as exc:
+            raise dg.Failure(str(exc)) from None
+        return _store(warehouse, f"raw_prices_{name}", frame, fetch_start, end, fetched_from=str(fetch_start))
+    return _asset
+
+
+raw_prices_yfinance = _live_asset("yfinance")
+raw_prices_alpha_vantage = _live_asset("alpha_vantage")
+raw_prices_finnhub = _live_asset("finnhub")
+
+RAW_PRICE_ASSETS = {"sample": raw_prices_sample, "csv": raw_prices_csv, "yfinance": raw_prices_yfinance,
+                    "alpha_vantage": raw_prices_alpha_vantage, "finnhub": raw_prices_finnhub}

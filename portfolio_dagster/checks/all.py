@@ -2,6 +2,7 @@
 
 from portfolio_dagster.checks.integrity import allocations_valid, prices_unique_and_positive
 
+from portfolio_dagster.checks.market_data import MARKET_DATA_CHECKS
 from portfolio_dagster.checks.operations import OPERATIONS_CHECKS
 
-CHECKS = (prices_unique_and_positive, allocations_valid, *OPERATIONS_CHECKS)
+CHECKS = (prices_unique_and_positive, allocations_valid, *MARKET_DATA_CHECKS, *OPERATIONS_CHECKS)

@@ -1,57 +1,213 @@
-"""Row-level validation of raw prices: clean rows and rejected rows with a reason, nothing dropped."""
+"""Row-level validation of raw prices (a pandera schema plus key rules): clean rows and rejected rows
+with a reason, nothing dropped; consolidation of sources by priority; suspicious-jump detection."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
+import pandera.pandas as pa
+
+from portfolio_dagster.quant.calendar import is_session
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
+KEY = ["ticker", "date"]
+OUTPUT_COLUMNS = ["ticker", "date", *PRICE_COLUMNS, "source"]
+# Relative difference of closes between two sources above which a (ticker, date) counts as disagreeing.
+DEFAULT_DISAGREEMENT_TOLERANCE = 0.005
+# A one-day move beyond +-50% (in log terms, ln 1.5) that the next day reverses: a bad print or an
+# unadjusted split mixed with adjusted history.
+DEFAULT_JUMP_THRESHOLD = 0.5
 
 
-def validate(raw: pd.DataFrame, source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split raw rows into (clean, rejected). Every input row lands in exactly one of them."""
-    frame = raw.copy()
+def _finite_positive(s: pd.Series) -> pd.Series:
+    return np.isfinite(s) & (s > 0)
+
+
+def _not_below(left: str, *right: str):
+    # NaN in any operand: the rule does not apply (close-only sources leave open/high/low empty).
+    def check(df: pd.DataFrame) -> pd.Series:
+        bound = df[list(right)].max(axis=1, skipna=True)
+        return ~(df[left] < bound)
+    return check
+
+
+def _not_above(left: str, *right: str):
+    def check(df: pd.DataFrame) -> pd.Series:
+        bound = df[list(right)].min(axis=1, skipna=True)
+        return ~(df[left] > bound)
+    return check
+
+
+# Rules in the order a row's reason is chosen (the first failing rule names it).
+REASON_ORDER = (
+    "missing ticker", "missing date", "future date", "weekend date", "not an XNYS trading day",
+    "missing close", "non-numeric value", "non-finite or non-positive close", "non-finite or non-positive open",
+    "non-finite or non-positive high", "non-finite or non-positive low", "negative or non-finite volume",
+    "high below max(open, close)", "low above min(open, close)", "source returned another ticker's data",
+    "duplicate key with different values", "duplicate row",
+)
+_NULL_REASON = {"ticker": "missing ticker", "date": "missing date", "close": "missing close"}
+
+PRICE_SCHEMA = pa.DataFrameSchema(
+    columns={
+        "ticker": pa.Column(object, nullable=False, checks=pa.Check(
+            lambda s: s.astype(str).str.strip() != "", name="missing ticker")),
+        "date": pa.Column("datetime64[ns]", nullable=False, checks=pa.Check(
+            lambda s: s.dt.dayofweek < 5, name="weekend date")),
+        "close": pa.Column(float, nullable=False, checks=pa.Check(
+            _finite_positive, name="non-finite or non-positive close")),
+        **{col: pa.Column(float, nullable=True, checks=pa.Check(
+            _finite_positive, name=f"non-finite or non-positive {col}")) for col in ("open", "high", "low")},
+        "volume": pa.Column(float, nullable=True, checks=pa.Check(
+            lambda s: np.isfinite(s) & (s >= 0), name="negative or non-finite volume")),
+    },
+    checks=[
+        pa.Check(_not_below("high", "open", "close"), name="high below max(open, close)"),
+        pa.Check(_not_above("low", "open", "close"), name="low above min(open, close)"),
+    ],
+    coerce=False,
+)
+
+
+def _numeric(frame: pd.DataFrame, reason: pd.Series) -> None:
+    """Price columns to float in place; a value that is present but not a number is rejected."""
     for col in PRICE_COLUMNS:
+        original = frame[col]
+        if pd.api.types.is_bool_dtype(original):
+            converted = pd.Series(np.nan, index=frame.index)
+        else:
+            converted = pd.to_numeric(original, errors="coerce")
+            if original.dtype == object:
+                # True/False would coerce to 1/0: a flag is not a price.
+                converted[original.map(lambda v: isinstance(v, (bool, np.bool_)))] = np.nan
+        present = original.notna() & ~original.astype(str).str.strip().isin(["", "nan", "NaN"])
+        bad = present & converted.isna()
+        reason[bad & (reason == "")] = "non-numeric value"
+        frame[col] = converted.astype(float)
+
+
+def _schema_reasons(frame: pd.DataFrame) -> pd.Series:
+    """The first failing pandera rule per row ('' where the row passes)."""
+    reason = pd.Series("", index=frame.index, dtype=object)
+    try:
+        PRICE_SCHEMA.validate(frame, lazy=True)
+        return reason
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+    cases = cases[cases["index"].notna()]
+    names = np.where(cases["check"] == "not_nullable", cases["column"].map(_NULL_REASON), cases["check"])
+    found = pd.DataFrame({"index": cases["index"].astype(int).to_numpy(), "reason": names})
+    found["rank"] = found["reason"].map({r: i for i, r in enumerate(REASON_ORDER)})
+    first = found.sort_values("rank").drop_duplicates("index")
+    reason.loc[first["index"].to_numpy()] = first["reason"].to_numpy()
+    return reason
+
+
+def validate(raw: pd.DataFrame, source: str, today: dt.date | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split raw rows into (clean, rejected). Every input row lands in exactly one of them; rejected rows
+    keep their raw values and carry a reason. `today`: rows dated after it are future dates."""
+    frame = raw.copy().reset_index(drop=True)
+    for col in ("ticker", "date", *PRICE_COLUMNS):
         if col not in frame:
             frame[col] = np.nan
-    frame["date"] = pd.to_datetime(frame["date"])
     reason = pd.Series("", index=frame.index, dtype=object)
 
-    def flag(mask: pd.Series, why: str) -> None:
-        reason[mask & (reason == "")] = why
+    def flag(mask, why: str) -> None:
+        reason[np.asarray(mask, dtype=bool) & (reason == "").to_numpy()] = why
 
-    close = frame["close"].astype(float)
+    frame["ticker"] = frame["ticker"].astype(object).where(frame["ticker"].notna(), None)
     flag(frame["ticker"].isna() | (frame["ticker"].astype(str).str.strip() == ""), "missing ticker")
-    flag(close.isna(), "missing close")
-    flag(~np.isfinite(close.fillna(0.0)), "non-finite close")
-    flag(close <= 0, "non-positive close")
-    for col in ("open", "high", "low"):
-        values = frame[col].astype(float)
-        flag(values.notna() & (~np.isfinite(values) | (values <= 0)), f"non-positive or non-finite {col}")
-    flag(frame["volume"].astype(float) < 0, "negative volume")
+    frame["date"] = pd.to_datetime(frame["date"], errors="coerce", format="ISO8601")
+    flag(frame["date"].isna(), "missing date")
+    today = today or dt.date.today()
+    flag(frame["date"] > pd.Timestamp(today), "future date")
     flag(frame["date"].dt.dayofweek >= 5, "weekend date")
+    flag(frame["date"].notna() & ~is_session(frame["date"].fillna(pd.Timestamp(0))), "not an XNYS trading day")
+    _numeric(frame, reason)
+    pending = reason == ""
+    schema_reason = _schema_reasons(frame[pending])
+    reason[pending] = schema_reason.to_numpy()
+    if "delivered_ticker" in frame:
+        delivered = frame["delivered_ticker"]
+        flag(delivered.notna() & (delivered.astype(str) != frame["ticker"].astype(str)),
+             "source returned another ticker's data")
     # A key delivered twice with different values is ambiguous: reject every copy.
     keyed = frame[reason == ""]
-    dup = keyed.duplicated(["ticker", "date"], keep=False)
-    conflicting = keyed[dup].groupby(["ticker", "date"])["close"].transform("nunique") > 1
-    flag(frame.index.isin(conflicting[conflicting].index), "duplicate key with different values")
+    dup = keyed[keyed.duplicated(KEY, keep=False)]
+    if len(dup):
+        distinct = dup.fillna({c: -1.0 for c in PRICE_COLUMNS}).groupby(KEY)[list(PRICE_COLUMNS)].transform("nunique")
+        flag(frame.index.isin(dup.index[(distinct > 1).any(axis=1)]), "duplicate key with different values")
     # Exact duplicates are one fact delivered twice: keep the first, record the others.
     keyed = frame[reason == ""]
-    flag(frame.index.isin(keyed[keyed.duplicated(["ticker", "date"], keep="first")].index), "duplicate row")
+    flag(frame.index.isin(keyed.index[keyed.duplicated(KEY, keep="first")]), "duplicate row")
 
-    bad = reason != ""
+    bad = (reason != "").to_numpy()
     rejected = frame[bad].assign(source=source, reason=reason[bad])
     clean = frame[~bad].assign(source=source)
-    cols = ["ticker", "date", *PRICE_COLUMNS, "source"]
-    return (clean[cols].sort_values(["ticker", "date"]).reset_index(drop=True),
-            rejected[[*cols, "reason"]].reset_index(drop=True))
+    clean["ticker"] = clean["ticker"].astype(str)
+    return (clean[OUTPUT_COLUMNS].sort_values(KEY).reset_index(drop=True),
+            rejected[[*OUTPUT_COLUMNS, "reason"]].reset_index(drop=True))
 
 
 def consolidate(clean_by_source: list[pd.DataFrame]) -> pd.DataFrame:
-    """One row per (ticker, date): the first source in priority order that has it."""
+    """One row per (ticker, date) from the first source, in priority order, that has it: a day missing
+    in a source is filled from the next. `n_sources` counts the sources with the key; `disagreement` is
+    the largest relative difference of another source's close from the chosen close (NULL: one source)."""
     frames = [f for f in clean_by_source if not f.empty]
     if not frames:
-        return pd.DataFrame(columns=["ticker", "date", *PRICE_COLUMNS, "source"])
-    merged = pd.concat(frames, ignore_index=True)
-    return (merged.drop_duplicates(["ticker", "date"], keep="first")
-            .sort_values(["ticker", "date"]).reset_index(drop=True))
+        return pd.DataFrame(columns=[*OUTPUT_COLUMNS, "n_sources", "disagreement"])
+    stacked = pd.concat([f.assign(_priority=i) for i, f in enumerate(frames)], ignore_index=True)
+    stacked = stacked.sort_values([*KEY, "_priority"], kind="stable")
+    chosen = stacked.drop_duplicates(KEY, keep="first")
+    groups = stacked.groupby(KEY, sort=False)["close"]
+    n_sources = groups.transform("size")
+    spread = (groups.transform("max") - groups.transform("min"))
+    stacked["_n"] = n_sources
+    stacked["_dev"] = spread
+    chosen = stacked.loc[chosen.index]
+    out = chosen[OUTPUT_COLUMNS].copy()
+    out["n_sources"] = chosen["_n"].astype("int32").to_numpy()
+    # max - min bounds every source's distance from the chosen close; relative to the chosen close.
+    out["disagreement"] = np.where(chosen["_n"] > 1, chosen["_dev"] / chosen["close"], np.nan)
+    return out.sort_values(KEY).reset_index(drop=True)
+
+
+def disagreeing(prices: pd.DataFrame, tolerance: float = DEFAULT_DISAGREEMENT_TOLERANCE) -> pd.DataFrame:
+    """Rows whose sources disagree beyond `tolerance` (relative close difference)."""
+    return prices[prices["disagreement"].fillna(0.0) > tolerance]
+
+
+def suspicious_jumps(prices: pd.DataFrame, threshold: float = DEFAULT_JUMP_THRESHOLD) -> pd.DataFrame:
+    """(ticker, date, move, next_move) of one-day moves beyond +-threshold (log scale: |ln r| > ln(1 +
+    threshold)) that the next trading day reverses by at least half: a bad print or an unadjusted split."""
+    frame = prices[["ticker", "date", "close"]].sort_values(KEY)
+    log_close = np.log(frame["close"].astype(float))
+    move = log_close.groupby(frame["ticker"]).diff()
+    next_move = move.groupby(frame["ticker"]).shift(-1)
+    limit = np.log1p(threshold)
+    hit = (move.abs() > limit) & (np.sign(next_move) == -np.sign(move)) & (next_move.abs() > limit / 2)
+    out = frame[hit.to_numpy()][["ticker", "date"]].copy()
+    out["move"] = np.expm1(move[hit]).to_numpy()
+    out["next_move"] = np.expm1(next_move[hit]).to_numpy()
+    return out.reset_index(drop=True)
+
+
+def missing_sessions(prices: pd.DataFrame, sessions: pd.DatetimeIndex,
+                     universe: list[str] | None = None) -> pd.DataFrame:
+    """(ticker, date) of trading days with no row: for each ticker between its first and last row (a
+    series that starts late or ends early is not missing outside its span), and for `universe` tickers
+    that have no row at all, every session."""
+    dates = pd.to_datetime(prices["date"])
+    missing = []
+    tickers = set(prices["ticker"]) | set(universe or ())
+    for ticker in sorted(tickers):
+        have = pd.DatetimeIndex(dates[prices["ticker"] == ticker].unique())
+        span = sessions if have.empty else sessions[(sessions >= have.min()) & (sessions <= have.max())]
+        gap = span.difference(have)
+        if len(gap):
+            missing.append(pd.DataFrame({"ticker": ticker, "date": gap}))
+    if not missing:
+        return pd.DataFrame(columns=KEY)
+    return pd.concat(missing, ignore_index=True)

@@ -1,4 +1,4 @@
-"""Price sources. `sample`: real prices shipped in the skfolio package. `csv`: a user's file."""
+"""The csv source: a user's price file."""
 
 from __future__ import annotations
 
@@ -9,36 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
-SAMPLE_SPAN = (dt.date(1990, 1, 2), dt.date(2022, 12, 28))
+from portfolio_dagster.resources.sources.errors import DataError
+from portfolio_dagster.resources.sources.sample import RAW_COLUMNS
+
 REQUIRED_CSV_COLUMNS = ("date", "ticker", "close")
 OPTIONAL_CSV_COLUMNS = ("open", "high", "low", "volume")
-RAW_COLUMNS = ["ticker", "date", "open", "high", "low", "close", "volume"]
-
-
-class DataError(ValueError):
-    """Input the pipeline cannot read; the message is one line naming where."""
-
-
-def sample_prices(benchmark: str) -> pd.DataFrame:
-    """20 US large caps (adjusted close) and the S&P 500 price index, 1990-01-02..2022-12-28."""
-    from skfolio.datasets import load_sp500_dataset, load_sp500_index
-
-    stocks = load_sp500_dataset()
-    index = load_sp500_index().rename(columns={"SP500": benchmark})
-    wide = stocks.join(index, how="outer")
-    wide.index.name = "date"
-    out = wide.reset_index().melt(id_vars="date", var_name="ticker", value_name="close")
-    out = out.dropna(subset=["close"])
-    for col in ("open", "high", "low", "volume"):
-        out[col] = float("nan")
-    out["date"] = pd.to_datetime(out["date"]).dt.date
-    return out[RAW_COLUMNS].sort_values(["ticker", "date"]).reset_index(drop=True)
-
-
-def sample_tickers() -> list[str]:
-    from skfolio.datasets import load_sp500_dataset
-
-    return sorted(load_sp500_dataset().columns)
 
 
 def read_price_csv(path: str | Path) -> pd.DataFrame:
