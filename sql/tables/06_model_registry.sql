@@ -18,3 +18,7 @@ CREATE TABLE IF NOT EXISTS model_registry (
     fit_end DATE,                   -- last fit row (purged against the validation window)
     validation_start DATE           -- validation window: validation_start..train_end
 );
+-- Warehouses created before these columns existed get them on the next write connect.
+ALTER TABLE model_registry ADD COLUMN IF NOT EXISTS model_set_id VARCHAR;
+ALTER TABLE model_registry ADD COLUMN IF NOT EXISTS fit_end DATE;
+ALTER TABLE model_registry ADD COLUMN IF NOT EXISTS validation_start DATE;

@@ -1,0 +1,146 @@
+"""models, forecasts and regimes materialized by Dagster over a real DuckDB warehouse whose prices,
+features and targets are written directly from labelled synthetic prices: registry lineage, feature
+importance, forecasts per family + ensemble, OOS metrics, ML off, and a corrupt artifact."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from portfolio_dagster.assets.forecasts import forecasts
+from portfolio_dagster.assets.models import models
+from portfolio_dagster.assets.regimes import regimes
+from portfolio_dagster.config import load_config
+from portfolio_dagster.quant import features as feature_set
+from portfolio_dagster.quant import targets as target_set
+from portfolio_dagster.resources.artifacts import ArtifactStore
+from portfolio_dagster.resources.settings import PipelineSettings
+from portfolio_dagster.resources.warehouse import Warehouse
+
+FIRST, LAST = "2006-01-02", "2007-12-31"
+RANGE_TAGS = {"dagster/asset_partition_range_start": FIRST, "dagster/asset_partition_range_end": LAST}
+FAMILIES = ["lightgbm", "xgboost", "bayesian_ridge", "regime_adaptive"]
+
+
+def _prices() -> pd.DataFrame:
+    """Labelled synthetic closes for 5 tickers, 2003-2007, random walks with drift."""
+    rng = np.random.default_rng(11)
+    dates = pd.bdate_range("2003-01-01", "2007-12-31")
+    out = []
+    for i in range(5):
+        close = 50 * np.exp(np.cumsum(0.0004 + 0.015 * rng.normal(size=len(dates))))
+        out.append(pd.DataFrame({"ticker": f"SYN{i}", "date": dates, "close": close}))
+    return pd.concat(out, ignore_index=True)
+
+
+def _setup(root, enabled=FAMILIES) -> tuple[Warehouse, dict]:
+    cfg = load_config().model_dump(mode="json")
+    cfg["data"].update(start="2003-01-01", end="2007-12-31")
+    cfg["backtest"]["start"] = FIRST
+    cfg["models"].update(enabled=list(enabled), min_train_days=300, validation_days=120,
+                         regime_min_train_days=300)
+    cfg["models"]["lightgbm"]["n_estimators"] = 20
+    cfg["models"]["xgboost"]["n_estimators"] = 20
+    (root / "config.yaml").write_text(yaml.safe_dump(cfg))
+    warehouse = Warehouse(path=str(root / "warehouse.duckdb"))
+    px = _prices()
+    warehouse.replace_where("prices", px.assign(date=px["date"].dt.date, source="synthetic"))
+    feats = feature_set.compute(px)
+    warehouse.replace_where("features", feats.assign(date=feats["date"].dt.date))
+    tg = target_set.compute(px, tuple(cfg["targets"]["horizons"]))
+    warehouse.replace_where("targets", tg.assign(date=tg["date"].dt.date))
+    resources = {"settings": PipelineSettings(config_path=str(root / "config.yaml")), "warehouse": warehouse,
+                 "artifacts": ArtifactStore(root=str(root))}
+    return warehouse, resources
+
+
+@pytest.fixture(scope="module")
+def materialized(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models_assets")
+    warehouse, resources = _setup(root)
+    trained = dg.materialize([models], resources=resources)
+    ranged = dg.materialize([forecasts, regimes], resources=resources, tags=RANGE_TAGS)
+    assert trained.success and ranged.success
+    tables = {t: warehouse.query(f"SELECT * FROM {t}") for t in (
+        "model_registry", "forecasts", "regimes", "model_metrics", "feature_importance")}
+    meta = {e.asset_key.path[-1]: e.materialization.metadata
+            for r in (trained, ranged) for e in r.get_asset_materialization_events()}
+    return {"root": root, "warehouse": warehouse, "resources": resources, "tables": tables, "meta": meta}
+
+
+def test_registry_has_lineage_for_every_family_and_the_ensemble(materialized):
+    reg = materialized["tables"]["model_registry"]
+    assert set(reg["model_type"]) == {*FAMILIES, "ensemble"}
+    assert (pd.to_datetime(reg["train_end"]) < pd.to_datetime(reg["valid_from"])).all()
+    assert (pd.to_datetime(reg["fit_end"]) < pd.to_datetime(reg["validation_start"])).all()
+    assert set(reg["horizon"]) == set(load_config().targets.horizons)
+    assert reg["config_hash"].nunique() == 1
+    assert all(json.loads(f) == list(feature_set.FEATURE_NAMES) for f in reg["features"])
+    ens = reg[reg["model_type"] == "ensemble"]
+    for m in ens["metrics"]:
+        weights = json.loads(m)["weights"]
+        assert set(weights) == set(FAMILIES) and sum(weights.values()) == pytest.approx(1.0)
+    assert reg.groupby("model_set_id")["model_type"].count().eq(len(FAMILIES) + 1).all()
+
+
+def test_forecasts_per_family_and_ensemble_with_intervals(materialized):
+    fc = materialized["tables"]["forecasts"]
+    assert set(fc["model"]) == {*FAMILIES, "ensemble"}
+    assert (fc["lower"] <= fc["prediction"]).all() and (fc["prediction"] <= fc["upper"]).all()
+    assert pd.to_datetime(fc["date"]).min() >= pd.Timestamp(FIRST)
+    reg = materialized["tables"]["model_registry"]
+    joined = fc.merge(reg[["model_id", "model_type", "valid_from"]], on="model_id")
+    assert len(joined) == len(fc) and (joined["model"] == joined["model_type"]).all()
+    assert (pd.to_datetime(joined["valid_from"]) <= pd.to_datetime(joined["date"])).all()
+
+
+def test_metrics_importance_and_regimes_are_stored_and_shown(materialized):
+    t, meta = materialized["tables"], materialized["meta"]
+    skill = t["model_metrics"]
+    assert set(skill["model"]) == {*FAMILIES, "ensemble"}
+    assert skill["base_rate"].between(0, 1).all() and skill["interval_coverage"].between(0.5, 1).all()
+    imp = t["feature_importance"]
+    assert set(imp["feature"]) == set(feature_set.FEATURE_NAMES) and imp["permutation"].notna().all()
+    assert "Permutation importance" in meta["models"]["feature_importance"].value
+    assert "directional_accuracy" in meta["forecasts"]["oos_skill"].value
+    reg = t["regimes"]
+    assert len(reg) > 400 and set(reg["state"]) <= {"calm", "normal", "volatile", "crisis"}
+    assert all(sum(json.loads(p).values()) == pytest.approx(1.0, abs=1e-5) for p in reg["probabilities"])
+
+
+def test_retraining_is_incremental(materialized):
+    again = dg.materialize([models], resources=materialized["resources"])
+    meta = again.get_asset_materialization_events()[0].materialization.metadata
+    assert meta["trained"].value == 0 and meta["model_sets_already_trained"].value > 0
+
+
+def test_a_corrupt_artifact_fails_forecasts_with_a_clear_message(materialized, tmp_path):
+    reg = materialized["tables"]["model_registry"]
+    manifest = reg.loc[reg["model_type"] == "xgboost", "artifact"].iloc[0]
+    original = open(manifest).read()
+    try:
+        with open(manifest, "w") as fh:
+            fh.write(original.replace('"family"', '"famly"'))
+        result = dg.materialize([forecasts], resources=materialized["resources"], tags=RANGE_TAGS,
+                                raise_on_error=False)
+        assert not result.success
+        failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"][0]
+        assert "checksum mismatch" in failure.step_failure_data.error.message
+    finally:
+        with open(manifest, "w") as fh:
+            fh.write(original)
+
+
+def test_ml_off_writes_no_forecasts_and_says_so(tmp_path):
+    warehouse, resources = _setup(tmp_path, enabled=[])
+    result = dg.materialize([models, forecasts, regimes], resources=resources, tags=RANGE_TAGS)
+    assert result.success
+    meta = {e.asset_key.path[-1]: e.materialization.metadata for e in result.get_asset_materialization_events()}
+    assert meta["models"]["trained"].value == 0 and "ML is off" in meta["forecasts"]["note"].value
+    assert warehouse.query("SELECT count(*) AS n FROM forecasts")["n"].iat[0] == 0
+    assert warehouse.query("SELECT count(*) AS n FROM regimes")["n"].iat[0] > 0  # regimes do not need ML
