@@ -34,7 +34,7 @@ class LiveSourcesConfig(_Section):
     backoff_seconds: float = Field(1.0, ge=0)       # 1, 2, 4, 8 s between attempts
     timeout_seconds: float = Field(30.0, gt=0)
     cache_dir: str | None = "http_cache"   # relative: under PMX_HOME; None: no on-disk cache
-    overlap_days: int = Field(5, ge=0)              # a daily run refetches this many days before it
+    overlap_days: int = Field(5, ge=0)              # a daily run refetches this many trading days before it
 
 
 class DataConfig(_Section):

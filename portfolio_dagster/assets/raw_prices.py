@@ -88,6 +88,12 @@ def live_source(name: str, settings: PipelineSettings, keys: ProviderKeys):
     return source_class(client, keys.key(name))
 
 
+def overlap_start(start: dt.date, overlap_days: int) -> dt.date:
+    """The session `overlap_days` trading days before `start` (start itself when 0)."""
+    before = sessions(start - dt.timedelta(days=2 * overlap_days + 10), start)
+    return before[-overlap_days].date() if overlap_days and len(before) else start
+
+
 def fetch_range(source, tickers: list[str], start: dt.date, end: dt.date, today: dt.date) -> pd.DataFrame:
     """Every ticker's rows in [start, end); nothing fetched when the range holds no trading day."""
     if sessions(start, end).empty:
@@ -107,7 +113,7 @@ def _live_asset(name: str):
         if not cfg.data.tickers:
             raise dg.Failure(f"the {name} source needs a universe: data.tickers (pmx run --tickers A,B)")
         tickers = sorted({*cfg.data.tickers, cfg.data.benchmark})
-        fetch_start = start - dt.timedelta(days=cfg.data.live.overlap_days)
+        fetch_start = overlap_start(start, cfg.data.live.overlap_days)
         try:
             frame = fetch_range(live_source(name, settings, provider_keys), tickers, fetch_start, end,
                                 dt.date.today())
