@@ -12,6 +12,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from portfolio_dagster.quant.features import DEFAULT_MODEL_FEATURES as _DEFAULT_MODEL_FEATURES
+from portfolio_dagster.quant.features import selected_feature_names
+
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "pipeline.yaml"
 SOURCES = ("sample", "csv", "yfinance", "alpha_vantage", "finnhub")
 Source = Literal["sample", "csv", "yfinance", "alpha_vantage", "finnhub"]
@@ -60,7 +63,19 @@ class DataConfig(_Section):
 
 
 class FeaturesConfig(_Section):
-    lookback_days: int = Field(300, ge=64)
+    # Trading days read before a window; at least features.LOOKBACK (253) so every feature is complete.
+    lookback_days: int = Field(300, ge=253)
+    # The models' inputs, by name (docs/features.md); None: all features.
+    selected: tuple[str, ...] | None = _DEFAULT_MODEL_FEATURES
+
+    @field_validator("selected")
+    @classmethod
+    def _known(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if v is not None:
+            if not v:
+                raise ValueError("features.selected names no feature (null selects all)")
+            selected_feature_names(v)   # raises on an unknown name
+        return v
 
 
 class TargetsConfig(_Section):

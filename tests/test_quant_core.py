@@ -27,12 +27,12 @@ def synthetic_prices(n_days: int = 300, tickers=("AAA", "BBB", "CCC"), seed: int
 
 def test_features_match_plain_definitions():
     px = synthetic_prices()
-    out = features.compute(px).set_index(["ticker", "date"])
+    out = features.compute(px, dtype=np.float64).set_index(["ticker", "date"])
     aaa = px[px.ticker == "AAA"].set_index("date")["close"]
     d = aaa.index[100]
     assert out.loc[("AAA", d), "ret_5d"] == pytest.approx(aaa.iloc[100] / aaa.iloc[95] - 1, abs=1e-12)
     daily = aaa.pct_change()
-    assert out.loc[("AAA", d), "vol_21d"] == pytest.approx(daily.iloc[80:101].std() * np.sqrt(252), abs=1e-12)
+    assert out.loc[("AAA", d), "vol_20d"] == pytest.approx(daily.iloc[81:101].std() * np.sqrt(252), abs=1e-12)
     window = aaa.iloc[81:101]
     expected = (aaa.iloc[100] - window.mean()) / (2 * window.std())
     assert out.loc[("AAA", d), "bollinger_position"] == pytest.approx(expected, abs=1e-12)

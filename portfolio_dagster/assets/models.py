@@ -80,7 +80,7 @@ def models(context: dg.AssetExecutionContext, settings: PipelineSettings, wareho
         for h in cfg.targets.horizons:
             if model_set_id(h, asof, config_hash) in existing:
                 continue
-            ms = train_model_set(table, calendar, asof, target_name(h), training_spec(cfg.models, h))
+            ms = train_model_set(table, calendar, asof, target_name(h), training_spec(cfg.models, h, cfg.features.selected))
             if ms is None:
                 skipped += 1
                 continue
@@ -95,7 +95,7 @@ def models(context: dg.AssetExecutionContext, settings: PipelineSettings, wareho
     return dg.MaterializeResult(metadata={
         "trained": len(rows), "model_sets_already_trained": len(existing), "skipped_short_history": skipped,
         "retrain_dates": len(schedule), "enabled": ", ".join(cfg.models.enabled), "config_hash": config_hash,
-        "features": dg.MetadataValue.json(list(model_feature_names())),
+        "features": dg.MetadataValue.json(list(model_feature_names(cfg.features.selected))),
         "latest_valid_from": str(schedule.max().date()) if len(schedule) else "none",
         "ensemble_weights_latest": dg.MetadataValue.json(_latest_weights(rows)),
         "feature_importance": dg.MetadataValue.md(_importance_markdown(imp)),

@@ -1,20 +1,57 @@
-"""Forward-looking targets: the return from the close of d to the close h trading days later."""
+"""Forward-looking targets per horizon h (trading days), from the close of d:
+
+- return_{h}d: close[d+h] / close[d] - 1;
+- risk_adj_return_{h}d: return_{h}d / (trailing daily-return std * sqrt(h)): the forward return in units
+  of the volatility known at d, scaled to the horizon (returns over returns, not over a price std);
+- significant_move_{h}d: |return_{h}d| > trailing daily-return std * sqrt(h);
+- direction_{h}d: return_{h}d > 0.
+Trailing std: sample std of the VOL_WINDOW daily returns ending at d. Every target is NULL where the
+horizon runs past the data (or, for the volatility-scaled ones, before VOL_WINDOW returns exist).
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from portfolio_dagster.quant.features import rolling
 from portfolio_dagster.quant.panel import long, wide
 
+VOL_WINDOW = 63
+TARGET_KINDS = ("return", "risk_adj_return", "significant_move", "direction")
+LABEL_KINDS = ("significant_move", "direction")   # booleans; the others are DOUBLE
 
-def target_name(horizon: int) -> str:
-    return f"return_{horizon}d"
+
+def target_name(horizon: int, kind: str = "return") -> str:
+    return f"{kind}_{horizon}d"
+
+
+def target_columns(horizons: tuple[int, ...]) -> list[str]:
+    return [target_name(h, k) for h in horizons for k in TARGET_KINDS]
 
 
 def compute(prices: pd.DataFrame, horizons: tuple[int, ...]) -> pd.DataFrame:
-    """Long prices -> long targets; NULL where the horizon runs past the data."""
+    """Long prices -> long targets (ticker, date, *target_columns) for every priced (ticker, date)."""
     close = wide(prices, "close")
-    panels = {target_name(h): close.shift(-h) / close - 1.0 for h in horizons}
-    out = long(panels, dropna_all=False)
-    return out[out["ticker"].isin(close.columns)].merge(
-        prices[["ticker", "date"]], on=["ticker", "date"]).reset_index(drop=True)
+    c = close.to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vol = rolling.running_std(c / rolling.lag(c, 1) - 1.0, VOL_WINDOW)
+        panels = {}
+        for h in horizons:
+            fwd = np.full_like(c, np.nan)
+            fwd[:-h] = c[h:] / c[:-h] - 1.0 if h < len(c) else np.nan
+            scale = vol * np.sqrt(h)
+            panels[target_name(h)] = fwd
+            panels[target_name(h, "risk_adj_return")] = np.where(scale > 0, fwd / scale, np.nan)
+            panels[target_name(h, "significant_move")] = np.where(
+                np.isnan(fwd) | np.isnan(scale), np.nan, np.abs(fwd) > scale)
+            panels[target_name(h, "direction")] = np.where(np.isnan(fwd), np.nan, fwd > 0)
+    frames = {k: pd.DataFrame(v, index=close.index, columns=close.columns) for k, v in panels.items()}
+    out = long(frames, dropna_all=False)
+    out = out.merge(prices[["ticker", "date"]].assign(date=lambda f: pd.to_datetime(f["date"])),
+                    on=["ticker", "date"]).reset_index(drop=True)
+    for h in horizons:
+        for kind in LABEL_KINDS:
+            col = target_name(h, kind)
+            out[col] = out[col].astype("boolean")
+    return out

@@ -31,15 +31,16 @@ class TrainingSpec:
     threads: int = 1
 
 
-def model_feature_names() -> tuple[str, ...]:
-    """The model inputs: the features stage's selected feature names (recorded in the registry)."""
-    return tuple(feature_set.FEATURE_NAMES)
+def model_feature_names(selected=feature_set.DEFAULT_MODEL_FEATURES) -> tuple[str, ...]:
+    """The model inputs: config `features.selected` (None: every feature), recorded in the registry."""
+    return feature_set.selected_feature_names(selected)
 
 
-def training_spec(models_cfg, horizon: int) -> TrainingSpec:
-    """The spec for one horizon from the `models` config section (a ModelsConfig)."""
+def training_spec(models_cfg, horizon: int, selected=feature_set.DEFAULT_MODEL_FEATURES) -> TrainingSpec:
+    """The spec for one horizon from the `models` config section (a ModelsConfig) and `features.selected`."""
     m = models_cfg
-    return TrainingSpec(families=tuple(m.enabled), params=m.family_params(), feature_names=model_feature_names(),
+    return TrainingSpec(families=tuple(m.enabled), params=m.family_params(),
+                        feature_names=model_feature_names(selected),
                         horizon=horizon, embargo_days=m.embargo_days, validation_days=m.validation_days,
                         min_train_days=m.min_train_days,
                         rolling_days=m.rolling_days if m.window == "rolling" else None,
