@@ -159,12 +159,30 @@ class ModelsConfig(_Section):
 
 
 class StrategyConfig(_Section):
+    """Signals, the barbell and its risk controls (see quant/allocation.py for the daily procedure)."""
+
+    mode: Literal["ml", "rule_based"] = "ml"        # ml falls back to rule_based on dates without forecasts
     signal_horizon: int = 21
+    kelly_fraction: float = Field(0.5, gt=0, le=1)
+    covariance_days: int = Field(252, ge=20)        # trailing returns of the shrunk (Ledoit-Wolf) covariance
     max_position: float = Field(0.10, gt=0, le=1)
     min_confidence: float = Field(0.55, ge=0, le=1)
-    risky_share: float = Field(0.80, ge=0, le=1)
+    risky_share: float = Field(0.80, ge=0, le=1)    # the barbell's largest risky sleeve
     top_k: int = Field(10, ge=1)
+    # First: cash; second (optional): the long-duration bond proxy. Missing prices: that asset is skipped.
     safe_assets: tuple[str, ...] = ("CASH",)
+    persistence_days: int = Field(3, ge=1)          # a name enters only after this many positive signals in a row
+    max_turnover: float = Field(0.5, gt=0, le=1)    # one-way turnover of a scheduled rebalance, at most
+    vol_target: float = Field(0.20, gt=0)           # annualized market volatility above which the risky sleeve shrinks
+    vol_days: int = Field(63, ge=5)
+    regime_derisk: float = Field(0.5, ge=0, le=1)   # risky sleeve x (1 - this x risk-off probability of the regime)
+    bond_momentum_days: int = Field(63, ge=5)       # the rate forecast: trailing bond-over-cash return
+    bond_share_long: float = Field(0.75, ge=0, le=1)    # bond share of the safe sleeve when rates are forecast down
+    bond_share_short: float = Field(0.25, ge=0, le=1)   # ... and when forecast up
+    drawdown_trigger: float = Field(0.15, gt=0, lt=1)   # trailing drawdown of the strategy that de-risks
+    drawdown_days: int = Field(252, ge=5)               # window of the running peak
+    drawdown_risky_scale: float = Field(0.5, ge=0, le=1)  # risky sleeve multiplier while de-risked
+    emergency_stop: bool = False                    # manual switch: everything to the safe sleeve
 
 
 class BacktestConfig(_Section):

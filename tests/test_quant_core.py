@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from portfolio_dagster.quant import features, targets, walk_forward
-from portfolio_dagster.quant.allocation import allocate, cap_weights
+from portfolio_dagster.quant.allocation import cap_weights
 from portfolio_dagster.quant.validation import consolidate, validate
 
 
@@ -88,19 +88,6 @@ def test_cap_weights_respects_cap_and_total():
     assert w.sum() == pytest.approx(0.8)
     assert w[3] == 0
     assert cap_weights(np.array([1.0, 1.0]), total=0.8, cap=0.1).sum() == pytest.approx(0.2)
-
-
-def test_allocations_sum_to_one_with_cash():
-    sig = pd.DataFrame({
-        "ticker": ["A", "B", "C", "A", "B", "C"], "date": pd.to_datetime(["2001-01-02"] * 3 + ["2001-01-03"] * 3),
-        "expected_return": [0.02, 0.01, -0.01, 0.0, 0.0, 0.0], "confidence": [0.9, 0.6, 0.9, 0.5, 0.5, 0.5],
-        "position_size": [5.0, 1.0, 0.0, 0.0, 0.0, 0.0]})
-    out = allocate(sig, max_position=0.5, min_confidence=0.55, risky_share=0.8, top_k=10, safe_asset="CASH")
-    sums = out.groupby("date")["weight"].sum()
-    assert np.allclose(sums, 1.0)
-    day2 = out[out.date == pd.Timestamp("2001-01-03")]
-    assert list(day2.ticker) == ["CASH"] and day2.weight.iat[0] == pytest.approx(1.0)
-    assert out[(out.ticker == "A")].weight.iat[0] == pytest.approx(0.5)  # capped
 
 
 def test_validation_rejects_bad_rows_with_reasons_and_loses_none():

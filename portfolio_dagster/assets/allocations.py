@@ -1,29 +1,74 @@
-"""allocations: target weights at each close; the risky sleeve from signals, the rest safe."""
+"""allocations: the ML barbell's target weights at each close, with sleeves and reason codes."""
 
 
 import dagster as dg
+import pandas as pd
 
 from portfolio_dagster.assets.signals import signals
-from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL, window
-from portfolio_dagster.quant.allocation import allocate
+from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL, trading_days_before, window
+from portfolio_dagster.quant.allocation import MarketInputs, PriorState, allocate, control_shares
+from portfolio_dagster.quant.panel import wide
 from portfolio_dagster.quant.report import markdown_table
+from portfolio_dagster.resources.operations_state import emergency_flag
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 
 
 @dg.asset(partitions_def=TRADING_DAYS, backfill_policy=SINGLE_RUN, pool=WAREHOUSE_POOL,
-          group_name="strategy", kinds={"duckdb", "pandas"}, deps=[signals])
+          group_name="strategy", kinds={"duckdb", "pandas"}, deps=[signals],
+          description="Barbell weights per close (see quant/allocation.py). The risky sleeve is optimized "
+                      "only on the rebalance schedule (backtest.rebalance) and carried between; the daily "
+                      "controls (emergency, drawdown) act on every date. A range resumes from the stored "
+                      "allocations before it.")
 def allocations(context: dg.AssetExecutionContext, settings: PipelineSettings,
                 warehouse: Warehouse) -> dg.MaterializeResult:
-    s = settings.config.strategy
+    cfg = settings.config
+    s, ops = cfg.strategy, cfg.operations
     start, end = window(context)
+    # Whole-history closes: regime severities and volatility are learned from every date <= d, so a
+    # value does not depend on where a range starts (20 names x 33 years: a few hundred thousand rows).
+    px = warehouse.universe_prices(cfg.data.start, end, cfg, columns="ticker, date, close")
+    if px.empty:
+        raise dg.Failure("no universe prices: materialize prices first")
+    close = wide(px, "close")
+    safe = warehouse.query("SELECT ticker, date, close FROM prices WHERE ticker IN (SELECT unnest(?)) "
+                           "AND date < ? ORDER BY date", [list(s.safe_assets), end])
+    safe["date"] = pd.to_datetime(safe["date"])
+    safe_close = wide(safe, "close") if len(safe) else pd.DataFrame(index=close.index)
+    lookback = trading_days_before(start, s.signal_horizon + ops.skill_window_days + s.persistence_days + 5)
     sig = warehouse.query("SELECT * FROM signals WHERE date >= ? AND date < ? ORDER BY date, ticker",
-                          [start, end])
-    table = allocate(sig, max_position=s.max_position, min_confidence=s.min_confidence,
-                     risky_share=s.risky_share, top_k=s.top_k, safe_asset=s.safe_assets[0])
+                          [lookback, end])
+    reg = warehouse.query("SELECT date, state, probabilities FROM regimes WHERE date < ? ORDER BY date", [end])
+    flag = emergency_flag(warehouse)
+    market = MarketInputs(
+        close=close, safe_close=safe_close, regimes=reg if len(reg) else pd.DataFrame(
+            columns=["date", "state", "probabilities"]),
+        signals=sig if len(sig) else pd.DataFrame(columns=["ticker", "date", "expected_return", "confidence",
+                                                           "position_size", "source"]),
+        horizon=s.signal_horizon, accuracy_window=ops.skill_window_days, emergency_below=ops.emergency_below,
+        rebalance=cfg.backtest.rebalance,
+        emergency_flag_from=(flag.evidence_date or start) if flag.active else None)
+    dates = close.index[close.index >= pd.Timestamp(start)]
+    table = allocate(dates, market, s, _prior(warehouse, start, s.drawdown_days, s.safe_assets[0]))
     warehouse.replace_range("allocations", table, start, end)
     latest = table[table["date"] == table["date"].max()] if len(table) else table
+    shares = control_shares(table, s.safe_assets[0])
     return dg.MaterializeResult(metadata={
         "rows": len(table), "dates": int(table["date"].nunique()) if len(table) else 0,
+        "share_of_days_under_control": dg.MetadataValue.json(shares),
         "latest": dg.MetadataValue.md(markdown_table(latest) if len(latest) else "none"),
     })
+
+
+def _prior(warehouse: Warehouse, start, drawdown_days: int, cash_ticker: str) -> PriorState:
+    """The stored allocations before `start` over the drawdown window: where this range resumes."""
+    rows = warehouse.query("SELECT date, ticker, weight, policy_weight, reasons FROM allocations WHERE date < ? "
+                           "AND date >= ? ORDER BY date", [start, trading_days_before(start, drawdown_days + 5)])
+    if rows.empty:
+        return PriorState()
+    rows["date"] = pd.to_datetime(rows["date"])
+    weights = rows.pivot(index="date", columns="ticker", values="weight").fillna(0.0)
+    last = rows[rows["date"] == rows["date"].max()]
+    cash = last[last["ticker"] == cash_ticker]["reasons"]
+    codes = frozenset(cash.iat[0].split(",")) if len(cash) and cash.iat[0] else frozenset()
+    return PriorState(policy=last.set_index("ticker")["policy_weight"].fillna(0.0), weights=weights, codes=codes)

@@ -1,9 +1,45 @@
-"""Long-only allocations: a risky sleeve from the signals, the rest in the safe sleeve."""
+"""The ML barbell: daily target weights from signals, with the risk controls, point in time.
+
+Each decision date d (in order), using only data dated <= d:
+1. the strategy's own return of d from the weights decided at d-1 (missing prices earn 0, as in the
+   backtest), and its drawdown against the running peak of the last `drawdown_days`;
+2. on a scheduled rebalance (the period's last session) a new POLICY target: candidates with
+   expected_return > 0, confidence >= min_confidence and `persistence_days` positive signals in a
+   row, the top_k by expected return; their composition from skfolio (risky_sleeve.py); the risky
+   budget = min(barbell share from regime risk-off and volatility, the candidates' total Kelly size);
+   water-filled under max_position; the rest to the safe sleeve (cash / bond by the duration call);
+   then limited to max_turnover from the previous policy. Between rebalances the policy is carried;
+3. the daily controls on top of the policy: emergency (config switch, the operations flag from its
+   evidence date, or live accuracy below operations.emergency_below) -> everything safe; drawdown
+   beyond the trigger -> risky weights x drawdown_risky_scale; a bond without a recent price -> cash.
+Output rows: every held asset plus zero-weight rows that explain an exclusion; `policy_weight` is the
+carried target before the daily controls (it is the state a later partition range resumes from).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
+
+from portfolio_dagster.config import StrategyConfig
+from portfolio_dagster.quant import barbell, risk_controls
+from portfolio_dagster.quant.risky_sleeve import composition
+from portfolio_dagster.quant.signals import RULE_BASED
+
+ALLOCATION_COLUMNS = ["date", "ticker", "weight", "sleeve", "reasons", "policy_weight"]
+RISKY, SAFE = "risky", "safe"
+# Reason codes (comma-separated in `reasons`).
+CAPPED, BELOW_CONFIDENCE, NOT_PERSISTENT, KELLY_LIMITED = "capped", "below_confidence", "not_persistent", "kelly_limited"
+DRAWDOWN, EMERGENCY, TURNOVER = "drawdown_derisk", "emergency", "turnover_limited"
+REGIME, VOLATILITY, RULE, NO_CANDIDATES = "regime_derisk", "vol_derisk", "rule_based", "no_candidates"
+LONG_DURATION, SHORT_DURATION, BOND_UNAVAILABLE = "long_duration", "short_duration", "bond_unavailable"
+MIN_HISTORY_DAYS = 20   # daily returns a risky composition needs at the least
+CONTROL_CODES = (EMERGENCY, DRAWDOWN, TURNOVER, REGIME, VOLATILITY, KELLY_LIMITED, NO_CANDIDATES, RULE)
+# Codes of the scheduled policy: carried with it between rebalances (and read back when a range resumes).
+POLICY_CODES = frozenset({TURNOVER, REGIME, VOLATILITY, KELLY_LIMITED, NO_CANDIDATES, RULE})
 
 
 def cap_weights(raw: np.ndarray, total: float, cap: float) -> np.ndarray:
@@ -21,23 +57,228 @@ def cap_weights(raw: np.ndarray, total: float, cap: float) -> np.ndarray:
         w[idx] = cap
         budget -= cap * over.sum()
         free[idx] = False
-    return w
+    return np.minimum(w, cap)
 
 
-def allocate(signals: pd.DataFrame, *, max_position: float, min_confidence: float, risky_share: float,
-             top_k: int, safe_asset: str) -> pd.DataFrame:
-    """Per date: top-k positive, confident signals weighted by size and capped; the remainder is safe."""
-    rows = []
-    for date, day in signals.groupby("date", sort=True):
-        eligible = day[(day["expected_return"] > 0) & (day["confidence"] >= min_confidence)
-                       & (day["position_size"] > 0)]
-        chosen = eligible.nlargest(top_k, "expected_return").sort_values("ticker")
-        weights = cap_weights(chosen["position_size"].to_numpy(), risky_share, max_position)
-        for ticker, w, raw in zip(chosen["ticker"], weights, chosen["position_size"]):
-            if w > 0:
-                reasons = "capped" if w < raw / chosen["position_size"].sum() * risky_share - 1e-12 else ""
-                rows.append((date, ticker, float(w), "risky", reasons))
-        below = int(((day["expected_return"] > 0) & (day["confidence"] < min_confidence)).sum())
-        rows.append((date, safe_asset, float(1.0 - weights.sum()), "safe",
-                     f"below_confidence={below}" if below else ""))
-    return pd.DataFrame(rows, columns=["date", "ticker", "weight", "sleeve", "reasons"])
+@dataclass(frozen=True)
+class MarketInputs:
+    """close: date x ticker of the universe (dated <= the last decision date, with history before);
+    safe_close: date x safe asset (may lack the bond, or be empty); regimes: date, state, probabilities."""
+
+    close: pd.DataFrame
+    safe_close: pd.DataFrame
+    regimes: pd.DataFrame
+    signals: pd.DataFrame                  # SIGNAL_COLUMNS, dated <= the last decision date
+    horizon: int
+    accuracy_window: int                   # operations.skill_window_days
+    emergency_below: float                 # operations.emergency_below
+    rebalance: str                         # backtest.rebalance
+    emergency_flag_from: dt.date | None = None   # the operations flag: active from its evidence date
+
+
+@dataclass(frozen=True)
+class PriorState:
+    """Where a partition range resumes: the last policy target before it and the final weights of the
+    days before it (date x asset) for the drawdown's window. Empty: a fresh start."""
+
+    policy: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
+    weights: pd.DataFrame = field(default_factory=pd.DataFrame)
+    codes: frozenset[str] = frozenset()    # the last day's date-level reason codes
+
+
+def _daily_inputs(m: MarketInputs, s: StrategyConfig, dates: pd.DatetimeIndex) -> pd.DataFrame:
+    vol = barbell.market_volatility(m.close, s.vol_days)
+    risk_off = barbell.regime_risk_off(barbell.regime_probabilities(m.regimes), vol, dates)
+    share = barbell.risky_share(s.risky_share, risk_off, vol.reindex(dates), regime_derisk=s.regime_derisk,
+                                vol_target=s.vol_target)
+    cash_t, bond_t = _safe_tickers(s)
+    bond = barbell.bond_share(m.safe_close[bond_t] if bond_t in m.safe_close else None,
+                              m.safe_close[cash_t] if cash_t in m.safe_close else None, dates,
+                              momentum_days=s.bond_momentum_days, long_share=s.bond_share_long,
+                              short_share=s.bond_share_short)
+    accuracy = risk_controls.live_accuracy(m.signals, m.close, m.horizon, m.accuracy_window).reindex(dates)
+    flag = np.zeros(len(dates), dtype=bool) if m.emergency_flag_from is None else \
+        dates >= pd.Timestamp(m.emergency_flag_from)
+    emergency = s.emergency_stop | flag | (accuracy < m.emergency_below).to_numpy()
+    return pd.DataFrame({"risky_share": share["share"].to_numpy(), "regime_cut": share["regime_cut"].to_numpy(),
+                         "vol_cut": share["vol_cut"].to_numpy(), "bond_share": bond["share"].to_numpy(),
+                         "bond_long": bond["long"].to_numpy(), "bond_available": bond["available"].to_numpy(),
+                         "accuracy": accuracy.to_numpy(), "emergency": emergency,
+                         "rebalance": risk_controls.rebalance_days(dates, m.rebalance)}, index=dates)
+
+
+def _safe_tickers(s: StrategyConfig) -> tuple[str, str | None]:
+    return s.safe_assets[0], (s.safe_assets[1] if len(s.safe_assets) > 1 else None)
+
+
+def allocate(dates: pd.DatetimeIndex, m: MarketInputs, s: StrategyConfig,
+             prior: PriorState | None = None) -> pd.DataFrame:
+    """Allocation rows (ALLOCATION_COLUMNS) for each of `dates` (sorted decision dates)."""
+    dates = pd.DatetimeIndex(dates).sort_values()
+    if dates.empty:
+        return pd.DataFrame(columns=ALLOCATION_COLUMNS)
+    prior = prior or PriorState()
+    cash_t, bond_t = _safe_tickers(s)
+    safe = [cash_t] + ([bond_t] if bond_t else [])
+    universe = list(m.close.columns)
+    assets = universe + [t for t in safe if t not in universe]
+    col = {a: j for j, a in enumerate(assets)}
+    daily = _daily_inputs(m, s, dates)
+    prices = pd.concat([m.close, m.safe_close.reindex(columns=[t for t in safe if t in m.safe_close])], axis=1)
+    prices = prices.reindex(columns=assets)
+    asset_returns = prices.ffill(limit=5).pct_change(fill_method=None).fillna(0.0)
+    ret_pos = {d: i for i, d in enumerate(asset_returns.index)}
+    returns_values = asset_returns.to_numpy()
+    daily_returns = m.close.pct_change(fill_method=None)
+    close_pos = {d: i for i, d in enumerate(daily_returns.index)}
+    returns_values_universe = daily_returns.to_numpy()
+    universe_col = {t: j for j, t in enumerate(daily_returns.columns)}
+    sig = m.signals.assign(date=pd.to_datetime(m.signals["date"]))
+    by_date = {d: g for d, g in sig.groupby("date", sort=False)}
+    persist = risk_controls.persistent(sig, s.persistence_days) if len(sig) else pd.DataFrame()
+
+    policy = prior.policy.reindex(assets).fillna(0.0).to_numpy() if len(prior.policy) else None
+    policy_codes = set(prior.codes) & POLICY_CODES
+    held, past_returns = _prior_returns(prior, asset_returns, assets, dates[0])
+    risky_idx = np.array([col[t] for t in universe], dtype=int)
+    days = daily.to_dict("records")
+    rows: list[tuple] = []
+    for d, today in zip(dates, days):
+        i = ret_pos.get(d)
+        if held is not None and i is not None:
+            past_returns.append(float(held @ returns_values[i]))
+        drawdown = risk_controls.trailing_drawdown(np.asarray(past_returns[-s.drawdown_days:]),
+                                                   s.drawdown_days) if past_returns else 0.0
+        notes: dict[str, set[str]] = {}
+        if policy is None or today["rebalance"]:
+            target, policy_codes, notes = _policy_target(d, by_date.get(d), persist, returns_values_universe,
+                                                         universe_col, close_pos, today, s, assets, col)
+            if policy is not None:
+                target, limited = risk_controls.limit_turnover(policy, target, s.max_turnover)
+                if limited:
+                    policy_codes.add(TURNOVER)
+            policy = target
+        codes = set(policy_codes)
+        final = policy.copy()
+        if today["emergency"]:
+            final[risky_idx] = 0.0
+            codes.add(EMERGENCY)
+        elif drawdown <= -s.drawdown_trigger:
+            final[risky_idx] *= s.drawdown_risky_scale
+            codes.add(DRAWDOWN)
+        final = _resplit_safe(final, today, col, cash_t, bond_t, codes)
+        rows.extend(_rows(d, final, policy, assets, safe, codes, notes))
+        held = final
+    return pd.DataFrame(rows, columns=ALLOCATION_COLUMNS)
+
+
+def _prior_returns(prior: PriorState, asset_returns: pd.DataFrame, assets: list[str],
+                   first: pd.Timestamp) -> tuple[np.ndarray | None, list[float]]:
+    """The held weights and realized daily strategy returns before `first` from the prior allocations."""
+    w = prior.weights
+    if w.empty:
+        return None, []
+    w = w.reindex(columns=assets).fillna(0.0).sort_index()
+    w = w[w.index < first]
+    if w.empty:
+        return None, []
+    rets = asset_returns.reindex(columns=assets)
+    days = rets.index[(rets.index > w.index[0]) & (rets.index < first)]
+    held = w.reindex(days.union(w.index)).ffill().shift(1).reindex(days).to_numpy()
+    values = rets.loc[days].to_numpy()
+    # Row by row with the same product as the daily loop, so a resumed range matches a full run bit for bit.
+    past = [float(held[k] @ values[k]) for k in range(len(days))]
+    return w.iloc[-1].to_numpy(), past
+
+
+def _policy_target(d, day_signals, persist, daily_returns, daily_returns_col, close_pos, today,
+                   s: StrategyConfig, assets, col) -> tuple[np.ndarray, set[str], dict[str, set[str]]]:
+    """A fresh policy target at a rebalance: (weights over assets, date codes, per-ticker codes)."""
+    target = np.zeros(len(assets))
+    codes: set[str] = set()
+    notes: dict[str, set[str]] = {}
+    if today["regime_cut"]:
+        codes.add(REGIME)
+    if today["vol_cut"]:
+        codes.add(VOLATILITY)
+    chosen = pd.DataFrame()
+    if day_signals is not None and len(day_signals):
+        positive = day_signals[(day_signals["expected_return"] > 0) & day_signals["ticker"].isin(daily_returns_col)]
+        row = persist.loc[d] if d in persist.index else pd.Series(dtype=bool)
+        ok_persist = positive["ticker"].map(row).fillna(False).astype(bool).to_numpy()
+        confident = (positive["confidence"] >= s.min_confidence).to_numpy()
+        for t in positive.loc[~confident, "ticker"]:
+            notes.setdefault(t, set()).add(BELOW_CONFIDENCE)
+        for t in positive.loc[confident & ~ok_persist, "ticker"]:
+            notes.setdefault(t, set()).add(NOT_PERSISTENT)
+        chosen = positive[confident & ok_persist].nlargest(s.top_k, "expected_return").sort_values("ticker")
+        if (day_signals["source"] == RULE_BASED).any():
+            codes.add(RULE)
+    i = close_pos.get(d)
+    if not len(chosen) or i is None or i + 1 < MIN_HISTORY_DAYS:
+        codes.add(NO_CANDIDATES)
+        target[col[s.safe_assets[0]]] = 1.0
+        return target, codes, notes
+    returns_cols = [daily_returns_col[t] for t in chosen["ticker"]]
+    window = daily_returns[max(0, i + 1 - s.covariance_days):i + 1][:, returns_cols]
+    usable = np.isfinite(window).all(axis=0)
+    if not usable.any():
+        codes.add(NO_CANDIDATES)
+    else:
+        chosen = chosen[usable]
+        budget = float(today["risky_share"])
+        kelly_total = float(chosen["position_size"].clip(lower=0).sum())
+        if kelly_total < budget:
+            budget = kelly_total
+            codes.add(KELLY_LIMITED)
+        rule = (chosen["source"] == RULE_BASED).all()
+        mu = None if rule else chosen["expected_return"].to_numpy() / s.signal_horizon
+        comp = composition(window[:, usable], mu,
+                           max_weight=min(1.0, s.max_position / budget) if budget > 0 else 1.0,
+                           kelly_fraction=s.kelly_fraction)
+        weights = cap_weights(comp, budget, s.max_position)
+        for t, w, c in zip(chosen["ticker"], weights, comp):
+            target[col[t]] = w
+            if w < budget * c - 1e-9:
+                notes.setdefault(t, set()).add(CAPPED)
+    target[col[s.safe_assets[0]]] = max(0.0, 1.0 - target.sum())
+    return target, codes, notes
+
+
+def _resplit_safe(final: np.ndarray, today, col, cash_t: str, bond_t: str | None, codes: set[str]) -> np.ndarray:
+    """The safe remainder split cash / bond by today's duration call (all cash without a bond price)."""
+    safe_idx = [col[cash_t]] + ([col[bond_t]] if bond_t else [])
+    risky_total = final.sum() - final[safe_idx].sum()
+    safe_total = max(0.0, 1.0 - risky_total)
+    final[safe_idx] = 0.0
+    share = float(today["bond_share"]) if bond_t else 0.0
+    if bond_t:
+        final[col[bond_t]] = safe_total * share
+        codes.add(BOND_UNAVAILABLE if not today["bond_available"] else
+                  LONG_DURATION if today["bond_long"] else SHORT_DURATION)
+    final[col[cash_t]] = safe_total - (final[col[bond_t]] if bond_t else 0.0)
+    return final
+
+
+def _rows(d, final, policy, assets, safe, codes, notes) -> list[tuple]:
+    out = []
+    date_codes = ",".join(sorted(codes))
+    for j, a in enumerate(assets):
+        w, p = float(final[j]), float(policy[j])
+        is_safe = a in safe
+        why = notes.get(a, set())
+        if not is_safe and w <= 0 and p <= 0 and not why:
+            continue
+        if is_safe and a != safe[0] and w <= 0 and p <= 0:
+            continue
+        reasons = date_codes if is_safe else ",".join(sorted(why | (codes & {EMERGENCY, DRAWDOWN})))
+        out.append((d, a, max(w, 0.0), SAFE if is_safe else RISKY, reasons, max(p, 0.0)))
+    return out
+
+
+def control_shares(alloc: pd.DataFrame, cash: str) -> dict[str, float]:
+    """Share of decision dates under each control code (from the cash row's date-level reasons)."""
+    day = alloc[alloc["ticker"] == cash].drop_duplicates("date")
+    if day.empty:
+        return {}
+    return {c: float(day["reasons"].str.split(",").map(lambda r: c in r).mean()) for c in CONTROL_CODES}
