@@ -91,6 +91,13 @@ def _check_inputs(config: PipelineConfig) -> None:
         if not ((dates >= data.start) & (dates <= data.end)).any():
             raise CliError(f"empty date range: {data.csv_path} has no rows in {data.start}..{data.end}")
         known |= set(frame["ticker"].dropna())
+    live = [s for s in data.sources if s not in ("sample", "csv")]
+    if live and not data.tickers:
+        raise CliError(f"the {live[0]} source needs a universe: --tickers A,B or data.tickers")
+    from portfolio_dagster.resources.provider_keys import KEY_ENV
+    unset = [KEY_ENV[s] for s in live if s in KEY_ENV and not os.environ.get(KEY_ENV[s])]
+    if unset:
+        raise CliError(f"the {live[0]} source needs an API key: set the environment variable {unset[0]}")
     if data.tickers and known and set(data.sources) <= {"sample", "csv"}:
         unknown = sorted(set(data.tickers) - known)
         if unknown:
