@@ -43,7 +43,7 @@ def _not_above(left: str, *right: str):
 # Rules in the order a row's reason is chosen (the first failing rule names it).
 REASON_ORDER = (
     "missing ticker", "missing date", "future date", "weekend date", "not an XNYS trading day",
-    "missing close", "non-numeric value", "non-finite or non-positive close", "non-finite or non-positive open",
+    "missing close", "non-numeric value", "non-finite close", "non-positive close", "non-finite or non-positive open",
     "non-finite or non-positive high", "non-finite or non-positive low", "negative or non-finite volume",
     "high below max(open, close)", "low above min(open, close)", "source returned another ticker's data",
     "duplicate key with different values", "duplicate row",
@@ -56,8 +56,9 @@ PRICE_SCHEMA = pa.DataFrameSchema(
             lambda s: s.astype(str).str.strip() != "", name="missing ticker")),
         "date": pa.Column("datetime64[ns]", nullable=False, checks=pa.Check(
             lambda s: s.dt.dayofweek < 5, name="weekend date")),
-        "close": pa.Column(float, nullable=False, checks=pa.Check(
-            _finite_positive, name="non-finite or non-positive close")),
+        "close": pa.Column(float, nullable=False, checks=[
+            pa.Check(lambda s: np.isfinite(s), name="non-finite close"),
+            pa.Check(lambda s: ~(s <= 0), name="non-positive close")]),
         **{col: pa.Column(float, nullable=True, checks=pa.Check(
             _finite_positive, name=f"non-finite or non-positive {col}")) for col in ("open", "high", "low")},
         "volume": pa.Column(float, nullable=True, checks=pa.Check(
@@ -155,7 +156,7 @@ def consolidate(clean_by_source: list[pd.DataFrame]) -> pd.DataFrame:
     """One row per (ticker, date) from the first source, in priority order, that has it: a day missing
     in a source is filled from the next. `n_sources` counts the sources with the key; `disagreement` is
     the largest relative difference of another source's close from the chosen close (NULL: one source)."""
-    frames = [f for f in clean_by_source if not f.empty]
+    frames = [f.reindex(columns=OUTPUT_COLUMNS) for f in clean_by_source if not f.empty]
     if not frames:
         return pd.DataFrame(columns=[*OUTPUT_COLUMNS, "n_sources", "disagreement"])
     stacked = pd.concat([f.assign(_priority=i) for i, f in enumerate(frames)], ignore_index=True)
