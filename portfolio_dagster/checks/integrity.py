@@ -5,6 +5,7 @@ import dagster as dg
 
 from portfolio_dagster.assets.allocations import allocations
 from portfolio_dagster.assets.prices import prices
+from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 
 WEIGHT_TOLERANCE = 1e-9
@@ -19,9 +20,16 @@ def prices_unique_and_positive(warehouse: Warehouse) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(asset=allocations, blocking=True,
-                description="Per date the weights sum to 1, none negative, each risky weight within the cap.")
-def allocations_valid(warehouse: Warehouse) -> dg.AssetCheckResult:
+                description="Per date the weights sum to 1, none negative or non-finite, each risky weight "
+                            "within strategy.max_position.")
+def allocations_valid(warehouse: Warehouse, settings: PipelineSettings) -> dg.AssetCheckResult:
     off = warehouse.query(
-        "SELECT count(*) AS n FROM (SELECT date, sum(weight) AS s, min(weight) AS m FROM allocations "
-        "GROUP BY date) WHERE abs(s - 1) > ? OR m < 0", [WEIGHT_TOLERANCE])["n"].iat[0]
-    return dg.AssetCheckResult(passed=bool(off == 0), metadata={"dates_violating": int(off)})
+        "SELECT count(*) AS n FROM (SELECT date, sum(weight) AS s, min(weight) AS m, "
+        "bool_and(isfinite(weight)) AS f FROM allocations GROUP BY date) WHERE abs(s - 1) > ? OR m < 0 OR NOT f",
+        [WEIGHT_TOLERANCE])["n"].iat[0]
+    cap = settings.config.strategy.max_position
+    over = warehouse.query("SELECT count(*) AS n FROM allocations WHERE sleeve = 'risky' AND weight > ?",
+                           [cap + WEIGHT_TOLERANCE])["n"].iat[0]
+    return dg.AssetCheckResult(passed=bool(off == 0 and over == 0),
+                               metadata={"dates_violating": int(off), "risky_weights_over_cap": int(over),
+                                         "cap": cap})
