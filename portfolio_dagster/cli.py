@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     ui = sub.add_parser("ui", help="the Dagster UI on 127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
     sub.add_parser("report", help="the latest summary and report path")
+    bench = sub.add_parser("bench", help="run benchmarks/bench_<topic>.py (e.g. features) and print its figures")
+    bench.add_argument("topic")
     return parser
 
 
@@ -166,7 +168,15 @@ def cmd_ui(args: argparse.Namespace) -> int:
         return proc.wait()
 
 
-COMMANDS = {"run": cmd_run, "report": cmd_report, "ui": cmd_ui}
+def cmd_bench(args: argparse.Namespace) -> int:
+    """`pmx bench features` == `python -m benchmarks.bench_features` from the repository root."""
+    root = Path(__file__).resolve().parents[1]
+    if not args.topic.isidentifier() or not (root / "benchmarks" / f"bench_{args.topic}.py").exists():
+        raise CliError(f"no benchmark {args.topic!r}: expected benchmarks/bench_{args.topic}.py")
+    return subprocess.call([sys.executable, "-m", f"benchmarks.bench_{args.topic}"], cwd=root)
+
+
+COMMANDS = {"run": cmd_run, "report": cmd_report, "ui": cmd_ui, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -202,3 +202,20 @@ def test_gaps_and_late_listings_give_nan_windows_not_errors():
     assert out.xs("BBB").index.min() == dates[150]
     with pytest.raises(ValueError, match="duplicate"):
         features.compute(pd.concat([prices, prices.iloc[:1]]))
+
+
+def test_since_outputs_only_the_newest_dates_with_the_same_values():
+    prices = synthetic_ohlcv(n_days=320)
+    dates = np.sort(prices["date"].unique())
+    full = _engine(prices)
+    tail = features.compute(prices, dtype=np.float64, since=dates[-5]).set_index(["ticker", "date"]).sort_index()
+    assert set(tail.index.get_level_values("date")) == set(dates[-5:])
+    pd.testing.assert_frame_equal(tail, full[full.index.get_level_values("date") >= dates[-5]])
+
+
+def test_pmx_bench_names_an_unknown_benchmark_in_one_line(capsys):
+    from portfolio_dagster.cli import main
+
+    assert main(["bench", "no_such_topic"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "benchmarks/bench_no_such_topic.py" in err

@@ -59,17 +59,19 @@ def compute_panels(prices: pd.DataFrame, market_close: pd.Series | None = None):
 
 
 def compute(prices: pd.DataFrame, market_close: pd.Series | None = None,
-            dtype: type = STORAGE_DTYPE) -> pd.DataFrame:
+            dtype: type = STORAGE_DTYPE, since: object | None = None) -> pd.DataFrame:
     """Long prices (ticker, date, close[, open, high, low, volume]) -> long features
     (ticker, date, *FEATURE_NAMES), one row per priced (ticker, date), sorted by ticker then date.
     market_close: the benchmark's close indexed by date; None: the equal-weight universe return.
+    since: output only dates >= since (the rows before are history for the windows); None: all.
 
     Computed in float64 over blocks of TICKER_BLOCK tickers (bounded working memory), stored as
     `dtype` (default float32, the warehouse's FLOAT and the precision the tree models use)."""
     if prices.empty:
         return pd.DataFrame(columns=["ticker", "date", *FEATURE_NAMES])
     p = panels(prices, market_close)
-    priced = np.isfinite(p.close).T                  # ticker x date: the output is ticker-major
+    r0 = 0 if since is None else int(p.dates.searchsorted(pd.Timestamp(since)))
+    priced = np.isfinite(p.close[r0:]).T             # ticker x output date: the output is ticker-major
     first_row = np.concatenate([[0], np.cumsum(priced.sum(axis=1))])
     # Column-major: each feature's column is contiguous, and pandas wraps it without a copy.
     out = np.full((int(first_row[-1]), len(FEATURE_NAMES)), np.nan, dtype=dtype, order="F")
@@ -77,7 +79,7 @@ def compute(prices: pd.DataFrame, market_close: pd.Series | None = None,
     cs_base = {b: np.empty(p.close.shape) for b in cross_section.BASE_FEATURES}
 
     def put(name: str, values: np.ndarray, first: int, last: int) -> None:
-        out[first_row[first]:first_row[last], column[name]] = values.T[priced[first:last]]
+        out[first_row[first]:first_row[last], column[name]] = values[r0:].T[priced[first:last]]
 
     n = len(p.tickers)
     for first in range(0, n, TICKER_BLOCK):
@@ -88,9 +90,10 @@ def compute(prices: pd.DataFrame, market_close: pd.Series | None = None,
             put(name, values, first, last)
             if name in cs_base:
                 cs_base[name][:, first:last] = values
-    for name, values in cross_section.compute(cs_base).items():
-        put(name, values, 0, n)
+    # Per-date features: only the output dates.
+    for name, values in cross_section.compute({b: v[r0:] for b, v in cs_base.items()}).items():
+        out[:, column[name]] = values.T[priced]
     frame = pd.DataFrame(out, columns=list(FEATURE_NAMES), copy=False)
     frame.insert(0, "ticker", np.repeat(np.array(p.tickers, dtype=object), priced.sum(axis=1)))
-    frame.insert(1, "date", np.tile(p.dates.to_numpy(), n)[priced.ravel()])
+    frame.insert(1, "date", np.tile(p.dates[r0:].to_numpy(), n)[priced.ravel()])
     return frame

@@ -72,25 +72,26 @@ def _returns_trend_vol(p: Panels, out: dict) -> None:
     close, r = p.close, p.ret
     for w in RETURN_WINDOWS:
         out[f"ret_{w}d"] = close / rolling.lag(close, w) - 1.0
-    up = np.where(np.isnan(r), np.nan, (r > 0).astype(float))
+    up = rolling.Running(np.where(np.isnan(r), np.nan, (r > 0).astype(float)))
+    gains, moves = rolling.Running(np.maximum(r, 0.0)), rolling.Running(np.abs(r))
     for w in WINDOWS:
         out[f"ma_ratio_{w}"] = rolling.window_mean(close, w) / close - 1.0
         out[f"trend_{w}"], out[f"trend_r2_{w}"] = rolling.window_trend(p.log_close, w)
         out[f"up_share_{w}"] = rolling.running_mean(up, w)
-        gains, moves = rolling.running_sums(np.maximum(r, 0.0), w)[0], rolling.running_sums(np.abs(r), w)[0]
-        out[f"gain_ratio_{w}"] = gains / moves
+        out[f"gain_ratio_{w}"] = gains.sums(w)[0] / moves.sums(w)[0]
+    returns = rolling.Running(r)
     for w in VOL_WINDOWS:
-        out[f"vol_{w}d"] = rolling.running_std(r, w) * np.sqrt(ANNUALIZATION)
-    downside = np.minimum(r, 0.0) ** 2
+        out[f"vol_{w}d"] = rolling.running_std(returns, w) * np.sqrt(ANNUALIZATION)
+    downside = rolling.Running(np.minimum(r, 0.0) ** 2)
     for w in SHAPE_WINDOWS:
         out[f"downside_vol_{w}d"] = np.sqrt(rolling.running_mean(downside, w) * ANNUALIZATION)
-        out[f"skew_{w}d"] = rolling.running_moments(r, w)[2]
+        out[f"skew_{w}d"] = rolling.running_moments(returns, w)[2]
 
 
 def _range(p: Panels, out: dict) -> None:
     close, hi, lo = p.close, p.high_or_close, p.low_or_close
     for w in WINDOWS:
-        top, bottom = rolling.polars_extreme(hi, w, True), rolling.polars_extreme(lo, w, False)
+        top, bottom = rolling.window_extreme(hi, w, True), rolling.window_extreme(lo, w, False)
         out[f"high_ratio_{w}"] = top / close - 1.0
         out[f"low_ratio_{w}"] = bottom / close - 1.0
         out[f"range_pos_{w}"] = (close - bottom) / (top - bottom)
@@ -99,7 +100,7 @@ def _range(p: Panels, out: dict) -> None:
         out[f"low_age_{w}"] = rolling.window_extreme_age(lo, bottom, w)
         out[f"high_low_age_{w}"] = out[f"high_age_{w}"] - out[f"low_age_{w}"]
     for w in DRAWDOWN_WINDOWS:
-        out[f"drawdown_{w}d"] = close / rolling.polars_extreme(close, w, True) - 1.0
+        out[f"drawdown_{w}d"] = close / rolling.window_extreme(close, w, True) - 1.0
 
 
 def _volume(p: Panels, out: dict) -> None:

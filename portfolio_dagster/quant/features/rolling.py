@@ -11,7 +11,6 @@ rows are finite (pandas' `rolling(w, min_periods=w)` semantics). Two kinds of ke
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 
 
 def lag(x: np.ndarray, k: int) -> np.ndarray:
@@ -104,48 +103,64 @@ def window_corr(x: np.ndarray, y: np.ndarray, w: int) -> np.ndarray:
         return sxy / np.sqrt(window_sq_dev(x, w, mx) * window_sq_dev(y, w, my))
 
 
-def polars_extreme(x: np.ndarray, w: int, highest: bool) -> np.ndarray:
-    """Rolling max (or min) in O(n): exact, so polars' running kernel is safe on price levels."""
-    if x.shape[1] == 0:
-        return x.copy()
-    frame = pl.from_numpy(np.ascontiguousarray(x)).select(pl.all().fill_nan(None))
-    expr = pl.all().rolling_max(w) if highest else pl.all().rolling_min(w)
-    return frame.select(expr).to_numpy().astype(float)
+def window_extreme(x: np.ndarray, w: int, highest: bool) -> np.ndarray:
+    """Max (or min) of the last w rows in O(n log w): maxima of 1, 2, 4, ... rows by doubling, then two
+    overlapping power-of-two spans cover the window (exact; NaN propagates like any window kernel)."""
+    pick = np.maximum if highest else np.minimum
+    span, m = 1, x
+    while span * 2 <= w:
+        m = pick(m, lag(m, span))
+        span *= 2
+    out = pick(m, lag(m, w - span)) if span < w else m.copy()
+    out[: w - 1] = np.nan
+    return out
 
 
-def running_sums(x: np.ndarray, w: int, powers: tuple[int, ...] = (1,)) -> tuple[np.ndarray, ...]:
+class Running:
+    """Cumulative sums of one array, computed once and shared by every window and power asked of it."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        bad = ~np.isfinite(x)
+        self.clean = np.where(bad, 0.0, x)
+        self.nbad = np.cumsum(bad, axis=0, dtype=np.int32)
+        self._cumulative: dict[int, np.ndarray] = {}
+
+    def sums(self, w: int, powers: tuple[int, ...] = (1,)) -> tuple[np.ndarray, ...]:
+        n = len(self.clean)
+        nbad_w = self.nbad.copy()
+        nbad_w[w:] -= self.nbad[:-w]
+        invalid = nbad_w > 0
+        invalid[: w - 1] = True
+        out = []
+        for p in powers:
+            if p not in self._cumulative:
+                self._cumulative[p] = np.cumsum(self.clean ** p if p != 1 else self.clean, axis=0)
+            c = self._cumulative[p]
+            s = c.copy()
+            s[w:] -= c[:-w]
+            s[invalid] = np.nan
+            if n < w:
+                s[:] = np.nan
+            out.append(s)
+        return tuple(out)
+
+
+def running_sums(x: np.ndarray | Running, w: int, powers: tuple[int, ...] = (1,)) -> tuple[np.ndarray, ...]:
     """Trailing-window sums of x**p for each p, NaN where the window holds a non-finite value."""
-    n = len(x)
-    bad = ~np.isfinite(x)
-    clean = np.where(bad, 0.0, x)
-    nbad = np.cumsum(bad, axis=0, dtype=np.int64)
-    nbad_w = nbad.copy()
-    nbad_w[w:] -= nbad[:-w]
-    valid = np.zeros(x.shape, dtype=bool)
-    valid[w - 1:] = nbad_w[w - 1:] == 0
-    out = []
-    for p in powers:
-        c = np.cumsum(clean ** p if p != 1 else clean, axis=0)
-        s = c.copy()
-        s[w:] -= c[:-w]
-        s[~valid] = np.nan
-        if n < w:
-            s[:] = np.nan
-        out.append(s)
-    return tuple(out)
+    return (x if isinstance(x, Running) else Running(x)).sums(w, powers)
 
 
-def running_mean(x: np.ndarray, w: int) -> np.ndarray:
+def running_mean(x: np.ndarray | Running, w: int) -> np.ndarray:
     return running_sums(x, w)[0] / w
 
 
-def running_std(x: np.ndarray, w: int, ddof: int = 1) -> np.ndarray:
+def running_std(x: np.ndarray | Running, w: int, ddof: int = 1) -> np.ndarray:
     s1, s2 = running_sums(x, w, (1, 2))
     var = (s2 - s1 * s1 / w) / (w - ddof)
     return np.sqrt(np.maximum(var, 0.0))
 
 
-def running_moments(x: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def running_moments(x: np.ndarray | Running, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean, sample std, skewness (population moments ratio) over the window; all from one pass."""
     s1, s2, s3 = running_sums(x, w, (1, 2, 3))
     mean = s1 / w

@@ -86,7 +86,8 @@ def compute(p: Panels) -> dict[str, np.ndarray]:
         std = rolling.window_std(close, BOLLINGER_WINDOW)
         out["bollinger_position"] = (close - mean) / (2.0 * std)
         short, long_ = VOL_RATIO_WINDOWS
-        out["vol_ratio_10_63"] = rolling.running_std(p.ret, short) / rolling.running_std(p.ret, long_)
+        returns = rolling.Running(p.ret)
+        out["vol_ratio_10_63"] = rolling.running_std(returns, short) / rolling.running_std(returns, long_)
         stats = lag_difference_stats(p.log_close, HURST_WINDOW, (1, *HURST_LAGS, *VR_PERIODS))
         x = np.log(np.array(HURST_LAGS, dtype=float))
         x -= x.mean()
