@@ -33,8 +33,7 @@ def features(context: dg.AssetExecutionContext, settings: PipelineSettings,
     first = trading_days_before(start, max(cfg.features.lookback_days, feature_set.LOOKBACK))
     history = warehouse.universe_prices(first, end, cfg)
     market = benchmark_close(warehouse, cfg.data.benchmark, first, end)
-    table = feature_set.compute(history, market if len(market) else None)
-    table = table[(table["date"] >= pd.Timestamp(start)) & (table["date"] < pd.Timestamp(end))]
+    table = feature_set.compute(history, market if len(market) else None, since=start)   # history < end
     warehouse.replace_range("features", table, start, end)
     return dg.MaterializeResult(metadata=feature_metadata(table, cfg, market_source=(
         f"benchmark {cfg.data.benchmark}" if len(market) else "equal-weight universe")))
