@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from portfolio_dagster.config import load_config
+
 from pipeline_helpers import (CONTRACT_TABLES, SLICE_END, SLICE_START, SLICE_TICKERS, read_table, run_cli,
                               sample_slice_csv, small_config)
 
@@ -33,7 +35,8 @@ def test_every_contract_table_has_rows(slice_run):
     for table, frame in slice_run["tables"].items():
         assert len(frame) > 0, table
     prices = slice_run["tables"]["prices"]
-    assert set(prices["ticker"]) == {*SLICE_TICKERS, "SP500"}
+    # The sample also delivers the safe sleeve's series (CASH, BOND) named in strategy.safe_assets.
+    assert set(prices["ticker"]) == {*SLICE_TICKERS, "SP500", *load_config().strategy.safe_assets}
     assert not prices.duplicated(["ticker", "date"]).any()
 
 

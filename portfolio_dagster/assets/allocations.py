@@ -13,6 +13,8 @@ from portfolio_dagster.resources.operations_state import emergency_flag
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 
+LATEST_TABLE_MAX_DATES = 31
+
 
 @dg.asset(partitions_def=TRADING_DAYS, backfill_policy=SINGLE_RUN, pool=WAREHOUSE_POOL,
           group_name="strategy", kinds={"duckdb", "pandas"}, deps=[signals],
@@ -53,11 +55,13 @@ def allocations(context: dg.AssetExecutionContext, settings: PipelineSettings,
     warehouse.replace_range("allocations", table, start, end)
     latest = table[table["date"] == table["date"].max()] if len(table) else table
     shares = control_shares(table, s.safe_assets[0])
-    return dg.MaterializeResult(metadata={
-        "rows": len(table), "dates": int(table["date"].nunique()) if len(table) else 0,
-        "share_of_days_under_control": dg.MetadataValue.json(shares),
-        "latest": dg.MetadataValue.md(markdown_table(latest) if len(latest) else "none"),
-    })
+    metadata = {"rows": len(table), "dates": int(table["date"].nunique()) if len(table) else 0,
+                "share_of_days_under_control": dg.MetadataValue.json(shares)}
+    # Dagster copies the metadata onto every partition's event: the latest table only for short ranges
+    # (the daily run); after a backfill `pmx report` and the latest_allocations view show it.
+    if metadata["dates"] <= LATEST_TABLE_MAX_DATES:
+        metadata["latest"] = dg.MetadataValue.md(markdown_table(latest) if len(latest) else "none")
+    return dg.MaterializeResult(metadata=metadata)
 
 
 def _prior(warehouse: Warehouse, start, drawdown_days: int, cash_ticker: str) -> PriorState:

@@ -19,6 +19,8 @@ from scipy.stats import rankdata
 
 TRADING_DAYS = 252
 UNSEEN_SEVERITY = 0.5
+# A cut is named in the reason codes when it takes more than 10% off the risky sleeve.
+REASON_FACTOR = 0.9
 
 
 def market_volatility(close: pd.DataFrame, days: int) -> pd.Series:
@@ -71,7 +73,7 @@ def risky_share(max_share: float, risk_off: pd.Series, market_vol: pd.Series, *,
     regime_factor = 1.0 - regime_derisk * risk_off.fillna(UNSEEN_SEVERITY)
     vol_factor = (vol_target / market_vol).clip(upper=1.0).fillna(1.0)
     return pd.DataFrame({"share": max_share * regime_factor * vol_factor,
-                         "regime_cut": regime_factor < 1.0 - 1e-12, "vol_cut": vol_factor < 1.0 - 1e-12})
+                         "regime_cut": regime_factor < REASON_FACTOR, "vol_cut": vol_factor < REASON_FACTOR})
 
 
 def bond_share(bond_close: pd.Series | None, cash_close: pd.Series | None, dates: pd.DatetimeIndex, *,
