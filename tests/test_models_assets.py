@@ -80,7 +80,8 @@ def test_registry_has_lineage_for_every_family_and_the_ensemble(materialized):
     assert (pd.to_datetime(reg["fit_end"]) < pd.to_datetime(reg["validation_start"])).all()
     assert set(reg["horizon"]) == set(load_config().targets.horizons)
     assert reg["config_hash"].nunique() == 1
-    assert all(json.loads(f) == list(feature_set.FEATURE_NAMES) for f in reg["features"])
+    selected = list(feature_set.selected_feature_names(load_config().features.selected))
+    assert all(json.loads(f) == selected for f in reg["features"])
     ens = reg[reg["model_type"] == "ensemble"]
     for m in ens["metrics"]:
         weights = json.loads(m)["weights"]
@@ -105,7 +106,7 @@ def test_metrics_importance_and_regimes_are_stored_and_shown(materialized):
     assert set(skill["model"]) == {*FAMILIES, "ensemble"}
     assert skill["base_rate"].between(0, 1).all() and skill["interval_coverage"].between(0.5, 1).all()
     imp = t["feature_importance"]
-    assert set(imp["feature"]) == set(feature_set.FEATURE_NAMES) and imp["permutation"].notna().all()
+    assert set(imp["feature"]) == set(feature_set.selected_feature_names(load_config().features.selected)) and imp["permutation"].notna().all()
     assert "Permutation importance" in meta["models"]["feature_importance"].value
     assert "directional_accuracy" in meta["forecasts"]["oos_skill"].value
     reg = t["regimes"]

@@ -64,7 +64,7 @@ def _pipeline(prices: pd.DataFrame, families=("lightgbm", "xgboost", "bayesian_r
     refits = walk_forward.retrain_dates(mf.index, mf.index[300].date(), "quarterly")
     probs = regimes.walk_forward_probabilities(mf, refits, seed=7, min_train_days=300)
     rows = regimes.with_regime_columns(rows, probs)
-    spec = TrainingSpec(families=families, params=SMALL_PARAMS, feature_names=tuple(feature_set.FEATURE_NAMES),
+    spec = TrainingSpec(families=families, params=SMALL_PARAMS, feature_names=feature_set.DEFAULT_MODEL_FEATURES,
                         horizon=5, embargo_days=3, validation_days=60, min_train_days=150)
     calendar = pd.DatetimeIndex(rows["date"].unique()).sort_values()
     schedule = walk_forward.retrain_dates(calendar, calendar[400].date(), "quarterly")
