@@ -66,19 +66,22 @@ def _alive(pid: int) -> bool:
 
 
 def free_slots_of_dead_runs(instance: dg.DagsterInstance) -> list[str]:
-    """Release pool slots held by finished runs and by `pmx run` runs whose process died (SIGKILL,
-    power loss); mark the latter failed. Without this a killed run keeps the `warehouse` slot and
-    every later run waits for it forever (the daemon's run monitoring frees slots only for runs
-    it launched). Returns the run ids freed."""
-    freed = []
-    for run_id in instance.event_log_storage.get_concurrency_run_ids():
+    """Clean up after dead `pmx run` processes (SIGKILL, power loss): their unfinished runs are
+    marked failed and their pool slots freed, as are slots still held by finished runs. Without
+    this a killed run keeps the `warehouse` slot and every later run waits for it forever (the
+    daemon's run monitoring covers only runs it launched). Returns the run ids cleaned up."""
+    unfinished = instance.get_runs(filters=dg.RunsFilter(statuses=[
+        dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]))
+    here = socket.gethostname()
+    cleaned = []
+    for run in unfinished:
+        if run.tags.get(HOST_TAG) == here and PID_TAG in run.tags and not _alive(int(run.tags[PID_TAG])):
+            instance.report_run_failed(run, f"process {run.tags[PID_TAG]} is gone; pool slots freed")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            cleaned.append(run.run_id)
+    for run_id in instance.event_log_storage.get_concurrency_run_ids() - set(cleaned):
         run = instance.get_run_by_id(run_id)
-        dead = run is None or run.is_finished
-        if not dead and run.tags.get(HOST_TAG) == socket.gethostname() and PID_TAG in run.tags:
-            dead = not _alive(int(run.tags[PID_TAG]))
-            if dead:
-                instance.report_run_failed(run, f"process {run.tags[PID_TAG]} is gone; pool slots freed")
-        if dead:
+        if run is None or run.is_finished:
             instance.event_log_storage.free_concurrency_slots_for_run(run_id)
-            freed.append(run_id)
-    return freed
+            cleaned.append(run_id)
+    return cleaned

@@ -57,7 +57,7 @@ def run_pipeline(config: PipelineConfig, partition_range: tuple[str, str],
     instance = get_instance()
     freed = free_slots_of_dead_runs(instance)
     if freed:
-        echo(f"pmx: freed warehouse pool slots of {len(freed)} dead run(s)")
+        echo(f"pmx: cleaned up {len(freed)} dead run(s): marked failed, warehouse pool slots freed")
     plan = stages(config)
     first, last = partition_range
     # Stages after `models` have nothing to compute before the first model: start them at the

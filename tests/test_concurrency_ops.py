@@ -151,7 +151,7 @@ def test_sigkill_mid_run_then_rerun_gives_identical_tables(tmp_path, inputs, seq
         pd.testing.assert_frame_equal(partial[table], sequential[table], check_exact=False, rtol=1e-12, obj=table)
     assert len(partial["forecasts"]) in (0, len(sequential["forecasts"]))
     rerun = _finish(_pmx(home, config, csv))
-    assert "freed warehouse pool slots of 1 dead run" in rerun
+    assert "cleaned up 1 dead run(s)" in rerun
     _assert_same_tables(home, sequential)
     os.environ["DAGSTER_HOME"] = str(home / "dagster_home")
     try:
