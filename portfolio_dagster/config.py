@@ -97,7 +97,7 @@ class LightGBMConfig(_Section):
     subsample: float = 0.8
     colsample_bytree: float = 0.8
     early_stopping_rounds: int | None = 20
-    max_train_rows: int | None = 20000
+    max_train_rows: int | None = 10000
 
 
 class XGBoostConfig(_Section):
@@ -108,7 +108,7 @@ class XGBoostConfig(_Section):
     subsample: float = 0.8
     colsample_bytree: float = 0.8
     early_stopping_rounds: int | None = 20
-    max_train_rows: int | None = 20000
+    max_train_rows: int | None = 10000
 
 
 class TCNConfig(_Section):
@@ -123,11 +123,11 @@ class TCNConfig(_Section):
 
 
 class BayesianRidgeConfig(_Section):
-    max_train_rows: int | None = 20000
+    max_train_rows: int | None = 10000
 
 
 class RegimeAdaptiveConfig(_Section):
-    max_train_rows: int | None = 10000
+    max_train_rows: int | None = 5000
 
 
 MODEL_FAMILIES = ("lightgbm", "xgboost", "tcn", "bayesian_ridge", "regime_adaptive")

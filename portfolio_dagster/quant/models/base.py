@@ -23,7 +23,7 @@ import pandas as pd
 # Central 80% prediction interval.
 INTERVAL_QUANTILES = (0.10, 0.90)
 # Rows used for permutation importance (a deterministic subsample of the validation window).
-PERMUTATION_ROWS = 2000
+PERMUTATION_ROWS = 1000
 MANIFEST_SUFFIX = ".json"
 
 
