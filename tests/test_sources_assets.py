@@ -162,3 +162,24 @@ def test_live_source_without_a_key_is_one_clear_failure(tmp_path, monkeypatch):
     assert not result.success
     failure = [e for e in result.all_events if e.is_step_failure][0]
     assert "set the environment variable ALPHA_VANTAGE_API_KEY" in failure.step_failure_data.error.message
+
+
+@respx.mock
+def test_a_failing_live_source_falls_back_to_the_next_without_failing_the_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALPHA_VANTAGE_API_KEY", SECRET)
+    route = respx.get(alpha_vantage.URL).mock(return_value=httpx.Response(503, text="<html>down</html>"))
+    csv = tmp_path / "px.csv"
+    csv.write_text("date,ticker,close\n2024-05-09,IBM,168.0\n2024-05-10,IBM,170.0\n")
+    resources, wh = setup(tmp_path, sources=["alpha_vantage", "csv"], csv_path=str(csv), tickers=["IBM"],
+                          benchmark="IBM", overlap_days=0)
+    config_path = Path(resources["settings"].config_path)
+    cfg = yaml.safe_load(config_path.read_text())
+    cfg["data"]["live"]["backoff_seconds"] = 0.0  # retry at once: the test is about the fallback
+    config_path.write_text(yaml.safe_dump(cfg))
+    result = run([raw_prices_alpha_vantage, raw_prices_csv, prices], resources, "2024-05-09", "2024-05-10")
+    assert result.success
+    assert route.call_count > 1  # retried before giving up
+    meta = metadata(result, raw_prices_alpha_vantage)
+    assert meta["rows"] == 0 and meta["fallback_to"] == "csv" and SECRET not in meta["source_failed"]
+    px = wh.query("SELECT date, close, source FROM prices ORDER BY date")
+    assert list(px["source"]) == ["csv", "csv"] and list(px["close"]) == [168.0, 170.0]

@@ -118,7 +118,14 @@ def _live_asset(name: str):
             frame = fetch_range(live_source(name, settings, provider_keys), tickers, fetch_start, end,
                                 dt.date.today())
         except DataError as exc:
-            raise dg.Failure(str(exc)) from None
+            fallbacks = [s for s in cfg.data.sources if s != name]
+            if not fallbacks:
+                raise dg.Failure(str(exc)) from None
+            # An outage (after retries) must not stop the day: keep this table's stored rows and let
+            # `prices` take the range from the next source in priority order.
+            context.log.warning(f"{name} failed, falling back to {', '.join(fallbacks)}: {exc}")
+            return dg.MaterializeResult(metadata={"rows": 0, "source_failed": str(exc),
+                                                  "fallback_to": ", ".join(fallbacks)})
         return _store(warehouse, f"raw_prices_{name}", frame, fetch_start, end, fetched_from=str(fetch_start))
     return _asset
 
