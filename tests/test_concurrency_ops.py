@@ -59,7 +59,7 @@ def _assert_same_tables(home: Path, expected: dict[str, pd.DataFrame]) -> None:
 
 
 # A short slice keeps each full pipeline run (Dagster events per partition) to tens of seconds.
-SLICE_FROM, BACKTEST_FROM, SLICE_TO = "1997-07-01", "1998-07-01", "1998-12-31"
+SLICE_FROM, BACKTEST_FROM, SLICE_TO = "1996-07-01", "1998-07-01", "1998-12-31"
 NON_EMPTY = ("prices", "features", "targets", "model_registry", "forecasts", "signals", "allocations")
 
 
