@@ -89,26 +89,25 @@ class TargetsConfig(_Section):
         return tuple(sorted(set(v)))
 
 
-class LightGBMConfig(_Section):
+class _BoostedTreesConfig(_Section):
+    """Settings LightGBM and XGBoost share."""
+
     n_estimators: int = Field(100, ge=1)
     learning_rate: float = 0.05
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    early_stopping_rounds: int | None = 20
+    max_train_rows: int | None = 10000
+
+
+class LightGBMConfig(_BoostedTreesConfig):
     num_leaves: int = 15
     min_child_samples: int = 200
-    subsample: float = 0.8
-    colsample_bytree: float = 0.8
-    early_stopping_rounds: int | None = 20
-    max_train_rows: int | None = 10000
 
 
-class XGBoostConfig(_Section):
-    n_estimators: int = Field(100, ge=1)
-    learning_rate: float = 0.05
+class XGBoostConfig(_BoostedTreesConfig):
     max_depth: int = 4
     min_child_weight: float = 50.0
-    subsample: float = 0.8
-    colsample_bytree: float = 0.8
-    early_stopping_rounds: int | None = 20
-    max_train_rows: int | None = 10000
 
 
 class TCNConfig(_Section):
