@@ -14,7 +14,8 @@ from pathlib import Path
 from portfolio_dagster import paths
 from portfolio_dagster.config import DEFAULT_CONFIG_PATH, SOURCES, ConfigError, PipelineConfig, load_config
 from portfolio_dagster.pipeline_runner import RunFailed
-from portfolio_dagster.resources.sources import SAMPLE_SPAN, DataError, read_price_csv, sample_tickers
+from portfolio_dagster.resources.sources import SAMPLE_SPAN, DataError, read_price_csv
+from portfolio_dagster.resources.sources.sample import SAMPLE_ONLY_SERIES, sample_series
 
 
 
@@ -41,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--start", type=_date, default=None)
     run.add_argument("--end", type=_date, default=None)
     run.add_argument("--warehouse", type=Path, default=None, help="DuckDB file (default: data/warehouse.duckdb)")
+    run.add_argument("--benchmark", default=None, help="the index to compare against (default: data.benchmark)")
     run.add_argument("--debug", action="store_true", help="show tracebacks")
     ui = sub.add_parser("ui", help="the Dagster UI on 127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
@@ -52,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def effective_config(args: argparse.Namespace) -> PipelineConfig:
     base = load_config(args.config or DEFAULT_CONFIG_PATH)
-    overrides: dict[str, object] = {"start": args.start, "end": args.end}
+    overrides: dict[str, object] = {"start": args.start, "end": args.end,
+                                    "benchmark": (getattr(args, "benchmark", None) or "").strip() or None}
     if args.source:
         overrides["sources"] = (args.source,)
     if args.csv:
@@ -84,7 +87,7 @@ def _check_inputs(config: PipelineConfig) -> None:
         lo, hi = SAMPLE_SPAN
         if data.end < lo or data.start > hi:
             raise CliError(f"empty date range: the sample spans {lo}..{hi}, asked {data.start}..{data.end}")
-        known |= set(sample_tickers())
+        known |= sample_series(data.benchmark)
     if "csv" in data.sources:
         frame = read_price_csv(data.csv_path)
         if frame.empty:
@@ -104,6 +107,30 @@ def _check_inputs(config: PipelineConfig) -> None:
         unknown = sorted(set(data.tickers) - known)
         if unknown:
             raise CliError(f"unknown ticker(s) {', '.join(unknown)}; available: {', '.join(sorted(known))}")
+    _check_barbell_inputs(config, known, live)
+
+
+def _check_barbell_inputs(config: PipelineConfig, known: set[str], live: list[str]) -> None:
+    """The benchmark and the safe sleeve must be in the data: without them the run would compute every
+    stage and fail in the backtest (or hold a cash sleeve with no price)."""
+    data, safe = config.data, config.strategy.safe_assets
+    if live:
+        # Live data cannot be listed before fetching; refuse the sample's own names, no provider has them.
+        synthetic = [t for t in (data.benchmark, *safe) if t in SAMPLE_ONLY_SERIES and t not in known]
+        if synthetic:
+            raise CliError(f"{synthetic[0]} is a series of the bundled sample, which the {live[0]} source does "
+                           "not have: use --config config/live.yaml (SPY, BIL, TLT) or set data.benchmark "
+                           "and strategy.safe_assets to real tickers")
+        return
+    where = ", ".join(f"the CSV {data.csv_path}" if s == "csv" else "the bundled sample"
+                      for s in data.sources if s in ("sample", "csv"))
+    if data.benchmark not in known:
+        raise CliError(f"benchmark {data.benchmark} is not in the data ({where}): pass --benchmark TICKER "
+                       f"with a ticker it has, e.g. {', '.join(sorted(known)[:5])}")
+    missing = [t for t in safe if t not in known]
+    if missing:
+        raise CliError(f"safe-sleeve ticker {missing[0]} (strategy.safe_assets) is not in the data ({where}): "
+                       "add its prices or set strategy.safe_assets in --config")
 
 
 def _partition_keys(start: dt.date, end: dt.date) -> tuple[str, str]:

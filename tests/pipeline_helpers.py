@@ -11,7 +11,7 @@ import yaml
 
 from portfolio_dagster.cli import main
 from portfolio_dagster.config import load_config
-from portfolio_dagster.resources.sources import sample_prices
+from portfolio_dagster.resources.sources import sample_prices, sample_safe_assets
 
 SLICE_TICKERS = ("AAPL", "JNJ", "KO", "MSFT", "XOM")
 SLICE_START, SLICE_END = "1995-01-03", "1999-12-31"
@@ -30,8 +30,9 @@ def small_config(path: Path) -> Path:
 
 def sample_slice_csv(path: Path) -> Path:
     """Real sample prices for the slice, written in the CSV source's format."""
-    px = sample_prices("SP500")
-    px = px[px["ticker"].isin([*SLICE_TICKERS, "SP500"])]
+    # The safe sleeve's series too: pmx run stops before any stage when one is absent from the data.
+    px = pd.concat([sample_prices("SP500"), sample_safe_assets()], ignore_index=True)
+    px = px[px["ticker"].isin([*SLICE_TICKERS, "SP500", *load_config().strategy.safe_assets])]
     px = px[(px["date"] >= pd.Timestamp(SLICE_START).date()) & (px["date"] <= pd.Timestamp(SLICE_END).date())]
     px[["date", "ticker", "close"]].to_csv(path, index=False)
     return path

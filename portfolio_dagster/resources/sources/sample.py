@@ -25,6 +25,7 @@ SAMPLE_SPAN = (dt.date(1990, 1, 2), dt.date(2022, 12, 28))
 RAW_COLUMNS = ["ticker", "date", "open", "high", "low", "close", "volume"]
 CASH_TICKER = "CASH"
 BOND_TICKER = "BOND"
+SAMPLE_INDEX = "SP500"   # skfolio's name of the S&P 500 price index
 SAFE_SERIES_NOTE = ("CASH (Fama-French RF) ends 2018-11-30 and BOND (Moody's AAA proxy) ends 2019-01-31: "
                     "no rows after, so a holding earns 0 there")
 
@@ -43,8 +44,14 @@ def _long(wide: pd.DataFrame) -> pd.DataFrame:
 def _stocks_and_index(benchmark: str) -> pd.DataFrame:
     from skfolio.datasets import load_sp500_dataset, load_sp500_index
 
-    index = load_sp500_index().rename(columns={"SP500": benchmark})
-    return _long(load_sp500_dataset().join(index, how="outer"))
+    stocks = load_sp500_dataset()
+    # The index is delivered under the benchmark's name, unless that name is one of the sample's own
+    # series (a stock, CASH, BOND): then that series is the benchmark and the index keeps its name.
+    taken = {*stocks.columns, CASH_TICKER, BOND_TICKER}
+    index = load_sp500_index()
+    if benchmark not in taken:
+        index = index.rename(columns={SAMPLE_INDEX: benchmark})
+    return _long(stocks.join(index, how="outer"))
 
 
 def sample_prices(benchmark: str) -> pd.DataFrame:
@@ -97,3 +104,15 @@ def series_spans(frame: pd.DataFrame) -> dict[str, str]:
     """ticker -> 'first..last' of the rows present."""
     spans = frame.groupby("ticker")["date"].agg(["min", "max"])
     return {t: f"{r['min']}..{r['max']}" for t, r in spans.iterrows()}
+
+
+def sample_series(benchmark: str) -> set[str]:
+    """Every ticker the sample delivers with this benchmark: the stocks, the index (named after the
+    benchmark unless the benchmark is one of the sample's own series), CASH and BOND."""
+    stocks = set(sample_tickers())
+    taken = {*stocks, CASH_TICKER, BOND_TICKER}
+    return taken | {benchmark if benchmark not in taken else SAMPLE_INDEX}
+
+
+# The sample's own constructions, under names no live provider delivers as these series.
+SAMPLE_ONLY_SERIES = frozenset({SAMPLE_INDEX, CASH_TICKER, BOND_TICKER})
