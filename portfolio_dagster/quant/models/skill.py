@@ -6,21 +6,10 @@ import numpy as np
 import pandas as pd
 
 from portfolio_dagster.quant.models.base import INTERVAL_QUANTILES
+from portfolio_dagster.quant.significance import cross_sectional_ic, newey_west_tstat
 
 SKILL_COLUMNS = ("model", "horizon", "first_date", "last_date", "observations", "directional_accuracy",
-                 "base_rate", "ic", "rank_ic", "pooled_ic", "mae", "interval_coverage", "nominal_coverage")
-
-
-def _daily_corr(frame: pd.DataFrame, a: str, b: str) -> float:
-    """Mean over dates of the cross-sectional correlation of a and b (dates with < 3 rows skipped)."""
-    g = frame.groupby("date")
-    n = g[a].transform("size")
-    x, y = frame[a] - g[a].transform("mean"), frame[b] - g[b].transform("mean")
-    parts = pd.DataFrame({"date": frame["date"], "xy": x * y, "xx": x * x, "yy": y * y})[n >= 3]
-    sums = parts.groupby("date")[["xy", "xx", "yy"]].sum()
-    denom = np.sqrt(sums["xx"] * sums["yy"])
-    corr = (sums["xy"] / denom)[denom > 0]
-    return float(corr.mean()) if len(corr) else float("nan")
+                 "base_rate", "ic", "rank_ic", "rank_ic_tstat", "pooled_ic", "mae", "interval_coverage", "nominal_coverage")
 
 
 def oos_skill(forecasts: pd.DataFrame) -> pd.DataFrame:
@@ -28,8 +17,8 @@ def oos_skill(forecasts: pd.DataFrame) -> pd.DataFrame:
     rows = []
     done = forecasts.dropna(subset=["actual", "prediction"])
     for (model, horizon), f in done.groupby(["model", "horizon"], sort=True):
-        ranked = f.assign(pred_rank=f.groupby("date")["prediction"].rank(),
-                          actual_rank=f.groupby("date")["actual"].rank())
+        rank_ic = cross_sectional_ic(f, rank=True)
+        ic = cross_sectional_ic(f, rank=False)
         pooled = float(np.corrcoef(f["prediction"], f["actual"])[0, 1]) if len(f) > 2 and \
             f["prediction"].std() > 0 and f["actual"].std() > 0 else float("nan")
         covered = (f["actual"] >= f["lower"]) & (f["actual"] <= f["upper"])
@@ -38,7 +27,8 @@ def oos_skill(forecasts: pd.DataFrame) -> pd.DataFrame:
             "observations": len(f),
             "directional_accuracy": float(np.mean(np.sign(f["prediction"]) == np.sign(f["actual"]))),
             "base_rate": float(np.mean(f["actual"] > 0)),
-            "ic": _daily_corr(f, "prediction", "actual"), "rank_ic": _daily_corr(ranked, "pred_rank", "actual_rank"),
+            "ic": float(ic.mean()) if len(ic) else np.nan, "rank_ic": float(rank_ic.mean()) if len(rank_ic) else np.nan,
+            "rank_ic_tstat": newey_west_tstat(rank_ic.to_numpy(), int(horizon)),
             "pooled_ic": pooled, "mae": float(np.mean(np.abs(f["prediction"] - f["actual"]))),
             "interval_coverage": float(covered[f["lower"].notna()].mean()) if f["lower"].notna().any() else np.nan,
             "nominal_coverage": INTERVAL_QUANTILES[1] - INTERVAL_QUANTILES[0],
