@@ -27,9 +27,33 @@ def test_return_and_risk_metrics_by_hand():
     assert perf["hit_rate"] == pytest.approx(0.4)
     assert perf["profit_factor"] == pytest.approx(0.04 / 0.03)
     assert perf["annual_volatility"] == pytest.approx(sd * math.sqrt(252))
-    assert perf["calmar"] == pytest.approx(perf["annual_return"] / 0.02)
+    cagr = 1.00929906 ** (252 / 5) - 1
+    assert perf["annual_return"] == pytest.approx(cagr)
+    assert perf["calmar"] == pytest.approx(cagr / 0.02)          # hand values, not the code's own output
+    assert perf["sharpe"] == pytest.approx(mean / sd * math.sqrt(252))
+    assert perf["sortino"] == pytest.approx(mean * 252 / downside)
+    assert perf["max_drawdown"] == pytest.approx(-0.02)
     assert perf["turnover"] == pytest.approx(1.5 / (5 / 252))
-    assert math.isnan(perf["information_ratio"])
+    assert math.isnan(perf["information_ratio"])                 # no benchmark: undefined
+    bench = np.array([0.0, -0.01, 0.02, 0.01, 0.0])
+    active = R - bench
+    with_bench = metrics.performance(R, np.zeros(5), bench)
+    assert with_bench["information_ratio"] == pytest.approx(active.mean() / active.std(ddof=1) * math.sqrt(252))
+    assert with_bench["turnover"] == 0.0
+
+
+def test_degenerate_series_give_nan_not_a_number_that_looks_real():
+    flat = np.zeros(10)
+    perf = metrics.performance(flat, np.zeros(10), flat)
+    for key in ("sharpe", "sortino", "calmar", "profit_factor", "information_ratio"):
+        assert math.isnan(perf[key]), key
+    assert perf["max_drawdown"] == 0.0 and perf["hit_rate"] == 0.0 and perf["annual_return"] == 0.0
+    assert math.isnan(metrics.sharpe(np.array([0.01])))
+    assert math.isnan(metrics.cagr(np.array([-1.0, 0.1])))     # equity wiped out: no growth rate
+    assert metrics.max_drawdown(np.array([])) == 0.0
+    gains_only = metrics.performance(np.array([0.01, 0.02, 0.0]), np.zeros(3), None)
+    assert math.isnan(gains_only["profit_factor"]) and math.isnan(gains_only["calmar"])
+    assert gains_only["hit_rate"] == pytest.approx(2 / 3)
 
 
 def test_information_ratio_is_active_return_over_tracking_error():
@@ -150,3 +174,92 @@ def test_pbo_matches_a_direct_cscv_loop():
     out = overfitting.pbo_cscv(m, blocks)
     assert out["pbo"] == pytest.approx(np.mean(np.array(logits) <= 0))
     assert out["logit_median"] == pytest.approx(np.median(logits))
+
+
+# Published worked examples (Bailey & Lopez de Prado). The papers state per-period Sharpe ratios
+# and use 250 observations a year for the DSR example.
+def test_probabilistic_sharpe_published_example():
+    # PSR paper (2012): SR 1.14 against SR* 1, T = 250, normal returns (skew 0, kurtosis 3) -> 0.9573.
+    assert overfitting.psr_from_moments(1.14, 1.0, 250, 0.0, 3.0) == pytest.approx(0.9573, abs=5e-5)
+
+
+def test_deflated_sharpe_published_example():
+    # DSR paper (2014): annual SR 2.5 over T = 1250 days, N = 100 trials whose annualized Sharpe ratios
+    # have variance 0.5, skew -3, kurtosis 10 -> DSR 0.9004 (SR* 1.7894 annualized).
+    per_year = 250
+    sr_star = overfitting.expected_max_sharpe(100, math.sqrt(0.5 / per_year))
+    assert sr_star * math.sqrt(per_year) == pytest.approx(1.7894, abs=1e-4)
+    dsr = overfitting.psr_from_moments(2.5 / math.sqrt(per_year), sr_star, 1250, -3.0, 10.0)
+    assert dsr == pytest.approx(0.9004, abs=5e-5)
+
+
+def test_deflated_sharpe_uses_the_callers_trial_dispersion():
+    rng = np.random.default_rng(1)
+    r = rng.normal(0.0006, 0.01, 2000)
+    for std in (0.005, 0.02, 0.05):
+        expected = overfitting.probabilistic_sharpe(r, overfitting.expected_max_sharpe(10, std))
+        assert overfitting.deflated_sharpe(r, 10, std) == pytest.approx(expected, rel=1e-12)
+    # Without it (or a NaN), one Sharpe estimate's sampling error 1/sqrt(n - 1) stands in.
+    default = overfitting.probabilistic_sharpe(r, overfitting.expected_max_sharpe(10, 1 / math.sqrt(1999)))
+    assert overfitting.deflated_sharpe(r, 10) == pytest.approx(default, rel=1e-12)
+    assert overfitting.deflated_sharpe(r, 10, float("nan")) == pytest.approx(default, rel=1e-12)
+
+
+def test_probabilistic_sharpe_uses_skew_and_kurtosis():
+    # Same mean and variance, fat left tail: a lower PSR than the symmetric series (the penalty).
+    sym = np.tile([0.02, -0.01], 250)
+    skewed = np.tile([0.01, 0.01, 0.01, -0.025], 125)
+    skewed = (skewed - skewed.mean()) / skewed.std(ddof=1) * sym.std(ddof=1) + sym.mean()
+    assert overfitting.probabilistic_sharpe(skewed) < overfitting.probabilistic_sharpe(sym)
+    m = skewed - skewed.mean()
+    g3, g4 = (m**3).mean() / (m**2).mean() ** 1.5, (m**4).mean() / (m**2).mean() ** 2
+    sr = skewed.mean() / skewed.std(ddof=1)
+    assert overfitting.probabilistic_sharpe(skewed) == pytest.approx(
+        overfitting.psr_from_moments(sr, 0.0, 500, g3, g4), rel=1e-12)
+    assert math.isnan(overfitting.probabilistic_sharpe(np.array([0.01, 0.01, 0.01])))  # no dispersion
+    assert math.isnan(overfitting.probabilistic_sharpe(np.array([0.01, 0.02])))        # too short
+
+
+def _block(mean: float, half_spread: float, days: int) -> np.ndarray:
+    """days alternating mean +- half_spread: that mean, standard deviation ~ half_spread."""
+    return mean + half_spread * np.tile([1.0, -1.0], days // 2)
+
+
+def test_pbo_known_answer_ranks_variants_by_sharpe_not_mean():
+    # Two blocks (two CSCV splits), three variants. Block Sharpe (mean/sd):
+    #   block 1: A 0.010/0.10 = 0.1, B 0.005/0.01 = 0.5, C 0.0/0.01 = 0
+    #   block 2: A 0.1, B -0.5, C 0.0005/0.01 = 0.05
+    # In-sample block 1 picks B, the worst out of sample: rank 1 of 3, omega 1/4, logit log(1/3).
+    # In-sample block 2 picks A, the middle of block 1: rank 2, omega 2/4, logit 0 (counts as overfit).
+    # PBO = 1, median logit log(1/3)/2. Ranking by mean would pick A twice (best both times): PBO 0.
+    days = 40
+    a = np.concatenate([_block(0.010, 0.10, days), _block(0.010, 0.10, days)])
+    b = np.concatenate([_block(0.005, 0.01, days), _block(-0.005, 0.01, days)])
+    c = np.concatenate([_block(0.0, 0.01, days), _block(0.0005, 0.01, days)])
+    out = overfitting.pbo_cscv(np.column_stack([a, b, c]), blocks=2)
+    assert out["splits"] == 2
+    assert out["pbo"] == pytest.approx(1.0)
+    assert out["logit_median"] == pytest.approx(math.log(1 / 3) / 2)
+
+
+def test_pbo_is_zero_when_one_variant_is_best_in_every_block():
+    days = 20
+    best = np.concatenate([_block(0.004, 0.01, days) for _ in range(4)])
+    others = [np.concatenate([_block(0.001 * k, 0.01 + 0.002 * j, days) for j in range(4)]) for k in (0, 1, 2)]
+    out = overfitting.pbo_cscv(np.column_stack([best, *others]), blocks=4)
+    assert out["splits"] == 6 and out["pbo"] == 0.0
+    # The winner is always ranked first of 4 out of sample: omega 4/5, logit log(4).
+    assert out["logit_median"] == pytest.approx(math.log(4))
+
+
+def test_pbo_refuses_what_cscv_cannot_split():
+    m = np.random.default_rng(0).normal(size=(100, 3))
+    for bad in (overfitting.pbo_cscv(m[:, :1]), overfitting.pbo_cscv(m, blocks=3),
+                overfitting.pbo_cscv(m, blocks=0), overfitting.pbo_cscv(m[:31], blocks=16)):
+        assert math.isnan(bad["pbo"]) and bad["splits"] == 0
+    assert overfitting.pbo_cscv(m[:32], blocks=16)["splits"] == 12870
+
+
+def test_expected_max_sharpe_of_a_single_trial_is_zero_and_scales_with_dispersion():
+    assert overfitting.expected_max_sharpe(1, 0.3) == 0.0
+    assert overfitting.expected_max_sharpe(50, 0.2) == pytest.approx(2 * overfitting.expected_max_sharpe(50, 0.1))

@@ -3,12 +3,15 @@ regimes dated <= T unchanged), determinism of the whole walk-forward, the point-
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from portfolio_dagster.quant import features as feature_set
 from portfolio_dagster.quant import regimes, targets, walk_forward
+from portfolio_dagster.quant.calendar import sessions
 from portfolio_dagster.quant.models.training import TrainingSpec, walk_forward_forecasts
 from portfolio_dagster.quant.panel import wide
 from model_data import SMALL_PARAMS
@@ -37,6 +40,70 @@ def test_purge_no_training_target_reaches_the_asof_or_validation_window(horizon,
 def test_rolling_window_keeps_the_last_days():
     w = walk_forward.training_window(CAL, CAL[400], 5, 5, rolling_days=100)
     assert CAL.get_loc(w.end) - CAL.get_loc(w.start) + 1 == 100
+    # The split keeps the rolling window too (it must not silently become expanding).
+    s = walk_forward.split(CAL, CAL[400], 5, 5, 30, rolling_days=100)
+    assert s.window.start == w.start and s.window.end == w.end
+    fit, val = walk_forward.fit_and_validation(pd.DataFrame({"date": CAL}), s)
+    assert fit["date"].min() == w.start and len(fit) + 5 + 5 + len(val) == 100
+    # Expanding: from the first day; a window longer than the history is the whole history.
+    assert walk_forward.training_window(CAL, CAL[400], 5, 5).start == CAL[0]
+    assert walk_forward.training_window(CAL, CAL[50], 5, 5, rolling_days=1000).start == CAL[0]
+
+
+def test_no_eligible_row_gives_an_empty_window_and_empty_sets():
+    w = walk_forward.training_window(CAL, CAL[11], 5, 5)
+    assert not w.empty and w.start == w.end == CAL[0]             # the first row only: 0 + 5 + 5 < 11
+    empty = walk_forward.training_window(CAL, CAL[11], 5, 6)
+    assert empty.empty and empty.start is None
+    s = walk_forward.split(CAL, CAL[11], 5, 6, 20)
+    fit, val = walk_forward.fit_and_validation(pd.DataFrame({"date": CAL}), s)
+    assert fit.empty and val.empty and s.validation_start is None
+    # A validation window that leaves no room for purged fit rows: validation only.
+    s = walk_forward.split(CAL, CAL[40], 5, 5, 25)
+    assert s.fit_end is None and s.validation_start == CAL[29 - 25 + 1] and s.asof == CAL[40]
+    # No validation window requested: every eligible row is a fit row.
+    s = walk_forward.split(CAL, CAL[40], 5, 5, 0)
+    assert s.fit_end == s.window.end and s.validation_start is None
+
+
+SESSIONS = sessions(dt.date(2000, 1, 3), dt.date(2004, 1, 1))       # the real XNYS calendar, holidays and all
+
+
+def _target_end_positions(horizon: int) -> pd.DataFrame:
+    """Rows with the calendar position of the close each row's return_{h}d target actually used.
+    Closes are 1000 + position, so the target (c[j] / c[i] - 1) reveals j."""
+    prices = pd.DataFrame({"ticker": "X", "date": SESSIONS, "close": 1000.0 + np.arange(len(SESSIONS))})
+    tg = targets.compute(prices, (horizon,)).dropna(subset=[f"return_{horizon}d"])
+    pos = np.arange(len(SESSIONS))[SESSIONS.get_indexer(tg["date"])]
+    end = np.rint((1 + tg[f"return_{horizon}d"].to_numpy()) * (1000.0 + pos) - 1000.0).astype(int)
+    return pd.DataFrame({"date": tg["date"].to_numpy(), "target_end": end})
+
+
+def _purged(s, rows: pd.DataFrame, embargo: int) -> bool:
+    """Measured on the targets' real end dates: every used row's target ends `embargo` sessions or more
+    before the as-of date, and every fit row's before the validation window."""
+    fit, val = walk_forward.fit_and_validation(rows, s)
+    asof, vstart = SESSIONS.get_loc(s.asof), SESSIONS.get_loc(s.validation_start)
+    used = pd.concat([fit, val])
+    return bool((used["target_end"] + embargo < asof).all() and (fit["target_end"] + embargo < vstart).all())
+
+
+@pytest.mark.parametrize("horizon,embargo", [(63, 5), (21, 5), (5, 0), (1, 3)])
+def test_purge_measured_on_real_target_end_dates_and_tight(horizon, embargo):
+    rows = _target_end_positions(horizon)
+    assert (rows["target_end"] - np.arange(len(rows)) == horizon).all()     # the encoding works
+    for asof in SESSIONS[400::97]:
+        s = walk_forward.split(SESSIONS, asof, horizon, embargo, 120)
+        assert _purged(s, rows, embargo)
+        fit, val = walk_forward.fit_and_validation(rows, s)
+        # Tight: the newest used row's target ends exactly embargo + 1 sessions before the as-of date,
+        # the newest fit row's exactly embargo + 1 before the validation window.
+        assert val["target_end"].max() + embargo + 1 == SESSIONS.get_loc(asof)
+        assert fit["target_end"].max() + embargo + 1 == SESSIONS.get_loc(s.validation_start)
+        # A walk-forward that shortened the horizon or the embargo by one day would leak: the check fails.
+        assert not _purged(walk_forward.split(SESSIONS, asof, horizon - 1, embargo, 120), rows, embargo)
+        if embargo:
+            assert not _purged(walk_forward.split(SESSIONS, asof, horizon, embargo - 1, 120), rows, embargo)
 
 
 @pytest.mark.parametrize("frequency,count", [("yearly", 3), ("quarterly", 10), ("monthly", 28)])

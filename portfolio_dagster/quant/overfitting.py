@@ -22,16 +22,20 @@ EULER_GAMMA = 0.5772156649015329
 CSCV_BLOCKS = 16
 
 
+def psr_from_moments(sr: float, benchmark_sr: float, n: int, skewness: float, kurt: float) -> float:
+    """PSR from a per-period Sharpe `sr` over `n` observations with this skewness and (non-excess)
+    kurtosis: the form the papers' worked examples are stated in."""
+    denom = np.sqrt(max(1 - skewness * sr + (kurt - 1) / 4 * sr**2, 1e-12))
+    return float(norm.cdf((sr - benchmark_sr) * np.sqrt(n - 1) / denom))
+
+
 def probabilistic_sharpe(returns: np.ndarray, benchmark_sr: float = 0.0) -> float:
     returns = np.asarray(returns, dtype=float)
     n = returns.size
     sd = returns.std(ddof=1) if n > 1 else 0.0
     if n < 3 or sd == 0:
         return float("nan")
-    sr = returns.mean() / sd
-    g3, g4 = skew(returns), kurtosis(returns, fisher=False)
-    denom = np.sqrt(max(1 - g3 * sr + (g4 - 1) / 4 * sr**2, 1e-12))
-    return float(norm.cdf((sr - benchmark_sr) * np.sqrt(n - 1) / denom))
+    return psr_from_moments(returns.mean() / sd, benchmark_sr, n, skew(returns), kurtosis(returns, fisher=False))
 
 
 def expected_max_sharpe(trials: int, trial_sharpe_std: float) -> float:
