@@ -138,6 +138,10 @@ def test_live_source_fetches_only_its_range_plus_overlap_and_fills_from_the_next
     csv.write_text("date,ticker,close\n2024-05-10,IBM,170.0\n2024-05-06,IBM,165.0\n")
     resources, wh = setup(tmp_path, sources=["alpha_vantage", "csv"], csv_path=str(csv), tickers=["IBM"],
                           benchmark="IBM", overlap_days=3)
+    # A live source fetches the universe, the benchmark and the safe sleeve: make them all IBM, one request.
+    config_path = Path(resources["settings"].config_path)
+    config_path.write_text(yaml.safe_dump(yaml.safe_load(config_path.read_text())
+                                          | {"strategy": {"safe_assets": ["IBM"]}}))
     result = run([raw_prices_alpha_vantage, raw_prices_csv, prices], resources, "2024-05-10", "2024-05-10",
                  MARKET_DATA_CHECKS)
     assert result.success

@@ -22,6 +22,7 @@ from portfolio_dagster.resources.sources import (
 from portfolio_dagster.resources.sources.alpha_vantage import AlphaVantageSource
 from portfolio_dagster.resources.sources.finnhub import FinnhubSource
 from portfolio_dagster.resources.sources.http import HttpClient
+from portfolio_dagster.resources.sources.throttle import Throttle
 from portfolio_dagster.resources.sources.yfinance import YFinanceSource
 from portfolio_dagster.resources.warehouse import Warehouse
 
@@ -54,7 +55,7 @@ def raw_prices_sample(context: dg.AssetExecutionContext, settings: PipelineSetti
     start, end = window(context)
     frame = _in_window(sample_all(cfg.data.benchmark), start, end)
     if cfg.data.tickers is not None:
-        frame = frame[frame["ticker"].isin({*cfg.data.tickers, cfg.data.benchmark, *cfg.strategy.safe_assets})]
+        frame = frame[frame["ticker"].isin(instruments(cfg))]
     ended = sorted(t for t, span in series_spans(sample_all(cfg.data.benchmark)).items()
                    if dt.date.fromisoformat(span.split("..")[1]) < end - dt.timedelta(days=1))
     return _store(warehouse, "raw_prices_sample", frame, start, end,
@@ -74,14 +75,22 @@ def raw_prices_csv(context: dg.AssetExecutionContext, settings: PipelineSettings
     return _store(warehouse, "raw_prices_csv", _in_window(frame, start, end), start, end)
 
 
+def instruments(cfg) -> list[str]:
+    """Every ticker a source delivers for this config: the universe, the benchmark and the safe sleeve."""
+    return sorted({*(cfg.data.tickers or ()), cfg.data.benchmark, *cfg.strategy.safe_assets})
+
+
 def live_source(name: str, settings: PipelineSettings, keys: ProviderKeys):
     """The configured client of one live provider (the key read from the environment here, only)."""
     live = settings.config.data.live
-    if name == "yfinance":
-        return YFinanceSource()
     cache = None
     if live.cache_dir:
         cache = Path(live.cache_dir) if Path(live.cache_dir).is_absolute() else paths.home() / live.cache_dir
+    if name == "yfinance":
+        # yfinance does its own HTTP; it gets the same limiter, retries and cache as the HTTP sources.
+        return YFinanceSource(throttle=Throttle(name, cache, live.requests_per_minute.get(name, 60.0),
+                                                max_retries=live.max_retries,
+                                                backoff_seconds=live.backoff_seconds))
     client = HttpClient(name, cache, live.requests_per_minute.get(name, 60.0), max_retries=live.max_retries,
                         backoff_seconds=live.backoff_seconds, timeout_seconds=live.timeout_seconds)
     source_class = {"alpha_vantage": AlphaVantageSource, "finnhub": FinnhubSource}[name]
@@ -112,7 +121,7 @@ def _live_asset(name: str):
         start, end = window(context)
         if not cfg.data.tickers:
             raise dg.Failure(f"the {name} source needs a universe: data.tickers (pmx run --tickers A,B)")
-        tickers = sorted({*cfg.data.tickers, cfg.data.benchmark})
+        tickers = instruments(cfg)
         fetch_start = overlap_start(start, cfg.data.live.overlap_days)
         try:
             frame = fetch_range(live_source(name, settings, provider_keys), tickers, fetch_start, end,
