@@ -211,6 +211,24 @@ class OperationsConfig(_Section):
     emergency_below: float = Field(0.45, ge=0, le=1)  # ... that switches allocations to the safe sleeve
     min_ic: float = 0.0                         # rank IC at or below this also triggers a retrain
     sensor_interval_seconds: int = Field(3600, ge=30)
+    # Feature drift: population stability index of each model input, the newest drift_window_days vs the
+    # training window of the model set in use; above drift_threshold the feature_drift check warns.
+    drift_threshold: float = Field(0.2, gt=0)
+    drift_window_days: int = Field(63, ge=5)
+    drift_bins: int = Field(10, ge=2)              # quantile bins of the training window
+    drift_requests_retrain: bool = False         # the feature_drift sensor requests retrain_job on drift
+
+
+class AlertsConfig(_Section):
+    """Sinks of every alert besides the warehouse table `alerts` (resources/alerts.py)."""
+
+    jsonl: bool = True                           # append one JSON line per alert to jsonl_file
+    jsonl_file: str = "alerts.jsonl"             # relative: under PMX_HOME
+    # The NAME of the environment variable holding the webhook URL (never the URL: it is a secret);
+    # unset or empty in the environment: no webhook.
+    webhook_url_env: str | None = "PMX_ALERT_WEBHOOK_URL"
+    webhook_timeout_seconds: float = Field(5.0, gt=0)
+    webhook_retries: int = Field(2, ge=0)        # on a connection error, timeout or 5xx
 
 
 class PipelineConfig(_Section):
@@ -222,6 +240,7 @@ class PipelineConfig(_Section):
     backtest: BacktestConfig = BacktestConfig()
     report: ReportConfig = ReportConfig()
     operations: OperationsConfig = OperationsConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @model_validator(mode="after")
     def _check(self) -> "PipelineConfig":
