@@ -101,11 +101,14 @@ class _BoostedTreesConfig(_Section):
 
 
 class LightGBMConfig(_BoostedTreesConfig):
+    # lambdarank: each date a query, relevance the target's within-date quintile (a ranking score).
+    objective: Literal["regression", "lambdarank"] = "regression"
     num_leaves: int = 15
     min_child_samples: int = 200
 
 
 class XGBoostConfig(_BoostedTreesConfig):
+    objective: Literal["reg:squarederror", "rank:pairwise"] = "reg:squarederror"
     max_depth: int = 4
     min_child_weight: float = 50.0
 
@@ -141,8 +144,12 @@ class ModelsConfig(_Section):
     rolling_days: int = Field(2520, ge=50)
     min_train_days: int = Field(1000, ge=50)
     embargo_days: int = Field(5, ge=0)
-    # The last trading days of each training window: early stopping, conformal intervals, ensemble weights.
+    # Each training window ends: fit rows | purge | validation (early stopping; the output map of
+    # cross-sectional models) | purge | calibration (the last days: conformal intervals, ensemble weights).
     validation_days: int = Field(252, ge=20)
+    calibration_days: int = Field(126, ge=20)
+    # What the families learn: the forward return, its excess over the universe's mean, or its rank.
+    target: Literal["return", "excess_return", "rank"] = "return"
     # The regime HMM (also the `regimes` table) needs this many days of market history before its first fit.
     regime_min_train_days: int = Field(500, ge=100)
     seed: int = 7
@@ -181,6 +188,8 @@ class StrategyConfig(_Section):
     drawdown_trigger: float = Field(0.15, gt=0, lt=1)   # trailing drawdown of the strategy that de-risks
     drawdown_days: int = Field(252, ge=5)               # window of the running peak
     drawdown_risky_scale: float = Field(0.5, ge=0, le=1)  # risky sleeve multiplier while de-risked
+    # Between rebalances: a risky sleeve this much above the day's volatility-targeted share is cut to it.
+    vol_breach_tolerance: float = Field(0.25, ge=0)
     emergency_stop: bool = False                    # manual switch: everything to the safe sleeve
 
 
@@ -189,11 +198,21 @@ class BacktestConfig(_Section):
     cost_bps: float = Field(10.0, ge=0)            # commission, bps of traded value
     half_spread_bps: float = Field(0.0, ge=0)
     impact_coefficient: float = Field(1.0, ge=0)   # Y of the square-root impact law
-    aum_usd: float = Field(10_000_000.0, gt=0)     # book size the net returns assume
+    aum_usd: float = Field(10_000_000.0, gt=0)     # the backtest book's starting capital
     fallback_adv_usd: float | None = Field(None, gt=0)  # assumed ADV where volume is missing; None: not estimable
     rebalance: Literal["daily", "weekly", "monthly"] = "monthly"
     configurations_tried: int = Field(1, ge=1)
     rolling_window_days: int = Field(252, ge=20)
+    # The trading rule (backtest and paper ledger): a risky holding drifting above
+    # strategy.max_position x (1 + cap_tolerance) is trimmed back on the next session.
+    cap_tolerance: float = Field(0.2, ge=0)
+
+
+class PaperConfig(_Section):
+    """The paper-trading ledger: the trading rule applied day by day to a book of shares and cash."""
+
+    initial_cash_usd: float = Field(1_000_000.0, gt=0)   # starting capital on the ledger's first session
+    fractional_shares: bool = False                      # whole shares by default
 
 
 class ReportConfig(_Section):
@@ -238,6 +257,7 @@ class PipelineConfig(_Section):
     models: ModelsConfig = ModelsConfig()
     strategy: StrategyConfig = StrategyConfig()
     backtest: BacktestConfig = BacktestConfig()
+    paper: PaperConfig = PaperConfig()
     report: ReportConfig = ReportConfig()
     operations: OperationsConfig = OperationsConfig()
     alerts: AlertsConfig = AlertsConfig()

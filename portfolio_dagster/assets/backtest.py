@@ -13,6 +13,7 @@ from portfolio_dagster.assets.regimes import regimes
 from portfolio_dagster.assets.targets import targets
 from portfolio_dagster.partitions import WAREHOUSE_POOL, trading_days_before
 from portfolio_dagster.quant import metrics
+from portfolio_dagster.quant.allocation import daily_controls
 from portfolio_dagster.quant.costs import IMPACT_WINDOW_DAYS, CostModel, impact_inputs
 from portfolio_dagster.quant.evaluation import EvaluationInputs, evaluate
 from portfolio_dagster.quant.panel import wide
@@ -31,14 +32,14 @@ def backtest(context: dg.AssetExecutionContext, settings: PipelineSettings, ware
              artifacts: ArtifactStore) -> dg.MaterializeResult:
     cfg = settings.config
     b = cfg.backtest
-    alloc = warehouse.query("SELECT date, ticker, weight FROM allocations WHERE date >= ? ORDER BY date",
+    alloc = warehouse.query("SELECT date, ticker, weight, reasons FROM allocations WHERE date >= ? ORDER BY date",
                             [b.start])
     if alloc.empty:
         raise dg.Failure("no allocations on or after backtest.start: materialize allocations first")
     alloc["date"] = pd.to_datetime(alloc["date"])
     first = alloc["date"].min().date()
     # Impact needs a trailing window of volatility and volume before the first trade.
-    px = warehouse.query("SELECT ticker, date, close, volume FROM prices WHERE date >= ? ORDER BY date",
+    px = warehouse.query("SELECT ticker, date, open, close, volume FROM prices WHERE date >= ? ORDER BY date",
                          [trading_days_before(first, IMPACT_WINDOW_DAYS + 1)])
     px["date"] = pd.to_datetime(px["date"])
     close, volume = wide(px, "close"), wide(px, "volume")
@@ -59,7 +60,9 @@ def backtest(context: dg.AssetExecutionContext, settings: PipelineSettings, ware
         skill=_skill(warehouse, cfg), benchmark=cfg.data.benchmark, safe_assets=cfg.strategy.safe_assets,
         rebalance=b.rebalance, configurations_tried=tried,
         costs=CostModel(b.cost_bps, b.half_spread_bps, b.impact_coefficient, b.aum_usd),
-        rolling_window=b.rolling_window_days, impact_note=impact_note))
+        rolling_window=b.rolling_window_days, impact_note=impact_note, open=wide(px, "open"),
+        controls=daily_controls(alloc, cfg.strategy.safe_assets[0]), max_position=cfg.strategy.max_position,
+        cap_tolerance=b.cap_tolerance))
 
     warehouse.replace_where("backtest_daily", result.daily)
     warehouse.replace_where("backtest_summary", result.summary)

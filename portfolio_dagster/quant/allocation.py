@@ -11,7 +11,9 @@ Each decision date d (in order), using only data dated <= d:
    then limited to max_turnover from the previous policy. Between rebalances the policy is carried;
 3. the daily controls on top of the policy: emergency (config switch, the operations flag from its
    evidence date, or live accuracy below operations.emergency_below) -> everything safe; drawdown
-   beyond the trigger -> risky weights x drawdown_risky_scale; a bond without a recent price -> cash.
+   beyond the trigger -> risky weights x drawdown_risky_scale; a risky sleeve above today's
+   volatility-targeted share by more than vol_breach_tolerance -> cut to it (vol_breach); a bond
+   without a recent price -> cash. The trading rule trades when these controls change.
 Output rows: every held asset plus zero-weight rows that explain an exclusion; `policy_weight` is the
 carried target before the daily controls (it is the state a later partition range resumes from).
 """
@@ -34,10 +36,13 @@ RISKY, SAFE = "risky", "safe"
 # Reason codes (comma-separated in `reasons`).
 CAPPED, BELOW_CONFIDENCE, NOT_PERSISTENT, KELLY_LIMITED = "capped", "below_confidence", "not_persistent", "kelly_limited"
 DRAWDOWN, EMERGENCY, TURNOVER = "drawdown_derisk", "emergency", "turnover_limited"
+VOL_BREACH = "vol_breach"
 REGIME, VOLATILITY, RULE, NO_CANDIDATES = "regime_derisk", "vol_derisk", "rule_based", "no_candidates"
 LONG_DURATION, SHORT_DURATION, BOND_UNAVAILABLE = "long_duration", "short_duration", "bond_unavailable"
 MIN_HISTORY_DAYS = 20   # daily returns a risky composition needs at the least
-CONTROL_CODES = (EMERGENCY, DRAWDOWN, TURNOVER, REGIME, VOLATILITY, KELLY_LIMITED, NO_CANDIDATES, RULE)
+CONTROL_CODES = (EMERGENCY, DRAWDOWN, VOL_BREACH, TURNOVER, REGIME, VOLATILITY, KELLY_LIMITED, NO_CANDIDATES, RULE)
+# Controls that change the target between scheduled rebalances (the book trades the session after).
+DAILY_CONTROLS = (EMERGENCY, DRAWDOWN, VOL_BREACH)
 # Codes of the scheduled policy: carried with it between rebalances (and read back when a range resumes).
 POLICY_CODES = frozenset({TURNOVER, REGIME, VOLATILITY, KELLY_LIMITED, NO_CANDIDATES, RULE})
 
@@ -166,6 +171,11 @@ def allocate(dates: pd.DatetimeIndex, m: MarketInputs, s: StrategyConfig,
         elif drawdown <= -s.drawdown_trigger:
             final[risky_idx] *= s.drawdown_risky_scale
             codes.add(DRAWDOWN)
+        risky_total = final[risky_idx].sum()
+        if today["vol_cut"] and risky_total > today["risky_share"] * (1 + s.vol_breach_tolerance):
+            # Market volatility rose past the target since the policy was set: cut the risky sleeve now.
+            final[risky_idx] *= today["risky_share"] / risky_total
+            codes.add(VOL_BREACH)
         final = _resplit_safe(final, today, col, cash_t, bond_t, codes)
         rows.extend(_rows(d, final, policy, assets, safe, codes, notes))
         held = final
@@ -271,9 +281,17 @@ def _rows(d, final, policy, assets, safe, codes, notes) -> list[tuple]:
             continue
         if is_safe and a != safe[0] and w <= 0 and p <= 0:
             continue
-        reasons = date_codes if is_safe else ",".join(sorted(why | (codes & {EMERGENCY, DRAWDOWN})))
+        reasons = date_codes if is_safe else ",".join(sorted(why | (codes & set(DAILY_CONTROLS))))
         out.append((d, a, max(w, 0.0), SAFE if is_safe else RISKY, reasons, max(p, 0.0)))
     return out
+
+
+def daily_controls(alloc: pd.DataFrame, cash: str) -> pd.Series:
+    """Per decision date, the daily controls in force ('' when none) from the cash row's reasons: a
+    change between two dates is a new target between rebalances, which the trading rule trades."""
+    day = alloc[alloc["ticker"] == cash].drop_duplicates("date")
+    codes = day["reasons"].fillna("").str.split(",").map(lambda r: ",".join(sorted(set(r) & set(DAILY_CONTROLS))))
+    return pd.Series(codes.to_numpy(), index=pd.DatetimeIndex(day["date"]), dtype=object)
 
 
 def control_shares(alloc: pd.DataFrame, cash: str) -> dict[str, float]:

@@ -1,18 +1,17 @@
-"""Vectorized daily backtest: weights decided at the close of d earn the returns of d+1 onward.
+"""Daily backtest of a target-weight history through the one trading rule (quant/trading.py).
 
-Conventions (the slow reference loop in tests/backtest_reference.py implements the same ones):
-- A rebalance at the close of d trades the drifted book to the target weights; its cost is
-  charged to the return of d+1: net = gross - cost. Costs are subtracted from the return, they do
-  not change the weights.
-- Between rebalances each holding drifts with its own price; weights summing to less than 1 leave
-  the remainder in cash at 0%.
-- Missing returns count as 0 (the position is carried at its last price).
-- Rebalance schedule: the first decision date, then the LAST decision date of each period
-  (month-end for monthly, week's last day for weekly). This reproduces DESIGN.md's 1/N reference.
-
-Vectorization: within a holding period starting at the close of rebalance p, an asset's value is
-w_p * exp(L_t - L_p) with L the cumulative log growth, so every day and asset is one array
-expression; there is no loop over days.
+Conventions (the reference loop in tests/backtest_reference.py implements the same ones):
+- Target weights decided at the close of d are turned into share orders at d's closes and fill on
+  the next session (its open where the data has opens, else its close): a decision at d earns from
+  the fill on d+1 onward. The book is shares + cash; costs come out of cash at the fill.
+- The book trades on the first decision, on each scheduled rebalance (`rebalance_dates`: the first
+  decision date, then the LAST decision date of each period), when the daily controls in force change
+  (the allocation's emergency / drawdown / volatility codes) and when a capped holding drifts over
+  its cap; in between, share counts are fixed and weights drift with prices.
+- A missing price keeps the last known close (the holding earns 0 that day).
+- Row `date` of the daily table is a session after the first decision: its return is the NAV's
+  change from the previous close, net of the costs paid that day; gross adds those costs back.
+The only loop is over trade events (quant/trading.run_book); valuations are array expressions.
 """
 
 from __future__ import annotations
@@ -22,13 +21,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from portfolio_dagster.quant.costs import CostModel, ImpactInputs, impact_per_sqrt_aum, linear_cost
+from portfolio_dagster.quant.costs import CostModel, ImpactInputs
 from portfolio_dagster.quant.metrics import sharpe
+from portfolio_dagster.quant.trading import Book, BookRun, Decisions, Market, TradingRule, run_book
 
-TRADING_DAYS = 252
 _PERIOD = {"weekly": "W", "monthly": "M", "quarterly": "Q"}
 DAILY_COLUMNS = ["date", "gross_return", "net_return", "turnover", "cost", "equity",
                  "linear_cost", "impact_cost"]
+DEFAULT_CAPITAL_USD = 1_000_000.0
 
 
 def rebalance_dates(decision_dates: pd.DatetimeIndex, frequency: str) -> pd.DatetimeIndex:
@@ -47,7 +47,10 @@ def rebalance_dates(decision_dates: pd.DatetimeIndex, frequency: str) -> pd.Date
 @dataclass(frozen=True)
 class BacktestResult:
     daily: pd.DataFrame                  # DAILY_COLUMNS; `date` is the day the return is earned
-    holdings: pd.DataFrame               # date x asset weights held over that day (drifted)
+    book: BookRun                        # shares, cash and NAV after each close (row 0: the first decision)
+    days: pd.DatetimeIndex               # the rows of `book`
+    assets: list[str]
+    close: np.ndarray                    # last known closes on those rows (the valuation prices)
     impact_per_sqrt_aum: pd.Series       # per return day: impact cost per sqrt(AUM in USD)
     impact_estimable: bool
 
@@ -57,68 +60,74 @@ class BacktestResult:
         return (d["gross_return"] - d["linear_cost"]).to_numpy() - \
             self.impact_per_sqrt_aum.to_numpy() * np.sqrt(aum_usd)
 
+    def holdings(self) -> pd.DataFrame:
+        """date x asset weights after each close (the rows of `book`)."""
+        values = self.book.quantity * np.nan_to_num(self.close, nan=0.0)
+        return pd.DataFrame(values / self.book.nav[:, None], index=self.days, columns=self.assets)
 
-def simulate(targets: pd.DataFrame, returns: pd.DataFrame, rebalance_on: pd.DatetimeIndex,
-             costs: CostModel, impact: ImpactInputs | None = None) -> BacktestResult:
-    """targets: date x asset target weights (rows on decision dates); returns: date x asset simple
-    returns, the days to simulate starting at the first decision date. Rows are earned days 2..T."""
-    assets = targets.columns.union(returns.columns)
-    days = returns.index[returns.index >= targets.index.min()]
-    r = returns.reindex(index=days, columns=assets).to_numpy(dtype=float, na_value=np.nan)
-    r = np.nan_to_num(r, nan=0.0)
-    if (r <= -1.0).any():
-        raise ValueError("a return of -100% or worse: prices must be positive")
-    on = pd.DatetimeIndex(rebalance_on).intersection(targets.index).intersection(days)
-    pos = np.sort(days.get_indexer(on))
-    w = targets.reindex(index=days[pos], columns=assets).fillna(0.0).to_numpy(dtype=float)
-    n_days = len(days)
-    if n_days < 2 or len(pos) == 0:
-        raise ValueError("nothing to backtest: need a rebalance and at least one later day")
 
-    log_growth = np.cumsum(np.log1p(r), axis=0)          # L_t; row 0's value cancels out
-    seg = np.searchsorted(pos, np.arange(n_days), side="right") - 1   # last rebalance <= t
-    held = np.zeros((n_days, len(assets)))
-    live = seg >= 0
-    k = seg[live]
-    values = w[k] * np.exp(log_growth[live] - log_growth[pos[k]])
-    book = values.sum(axis=1, keepdims=True) + (1.0 - w[k].sum(axis=1, keepdims=True))
-    held[live] = values / book                            # weights after the close of t
-
-    # The book just before each rebalance: the previous period's weights drifted to that close.
-    before = np.zeros_like(w)
-    if len(pos) > 1:
-        prev = w[:-1] * np.exp(log_growth[pos[1:]] - log_growth[pos[:-1]])
-        prev_book = prev.sum(axis=1, keepdims=True) + (1.0 - w[:-1].sum(axis=1, keepdims=True))
-        before[1:] = prev / prev_book
-    trades = w - before
-    trade_linear = linear_cost(trades, costs)
+def market_panels(close: pd.DataFrame, days: pd.DatetimeIndex, assets: list[str],
+                  open_: pd.DataFrame | None = None, impact: ImpactInputs | None = None) -> Market:
+    """The trading rule's price panels over `days`: last known closes (carried from any earlier row
+    of `close`), the session's fill price (open, else close) and the impact inputs at each close."""
+    raw = close.reindex(columns=assets)
+    if (raw.to_numpy(dtype=float, na_value=np.nan) <= 0).any():
+        raise ValueError("a non-positive price: prices must be positive")
+    last = raw.ffill().reindex(days).to_numpy(dtype=float, na_value=np.nan)
+    fill = raw.reindex(days).to_numpy(dtype=float, na_value=np.nan)
+    if open_ is not None:
+        opens = open_.reindex(index=days, columns=assets).to_numpy(dtype=float, na_value=np.nan)
+        fill = np.where(np.isfinite(opens) & (opens > 0), opens, fill)
+    sigma = adv = None
     if impact is not None:
-        sigma = impact.sigma.reindex(index=days[pos], columns=assets).to_numpy(dtype=float, na_value=np.nan)
-        adv = impact.adv_usd.reindex(index=days[pos], columns=assets).to_numpy(dtype=float, na_value=np.nan)
-        trade_impact = impact_per_sqrt_aum(trades, sigma, adv, costs.impact_coefficient)
-    else:
-        trade_impact = np.zeros(len(pos))
+        sigma = impact.sigma.reindex(index=days, columns=assets).to_numpy(dtype=float, na_value=np.nan)
+        adv = impact.adv_usd.reindex(index=days, columns=assets).to_numpy(dtype=float, na_value=np.nan)
+    return Market(close=last, fill=fill, sigma=sigma, adv=adv)
 
-    # Costs of a trade at the close of row p land on row p + 1 (dropped if p is the last day).
-    charged = pos + 1 < n_days
-    turnover = np.zeros(n_days)
-    lin = np.zeros(n_days)
-    imp = np.zeros(n_days)
-    turnover[pos[charged] + 1] = np.abs(trades[charged]).sum(axis=1)
-    lin[pos[charged] + 1] = trade_linear[charged]
-    imp[pos[charged] + 1] = trade_impact[charged]
 
-    gross = np.einsum("ij,ij->i", held[:-1], r[1:])
-    impact_cost = imp[1:] * np.sqrt(costs.aum_usd)
-    cost = lin[1:] + impact_cost
-    net = gross - cost
-    daily = pd.DataFrame({"date": days[1:], "gross_return": gross, "net_return": net,
-                          "turnover": turnover[1:], "cost": cost, "equity": np.cumprod(1.0 + net),
-                          "linear_cost": lin[1:], "impact_cost": impact_cost})
-    holdings = pd.DataFrame(held[:-1], index=days[1:], columns=assets)
-    return BacktestResult(daily=daily, holdings=holdings,
-                          impact_per_sqrt_aum=pd.Series(imp[1:], index=days[1:]),
-                          impact_estimable=impact is not None)
+def simulate(targets: pd.DataFrame, close: pd.DataFrame, rebalance_on: pd.DatetimeIndex,
+             rule: TradingRule | CostModel, impact: ImpactInputs | None = None,
+             open_: pd.DataFrame | None = None, controls: pd.Series | None = None,
+             capped: list[str] | None = None, capital_usd: float | None = None) -> BacktestResult:
+    """targets: date x asset weights decided at those closes; close (and optionally open_): date x
+    asset prices, the sessions to simulate from the first decision on (earlier rows only carry last
+    prices). controls: per decision date, the daily controls in force (a change trades); capped:
+    the assets the rule's drift cap applies to. capital_usd: the starting cash (default: the cost
+    model's AUM)."""
+    if isinstance(rule, CostModel):
+        rule = TradingRule(rule)
+    first = targets.index.min()
+    days = close.index[close.index >= first]
+    if len(days) < 2 or first not in days:
+        raise ValueError("nothing to backtest: need a decision on a priced session and a later day")
+    assets = list(targets.columns.union(close.columns))
+    market = market_panels(close, days, assets, open_, impact)
+    decided = days.isin(targets.index)
+    target = targets.reindex(index=days, columns=assets).fillna(0.0).to_numpy(dtype=float)
+    target[~decided] = np.nan                      # rows without a decision
+    decisions = Decisions(
+        target=target, scheduled=days.isin(pd.DatetimeIndex(rebalance_on)),
+        control=(controls.reindex(days).fillna("").astype(str).to_numpy() if controls is not None
+                 else np.full(len(days), "", dtype=object)),
+        capped=np.isin(assets, capped or []))
+    capital = capital_usd or (rule.costs.aum_usd if rule.costs.aum_usd > 0 else DEFAULT_CAPITAL_USD)
+    run = run_book(market, decisions, rule, Book(np.zeros(len(assets)), float(capital)))
+    return _result(run, days, assets, market, impact is not None)
+
+
+def _result(run: BookRun, days: pd.DatetimeIndex, assets: list[str], market: Market,
+            estimable: bool) -> BacktestResult:
+    nav = run.nav
+    prev = nav[:-1]
+    net = nav[1:] / prev - 1.0
+    lin = run.linear_usd[1:] / prev
+    imp = run.impact_usd[1:] / prev
+    daily = pd.DataFrame({"date": days[1:], "gross_return": net + lin + imp, "net_return": net,
+                          "turnover": run.traded_usd[1:] / prev, "cost": lin + imp,
+                          "equity": nav[1:] / nav[0], "linear_cost": lin, "impact_cost": imp})
+    return BacktestResult(daily=daily, book=run, days=days, assets=assets, close=market.close,
+                          impact_per_sqrt_aum=pd.Series(run.impact_per_sqrt_nav[1:], index=days[1:]),
+                          impact_estimable=estimable)
 
 
 def equal_weight_targets(close: pd.DataFrame, decisions: pd.DatetimeIndex) -> pd.DataFrame:

@@ -12,6 +12,7 @@ import pandas as pd
 from portfolio_dagster.quant import backtest as bt
 from portfolio_dagster.quant import criteria, metrics, overfitting, variants
 from portfolio_dagster.quant.costs import CostModel, ImpactInputs
+from portfolio_dagster.quant.trading import TradingRule
 
 STRATEGIES = ("ml_barbell", "equal_weight", "benchmark")
 NO_COSTS = CostModel(0.0, 0.0, 0.0, 0.0)
@@ -31,6 +32,10 @@ class EvaluationInputs:
     configurations_tried: int
     rolling_window: int = metrics.ROLLING_WINDOW_DAYS
     impact_note: str = ""
+    open: pd.DataFrame | None = None   # date x ticker opens (fills at the open where present)
+    controls: pd.Series | None = None  # per decision date: the daily controls in force (a change trades)
+    max_position: float | None = None  # drift cap of the risky holdings (the trading rule's cap trades)
+    cap_tolerance: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -49,29 +54,31 @@ def evaluate(inp: EvaluationInputs) -> Evaluation:
     if inp.benchmark not in inp.close.columns:
         raise ValueError(f"the benchmark {inp.benchmark!r} has no prices over the backtest: cannot compare to it")
     decisions = pd.DatetimeIndex(alloc["date"].unique()).sort_values()
-    returns = inp.close.pct_change(fill_method=None)
-    after_last = returns.index[returns.index > decisions.max()]
+    after_last = inp.close.index[inp.close.index > decisions.max()]
     # Same days for every strategy: from the first decision to the day after the last one.
-    returns = returns.loc[decisions.min(): after_last.min() if len(after_last) else decisions.max()]
+    close = inp.close.loc[:after_last.min() if len(after_last) else decisions.max()]
     universe = [t for t in inp.close.columns if t != inp.benchmark and t not in inp.safe_assets]
     targets = alloc.pivot(index="date", columns="ticker", values="weight").fillna(0.0)
     targets.columns.name = None
     schedule = bt.rebalance_dates(decisions, inp.rebalance)
+    product = TradingRule(inp.costs, fractional=True, max_position=inp.max_position, cap_tolerance=inp.cap_tolerance)
+    common = dict(impact=inp.impact, open_=inp.open)
     runs = {
-        "ml_barbell": bt.simulate(targets, returns, schedule, inp.costs, inp.impact),
-        "equal_weight": bt.simulate(bt.equal_weight_targets(inp.close[universe], decisions), returns,
-                                    schedule, inp.costs, inp.impact),
-        "benchmark": bt.simulate(bt.buy_and_hold_targets(inp.benchmark, decisions), returns,
-                                 decisions[:1], NO_COSTS),
+        "ml_barbell": bt.simulate(targets, close, schedule, product, controls=inp.controls, capped=universe,
+                                  **common),
+        "equal_weight": bt.simulate(bt.equal_weight_targets(inp.close[universe], decisions), close, schedule,
+                                    TradingRule(inp.costs), **common),
+        "benchmark": bt.simulate(bt.buy_and_hold_targets(inp.benchmark, decisions), close, decisions[:1],
+                                 TradingRule(NO_COSTS), capital_usd=inp.costs.aum_usd, open_=inp.open),
     }
-    tried = _variants(targets, returns, decisions, inp)
+    tried = _variants(targets, close, decisions, inp, product, universe)
     # Variants that trade identically (e.g. top-5 when no day holds more than 5 names) are one trial.
     distinct = tried.drop(columns=["date"]).T.drop_duplicates().T
     variant_sharpes = distinct.apply(lambda c: metrics.sharpe(c.to_numpy()) / np.sqrt(metrics.TRADING_DAYS))
     pbo = overfitting.pbo_cscv(distinct.to_numpy())
     trials = inp.configurations_tried * distinct.shape[1]
     bench = runs["benchmark"].daily.set_index("date")["net_return"]
-    state = _state_before(inp.regimes, returns.index)
+    state = _state_before(inp.regimes, close.index)
 
     summary, rolling, by_regime = [], [], []
     for name, run in runs.items():
@@ -115,13 +122,14 @@ def evaluate(inp: EvaluationInputs) -> Evaluation:
                       regimes=pd.concat(by_regime, ignore_index=True), variants=variant_table, criteria=crit)
 
 
-def _variants(targets: pd.DataFrame, returns: pd.DataFrame, decisions: pd.DatetimeIndex,
-              inp: EvaluationInputs) -> pd.DataFrame:
+def _variants(targets: pd.DataFrame, close: pd.DataFrame, decisions: pd.DatetimeIndex,
+              inp: EvaluationInputs, rule: TradingRule, universe: list[str]) -> pd.DataFrame:
     """Daily net returns of every variant over the same days: date + one column per variant."""
     columns = {}
     for v in variants.grid():
         shaped = variants.reshape(targets, list(inp.safe_assets), v)
-        run = bt.simulate(shaped, returns, bt.rebalance_dates(decisions, v.rebalance), inp.costs, inp.impact)
+        run = bt.simulate(shaped, close, bt.rebalance_dates(decisions, v.rebalance), rule, inp.impact,
+                          open_=inp.open, controls=inp.controls, capped=universe)
         columns.setdefault("date", run.daily["date"].to_numpy())
         columns[v.name] = run.daily["net_return"].to_numpy()
     return pd.DataFrame(columns)
