@@ -14,6 +14,7 @@ import pandas as pd
 from portfolio_dagster import paths
 from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL, window
 from portfolio_dagster.quant.calendar import sessions
+from portfolio_dagster.resources.alerts import CRITICAL, SOURCE_FAILED, WARNING, raise_alert
 from portfolio_dagster.resources.provider_keys import ProviderKeys
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.sources import (
@@ -128,6 +129,11 @@ def _live_asset(name: str):
                                 dt.date.today())
         except DataError as exc:
             fallbacks = [s for s in cfg.data.sources if s != name]
+            raise_alert(warehouse, cfg, SOURCE_FAILED,
+                        f"{exc}; " + (f"falling back to {', '.join(fallbacks)}" if fallbacks else "no fallback source"),
+                        severity=WARNING if fallbacks else CRITICAL, run_id=context.run.run_id, log=context.log,
+                        details={"source": name, "range": f"{fetch_start}..{end - dt.timedelta(days=1)}",
+                                 "fallback_to": ", ".join(fallbacks) or None})
             if not fallbacks:
                 raise dg.Failure(str(exc)) from None
             # An outage (after retries) must not stop the day: keep this table's stored rows and let

@@ -12,6 +12,7 @@ from portfolio_dagster.assets.features import features
 from portfolio_dagster.assets.forecasts import forecasts
 from portfolio_dagster.assets.models import MODEL_LINEAGE_SECTIONS, models
 from portfolio_dagster.assets.prices import prices
+from portfolio_dagster.checks.alerting import alert_if_blocked
 from portfolio_dagster.quant.features import FEATURE_NAMES, LOOKBACK
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
@@ -26,7 +27,8 @@ def _per_ticker(frame: pd.DataFrame, column: str) -> dict[str, int]:
 
 @dg.asset_check(asset=features, blocking=True,
                 description="Model inputs: no +/-inf anywhere (blocks); NaN after each ticker's warm-up warns.")
-def features_finite(warehouse: Warehouse) -> dg.AssetCheckResult:
+def features_finite(context: dg.AssetCheckExecutionContext, settings: PipelineSettings,
+                    warehouse: Warehouse) -> dg.AssetCheckResult:
     inf = " OR ".join(f"isinf({c})" for c in FEATURE_NAMES)
     nan = " OR ".join(f"{c} IS NULL OR isnan({c})" for c in FEATURE_NAMES)
     counts = warehouse.query(
@@ -38,16 +40,17 @@ def features_finite(warehouse: Warehouse) -> dg.AssetCheckResult:
         return dg.AssetCheckResult(passed=True, metadata={"rows": 0})
     inf_rows, nan_rows = int(counts["inf_rows"].sum()), int(counts["nan_rows"].sum())
     passed = inf_rows == 0 and nan_rows == 0
-    return dg.AssetCheckResult(
+    return alert_if_blocked(context, settings, warehouse, dg.AssetCheckResult(
         passed=passed,
         severity=dg.AssetCheckSeverity.ERROR if inf_rows else dg.AssetCheckSeverity.WARN,
         metadata={"inf_rows": inf_rows, "nan_rows_after_warmup": nan_rows, "warmup_days": LOOKBACK,
-                  "nan_rows_by_ticker": dg.MetadataValue.json(_per_ticker(counts, "nan_rows"))})
+                  "nan_rows_by_ticker": dg.MetadataValue.json(_per_ticker(counts, "nan_rows"))}))
 
 
 @dg.asset_check(asset=forecasts, blocking=True,
                 description="Every ticker with features on a forecast date has an ensemble forecast per horizon.")
-def forecast_coverage(warehouse: Warehouse) -> dg.AssetCheckResult:
+def forecast_coverage(context: dg.AssetCheckExecutionContext, settings: PipelineSettings,
+                      warehouse: Warehouse) -> dg.AssetCheckResult:
     # From each horizon's first forecast date on (before it no model is valid yet).
     missing = warehouse.query(
         "WITH first AS (SELECT horizon, min(date) AS d FROM forecasts WHERE model = 'ensemble' GROUP BY horizon) "
@@ -55,14 +58,15 @@ def forecast_coverage(warehouse: Warehouse) -> dg.AssetCheckResult:
         "LEFT JOIN forecasts c ON c.ticker = f.ticker AND c.date = f.date AND c.horizon = first.horizon "
         "AND c.model = 'ensemble' WHERE c.ticker IS NULL GROUP BY f.ticker ORDER BY f.ticker")
     total = int(missing["missing"].sum()) if len(missing) else 0
-    return dg.AssetCheckResult(passed=total == 0, metadata={
+    return alert_if_blocked(context, settings, warehouse, dg.AssetCheckResult(passed=total == 0, metadata={
         "missing_forecasts": total,
-        "missing_by_ticker": dg.MetadataValue.json(_per_ticker(missing, "missing") if total else {})})
+        "missing_by_ticker": dg.MetadataValue.json(_per_ticker(missing, "missing") if total else {})}))
 
 
 @dg.asset_check(asset=models, blocking=True,
                 description="Purge guard: each model's last training target was realized before its first use.")
-def purge_guard(settings: PipelineSettings, warehouse: Warehouse) -> dg.AssetCheckResult:
+def purge_guard(context: dg.AssetCheckExecutionContext, settings: PipelineSettings,
+                warehouse: Warehouse) -> dg.AssetCheckResult:
     cfg = settings.config
     registry = warehouse.query(
         "SELECT model_id, horizon, train_end, valid_from FROM model_registry WHERE config_hash = ?",
@@ -76,8 +80,8 @@ def purge_guard(settings: PipelineSettings, warehouse: Warehouse) -> dg.AssetChe
     end_pos = days.searchsorted(pd.to_datetime(registry["train_end"]))
     use_pos = days.searchsorted(pd.to_datetime(registry["valid_from"]))
     leaking = registry[end_pos + registry["horizon"].to_numpy() >= use_pos]
-    return dg.AssetCheckResult(passed=leaking.empty, metadata={
-        "models": len(registry), "leaking_models": dg.MetadataValue.json(list(leaking["model_id"]))})
+    return alert_if_blocked(context, settings, warehouse, dg.AssetCheckResult(passed=leaking.empty, metadata={
+        "models": len(registry), "leaking_models": dg.MetadataValue.json(list(leaking["model_id"]))}))
 
 
 @dg.asset_check(asset=prices, blocking=False,
