@@ -124,6 +124,18 @@ class TCNConfig(_Section):
     max_train_rows: int | None = 8000
 
 
+class LSTMConfig(_Section):
+    lookback: int = Field(60, ge=2)
+    hidden: int = Field(16, ge=1)
+    layers: int = Field(1, ge=1)
+    dropout: float = Field(0.0, ge=0, lt=1)   # between stacked layers (layers > 1)
+    epochs: int = Field(2, ge=1)
+    batch_size: int = 256
+    learning_rate: float = 0.003
+    patience: int = 1
+    max_train_rows: int | None = 8000
+
+
 class BayesianRidgeConfig(_Section):
     max_train_rows: int | None = 10000
 
@@ -132,12 +144,12 @@ class RegimeAdaptiveConfig(_Section):
     max_train_rows: int | None = 5000
 
 
-MODEL_FAMILIES = ("lightgbm", "xgboost", "tcn", "bayesian_ridge", "regime_adaptive")
+MODEL_FAMILIES = ("lightgbm", "xgboost", "tcn", "lstm", "bayesian_ridge", "regime_adaptive")
 
 
 class ModelsConfig(_Section):
     # Families trained and forecast; empty: ML off (forecasts stay empty, signals use the rule-based path).
-    enabled: tuple[Literal["lightgbm", "xgboost", "tcn", "bayesian_ridge", "regime_adaptive"], ...] = (
+    enabled: tuple[Literal["lightgbm", "xgboost", "tcn", "lstm", "bayesian_ridge", "regime_adaptive"], ...] = (
         "lightgbm", "xgboost", "bayesian_ridge", "regime_adaptive")
     retrain_frequency: Frequency = "yearly"
     window: Literal["expanding", "rolling"] = "expanding"
@@ -146,7 +158,7 @@ class ModelsConfig(_Section):
     embargo_days: int = Field(5, ge=0)
     # Each training window ends: fit rows | purge | validation (early stopping; the output map of
     # cross-sectional models) | purge | calibration (the last days: conformal intervals, ensemble weights).
-    validation_days: int = Field(252, ge=20)
+    validation_days: int = Field(126, ge=20)
     calibration_days: int = Field(126, ge=20)
     # What the families learn: the forward return, its excess over the universe's mean, or its rank.
     target: Literal["return", "excess_return", "rank"] = "return"
@@ -157,6 +169,7 @@ class ModelsConfig(_Section):
     lightgbm: LightGBMConfig = LightGBMConfig()
     xgboost: XGBoostConfig = XGBoostConfig()
     tcn: TCNConfig = TCNConfig()
+    lstm: LSTMConfig = LSTMConfig()
     bayesian_ridge: BayesianRidgeConfig = BayesianRidgeConfig()
     regime_adaptive: RegimeAdaptiveConfig = RegimeAdaptiveConfig()
 

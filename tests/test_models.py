@@ -14,7 +14,8 @@ from portfolio_dagster.quant.models import (
 from portfolio_dagster.quant.models.ensemble import information_coefficient
 from model_data import FEATURES, SMALL_PARAMS, panel
 
-NATIVE = {"lightgbm": ".txt", "xgboost": ".ubj", "tcn": ".pt", "bayesian_ridge": ".npz", "regime_adaptive": ".npz"}
+NATIVE = {"lightgbm": ".txt", "xgboost": ".ubj", "tcn": ".pt", "lstm": ".pt", "bayesian_ridge": ".npz",
+          "regime_adaptive": ".npz"}
 
 
 def _fit(family: str, rows, seed: int = 7):

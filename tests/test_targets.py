@@ -62,3 +62,17 @@ def test_targets_of_a_date_use_prices_from_that_date_forward_only_for_the_return
     b = targets.compute(shocked, HORIZONS)
     after = a["date"] >= cut
     pd.testing.assert_frame_equal(a[after].reset_index(drop=True), b[after].reset_index(drop=True))
+
+
+def test_cross_sectional_targets_are_excess_over_the_universe_mean_and_percentile_ranks():
+    prices = synthetic_ohlcv(n_days=300, ohlc=False)
+    out = targets.compute(prices, HORIZONS)
+    for h in (1, 21):
+        day = out[out["date"] == out["date"].unique()[120]].set_index("ticker")
+        fwd = day[f"return_{h}d"]
+        assert np.allclose(day[f"excess_return_{h}d"], fwd - fwd.mean(), atol=1e-15)
+        assert np.allclose(day[f"rank_{h}d"], fwd.rank(pct=True))
+        # Per date the excess returns sum to 0 and the best name ranks 1.
+        done = out.dropna(subset=[f"return_{h}d"])
+        assert done.groupby("date")[f"excess_return_{h}d"].sum().abs().max() < 1e-12
+        assert (done.groupby("date")[f"rank_{h}d"].max() == 1.0).all()

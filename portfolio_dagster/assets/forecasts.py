@@ -10,7 +10,7 @@ from portfolio_dagster.assets.models import ML_OFF_NOTE, MODEL_LINEAGE_SECTIONS,
 from portfolio_dagster.assets.regimes import regime_probabilities
 from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL, trading_days_before, window
 from portfolio_dagster.quant import walk_forward
-from portfolio_dagster.quant.models import ENSEMBLE, ArtifactError, Ensemble, load_model
+from portfolio_dagster.quant.models import ENSEMBLE, SEQUENCE_FAMILIES, ArtifactError, Ensemble, load_model
 from portfolio_dagster.quant.models.skill import oos_skill
 from portfolio_dagster.quant.regimes import with_regime_columns
 from portfolio_dagster.quant.targets import target_name
@@ -53,8 +53,9 @@ def forecasts(context: dg.AssetExecutionContext, settings: PipelineSettings, war
         warehouse.replace_range("forecasts", pd.DataFrame(), start, end)
         return dg.MaterializeResult(metadata={"rows": 0, "note": ML_OFF_NOTE})
     config_hash = cfg.fingerprint(*MODEL_LINEAGE_SECTIONS)
-    # Sequence families (the TCN) read each ticker's trailing rows: load that much context first.
-    context_days = cfg.models.tcn.lookback if "tcn" in cfg.models.enabled else 0
+    # Sequence families (TCN, LSTM) read each ticker's trailing rows: load that much context first.
+    context_days = max([getattr(cfg.models, f).lookback for f in cfg.models.enabled if f in SEQUENCE_FAMILIES],
+                       default=0)
     first = trading_days_before(start, context_days) if context_days else start
     feats = warehouse.query("SELECT * FROM features WHERE date >= ? AND date < ? ORDER BY date, ticker",
                             [first, end])

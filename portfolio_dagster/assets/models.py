@@ -1,5 +1,6 @@
 """models: a model set per (retrain date, horizon): every enabled family plus the ensemble, trained
-walk-forward with purge, embargo and a validation window; registry lineage and feature importance."""
+walk-forward with purge, embargo, a validation window (early stopping) and a later calibration window
+(intervals, ensemble weights); registry lineage and feature importance."""
 
 
 import datetime as dt
@@ -39,7 +40,10 @@ def _registry_rows(ms: ModelSet, artifacts: ArtifactStore, h: int, config_hash: 
               "valid_from": asof.date(), "trained_at": trained_at, "config_hash": config_hash,
               "features": json.dumps(ms.models[next(iter(ms.models))].feature_names),
               "model_set_id": model_set_id(h, asof, config_hash), "fit_end": ms.split.fit_end.date(),
-              "validation_start": ms.split.validation_start.date()}
+              "validation_start": ms.split.validation_start.date(),
+              "validation_end": ms.split.validation_end.date() if ms.split.validation_end is not None else None,
+              "calibration_start": ms.split.calibration_start.date()
+              if ms.split.calibration_start is not None else None}
     rows = []
     for family, model in [*ms.models.items(), (ENSEMBLE, ms.ensemble)]:
         mid = model_id(family, h, asof, config_hash)
@@ -61,8 +65,9 @@ def models(context: dg.AssetExecutionContext, settings: PipelineSettings, wareho
     if not cfg.models.enabled:
         context.log.info(ML_OFF_NOTE)
         return dg.MaterializeResult(metadata={"trained": 0, "enabled": "none", "note": ML_OFF_NOTE})
+    kinds = ["return"] + ([cfg.models.target] if cfg.models.target != "return" else [])
     table = warehouse.query(
-        "SELECT f.*, " + ", ".join(f"t.{target_name(h)}" for h in cfg.targets.horizons) +
+        "SELECT f.*, " + ", ".join(f"t.{target_name(h, k)}" for h in cfg.targets.horizons for k in kinds) +
         " FROM features f JOIN targets t USING (ticker, date) ORDER BY date, ticker")
     if table.empty:
         raise dg.Failure("no features joined with targets: materialize prices, features and targets first")

@@ -4,7 +4,10 @@
 - risk_adj_return_{h}d: return_{h}d / (trailing daily-return std * sqrt(h)): the forward return in units
   of the volatility known at d, scaled to the horizon (returns over returns, not over a price std);
 - significant_move_{h}d: |return_{h}d| > trailing daily-return std * sqrt(h);
-- direction_{h}d: return_{h}d > 0.
+- direction_{h}d: return_{h}d > 0;
+- excess_return_{h}d: return_{h}d less the equal-weighted mean of return_{h}d over the universe's names
+  with a target that date (cross-sectional: what a long-short or top-k portfolio earns over 1/N);
+- rank_{h}d: the percentile of return_{h}d among those names that date, in (0, 1] (ties: average).
 Trailing std: sample std of the VOL_WINDOW daily returns ending at d. Every target is NULL where the
 horizon runs past the data (or, for the volatility-scaled ones, before VOL_WINDOW returns exist).
 """
@@ -18,7 +21,9 @@ from portfolio_dagster.quant.features import rolling
 from portfolio_dagster.quant.panel import long, wide
 
 VOL_WINDOW = 63
-TARGET_KINDS = ("return", "risk_adj_return", "significant_move", "direction")
+TARGET_KINDS = ("return", "risk_adj_return", "significant_move", "direction", "excess_return", "rank")
+# What the models may learn (models.target): the forward return, or one of its cross-sectional forms.
+MODEL_TARGET_KINDS = ("return", "excess_return", "rank")
 LABEL_KINDS = ("significant_move", "direction")   # booleans; the others are DOUBLE
 
 
@@ -46,6 +51,10 @@ def compute(prices: pd.DataFrame, horizons: tuple[int, ...]) -> pd.DataFrame:
             panels[target_name(h, "significant_move")] = np.where(
                 np.isnan(fwd) | np.isnan(scale), np.nan, np.abs(fwd) > scale)
             panels[target_name(h, "direction")] = np.where(np.isnan(fwd), np.nan, fwd > 0)
+            known = np.isfinite(fwd)
+            mean = np.where(known, fwd, 0.0).sum(axis=1, keepdims=True) / known.sum(axis=1, keepdims=True)
+            panels[target_name(h, "excess_return")] = fwd - mean
+            panels[target_name(h, "rank")] = pd.DataFrame(fwd).rank(axis=1, pct=True).to_numpy()
     frames = {k: pd.DataFrame(v, index=close.index, columns=close.columns) for k, v in panels.items()}
     out = long(frames, dropna_all=False)
     out = out.merge(prices[["ticker", "date"]].assign(date=lambda f: pd.to_datetime(f["date"])),

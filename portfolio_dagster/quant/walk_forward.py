@@ -6,6 +6,9 @@ For a model first used at as-of date `asof` for horizon h:
 - inside that window the last `validation_days` form the validation window (early stopping,
   conformal intervals, ensemble weights); fit rows are purged again against the validation start:
   pos(t) + h + embargo < pos(validation start).
+- calibrated_split cuts the window in three instead, so no data serves twice: fit rows | purge |
+  validation (early stopping only) | purge | calibration (the last `calibration_days`: conformal
+  intervals and ensemble weights). Each earlier part is purged against the start of the next.
 """
 
 from __future__ import annotations
@@ -82,6 +85,36 @@ def split(calendar: pd.DatetimeIndex, asof: pd.Timestamp, horizon: int, embargo:
     return Split(win, calendar[fit_last], calendar[val_first])
 
 
+@dataclass(frozen=True)
+class CalibratedSplit(Split):
+    """fit rows (..fit_end) | purge | validation (validation_start..validation_end, early stopping) | purge |
+    calibration (calibration_start..window.end: conformal intervals, ensemble weights)."""
+
+    validation_end: pd.Timestamp | None
+    calibration_start: pd.Timestamp | None
+
+
+def calibrated_split(calendar: pd.DatetimeIndex, asof: pd.Timestamp, horizon: int, embargo: int,
+                     validation_days: int, calibration_days: int,
+                     rolling_days: int | None = None) -> CalibratedSplit:
+    """The training window of `asof` in three disjoint, purged parts (any part may be empty when the
+    window is too short: then it is None, and so are the parts before it)."""
+    calendar = pd.DatetimeIndex(calendar).sort_values()
+    win = training_window(calendar, asof, horizon, embargo, rolling_days)
+    if win.empty:
+        return CalibratedSplit(win, None, None, None, None)
+    first, last = int(calendar.searchsorted(win.start)), int(calendar.searchsorted(win.end))
+    gap = horizon + embargo + 1
+    cal_first = max(first, last - calibration_days + 1)
+    val_last = cal_first - gap
+    val_first = max(first, val_last - validation_days + 1)
+    fit_last = val_first - gap
+    if val_last < first:
+        return CalibratedSplit(win, None, None, None, calendar[cal_first])
+    fit_end = calendar[fit_last] if fit_last >= first else None
+    return CalibratedSplit(win, fit_end, calendar[val_first], calendar[val_last], calendar[cal_first])
+
+
 def select(rows: pd.DataFrame, window: TrainingWindow) -> pd.DataFrame:
     if window.empty:
         return rows.iloc[0:0]
@@ -99,6 +132,19 @@ def fit_and_validation(rows: pd.DataFrame, s: Split) -> tuple[pd.DataFrame, pd.D
     val = inside[np.asarray(inside["date"] >= s.validation_start)] if s.validation_start is not None \
         else inside.iloc[0:0]
     return fit, val
+
+
+def fit_validation_calibration(rows: pd.DataFrame, s: CalibratedSplit
+                               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(fit, validation, calibration) rows of `rows` (with a `date` column) for a calibrated split."""
+    inside = select(rows, s.window)
+    dates = inside["date"]
+    none = inside.iloc[0:0]
+    fit = inside[np.asarray(dates <= s.fit_end)] if s.fit_end is not None else none
+    val = inside[np.asarray((dates >= s.validation_start) & (dates <= s.validation_end))] \
+        if s.validation_start is not None else none
+    cal = inside[np.asarray(dates >= s.calibration_start)] if s.calibration_start is not None else none
+    return fit, val, cal
 
 
 def model_for_date(valid_from: pd.Series, asof: pd.Series) -> np.ndarray:

@@ -16,9 +16,13 @@ CREATE TABLE IF NOT EXISTS model_registry (
     artifact_sha256 VARCHAR NOT NULL,
     model_set_id VARCHAR,           -- the families and ensemble trained together
     fit_end DATE,                   -- last fit row (purged against the validation window)
-    validation_start DATE           -- validation window: validation_start..train_end
+    validation_start DATE,          -- validation window (early stopping): validation_start..validation_end
+    validation_end DATE,            -- (before these columns existed: validation_start..train_end)
+    calibration_start DATE          -- calibration window (intervals, ensemble weights): ..train_end
 );
 -- Warehouses created before these columns existed get them on the next write connect.
 ALTER TABLE model_registry ADD COLUMN IF NOT EXISTS model_set_id VARCHAR;
 ALTER TABLE model_registry ADD COLUMN IF NOT EXISTS fit_end DATE;
 ALTER TABLE model_registry ADD COLUMN IF NOT EXISTS validation_start DATE;
+ALTER TABLE model_registry ADD COLUMN IF NOT EXISTS validation_end DATE;
+ALTER TABLE model_registry ADD COLUMN IF NOT EXISTS calibration_start DATE;

@@ -1,6 +1,6 @@
-"""Forecasting models: five families behind one interface, the ensemble, and their training.
+"""Forecasting models: six families behind one interface, the ensemble, and their training.
 
-Families: lightgbm, xgboost, tcn, bayesian_ridge, regime_adaptive (see each module). Artifacts are
+Families: lightgbm, xgboost, tcn, lstm, bayesian_ridge, regime_adaptive (see each module). Artifacts are
 native formats plus a JSON manifest (base.py); never pickle.
 """
 
@@ -17,14 +17,18 @@ from portfolio_dagster.quant.models.lightgbm import LightGBMForecaster
 from portfolio_dagster.quant.models.regime_adaptive import RegimeAdaptiveForecaster
 from portfolio_dagster.quant.models.xgboost import XGBoostForecaster
 
-# tcn imports torch and Lightning (seconds): loaded on first use only.
-FAMILIES = ("lightgbm", "xgboost", "tcn", "bayesian_ridge", "regime_adaptive")
+# The sequence families (tcn, lstm) import torch and Lightning (seconds): loaded on first use only.
+FAMILIES = ("lightgbm", "xgboost", "tcn", "lstm", "bayesian_ridge", "regime_adaptive")
+SEQUENCE_FAMILIES = ("tcn", "lstm")
 
 
 def family_class(name: str) -> type[Forecaster]:
     if name == "tcn":
         from portfolio_dagster.quant.models.tcn import TCNForecaster
         return TCNForecaster
+    if name == "lstm":
+        from portfolio_dagster.quant.models.lstm import LSTMForecaster
+        return LSTMForecaster
     classes = {c.family: c for c in (LightGBMForecaster, XGBoostForecaster, BayesianRidgeForecaster,
                                      RegimeAdaptiveForecaster)}
     if name not in classes:
@@ -37,5 +41,5 @@ def load_model(manifest: Path) -> Forecaster:
     return family_class(read_manifest(manifest)["family"]).load(manifest)
 
 
-__all__ = ["ENSEMBLE", "FAMILIES", "INTERVAL_QUANTILES", "ArtifactError", "Ensemble", "Forecaster",
+__all__ = ["ENSEMBLE", "FAMILIES", "SEQUENCE_FAMILIES", "INTERVAL_QUANTILES", "ArtifactError", "Ensemble", "Forecaster",
            "family_class", "load_model"]

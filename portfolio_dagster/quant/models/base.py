@@ -1,8 +1,12 @@
 """The one small interface every forecaster implements, and what all of them share.
 
 A forecaster takes a frame of rows (ticker, date, feature columns...) sorted by date then ticker,
-and predicts the forward return of each row. Intervals are split-conformal: quantiles of the
-residuals on the validation window (never seen by the fit), added to the point forecast.
+and predicts the forward return of each row. It may be trained on another target (a cross-sectional
+excess return or rank) or with a ranking objective: then an output map, fitted on the validation
+window, turns its output into a forward return (the unconditional mean return of the fit rows plus a
+slope times the output's deviation from its date's mean). Intervals are split-conformal: quantiles of
+the return residuals on the calibration window (after the validation window, purged, never seen by the
+fit nor by early stopping), added to the point forecast.
 
 Artifacts: each model writes its native file (LightGBM text, XGBoost UBJ, torch state_dict, npz
 arrays) plus a JSON manifest holding its state and the native file's sha256. The registry records
@@ -25,6 +29,9 @@ INTERVAL_QUANTILES = (0.10, 0.90)
 # Rows used for permutation importance (a deterministic subsample of the validation window).
 PERMUTATION_ROWS = 1000
 MANIFEST_SUFFIX = ".json"
+# Relevance grades of the ranking objectives: each date's names in this many quantile buckets.
+RANK_GRADES = 5
+IDENTITY_MAP = {"kind": "identity"}
 
 
 class ArtifactError(RuntimeError):
@@ -42,6 +49,47 @@ def subsample(n: int, limit: int | None, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
 
 
+def subsample_dates(dates: pd.Series, limit: int | None, seed: int) -> np.ndarray:
+    """Sorted row indices of whole dates (ranking objectives need each date's full cross-section),
+    about `limit` rows in all; the same for the same seed."""
+    values = np.asarray(dates)
+    if limit is None or len(values) <= limit:
+        return np.arange(len(values))
+    unique = pd.unique(values)
+    keep = unique[subsample(len(unique), max(1, int(limit * len(unique) / len(values))), seed)]
+    return np.flatnonzero(np.isin(values, keep))
+
+
+def date_groups(dates: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(group sizes in row order, group id per row) of rows sorted by date: the ranking queries."""
+    codes, _ = pd.factorize(np.asarray(dates))
+    if len(codes) and np.any(np.diff(codes) < 0):
+        raise ValueError("ranking objectives need rows sorted by date")
+    return np.bincount(codes), codes
+
+
+def relevance_grades(y: np.ndarray, dates: pd.Series, levels: int = RANK_GRADES) -> np.ndarray:
+    """Integer grades 0..levels-1 of y's percentile within its date (higher y, higher grade)."""
+    pct = pd.Series(np.asarray(y, dtype=float)).groupby(np.asarray(dates)).rank(pct=True).to_numpy()
+    return np.clip(np.ceil(pct * levels) - 1, 0, levels - 1).astype(int)
+
+
+def demean_by_date(values: np.ndarray, dates) -> np.ndarray:
+    values = np.asarray(values, dtype=float)
+    return values - pd.Series(values).groupby(np.asarray(dates)).transform("mean").to_numpy()
+
+
+def fit_output_map(output: np.ndarray, dates, returns: np.ndarray, drift: float) -> dict:
+    """The map output -> forward return for a cross-sectional model: drift + slope x (output - date mean),
+    slope the pooled within-date least-squares slope of the realized excess return on the output (>= 0:
+    a model that ranks backwards on validation forecasts the drift only)."""
+    x, y = demean_by_date(output, dates), demean_by_date(returns, dates)
+    ok = np.isfinite(x) & np.isfinite(y)
+    denom = float(np.sum(x[ok] ** 2))
+    slope = max(float(np.sum(x[ok] * y[ok])) / denom, 0.0) if denom > 0 else 0.0
+    return {"kind": "cross_sectional", "drift": float(drift), "slope": slope}
+
+
 class Forecaster(ABC):
     """fit / predict / predict_interval / save / load. Subclasses implement the _native parts."""
 
@@ -56,6 +104,8 @@ class Forecaster(ABC):
         self.feature_names: list[str] = []
         self.residual_quantiles: tuple[float, float] = (0.0, 0.0)
         self.validation_rows = 0
+        self.calibration_rows = 0
+        self.output_map: dict = dict(IDENTITY_MAP)
 
     # --- what each family implements -------------------------------------------------------
     @abstractmethod
@@ -83,24 +133,48 @@ class Forecaster(ABC):
 
     # --- shared ------------------------------------------------------------------------------
     def fit(self, x: pd.DataFrame, y: np.ndarray, feature_names: list[str],
-            x_val: pd.DataFrame, y_val: np.ndarray) -> "Forecaster":
-        """Fit on (x, y); (x_val, y_val) is the later, purged validation window: early stopping
-        where the family has it, then the conformal residual quantiles."""
+            x_val: pd.DataFrame, y_val: np.ndarray,
+            x_cal: pd.DataFrame | None = None, y_cal: np.ndarray | None = None) -> "Forecaster":
+        """Fit on (x, y); (x_val, y_val) is the later, purged validation window (early stopping where the
+        family has it); the conformal residual quantiles come from (x_cal, y_cal), the calibration window
+        after it, or from the validation window when no calibration window is given."""
         self.feature_names = list(feature_names)
         self._fit(x, np.asarray(y, dtype=float), x_val, np.asarray(y_val, dtype=float))
-        if len(y_val):
-            resid = np.asarray(y_val, dtype=float) - self.predict(x_val)
-            self.residual_quantiles = tuple(float(q) for q in np.quantile(resid, INTERVAL_QUANTILES))
         self.validation_rows = int(len(y_val))
+        if x_cal is None:
+            x_cal, y_cal = x_val, y_val
+        self.calibrate_intervals(x_cal, y_cal)
         return self
 
+    def map_output(self, fit_returns: np.ndarray, x_val: pd.DataFrame, val_returns: np.ndarray) -> None:
+        """For a model trained on a cross-sectional target or ranking objective: fit the output map to
+        forward returns on the validation window; the drift is the fit rows' mean forward return."""
+        self.output_map = fit_output_map(self.predict(x_val), x_val["date"], np.asarray(val_returns, float),
+                                         float(np.nanmean(fit_returns)) if len(fit_returns) else 0.0)
+
+    def calibrate_intervals(self, x_cal: pd.DataFrame, returns_cal: np.ndarray) -> None:
+        """Split-conformal residual quantiles of the forward-return forecast on the calibration rows."""
+        returns_cal = np.asarray(returns_cal, dtype=float)
+        if len(returns_cal):
+            resid = returns_cal - self.forecast(x_cal)
+            self.residual_quantiles = tuple(float(q) for q in np.quantile(resid, INTERVAL_QUANTILES))
+        self.calibration_rows = int(len(returns_cal))
+
+    def forecast(self, x: pd.DataFrame) -> np.ndarray:
+        """The forward-return forecast: the model's output through its output map."""
+        out = self.predict(x)
+        if self.output_map.get("kind") == "cross_sectional":
+            return self.output_map["drift"] + self.output_map["slope"] * demean_by_date(out, x["date"])
+        return out
+
     def predict_interval(self, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        pred = self.predict(x)
+        pred = self.forecast(x)
         lo, hi = self.residual_quantiles
         return pred, pred + lo, pred + hi
 
     def permutation_importance(self, x_val: pd.DataFrame, y_val: np.ndarray) -> np.ndarray:
-        """Increase of the validation MSE when one feature's column is shuffled (seeded)."""
+        """Increase of the validation MSE of the forward-return forecast when one feature's column is
+        shuffled (seeded); y_val: forward returns."""
         y_val = np.asarray(y_val, dtype=float)
         # Sequence models need contiguous rows (their inputs are windows): they use the whole window.
         if not self.needs_sequences:
@@ -108,13 +182,13 @@ class Forecaster(ABC):
             x_val, y_val = x_val.iloc[idx], y_val[idx]
         if not len(y_val):
             return np.full(len(self.feature_names), np.nan)
-        base = float(np.mean((y_val - self.predict(x_val)) ** 2))
+        base = float(np.mean((y_val - self.forecast(x_val)) ** 2))
         rng = np.random.default_rng(self.seed)
         out = []
         for name in self.feature_names:
             shuffled = x_val.copy()
             shuffled[name] = rng.permutation(shuffled[name].to_numpy())
-            out.append(float(np.mean((y_val - self.predict(shuffled)) ** 2)) - base)
+            out.append(float(np.mean((y_val - self.forecast(shuffled)) ** 2)) - base)
         return np.asarray(out)
 
     def save(self, path: Path) -> Path:
@@ -127,7 +201,8 @@ class Forecaster(ABC):
             "family": self.family, "native_file": native.name, "native_sha256": file_sha256(native),
             "params": self.params, "seed": self.seed, "threads": self.threads,
             "feature_names": self.feature_names, "residual_quantiles": list(self.residual_quantiles),
-            "validation_rows": self.validation_rows, "state": self._state(),
+            "validation_rows": self.validation_rows, "calibration_rows": self.calibration_rows,
+            "output_map": self.output_map, "state": self._state(),
         }, sort_keys=True))
         return manifest
 
@@ -145,6 +220,8 @@ class Forecaster(ABC):
         model.feature_names = list(meta["feature_names"])
         model.residual_quantiles = tuple(meta["residual_quantiles"])
         model.validation_rows = meta["validation_rows"]
+        model.calibration_rows = meta.get("calibration_rows", meta["validation_rows"])
+        model.output_map = dict(meta.get("output_map", IDENTITY_MAP))
         try:
             model._set_state(meta["state"])
             model._load_native(native)

@@ -1,35 +1,13 @@
-"""Temporal convolutional network (causal dilated 1-D convolutions) in PyTorch Lightning, CPU only.
-
-Input: each row's trailing `lookback` rows of standardized features for the same ticker, taken from
-the frame given (rows with less history are zero-padded at the start), so callers pass enough
-context rows before the dates they want. Early stopping on the validation window's loss.
-Artifact: the torch state_dict (safetensors-free .pt, loaded with weights_only=True).
-"""
+"""Temporal convolutional network (causal dilated 1-D convolutions): a sequence family (sequence.py)."""
 
 from __future__ import annotations
 
-import logging
-import warnings
-from pathlib import Path
-
-import numpy as np
-import pandas as pd
-import pytorch_lightning as pl
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
-from portfolio_dagster.quant.models.base import Forecaster, Standardizer, matrix, subsample
+from portfolio_dagster.quant.models.sequence import SequenceForecaster, SequenceNet
 
-for _name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):
-    logging.getLogger(_name).setLevel(logging.ERROR)
-# pytorch_lightning 2.6 against torch 2.13 warns about its own use of a deprecated torch API.
-warnings.filterwarnings("ignore", message=r".*LeafSpec.*is deprecated")
-
-LOOKBACK = 60
 KERNEL = 3
-# Targets are scaled to unit variance for training; predictions are scaled back.
-PREDICT_BATCH = 8192
 
 
 class _CausalBlock(nn.Module):
@@ -44,110 +22,23 @@ class _CausalBlock(nn.Module):
         return out + self.skip(x)
 
 
-class TCNNet(pl.LightningModule):
+class TCNNet(SequenceNet):
     def __init__(self, n_features: int, channels: int, levels: int, learning_rate: float) -> None:
-        super().__init__()
+        super().__init__(learning_rate)
         blocks, cin = [], n_features
         for i in range(levels):
             blocks.append(_CausalBlock(cin, channels, 2 ** i))
             cin = channels
         self.net = nn.Sequential(*blocks)
         self.head = nn.Linear(channels, 1)
-        self.learning_rate = learning_rate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: batch x features x time
         return self.head(self.net(x)[:, :, -1]).squeeze(-1)
 
-    def training_step(self, batch, _):
-        x, y = batch
-        return nn.functional.mse_loss(self(x), y)
 
-    def validation_step(self, batch, _):
-        x, y = batch
-        self.log("val_loss", nn.functional.mse_loss(self(x), y), prog_bar=False)
-
-    def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.learning_rate)
-
-
-class TCNForecaster(Forecaster):
+class TCNForecaster(SequenceForecaster):
     family = "tcn"
-    native_suffix = ".pt"
-    needs_sequences = True
-
-    def __init__(self, params: dict | None = None, seed: int = 7, threads: int = 1) -> None:
-        super().__init__(params, seed, threads)
-        self.scaler = Standardizer()
-        self.y_scale = 1.0
-        self.net: TCNNet | None = None
-
-    @property
-    def lookback(self) -> int:
-        return int(self.params.get("lookback", LOOKBACK))
 
     def _new_net(self) -> TCNNet:
         return TCNNet(len(self.feature_names), int(self.params.get("channels", 8)),
                       int(self.params.get("levels", 5)), float(self.params.get("learning_rate", 1e-3)))
-
-    def _sequences(self, x: pd.DataFrame) -> np.ndarray:
-        """rows x features x lookback (float32), in x's row order."""
-        z = self.scaler.transform(matrix(x, self.feature_names)).astype(np.float32)
-        out = np.zeros((len(x), len(self.feature_names), self.lookback), dtype=np.float32)
-        tickers = x["ticker"].to_numpy()
-        for t in pd.unique(tickers):
-            rows = np.flatnonzero(tickers == t)  # date order within the ticker (x is date-sorted)
-            padded = np.vstack([np.zeros((self.lookback - 1, z.shape[1]), np.float32), z[rows]])
-            windows = np.lib.stride_tricks.sliding_window_view(padded, self.lookback, axis=0)
-            out[rows] = windows  # rows x features x lookback
-        return out
-
-    def _fit(self, x: pd.DataFrame, y: np.ndarray, x_val: pd.DataFrame, y_val: np.ndarray) -> None:
-        torch.set_num_threads(self.threads)
-        torch.manual_seed(self.seed)
-        torch.use_deterministic_algorithms(True)
-        self.scaler.fit(matrix(x, self.feature_names))
-        self.y_scale = float(np.std(y)) or 1.0
-        idx = subsample(len(y), self.params.get("max_train_rows"), self.seed)
-        seq = self._sequences(x)[idx]
-        train = TensorDataset(torch.from_numpy(seq), torch.from_numpy((y[idx] / self.y_scale).astype(np.float32)))
-        batch = int(self.params.get("batch_size", 256))
-        loader = DataLoader(train, batch_size=batch, shuffle=True,
-                            generator=torch.Generator().manual_seed(self.seed))
-        self.net = self._new_net()
-        callbacks, val_loader = [], None
-        if len(y_val):
-            vseq = torch.from_numpy(self._sequences(x_val))
-            val_loader = DataLoader(TensorDataset(vseq, torch.from_numpy((y_val / self.y_scale).astype(np.float32))),
-                                    batch_size=PREDICT_BATCH)
-            callbacks = [pl.callbacks.EarlyStopping("val_loss", patience=int(self.params.get("patience", 1)))]
-        trainer = pl.Trainer(max_epochs=int(self.params.get("epochs", 2)), accelerator="cpu", devices=1,
-                             deterministic=True, logger=False, enable_checkpointing=False,
-                             enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks,
-                             num_sanity_val_steps=0)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r".*LeafSpec.*is deprecated")
-            trainer.fit(self.net, loader, val_loader)
-        self.net.eval()
-
-    def predict(self, x: pd.DataFrame) -> np.ndarray:
-        torch.set_num_threads(self.threads)
-        seq = torch.from_numpy(self._sequences(x))
-        with torch.no_grad():
-            parts = [self.net(seq[i:i + PREDICT_BATCH]).numpy() for i in range(0, len(seq), PREDICT_BATCH)]
-        return (np.concatenate(parts) if parts else np.zeros(0)).astype(float) * self.y_scale
-
-    def _state(self) -> dict:
-        return {"scaler": self.scaler.state(), "y_scale": self.y_scale}
-
-    def _set_state(self, state: dict) -> None:
-        self.scaler = Standardizer.from_state(state["scaler"])
-        self.y_scale = float(state["y_scale"])
-
-    def _save_native(self, path: Path) -> None:
-        torch.save(self.net.state_dict(), path)
-
-    def _load_native(self, path: Path) -> None:
-        net = self._new_net()
-        net.load_state_dict(torch.load(path, weights_only=True, map_location="cpu"))
-        net.eval()
-        self.net = net

@@ -1,5 +1,6 @@
-"""Train one model set (every enabled family + the ensemble) for one (as-of date, horizon) split,
-and a pure walk-forward runner: fit on the schedule, forecast each date with the set valid then."""
+"""Train one model set (every enabled family + the ensemble) for one (as-of date, horizon) split into
+fit | validation (early stopping) | calibration (intervals, ensemble weights) windows, and a pure
+walk-forward runner: fit on the schedule, forecast each date with the set valid then."""
 
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ import pandas as pd
 
 from portfolio_dagster.quant import features as feature_set
 from portfolio_dagster.quant import walk_forward
-from portfolio_dagster.quant.models import ENSEMBLE, Ensemble, Forecaster, family_class
+from portfolio_dagster.quant.models import ENSEMBLE, SEQUENCE_FAMILIES, Ensemble, Forecaster, family_class
 from portfolio_dagster.quant.models.ensemble import information_coefficient
+from portfolio_dagster.quant.targets import MODEL_TARGET_KINDS, target_name
+
+# Default lookback of a sequence family (sequence.LOOKBACK; not imported: that loads torch).
+LOOKBACK = 60
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,11 @@ class TrainingSpec:
     rolling_days: int | None = None
     seed: int = 7
     threads: int = 1
+    # The calibration window after the validation window (conformal intervals, ensemble weights);
+    # 0: the validation window calibrates too (the config requires a separate one).
+    calibration_days: int = 0
+    # What the families learn: the forward return, or its cross-sectional excess over the universe or rank.
+    target_kind: str = "return"
 
 
 def model_feature_names(selected=feature_set.DEFAULT_MODEL_FEATURES) -> tuple[str, ...]:
@@ -44,15 +54,16 @@ def training_spec(models_cfg, horizon: int, selected=feature_set.DEFAULT_MODEL_F
                         horizon=horizon, embargo_days=m.embargo_days, validation_days=m.validation_days,
                         min_train_days=m.min_train_days,
                         rolling_days=m.rolling_days if m.window == "rolling" else None,
-                        seed=m.seed, threads=m.threads)
+                        seed=m.seed, threads=m.threads, calibration_days=m.calibration_days,
+                        target_kind=m.target)
 
 
 @dataclass
 class ModelSet:
-    split: walk_forward.Split
+    split: walk_forward.CalibratedSplit
     models: dict[str, Forecaster]
     ensemble: Ensemble
-    metrics: dict[str, dict] = field(default_factory=dict)        # family -> validation metrics
+    metrics: dict[str, dict] = field(default_factory=dict)        # family -> calibration-window metrics
     importance: pd.DataFrame = field(default_factory=pd.DataFrame)  # family, feature, gain, permutation
     fit_seconds: dict[str, float] = field(default_factory=dict)   # wall time per family (benchmarks only)
 
@@ -64,40 +75,64 @@ class ModelSet:
 
 
 def validation_metrics(pred: np.ndarray, lower: np.ndarray, upper: np.ndarray, y: np.ndarray) -> dict:
+    """Skill of forward-return forecasts on held-out rows (the calibration window; keys keep the
+    historical `validation_` prefix)."""
     if not len(y):
         return {"validation_rows": 0}
     return {"validation_rows": int(len(y)), "validation_ic": information_coefficient(pred, y),
             "validation_directional_accuracy": float(np.mean(np.sign(pred) == np.sign(y))),
             "validation_base_rate": float(np.mean(y > 0)),
-            "validation_mae": float(np.mean(np.abs(pred - y)))}
+            "validation_mae": float(np.mean(np.abs(pred - y))),
+            "validation_coverage": float(np.mean((y >= lower) & (y <= upper)))}
+
+
+def cross_sectional_output(model: Forecaster, spec: TrainingSpec) -> bool:
+    """Whether the model's output needs the output map: a cross-sectional target or a ranking objective."""
+    return spec.target_kind != "return" or bool(getattr(model, "ranking", False))
 
 
 def train_model_set(rows: pd.DataFrame, calendar: pd.DatetimeIndex, asof: pd.Timestamp,
                     target: str, spec: TrainingSpec) -> ModelSet | None:
-    """rows: ticker, date, features (+ regime columns), `target`; sorted by date, ticker.
-    None when the split has fewer than `min_train_days` fit days or no validation rows."""
-    s = walk_forward.split(calendar, asof, spec.horizon, spec.embargo_days, spec.validation_days,
-                           spec.rolling_days)
-    fit, val = walk_forward.fit_and_validation(rows.dropna(subset=[target]), s)
-    if fit["date"].nunique() < spec.min_train_days or val.empty:
+    """rows: ticker, date, features (+ regime columns), `target` (the forward return) and, for another
+    spec.target_kind, that target's column; sorted by date, ticker. Fit rows train; the validation window
+    early-stops (and fits the output map of cross-sectional models); the calibration window after it sets
+    the conformal intervals and the ensemble weights. None when the split has fewer than
+    `min_train_days` fit days or an empty validation or calibration window."""
+    if spec.target_kind not in MODEL_TARGET_KINDS:
+        raise ValueError(f"unknown model target {spec.target_kind!r}; known: {', '.join(MODEL_TARGET_KINDS)}")
+    learn = target if spec.target_kind == "return" else target_name(spec.horizon, spec.target_kind)
+    if learn not in rows.columns:
+        raise ValueError(f"rows lack the training target column {learn!r}")
+    s = walk_forward.calibrated_split(calendar, asof, spec.horizon, spec.embargo_days, spec.validation_days,
+                                      spec.calibration_days, spec.rolling_days)
+    fit, val, cal = walk_forward.fit_validation_calibration(rows.dropna(subset=list({target, learn})), s)
+    if spec.calibration_days == 0:
+        cal = val
+    if fit["date"].nunique() < spec.min_train_days or val.empty or cal.empty:
         return None
     names = list(spec.feature_names)
-    y_fit, y_val = fit[target].to_numpy(dtype=float), val[target].to_numpy(dtype=float)
-    models, metrics, importance, val_preds, fit_seconds = {}, {}, [], {}, {}
+    y_fit, y_val = fit[learn].to_numpy(dtype=float), val[learn].to_numpy(dtype=float)
+    r_fit, r_val, r_cal = (f[target].to_numpy(dtype=float) for f in (fit, val, cal))
+    models, metrics, importance, cal_preds, fit_seconds = {}, {}, [], {}, {}
     for family in spec.families:
         t0 = time.perf_counter()
         model = family_class(family)(spec.params.get(family, {}), seed=spec.seed, threads=spec.threads)
         model.fit(fit, y_fit, names, val, y_val)
+        if cross_sectional_output(model, spec):
+            model.map_output(r_fit, val, r_val)
+        model.calibrate_intervals(cal, r_cal)
         fit_seconds[family] = time.perf_counter() - t0
-        pred, lo, hi = model.predict_interval(val)
-        val_preds[family] = pred
-        metrics[family] = validation_metrics(pred, lo, hi, y_val) | {"fit_rows": int(len(y_fit))}
+        pred, lo, hi = model.predict_interval(cal)
+        cal_preds[family] = pred
+        metrics[family] = validation_metrics(pred, lo, hi, r_cal) | {
+            "fit_rows": int(len(y_fit)), "early_stopping_rows": int(len(y_val)), "target": spec.target_kind,
+            "output_map": model.output_map}
         importance.append(pd.DataFrame({"family": family, "feature": names, "gain": model.gain_importance(),
-                                        "permutation": model.permutation_importance(val, y_val)}))
+                                        "permutation": model.permutation_importance(val, r_val)}))
         models[family] = model
-    ensemble = Ensemble.from_validation(val_preds, y_val)
-    pred, lo, hi = ensemble.interval(val_preds)
-    metrics[ENSEMBLE] = validation_metrics(pred, lo, hi, y_val) | {"weights": ensemble.weights}
+    ensemble = Ensemble.from_validation(cal_preds, r_cal)
+    pred, lo, hi = ensemble.interval(cal_preds)
+    metrics[ENSEMBLE] = validation_metrics(pred, lo, hi, r_cal) | {"weights": ensemble.weights}
     return ModelSet(s, models, ensemble, metrics, pd.concat(importance, ignore_index=True), fit_seconds)
 
 
@@ -128,6 +163,7 @@ def walk_forward_forecasts(rows: pd.DataFrame, schedule: pd.DatetimeIndex, spec:
 
 
 def context_days(spec: TrainingSpec) -> int:
-    """Trading days of feature history to read before the first forecast date."""
-    tcn = spec.params.get("tcn", {})
-    return int(tcn.get("lookback", 60)) if "tcn" in spec.families else 0
+    """Trading days of feature history to read before the first forecast date (the longest lookback of
+    the enabled sequence families)."""
+    return max([int(spec.params.get(f, {}).get("lookback", LOOKBACK)) for f in spec.families
+                if f in SEQUENCE_FAMILIES], default=0)
