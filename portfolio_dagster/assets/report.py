@@ -5,12 +5,21 @@ import dagster as dg
 import pandas as pd
 
 from portfolio_dagster.assets.backtest import backtest
-from portfolio_dagster.quant.report import ReportData, markdown_table, render_html
+from portfolio_dagster.quant.report import DriftSection, ReportData, markdown_table, render_html
 from portfolio_dagster.resources.artifacts import ArtifactStore
+from portfolio_dagster.resources.feature_drift import drift_report
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 
 REPORT_FILE = "report.html"
+
+
+def drift_section(warehouse: Warehouse, cfg) -> DriftSection:
+    """Feature drift of the model set in use (the feature_drift check's figures)."""
+    found = drift_report(warehouse, cfg.operations, cfg.strategy.signal_horizon)
+    caption = found.note or (f"Model set {found.model_set_id}: its inputs over the newest sessions "
+                             f"{found.recent_window} vs its training window {found.train_window}.")
+    return DriftSection(found.table, found.threshold, caption)
 
 
 @dg.asset(group_name="evaluation", kinds={"html"}, deps=[backtest])
@@ -35,6 +44,7 @@ def report(context: dg.AssetExecutionContext, settings: PipelineSettings, wareho
         spans=q("SELECT ticker, min(date) AS first, max(date) AS last, count(*) AS days FROM prices "
                 "GROUP BY ticker ORDER BY ticker"),
         latest=q("SELECT * FROM latest_allocations ORDER BY sleeve, weight DESC"),
+        drift=drift_section(warehouse, settings.config),
     )
     path = artifacts.reports_dir / REPORT_FILE
     path.write_text(render_html(data))

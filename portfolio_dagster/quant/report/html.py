@@ -31,6 +31,15 @@ CAVEATS = (
 
 
 @dataclass(frozen=True)
+class DriftSection:
+    """Feature drift of the model inputs: quant.drift.DRIFT_COLUMNS rows, the most drifted first."""
+
+    table: pd.DataFrame
+    threshold: float
+    caption: str                   # the windows compared, or why nothing was
+
+
+@dataclass(frozen=True)
 class ReportData:
     title: str
     summary: pd.DataFrame          # strategy, metric, value
@@ -43,6 +52,7 @@ class ReportData:
     variants: pd.DataFrame         # variant, ..., sharpe
     spans: pd.DataFrame            # ticker, first, last, days
     latest: pd.DataFrame           # latest allocation
+    drift: DriftSection | None = None
 
 
 def _fmt(metric: str, v: object) -> str:
@@ -125,6 +135,7 @@ def render_html(data: ReportData) -> str:
         ("Forecast skill by horizon (out of sample) next to the base rate",
          _img(plots.skill_png(skill), "skill by horizon") + _table(skill)
          if skill["directional_accuracy"].notna().any() else "<p>No forecasts evaluated.</p>"),
+        ("Feature drift of the model inputs (population stability index)", _drift(data.drift)),
         ("Skill, luck or overfitting?", _overfitting(get, data.variants)),
         ("The seed's success criteria", crit_html),
         ("Latest allocation", _table(data.latest.assign(date=data.latest["date"].astype(str)))
@@ -207,6 +218,21 @@ def _overfitting(get, variants: pd.DataFrame) -> str:
         top = variants.sort_values("sharpe", ascending=False)
         text += _table(top[["variant", "annual_return", "sharpe", "max_drawdown"]], cls="num")
     return text
+
+
+def _drift(drift: DriftSection | None) -> str:
+    if drift is None or drift.table.empty:
+        return f"<p>{html.escape(drift.caption if drift else 'Not measured.')}</p>"
+    over = drift.table[drift.table["psi"] > drift.threshold]
+    verdict = (f"<b>{len(over)} of {len(drift.table)} inputs drifted</b> (PSI &gt; {drift.threshold:g}): "
+               f"{html.escape(', '.join(over['feature']))}." if len(over)
+               else f"No input above PSI {drift.threshold:g} ({len(drift.table)} inputs).")
+    shown = drift.table.head(10).assign(check=lambda t: (t["psi"] > drift.threshold).map({True: "FAIL",
+                                                                                           False: "PASS"}))
+    return (f"<p>{verdict}</p><p class='note'>{html.escape(drift.caption)} PSI &lt; 0.1: stable; 0.1-0.2: "
+            "moderate; above 0.2: the inputs no longer look like the training data.</p>"
+            + _table(shown[["feature", "psi", "train_median", "recent_median", "check"]],
+                     formats={"psi": "ic", "train_median": "ic", "recent_median": "ic"}, cls="num"))
 
 
 def _regimes_section(data: ReportData, index_equity: pd.Series | None) -> str:

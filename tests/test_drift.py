@@ -1,0 +1,174 @@
+"""Feature drift: PSI against a hand computation; the feature_drift check (a real Dagster run) compares the
+inputs of the model set in use over the newest window with its training window, warns with the worst
+features and alerts once; the drift sensor requests one retrain with a reason; the report shows it."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from portfolio_dagster.assets.report import drift_section
+from portfolio_dagster.checks.drift import feature_drift
+from portfolio_dagster.config import load_config
+from portfolio_dagster.jobs.pipeline import retrain_job
+from portfolio_dagster.quant.drift import feature_drift as drift_table
+from portfolio_dagster.quant.drift import psi
+from portfolio_dagster.resources.alerts import DECAY_RETRAIN_REQUESTED, FEATURE_DRIFT
+from portfolio_dagster.resources.settings import PipelineSettings
+from portfolio_dagster.resources.warehouse import Warehouse
+from portfolio_dagster.sensors.decay import REASON_TAG
+from portfolio_dagster.sensors.drift import TRIGGER_TAG, build_drift_sensor
+
+
+def test_psi_matches_a_hand_computation():
+    # Two bins cut at the training median 5.5: training shares 1/2, 1/2; recent 2/8 below, 6/8 above.
+    hand = (0.25 - 0.5) * math.log(0.25 / 0.5) + (0.75 - 0.5) * math.log(0.75 / 0.5)
+    assert psi(np.arange(1, 11), [1, 2, 6, 7, 8, 9, 10, 11], bins=2) == pytest.approx(hand, abs=1e-12)
+    assert hand == pytest.approx(0.274653, abs=1e-6)
+    # Four bins on 1..8 (cuts 2.75, 4.5, 6.25): 1/4 each; recent [1, 1, 1, 7]: 3/4, 0, 0, 1/4, with the
+    # empty bins floored at 1e-4.
+    floor = 1e-4
+    hand = ((0.75 - 0.25) * math.log(0.75 / 0.25) + 2 * (floor - 0.25) * math.log(floor / 0.25)
+            + (0.25 - 0.25) * math.log(1.0))
+    assert psi(np.arange(1, 9), [1, 1, 1, 7], bins=4, floor=floor) == pytest.approx(hand, abs=1e-12)
+    # A value on a cut goes to the bin above it: 5.5 counts with 6..10.
+    assert psi(np.arange(1, 11), [5.5, 6.0], bins=2) == psi(np.arange(1, 11), [7.0, 8.0], bins=2)
+
+
+def test_psi_edge_cases():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=1000)
+    assert psi(x, x) == 0.0
+    assert psi(np.append(x, [np.nan, np.inf]), np.append(x, -np.inf)) == 0.0     # non-finite left out
+    assert math.isnan(psi(x[:5], x))                                              # fewer values than bins
+    assert math.isnan(psi(x, [np.nan]))
+    assert psi(np.ones(50), np.ones(10)) == 0.0                                   # a constant: one bin
+    table = drift_table(pd.DataFrame({"a": x, "b": x}), pd.DataFrame({"a": x + 1.0, "b": x}), ["b", "a"])
+    assert list(table["feature"]) == ["a", "b"] and table["psi"].iat[0] > 0.2 and table["psi"].iat[1] == 0.0
+
+
+TRAIN = ("2019-01-01", "2019-12-31")
+SET_ID = "set-h21-20200102-test"
+
+
+def drift_warehouse(root) -> tuple[dict, Warehouse, pd.DataFrame]:
+    """Features 2019-01..2020-08 for 3 tickers: vol_20d moves from ~0.2 to ~0.4 in 2020, ret_5d does not;
+    a model set trained on 2019 whose ensemble forecast of the newest day is in `forecasts`."""
+    rng = np.random.default_rng(7)
+    dates = pd.bdate_range("2019-01-01", "2020-08-31")
+    frame = pd.DataFrame([(t, d) for d in dates for t in ("AAA", "BBB", "CCC")], columns=["ticker", "date"])
+    later = frame["date"] >= pd.Timestamp("2020-01-01")
+    frame["vol_20d"] = rng.normal(0.2, 0.02, len(frame)) + np.where(later, 0.2, 0.0)
+    frame["ret_5d"] = rng.normal(0.0, 0.02, len(frame))
+    frame["date"] = frame["date"].dt.date
+    wh = Warehouse(path=str(root / "warehouse.duckdb"))
+    wh.append("features", frame)
+    wh.append("model_registry", pd.DataFrame([{
+        "model_id": "ensemble-test", "model_type": "ensemble", "horizon": 21, "train_start": TRAIN[0],
+        "train_end": TRAIN[1], "valid_from": "2020-01-02", "trained_at": pd.Timestamp("2020-01-01"),
+        "config_hash": "test", "features": json.dumps(["vol_20d", "ret_5d", "not_a_feature"]), "metrics": "{}",
+        "artifact": "-", "artifact_sha256": "-", "model_set_id": SET_ID}]))
+    wh.append("forecasts", pd.DataFrame({"ticker": ["AAA"], "date": [dates[-1].date()], "horizon": [21],
+                                         "model": ["ensemble"], "prediction": [0.01], "model_id": ["ensemble-test"]}))
+    cfg = load_config().model_dump(mode="json")
+    path = root / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return {"settings": PipelineSettings(config_path=str(path)), "warehouse": wh}, wh, frame
+
+
+@dg.asset(name="forecasts")
+def forecasts_in_warehouse() -> None:
+    """Stands for the forecasts asset: its rows are already in the warehouse."""
+
+
+def test_drift_check_warns_with_the_worst_features_and_alerts_once(pmx_home, tmp_path):
+    resources, wh, frame = drift_warehouse(tmp_path)
+    for _ in range(2):
+        result = dg.materialize([forecasts_in_warehouse, feature_drift], resources=resources)
+        assert result.success                                  # a warning never stops the run
+    check = result.get_asset_check_evaluations()[0]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    meta = {k: v.value for k, v in check.metadata.items()}
+    assert meta["model_set_id"] == SET_ID and meta["drifting_features"] == 1 and meta["inputs"] == 2
+    assert meta["training_window"] == "2019-01-01..2019-12-31"
+    # The newest 63 sessions up to the forecast date.
+    newest = sorted(frame["date"].unique())[-63:]
+    assert meta["recent_window"] == f"{newest[0]}..{newest[-1]}"
+    assert meta["worst_features"].splitlines()[2].startswith("| vol_20d |")
+    # The same PSI as quant.drift on exactly those windows (default 10 bins).
+    train = frame[(frame["date"] >= pd.Timestamp(TRAIN[0]).date()) & (frame["date"] <= pd.Timestamp(TRAIN[1]).date())]
+    recent = frame[frame["date"] >= newest[0]]
+    assert meta["psi"]["vol_20d"] == pytest.approx(psi(train["vol_20d"], recent["vol_20d"]), abs=1e-4)
+    assert meta["psi"]["vol_20d"] > 5 and meta["psi"]["ret_5d"] < 0.1
+    alerts = wh.query("SELECT kind, message, details FROM alerts")
+    assert list(alerts["kind"]) == [FEATURE_DRIFT]         # two runs, one drifted model set: one alert
+    assert "feature drift: PSI above 0.2 on 1 of 2 model inputs (vol_20d" in alerts["message"].iat[0]
+    assert json.loads(alerts["details"].iat[0])["model_set_id"] == SET_ID
+
+    section = drift_section(wh, resources["settings"].config)
+    assert section.table["feature"].iat[0] == "vol_20d" and SET_ID in section.caption
+
+
+def test_no_model_set_in_use_passes_with_a_note(tmp_path):
+    resources, wh, _ = drift_warehouse(tmp_path)
+    with wh.connect() as con:
+        con.execute("DELETE FROM forecasts")
+    result = dg.materialize([forecasts_in_warehouse, feature_drift], resources=resources)
+    check = result.get_asset_check_evaluations()[0]
+    assert check.passed and "no model set in use" in check.metadata["note"].value
+
+
+def test_drift_sensor_requests_one_retrain_with_a_reason(pmx_home, tmp_path):
+    resources, wh, _ = drift_warehouse(tmp_path)
+    cfg = resources["settings"].config
+    off = build_drift_sensor(cfg)
+    result = off(dg.build_sensor_context(resources=resources))
+    assert not result.run_requests and "drift_requests_retrain is off" in result.skip_reason.skip_message
+
+    path = tmp_path / "on.yaml"
+    dump = cfg.model_dump(mode="json")
+    dump["operations"]["drift_requests_retrain"] = True
+    path.write_text(yaml.safe_dump(dump))
+    on = {**resources, "settings": PipelineSettings(config_path=str(path))}
+    sensor = build_drift_sensor(on["settings"].config)
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    context = dg.build_sensor_context(resources=on)
+    result = sensor(context)
+    [request] = result.run_requests
+    assert request.job_name == retrain_job.name and request.tags[TRIGGER_TAG] == "drift"
+    assert request.tags[REASON_TAG].startswith("feature drift: PSI above 0.2 on 1 of 2 model inputs (vol_20d")
+    assert result.cursor == SET_ID
+    again = sensor(dg.build_sensor_context(cursor=result.cursor, resources=on))
+    assert not again.run_requests and "already requested" in again.skip_reason.skip_message
+    alerts = wh.query("SELECT kind, details FROM alerts")
+    assert list(alerts["kind"]) == [DECAY_RETRAIN_REQUESTED]
+    assert json.loads(alerts["details"].iat[0])["trigger"] == "drift"
+
+
+def test_report_shows_the_drift_section():
+    from portfolio_dagster.quant.evaluation import evaluate
+    from portfolio_dagster.quant.report import DriftSection, ReportData, render_html
+    from test_backtest_evaluation import synthetic_inputs
+
+    inputs = synthetic_inputs(n_days=300)
+    result = evaluate(inputs)
+    alloc = inputs.allocations.assign(sleeve="risky")
+    table = drift_table(pd.DataFrame({"vol_20d": np.linspace(0, 1, 500), "ret_5d": np.linspace(0, 1, 500)}),
+                        pd.DataFrame({"vol_20d": np.linspace(0.8, 1.8, 60), "ret_5d": np.linspace(0, 1, 60)}),
+                        ["vol_20d", "ret_5d"])
+    common = dict(title="t", summary=result.summary, daily=result.daily[["date", "strategy", "net_return", "equity"]],
+                  rolling=result.rolling.assign(window_days=252), allocations=alloc, regimes=inputs.regimes,
+                  regime_performance=result.regimes, criteria=result.criteria, variants=result.variants,
+                  spans=pd.DataFrame(columns=["ticker", "first", "last", "days"]), latest=alloc.head(0))
+    page = render_html(ReportData(**common, drift=DriftSection(table, 0.2, "Model set S: newest vs training.")))
+    section = page.split("Feature drift of the model inputs")[1].split("<h2>")[0]
+    assert "1 of 2 inputs drifted</b> (PSI &gt; 0.2): vol_20d." in section
+    assert "Model set S: newest vs training." in section
+    assert section.index("vol_20d") < section.index("ret_5d") and '<td class="fail">FAIL</td>' in section
+    assert "Not measured." in render_html(ReportData(**common)).split("Feature drift of the model inputs")[1]
