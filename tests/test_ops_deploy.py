@@ -43,7 +43,7 @@ def test_k8s_definitions_load_with_the_k8s_executor_and_a_motherduck_warehouse(m
     assert defs.resolve_implicit_global_asset_job_def().executor_def.name == "pmx_k8s_job_executor"
     assert defs.resources["warehouse"].path == "md:portfolio_maximizer"
     assert {s.name for s in defs.schedules} == {"daily_after_close", "weekly_retrain"}
-    assert {s.name for s in defs.sensors} == {"forecast_decay"}
+    assert {s.name for s in defs.sensors} == {"forecast_decay", "alert_on_run_failure", "feature_drift_retrain"}
 
 
 def test_dagster_cli_lists_the_k8s_definitions(tmp_path):

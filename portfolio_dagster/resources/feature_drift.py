@@ -8,7 +8,6 @@ The model set in use is the one behind the newest ensemble forecast at the signa
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 from dataclasses import dataclass
@@ -85,7 +84,3 @@ def drift_report(warehouse: Warehouse, ops: OperationsConfig, horizon: int) -> D
     return DriftReport(ops.drift_threshold, table, train_window=_span(train["date"]),
                        recent_window=_span(recent["date"]), **model)
 
-
-def as_of_date(report: DriftReport) -> dt.date | None:
-    """The newest session compared (the end of the recent window)."""
-    return dt.date.fromisoformat(report.recent_window.split("..")[1]) if report.recent_window else None
