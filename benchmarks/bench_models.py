@@ -7,7 +7,12 @@ Prints: train and inference seconds per family (summed over all sets), the regim
 out-of-sample skill table per model and horizon (directional accuracy next to the base rate, IC, rank IC,
 MAE, interval coverage) over backtest.start..data end. Compute only: no Dagster, no warehouse.
 
+With --select: every configuration of models.candidates (the base first) is trained at every retrain
+date and the one with the best inner rank IC is chosen per horizon by nested walk-forward
+(quant/models/selection.py); the skill table is then of the chosen forecasts, with the choices listed.
+
 Run: .venv/bin/python -m benchmarks.bench_models [--config FILE] [--families lightgbm,xgboost,...]
+     [--horizons 1,21] [--select]
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from portfolio_dagster.quant import features as feature_set
 from portfolio_dagster.quant import regimes, targets, walk_forward
 from portfolio_dagster.quant.models import ENSEMBLE
 from portfolio_dagster.quant.models.skill import oos_skill
+from portfolio_dagster.quant.models.selection import candidates_from_config, nested_walk_forward
 from portfolio_dagster.quant.models.training import context_days, train_model_set, training_spec
 from portfolio_dagster.quant.panel import wide
 from portfolio_dagster.quant.targets import target_name
@@ -32,12 +38,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", default=None)
     parser.add_argument("--families", default=None, help="comma-separated; default: models.enabled")
+    parser.add_argument("--horizons", default=None, help="comma-separated; default: targets.horizons")
+    parser.add_argument("--select", action="store_true", help="nested walk-forward choice among models.candidates")
     args = parser.parse_args()
     cfg = load_config(args.config) if args.config else load_config()
     if args.families:
         cfg = cfg.model_validate(cfg.model_dump() | {"models": cfg.models.model_dump() | {
             "enabled": tuple(args.families.split(","))}})
     m = cfg.models
+    horizons = tuple(int(h) for h in args.horizons.split(",")) if args.horizons else cfg.targets.horizons
     # The bundled sample's 20 stocks (the same adjusted closes the `sample` source serves).
     wide_close = load_sp500_dataset()
     px = wide_close.rename_axis("date").reset_index().melt(id_vars="date", var_name="ticker", value_name="close")
@@ -58,8 +67,10 @@ def main() -> None:
     schedule = walk_forward.retrain_dates(calendar, cfg.backtest.start, m.retrain_frequency)
     fit_s, predict_s, out, sets = {}, {}, [], 0
     t_all = time.perf_counter()
-    for h in cfg.targets.horizons:
-        spec = training_spec(m, h)
+    if args.select:
+        return _select(rows, schedule, cfg, horizons, hmm_seconds, t_all)
+    for h in horizons:
+        spec = training_spec(m, h, cfg.features.selected)
         for i, asof in enumerate(schedule):
             ms = train_model_set(rows, calendar, asof, target_name(h), spec)
             if ms is None:
@@ -86,19 +97,40 @@ def main() -> None:
                                      "actual": ctx[target_name(h)].to_numpy()[keep]}))
     total = time.perf_counter() - t_all
     print(f"sample: {rows['ticker'].nunique()} tickers, {len(calendar)} days; {len(schedule)} retrain dates "
-          f"({m.retrain_frequency}) x {len(cfg.targets.horizons)} horizons = {sets} model sets; "
-          f"features: {len(training_spec(m, 1).feature_names)}")
+          f"({m.retrain_frequency}) x {len(horizons)} horizons = {sets} model sets; "
+          f"features: {len(training_spec(m, 1, cfg.features.selected).feature_names)}")
     print(f"regime HMM: {len(refits)} fits in {hmm_seconds:.1f} s")
     print(f"{'family':<16} {'train s':>8} {'predict s':>10}")
     for family in m.enabled:
         print(f"{family:<16} {fit_s.get(family, 0):8.1f} {predict_s.get(family, 0):10.2f}")
     print(f"all model sets (train + validation + importance + predict): {total:.1f} s")
-    skill = oos_skill(pd.concat(out, ignore_index=True))
-    cols = ["model", "horizon", "observations", "directional_accuracy", "base_rate", "ic", "rank_ic", "mae",
-            "interval_coverage"]
-    with pd.option_context("display.width", 160, "display.float_format", "{:.4f}".format):
-        print(f"\nout-of-sample skill {schedule[0].date()}..{calendar[-1].date()} (coverage nominal 0.80):")
-        print(skill[cols].to_string(index=False))
+    _print_skill(pd.concat(out, ignore_index=True), schedule[0], calendar[-1])
+
+
+SKILL_COLUMNS = ["model", "horizon", "observations", "directional_accuracy", "base_rate", "ic", "rank_ic",
+                 "rank_ic_tstat", "mae", "interval_coverage"]
+
+
+def _print_skill(forecasts: pd.DataFrame, first, last) -> None:
+    skill = oos_skill(forecasts)
+    with pd.option_context("display.width", 180, "display.float_format", "{:.4f}".format):
+        print(f"\nout-of-sample skill {first.date()}..{last.date()} (coverage nominal 0.80; rank_ic_tstat: "
+              "Newey-West, lags >= 2 (h - 1)):")
+        print(skill[SKILL_COLUMNS].to_string(index=False))
+
+
+def _select(rows: pd.DataFrame, schedule, cfg, horizons, hmm_seconds: float, t_all: float) -> None:
+    candidates = candidates_from_config(cfg.models)
+    out = []
+    for h in horizons:
+        fc, choices = nested_walk_forward(rows, schedule, training_spec(cfg.models, h, cfg.features.selected),
+                                          candidates, target_name(h))
+        out.append(fc.merge(rows[["ticker", "date", target_name(h)]].rename(columns={target_name(h): "actual"}),
+                            on=["ticker", "date"]))
+        print(f"h={h}: " + ", ".join(f"{c.asof.date()}:{c.chosen}" for c in choices))
+    print(f"candidates: {', '.join(c.name for c in candidates)}; regime HMM {hmm_seconds:.1f} s; "
+          f"all candidates' model sets: {time.perf_counter() - t_all:.1f} s")
+    _print_skill(pd.concat(out, ignore_index=True), schedule[0], rows["date"].max())
 
 
 if __name__ == "__main__":

@@ -147,6 +147,22 @@ class RegimeAdaptiveConfig(_Section):
 MODEL_FAMILIES = ("lightgbm", "xgboost", "tcn", "lstm", "bayesian_ridge", "regime_adaptive")
 
 
+class CandidateConfig(_Section):
+    """Another configuration for nested walk-forward selection: a target and per-family overrides."""
+
+    name: str
+    target: Literal["return", "excess_return", "rank"] = "return"
+    params: dict[str, dict] = {}   # family -> parameter overrides, e.g. {lightgbm: {objective: lambdarank}}
+
+    @field_validator("params")
+    @classmethod
+    def _families(cls, v: dict[str, dict]) -> dict[str, dict]:
+        unknown = sorted(set(v) - set(MODEL_FAMILIES))
+        if unknown:
+            raise ValueError(f"unknown model family {unknown[0]!r} in candidate params")
+        return v
+
+
 class ModelsConfig(_Section):
     # Families trained and forecast; empty: ML off (forecasts stay empty, signals use the rule-based path).
     enabled: tuple[Literal["lightgbm", "xgboost", "tcn", "lstm", "bayesian_ridge", "regime_adaptive"], ...] = (
@@ -162,6 +178,17 @@ class ModelsConfig(_Section):
     calibration_days: int = Field(126, ge=20)
     # What the families learn: the forward return, its excess over the universe's mean, or its rank.
     target: Literal["return", "excess_return", "rank"] = "return"
+    # More configurations to choose among by nested walk-forward (quant/models/selection.py); this
+    # section's own settings are the first candidate, `base`. Each one is trained at every retrain date.
+    candidates: tuple[CandidateConfig, ...] = ()
+
+    @field_validator("candidates")
+    @classmethod
+    def _distinct(cls, v: tuple[CandidateConfig, ...]) -> tuple[CandidateConfig, ...]:
+        names = ["base", *(c.name for c in v)]
+        if len(set(names)) != len(names):
+            raise ValueError("models.candidates need distinct names, none of them 'base'")
+        return v
     # The regime HMM (also the `regimes` table) needs this many days of market history before its first fit.
     regime_min_train_days: int = Field(500, ge=100)
     seed: int = 7
