@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-TRADING_DAYS = 252
+from portfolio_dagster.quant.calendar import TRADING_DAYS
+
 UNSEEN_SEVERITY = 0.5
 # A cut is named in the reason codes when it takes more than 10% off the risky sleeve.
 REASON_FACTOR = 0.9

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 
 EXCHANGE = "XNYS"
+# Sessions per year: the one annualization factor of every return, volatility and Sharpe ratio.
+TRADING_DAYS = 252
 CALENDAR_START = "1990-01-01"
 
 

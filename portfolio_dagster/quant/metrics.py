@@ -16,8 +16,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-TRADING_DAYS = 252
-ROLLING_WINDOW_DAYS = 252
+from portfolio_dagster.quant.calendar import TRADING_DAYS
+
+ROLLING_WINDOW_DAYS = TRADING_DAYS      # one year of sessions
+MIN_SKILL_ROWS = 3
+NAN = float("nan")
 
 
 def equity_curve(returns: np.ndarray) -> np.ndarray:
@@ -39,26 +42,26 @@ def max_drawdown(returns: np.ndarray) -> float:
 def sharpe(returns: np.ndarray) -> float:
     returns = np.asarray(returns, dtype=float)
     if returns.size < 2:
-        return float("nan")
+        return NAN
     sd = returns.std(ddof=1)
-    return float(returns.mean() / sd * np.sqrt(TRADING_DAYS)) if sd > 0 else float("nan")
+    return float(returns.mean() / sd * np.sqrt(TRADING_DAYS)) if sd > 0 else NAN
 
 
 def cagr(returns: np.ndarray) -> float:
     years = len(returns) / TRADING_DAYS
     total = float(np.prod(1.0 + np.asarray(returns, dtype=float)))
-    return total ** (1 / years) - 1 if years > 0 and total > 0 else float("nan")
+    return total ** (1 / years) - 1 if years > 0 and total > 0 else NAN
 
 
 def sortino(returns: np.ndarray) -> float:
     downside = np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2)) * np.sqrt(TRADING_DAYS)
-    return float(np.mean(returns) * TRADING_DAYS / downside) if downside > 0 else float("nan")
+    return float(np.mean(returns) * TRADING_DAYS / downside) if downside > 0 else NAN
 
 
 def information_ratio(returns: np.ndarray, benchmark: np.ndarray) -> float:
     active = np.asarray(returns) - np.asarray(benchmark)
     te = active.std(ddof=1) if active.size > 1 else 0.0
-    return float(active.mean() / te * np.sqrt(TRADING_DAYS)) if te > 1e-15 else float("nan")
+    return float(active.mean() / te * np.sqrt(TRADING_DAYS)) if te > 1e-15 else NAN
 
 
 def performance(net: np.ndarray, turnover: np.ndarray, benchmark: np.ndarray | None) -> dict[str, float]:
@@ -70,15 +73,15 @@ def performance(net: np.ndarray, turnover: np.ndarray, benchmark: np.ndarray | N
     gains, losses = net[net > 0].sum(), -net[net < 0].sum()
     return {
         "annual_return": annual,
-        "annual_volatility": float(net.std(ddof=1) * np.sqrt(TRADING_DAYS)) if net.size > 1 else float("nan"),
+        "annual_volatility": float(net.std(ddof=1) * np.sqrt(TRADING_DAYS)) if net.size > 1 else NAN,
         "sharpe": sharpe(net),
         "sortino": sortino(net),
         "max_drawdown": mdd,
-        "calmar": float(annual / abs(mdd)) if mdd < 0 else float("nan"),
-        "information_ratio": information_ratio(net, benchmark) if benchmark is not None else float("nan"),
-        "hit_rate": float(np.mean(net > 0)) if net.size else float("nan"),
-        "profit_factor": float(gains / losses) if losses > 0 else float("nan"),
-        "turnover": float(np.sum(turnover) / years) if years > 0 else float("nan"),
+        "calmar": float(annual / abs(mdd)) if mdd < 0 else NAN,
+        "information_ratio": information_ratio(net, benchmark) if benchmark is not None else NAN,
+        "hit_rate": float(np.mean(net > 0)) if net.size else NAN,
+        "profit_factor": float(gains / losses) if losses > 0 else NAN,
+        "turnover": float(np.sum(turnover) / years) if years > 0 else NAN,
     }
 
 
@@ -129,21 +132,41 @@ def monthly_returns(net: pd.Series) -> pd.DataFrame:
     return table.reindex(columns=range(1, 13))
 
 
+def direction_counted(prediction, realized):
+    """Where directional skill is measured: a finite forecast and a finite, non-zero realized move (a
+    flat move has no direction). Elementwise on arrays, series or date x ticker frames."""
+    return np.isfinite(prediction) & np.isfinite(realized) & (realized != 0)
+
+
+def direction_hit(prediction, realized):
+    """The forecast calls "up" when > 0 and "down" otherwise; a hit when the realized move agrees."""
+    return (prediction > 0) == (realized > 0)
+
+
+def directional_skill(prediction, realized) -> tuple[float, float, int]:
+    """(directional_accuracy, base_rate, n) over the counted rows: the one definition of skill for the
+    evaluation, the model metrics, the decay sensor and the emergency control. base_rate is the share
+    of up moves: what always calling "up" scores."""
+    prediction, realized = np.asarray(prediction, dtype=float), np.asarray(realized, dtype=float)
+    counted = direction_counted(prediction, realized)
+    n = int(counted.sum())
+    if n == 0:
+        return NAN, NAN, 0
+    pred, real = prediction[counted], realized[counted]
+    return float(direction_hit(pred, real).mean()), float((real > 0).mean()), n
+
+
 def forecast_skill(frame: pd.DataFrame) -> dict[str, float]:
-    """frame: date, prediction, realized. Directional accuracy next to the base rate (the share of
-    up moves, what "always up" scores) and the IC: the mean over dates of the cross-sectional
-    rank correlation of prediction and realized return."""
-    frame = frame[np.isfinite(frame["prediction"]) & np.isfinite(frame["realized"])]
-    if len(frame) < 3:
-        return {"directional_accuracy": float("nan"), "base_rate": float("nan"), "ic": float("nan"), "n": 0}
-    pred, realized = frame["prediction"].to_numpy(), frame["realized"].to_numpy()
-    ics = daily_rank_ic(frame)
-    return {
-        "directional_accuracy": float(np.mean((pred > 0) == (realized > 0))),
-        "base_rate": float(np.mean(realized > 0)),
-        "ic": float(ics.mean()) if len(ics) else float("nan"),
-        "n": int(len(frame)),
-    }
+    """frame: date, prediction, realized. directional_skill (accuracy next to the base rate) and the
+    IC: the mean over dates of the cross-sectional rank correlation of prediction and realized return.
+    Fewer than MIN_SKILL_ROWS counted rows: every value NaN."""
+    finite = frame[np.isfinite(frame["prediction"]) & np.isfinite(frame["realized"])]
+    accuracy, base_rate, n = directional_skill(finite["prediction"], finite["realized"])
+    if n < MIN_SKILL_ROWS:
+        return {"directional_accuracy": NAN, "base_rate": NAN, "ic": NAN, "n": 0}
+    ics = daily_rank_ic(finite)
+    return {"directional_accuracy": accuracy, "base_rate": base_rate,
+            "ic": float(ics.mean()) if len(ics) else NAN, "n": n}
 
 
 def daily_rank_ic(frame: pd.DataFrame) -> pd.Series:

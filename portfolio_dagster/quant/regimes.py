@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from hmmlearn.hmm import GaussianHMM
 
+from portfolio_dagster.quant.calendar import TRADING_DAYS
+
 REGIME_STATES = ("calm", "normal", "volatile", "crisis")
 # Regime probabilities as model inputs (the regime-adaptive family), in REGIME_STATES order.
 REGIME_COLUMNS = tuple(f"regime_p_{s}" for s in REGIME_STATES)
@@ -35,7 +37,7 @@ FILTER_BURN_IN_DAYS = 252
 def market_features(close: pd.DataFrame) -> pd.DataFrame:
     """Wide closes (date x ticker) -> equal-weight market daily return (%) and log 21-day volatility."""
     ret = close.pct_change(fill_method=None).mean(axis=1)
-    vol = ret.rolling(VOL_WINDOW, min_periods=VOL_WINDOW).std() * np.sqrt(252)
+    vol = ret.rolling(VOL_WINDOW, min_periods=VOL_WINDOW).std() * np.sqrt(TRADING_DAYS)
     out = pd.DataFrame({"market_return": ret * 100.0, "market_log_vol": np.log(vol)})
     return out.replace([np.inf, -np.inf], np.nan).dropna()
 

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from portfolio_dagster.quant import calendar
+from portfolio_dagster.quant.metrics import direction_counted, direction_hit
 
 _PERIOD = {"weekly": "W", "monthly": "M"}
 
@@ -14,13 +15,14 @@ _PERIOD = {"weekly": "W", "monthly": "M"}
 def live_accuracy(signals: pd.DataFrame, close: pd.DataFrame, horizon: int, window_days: int) -> pd.Series:
     """Per date of `close`: directional accuracy of the signals whose horizon has been realized by that
     date (signal dated t counts from t + horizon sessions on), over the last `window_days` signal dates.
-    NaN until half a window of realized dates exists. Zero forecasts or zero realized moves are skipped."""
+    NaN until half a window of realized dates exists. Accuracy per metrics.directional_skill (flat
+    realized moves are skipped)."""
     days = close.index
     realized = close.shift(-horizon) / close - 1          # known only at t + horizon: used from there on
     sig = signals.pivot(index="date", columns="ticker", values="expected_return").reindex(
         index=days, columns=close.columns)
-    valid = sig.notna() & realized.notna() & (sig != 0) & (realized != 0)
-    hits = ((np.sign(sig) == np.sign(realized)) & valid).sum(axis=1).to_numpy(dtype=float)
+    valid = direction_counted(sig, realized)
+    hits = (direction_hit(sig, realized) & valid).sum(axis=1).to_numpy(dtype=float)
     counts = valid.sum(axis=1).to_numpy(dtype=float)
     has = (counts > 0).astype(float)
     # At position i the newest realized signal date is i - horizon.

@@ -8,7 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-NONE, RETRAIN, EMERGENCY, RECOVERED = "none", "retrain", "emergency", "recovered"
+from portfolio_dagster.quant.metrics import directional_skill
+from portfolio_dagster.resources.operations_state import EMERGENCY  # the action sets the state of that key
+
+NONE, RETRAIN, RECOVERED = "none", "retrain", "recovered"
 _MIN_TICKERS_FOR_IC = 3
 
 
@@ -18,7 +21,7 @@ class Skill:
     dates: int
     observations: int
     directional_accuracy: float          # share of rows whose forecast sign matches the realized sign
-    base_rate: float                     # accuracy of always guessing the window's majority direction
+    base_rate: float                     # share of up moves: what always calling "up" scores
     ic: float                            # mean per-date Spearman rank correlation
 
 
@@ -30,9 +33,7 @@ def rolling_skill(pairs: pd.DataFrame, window_days: int) -> Skill:
     if len(dates) == 0:
         return Skill(None, 0, 0, math.nan, math.nan, math.nan)
     win = pairs[pairs["date"].isin(dates)]
-    up = win["realized"] > 0
-    accuracy = float(((win["prediction"] > 0) == up).mean())
-    base_rate = float(max(up.mean(), 1 - up.mean()))
+    accuracy, base_rate, _ = directional_skill(win["prediction"], win["realized"])
     ics = [g["prediction"].rank().corr(g["realized"].rank()) for _, g in win.groupby("date")
            if len(g) >= _MIN_TICKERS_FOR_IC]
     ics = [v for v in ics if np.isfinite(v)]

@@ -8,7 +8,8 @@ import numpy as np
 
 from portfolio_dagster.quant.features import rolling
 from portfolio_dagster.quant.features.inputs import Panels
-from portfolio_dagster.quant.features.registry import ANNUALIZATION, FeatureSpec, windowed
+from portfolio_dagster.quant.calendar import TRADING_DAYS as ANNUALIZATION
+from portfolio_dagster.quant.features.registry import FeatureSpec, windowed
 
 RETURN_WINDOWS = (1, 2, 3, 5, 10, 30, 60, 120, 252)   # 20 days is the seed's momentum_20d
 WINDOWS = (5, 10, 20, 30, 60)                           # Alpha158's windows

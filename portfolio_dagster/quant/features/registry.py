@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ANNUALIZATION = 252  # trading days per year
-
 
 @dataclass(frozen=True)
 class FeatureSpec:

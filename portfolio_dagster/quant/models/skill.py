@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from portfolio_dagster.quant.metrics import directional_skill
 from portfolio_dagster.quant.models.base import INTERVAL_QUANTILES
 from portfolio_dagster.quant.significance import cross_sectional_ic, newey_west_tstat
 
@@ -22,11 +23,11 @@ def oos_skill(forecasts: pd.DataFrame) -> pd.DataFrame:
         pooled = float(np.corrcoef(f["prediction"], f["actual"])[0, 1]) if len(f) > 2 and \
             f["prediction"].std() > 0 and f["actual"].std() > 0 else float("nan")
         covered = (f["actual"] >= f["lower"]) & (f["actual"] <= f["upper"])
+        accuracy, base_rate, _ = directional_skill(f["prediction"], f["actual"])
         rows.append({
             "model": model, "horizon": int(horizon), "first_date": f["date"].min(), "last_date": f["date"].max(),
             "observations": len(f),
-            "directional_accuracy": float(np.mean(np.sign(f["prediction"]) == np.sign(f["actual"]))),
-            "base_rate": float(np.mean(f["actual"] > 0)),
+            "directional_accuracy": accuracy, "base_rate": base_rate,
             "ic": float(ic.mean()) if len(ic) else np.nan, "rank_ic": float(rank_ic.mean()) if len(rank_ic) else np.nan,
             "rank_ic_tstat": newey_west_tstat(rank_ic.to_numpy(), int(horizon)),
             "pooled_ic": pooled, "mae": float(np.mean(np.abs(f["prediction"] - f["actual"]))),
