@@ -7,7 +7,7 @@ export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: setup run test ui bench clean
+.PHONY: setup run test ui bench mutate clean
 
 setup: $(VENV)/.installed
 
@@ -28,6 +28,12 @@ ui: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.run_all
+
+# Mutation testing of the quant core ([tool.mutmut] in pyproject.toml); not in CI: minutes, one worker;
+# prints the kill score per file (a rerun only retests mutants whose code or tests changed).
+mutate: setup
+	$(BIN)/mutmut run --max-children 1 || true
+	$(BIN)/python -m benchmarks.mutation_scores
 
 clean:
 	rm -rf $(VENV) data
