@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from portfolio_dagster.config import StrategyConfig
 from portfolio_dagster.quant import barbell, risk_controls
 from portfolio_dagster.quant.risky_sleeve import composition
 from portfolio_dagster.quant.signals import RULE_BASED
@@ -65,6 +65,33 @@ def cap_weights(raw: np.ndarray, total: float, cap: float) -> np.ndarray:
     return np.minimum(w, cap)
 
 
+class StrategyParams(Protocol):
+    """The strategy settings allocate() reads. The config's `strategy` section provides them; the domain
+    names what it needs instead of importing the config package."""
+
+    signal_horizon: int
+    kelly_fraction: float
+    covariance_days: int
+    max_position: float
+    min_confidence: float
+    risky_share: float
+    top_k: int
+    safe_assets: tuple[str, ...]
+    persistence_days: int
+    max_turnover: float
+    vol_target: float
+    vol_days: int
+    regime_derisk: float
+    bond_momentum_days: int
+    bond_share_long: float
+    bond_share_short: float
+    drawdown_trigger: float
+    drawdown_days: int
+    drawdown_risky_scale: float
+    vol_breach_tolerance: float
+    emergency_stop: bool
+
+
 @dataclass(frozen=True)
 class MarketInputs:
     """close: date x ticker of the universe (dated <= the last decision date, with history before);
@@ -91,7 +118,7 @@ class PriorState:
     codes: frozenset[str] = frozenset()    # the last day's date-level reason codes
 
 
-def _daily_inputs(m: MarketInputs, s: StrategyConfig, dates: pd.DatetimeIndex) -> pd.DataFrame:
+def _daily_inputs(m: MarketInputs, s: StrategyParams, dates: pd.DatetimeIndex) -> pd.DataFrame:
     vol = barbell.market_volatility(m.close, s.vol_days)
     risk_off = barbell.regime_risk_off(barbell.regime_probabilities(m.regimes), vol, dates)
     share = barbell.risky_share(s.risky_share, risk_off, vol.reindex(dates), regime_derisk=s.regime_derisk,
@@ -112,11 +139,11 @@ def _daily_inputs(m: MarketInputs, s: StrategyConfig, dates: pd.DatetimeIndex) -
                          "rebalance": risk_controls.rebalance_days(dates, m.rebalance)}, index=dates)
 
 
-def _safe_tickers(s: StrategyConfig) -> tuple[str, str | None]:
+def _safe_tickers(s: StrategyParams) -> tuple[str, str | None]:
     return s.safe_assets[0], (s.safe_assets[1] if len(s.safe_assets) > 1 else None)
 
 
-def allocate(dates: pd.DatetimeIndex, m: MarketInputs, s: StrategyConfig,
+def allocate(dates: pd.DatetimeIndex, m: MarketInputs, s: StrategyParams,
              prior: PriorState | None = None) -> pd.DataFrame:
     """Allocation rows (ALLOCATION_COLUMNS) for each of `dates` (sorted decision dates)."""
     dates = pd.DatetimeIndex(dates).sort_values()
@@ -202,7 +229,7 @@ def _prior_returns(prior: PriorState, asset_returns: pd.DataFrame, assets: list[
 
 
 def _policy_target(d, day_signals, persist, daily_returns, daily_returns_col, close_pos, today,
-                   s: StrategyConfig, assets, col) -> tuple[np.ndarray, set[str], dict[str, set[str]]]:
+                   s: StrategyParams, assets, col) -> tuple[np.ndarray, set[str], dict[str, set[str]]]:
     """A fresh policy target at a rebalance: (weights over assets, date codes, per-ticker codes)."""
     target = np.zeros(len(assets))
     codes: set[str] = set()
