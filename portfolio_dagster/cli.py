@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from portfolio_dagster import paths
+from portfolio_dagster import cli_operations, paths
 from portfolio_dagster.config import DEFAULT_CONFIG_PATH, SOURCES, ConfigError, PipelineConfig, load_config
 from portfolio_dagster.pipeline_runner import RunFailed
 from portfolio_dagster.resources.sources import SAMPLE_SPAN, DataError, read_price_csv
@@ -49,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("report", help="the latest summary and report path")
     bench = sub.add_parser("bench", help="run benchmarks/bench_<topic>.py (e.g. features) and print its figures")
     bench.add_argument("topic")
+    cli_operations.add_parsers(sub, _date)
     return parser
 
 
@@ -203,7 +204,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return subprocess.call([sys.executable, "-m", f"benchmarks.bench_{args.topic}"], cwd=root)
 
 
-COMMANDS = {"run": cmd_run, "report": cmd_report, "ui": cmd_ui, "bench": cmd_bench}
+COMMANDS = {"run": cmd_run, "report": cmd_report, "ui": cmd_ui, "bench": cmd_bench,
+            "replay": lambda args: cli_operations.cmd_replay(args, CliError),
+            "paper": lambda args: cli_operations.cmd_paper(args, CliError)}
 
 
 def main(argv: list[str] | None = None) -> int:

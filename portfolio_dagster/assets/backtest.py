@@ -3,6 +3,7 @@ overfitting-aware statistics, performance by regime and the seed's criteria."""
 
 
 import base64
+import datetime as dt
 
 import dagster as dg
 import pandas as pd
@@ -32,38 +33,8 @@ def backtest(context: dg.AssetExecutionContext, settings: PipelineSettings, ware
              artifacts: ArtifactStore) -> dg.MaterializeResult:
     cfg = settings.config
     b = cfg.backtest
-    alloc = warehouse.query("SELECT date, ticker, weight, reasons FROM allocations WHERE date >= ? ORDER BY date",
-                            [b.start])
-    if alloc.empty:
-        raise dg.Failure("no allocations on or after backtest.start: materialize allocations first")
-    alloc["date"] = pd.to_datetime(alloc["date"])
-    first = alloc["date"].min().date()
-    # Impact needs a trailing window of volatility and volume before the first trade.
-    px = warehouse.query("SELECT ticker, date, open, close, volume FROM prices WHERE date >= ? ORDER BY date",
-                         [trading_days_before(first, IMPACT_WINDOW_DAYS + 1)])
-    px["date"] = pd.to_datetime(px["date"])
-    close, volume = wide(px, "close"), wide(px, "volume")
-    impact = impact_inputs(close, volume, IMPACT_WINDOW_DAYS, b.fallback_adv_usd)
-    impact_note = ("impact from trailing 21-day volatility and dollar volume" if impact is not None
-                   and b.fallback_adv_usd is None else
-                   f"impact with an ASSUMED ADV of ${b.fallback_adv_usd:,.0f} where volume is missing"
-                   if impact is not None else
-                   "not estimable: the prices have no volume (close-only), so impact is charged as 0")
-    reg = warehouse.query("SELECT date, state, probabilities FROM regimes WHERE date >= ? ORDER BY date", [first])
-    hashes = warehouse.query("SELECT count(DISTINCT config_hash) AS n FROM model_registry")
-    tried = max(b.configurations_tried, int(hashes["n"].iat[0]) if len(hashes) else 0)
-    if cfg.data.benchmark not in close.columns:
-        raise dg.Failure(f"the benchmark {cfg.data.benchmark!r} has no prices: the backtest compares against it")
-    result = evaluate(EvaluationInputs(
-        allocations=alloc, close=close.loc[pd.Timestamp(first):], impact=impact,
-        regimes=reg if len(reg) else pd.DataFrame(columns=["date", "state"]),
-        skill=_skill(warehouse, cfg), benchmark=cfg.data.benchmark, safe_assets=cfg.strategy.safe_assets,
-        rebalance=b.rebalance, configurations_tried=tried,
-        costs=CostModel(b.cost_bps, b.half_spread_bps, b.impact_coefficient, b.aum_usd),
-        rolling_window=b.rolling_window_days, impact_note=impact_note, open=wide(px, "open"),
-        controls=daily_controls(alloc, cfg.strategy.safe_assets[0]), max_position=cfg.strategy.max_position,
-        cap_tolerance=b.cap_tolerance))
-
+    inputs = evaluation_inputs(warehouse, cfg)
+    result = evaluate(inputs)
     warehouse.replace_where("backtest_daily", result.daily)
     warehouse.replace_where("backtest_summary", result.summary)
     warehouse.replace_where("backtest_rolling", result.rolling.assign(window_days=b.rolling_window_days))
@@ -82,8 +53,49 @@ def backtest(context: dg.AssetExecutionContext, settings: PipelineSettings, ware
         "criteria": dg.MetadataValue.md(markdown_table(crit)),
         "equity_curve": dg.MetadataValue.md(_png_markdown(png)),
         "equity_png": dg.MetadataValue.path(str(png_path)),
-        "impact": impact_note,
+        "impact": inputs.impact_note,
     })
+
+
+def evaluation_inputs(warehouse: Warehouse, cfg, end: dt.date | None = None, full: bool = True) -> EvaluationInputs:
+    """The backtest's inputs from the warehouse: allocations from backtest.start (before `end` when
+    given), prices with the impact window before them; with `full`, regimes, skill and trial counts."""
+    b = cfg.backtest
+    before = end or dt.date.max
+    alloc = warehouse.query("SELECT date, ticker, weight, reasons FROM allocations WHERE date >= ? AND date < ? "
+                            "ORDER BY date", [b.start, before])
+    if alloc.empty:
+        raise dg.Failure("no allocations on or after backtest.start: materialize allocations first")
+    alloc["date"] = pd.to_datetime(alloc["date"])
+    first = alloc["date"].min().date()
+    # Impact needs a trailing window of volatility and volume before the first trade.
+    px = warehouse.query("SELECT ticker, date, open, close, volume FROM prices WHERE date >= ? AND date < ? "
+                         "ORDER BY date", [trading_days_before(first, IMPACT_WINDOW_DAYS + 1), before])
+    px["date"] = pd.to_datetime(px["date"])
+    close, volume = wide(px, "close"), wide(px, "volume")
+    if cfg.data.benchmark not in close.columns:
+        raise dg.Failure(f"the benchmark {cfg.data.benchmark!r} has no prices: the backtest compares against it")
+    impact = impact_inputs(close, volume, IMPACT_WINDOW_DAYS, b.fallback_adv_usd)
+    impact_note = ("impact from trailing 21-day volatility and dollar volume" if impact is not None
+                   and b.fallback_adv_usd is None else
+                   f"impact with an ASSUMED ADV of ${b.fallback_adv_usd:,.0f} where volume is missing"
+                   if impact is not None else
+                   "not estimable: the prices have no volume (close-only), so impact is charged as 0")
+    reg, skill, tried = pd.DataFrame(columns=["date", "state"]), pd.DataFrame(
+        columns=["horizon", "directional_accuracy", "base_rate", "ic", "n"]), b.configurations_tried
+    if full:
+        reg = warehouse.query("SELECT date, state, probabilities FROM regimes WHERE date >= ? ORDER BY date", [first])
+        reg = reg if len(reg) else pd.DataFrame(columns=["date", "state"])
+        hashes = warehouse.query("SELECT count(DISTINCT config_hash) AS n FROM model_registry")
+        tried = max(b.configurations_tried, int(hashes["n"].iat[0]) if len(hashes) else 0)
+        skill = _skill(warehouse, cfg)
+    return EvaluationInputs(
+        allocations=alloc, close=close.loc[pd.Timestamp(first):], impact=impact, regimes=reg, skill=skill,
+        benchmark=cfg.data.benchmark, safe_assets=cfg.strategy.safe_assets, rebalance=b.rebalance,
+        configurations_tried=tried, costs=CostModel(b.cost_bps, b.half_spread_bps, b.impact_coefficient, b.aum_usd),
+        rolling_window=b.rolling_window_days, impact_note=impact_note, open=wide(px, "open"),
+        controls=daily_controls(alloc, cfg.strategy.safe_assets[0]), max_position=cfg.strategy.max_position,
+        cap_tolerance=b.cap_tolerance)
 
 
 def _png_markdown(png: bytes) -> str:

@@ -49,10 +49,26 @@ class Evaluation:
     criteria: pd.DataFrame
 
 
-def evaluate(inp: EvaluationInputs) -> Evaluation:
-    alloc = inp.allocations
+def product_rule(inp: EvaluationInputs) -> TradingRule:
+    """The trading rule of the product's backtest: fractional shares, the drift cap on risky names."""
+    return TradingRule(inp.costs, fractional=True, max_position=inp.max_position, cap_tolerance=inp.cap_tolerance)
+
+
+@dataclass(frozen=True)
+class _Days:
+    """What every strategy shares: the decision dates, the prices over the same days, the universe."""
+
+    decisions: pd.DatetimeIndex
+    close: pd.DataFrame
+    universe: list[str]
+    targets: pd.DataFrame
+    schedule: pd.DatetimeIndex
+
+
+def _days(inp: EvaluationInputs) -> _Days:
     if inp.benchmark not in inp.close.columns:
         raise ValueError(f"the benchmark {inp.benchmark!r} has no prices over the backtest: cannot compare to it")
+    alloc = inp.allocations
     decisions = pd.DatetimeIndex(alloc["date"].unique()).sort_values()
     after_last = inp.close.index[inp.close.index > decisions.max()]
     # Same days for every strategy: from the first decision to the day after the last one.
@@ -60,14 +76,24 @@ def evaluate(inp: EvaluationInputs) -> Evaluation:
     universe = [t for t in inp.close.columns if t != inp.benchmark and t not in inp.safe_assets]
     targets = alloc.pivot(index="date", columns="ticker", values="weight").fillna(0.0)
     targets.columns.name = None
-    schedule = bt.rebalance_dates(decisions, inp.rebalance)
-    product = TradingRule(inp.costs, fractional=True, max_position=inp.max_position, cap_tolerance=inp.cap_tolerance)
-    common = dict(impact=inp.impact, open_=inp.open)
+    return _Days(decisions, close, universe, targets, bt.rebalance_dates(decisions, inp.rebalance))
+
+
+def product_run(inp: EvaluationInputs, days: _Days | None = None) -> bt.BacktestResult:
+    """ml_barbell exactly as `evaluate` runs it (also the paper ledger's shadow)."""
+    d = days or _days(inp)
+    return bt.simulate(d.targets, d.close, d.schedule, product_rule(inp), inp.impact, open_=inp.open,
+                       controls=inp.controls, capped=d.universe)
+
+
+def evaluate(inp: EvaluationInputs) -> Evaluation:
+    d = _days(inp)
+    decisions, close, universe, targets, schedule = d.decisions, d.close, d.universe, d.targets, d.schedule
+    product = product_rule(inp)
     runs = {
-        "ml_barbell": bt.simulate(targets, close, schedule, product, controls=inp.controls, capped=universe,
-                                  **common),
+        "ml_barbell": product_run(inp, d),
         "equal_weight": bt.simulate(bt.equal_weight_targets(inp.close[universe], decisions), close, schedule,
-                                    TradingRule(inp.costs), **common),
+                                    TradingRule(inp.costs), inp.impact, open_=inp.open),
         "benchmark": bt.simulate(bt.buy_and_hold_targets(inp.benchmark, decisions), close, decisions[:1],
                                  TradingRule(NO_COSTS), capital_usd=inp.costs.aum_usd, open_=inp.open),
     }

@@ -122,6 +122,38 @@ class Warehouse(dg.ConfigurableResource):
                 con.execute("ROLLBACK")
                 raise
 
+    def append_all(self, frames: Sequence[tuple[str, pd.DataFrame]]) -> None:
+        """Insert every frame into its table in ONE transaction (a paper session: all or nothing)."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for table, frame in frames:
+                    _insert(con, _check_table(table), frame)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def delete_from(self, tables: Sequence[str], column: str, since: dt.date | None) -> dict[str, int]:
+        """Delete the rows of `tables` whose `column` >= since (all rows when since is None), in one
+        transaction; returns the rows removed per table."""
+        if not column.isidentifier():
+            raise ValueError(f"bad column name {column!r}")
+        removed: dict[str, int] = {}
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for table in tables:
+                    table = _check_table(table)
+                    where, params = (f" WHERE {column} >= ?", [since]) if since else ("", [])
+                    removed[table] = int(con.execute(f"SELECT count(*) FROM {table}{where}", params).fetchone()[0])
+                    con.execute(f"DELETE FROM {table}{where}", params)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return removed
+
     def append(self, table: str, frame: pd.DataFrame) -> None:
         table = _check_table(table)
         with self.connect() as con:
