@@ -8,6 +8,7 @@ import dagster as dg
 
 from portfolio_dagster import paths
 from portfolio_dagster.assets.all import ALL_ASSETS
+from portfolio_dagster.assets.history import HISTORY_ASSETS
 from portfolio_dagster.checks.all import CHECKS
 from portfolio_dagster.jobs.all import JOBS
 from portfolio_dagster.resources.artifacts import ArtifactStore
@@ -20,7 +21,7 @@ from portfolio_dagster.sensors.all import SENSORS
 
 def build_definitions(config_path: Path, warehouse_path: Path, home: Path) -> dg.Definitions:
     return dg.Definitions(
-        assets=list(ALL_ASSETS),
+        assets=[*ALL_ASSETS, *HISTORY_ASSETS],
         asset_checks=list(CHECKS),
         jobs=list(JOBS),
         schedules=list(SCHEDULES),

@@ -1,36 +1,107 @@
-"""Materialize the graph stage by stage as real Dagster runs in the persistent instance."""
+"""Materialize the graph as real Dagster runs in the persistent instance, with a progress display.
+
+`pmx run` over a range: the history through the yearly `<stage>_history` twins (assets/history.py),
+then the range's last month through the daily assets (their checks, the UI's daily status), in six
+runs: market history, market days, models, decision history, decision days, evaluation. Each Dagster
+partition costs events in the instance's event log (5-60 ms each on SQLite here), so a 33-year load
+as daily partitions would spend minutes on bookkeeping; as years it records ~33 per stage.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import dagster as dg
 import pandas as pd
 
 from portfolio_dagster import paths
 from portfolio_dagster.config import PipelineConfig
+from portfolio_dagster.pipeline_progress import StageProgress
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
-# Dagster's console logger prints every event (thousands per backfill); progress lines replace it.
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-DECISION_STAGES = ("forecasts", "regimes", "signals", "allocations")
+# Dagster's console logger prints every event (thousands per backfill) and a stack trace per failed
+# step; the progress display and one-line errors replace it. `--debug` restores it (DEBUG_RUN_CONFIG).
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+DEBUG_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
 HEADLINE = ("annual_return", "annual_volatility", "sharpe", "max_drawdown")
+MARKET_STAGES = ("prices", "features", "targets")
+DECISION_STAGES = ("forecasts", "regimes", "signals", "allocations")
+EVALUATION_STAGES = ("backtest", "report")
+# Events the progress display and the stage timings read.
+_STEP_EVENTS = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_OUTPUT,
+                dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE,
+                dg.DagsterEventType.ASSET_MATERIALIZATION}
 
 
 class RunFailed(Exception):
-    """A Dagster run failed; the message is the failing step's reason in one line."""
+    """A Dagster run failed; the message is the failing stage and its cause in one line."""
 
 
-def _reason(result: dg.ExecuteInProcessResult) -> str:
+@dataclass(frozen=True)
+class Phase:
+    """One Dagster run: assets of one partitioning over one key range (None: unpartitioned)."""
+    label: str
+    assets: tuple[dg.AssetsDefinition, ...]
+    partition_range: tuple[str, str] | None = None
+    partitions: int = 1             # partitions per asset, for the progress display
+
+
+@dataclass
+class StageTiming:
+    """Seconds of one stage (asset step) from its run's events: compute is STEP_START..STEP_OUTPUT
+    (the asset's function), bookkeeping the rest of the step (materialization events, checks' inputs)."""
+    stage: str
+    run_id: str
+    partitions: int
+    compute_s: float
+    step_s: float
+    rows: str = ""
+
+
+@dataclass
+class PipelineResult:
+    run_ids: list[str] = field(default_factory=list)
+    stages: list[StageTiming] = field(default_factory=list)
+    run_wall_s: dict[str, float] = field(default_factory=dict)    # run id -> wall seconds
+
+
+# ---------------------------------------------------------------------------------------------
+# failure reasons
+
+
+_CLASS_PREFIX = re.compile(r"^(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Failure|Violation|Interrupt)\w*: ")
+
+
+def _clean(message: str) -> str:
+    """First line of an error message without Python class names (`dagster._core...Failure: `)."""
+    lines = [line.strip() for line in (message or "").strip().splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    while _CLASS_PREFIX.match(text):
+        text = _CLASS_PREFIX.sub("", text, count=1)
+    return text
+
+
+def _stage_of_step(step_key: str | None) -> str:
+    return (step_key or "run").split("[")[0]
+
+
+def failure_reason(result: dg.ExecuteInProcessResult) -> str:
+    """`<stage>: <cause>` for the first failed step (the innermost cause, one line, no class names),
+    or the failed blocking check."""
     for event in result.all_events:
-        if event.event_type_value in ("STEP_FAILURE", "ASSET_CHECK_EVALUATION") and event.is_step_failure:
+        if event.event_type_value == "STEP_FAILURE":
             error = event.step_failure_data.error
+            # Dagster wraps a user exception ("Error occurred while executing op"): the innermost cause is it.
             while error.cause is not None:
                 error = error.cause
-            first = (error.message or "").strip().splitlines()
-            return f"{event.step_key}: {first[0] if first else error.cls_name}"
+            return f"{_stage_of_step(event.step_key)}: {_clean(error.message) or error.cls_name}"
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
@@ -39,18 +110,205 @@ def _reason(result: dg.ExecuteInProcessResult) -> str:
     return "run failed"
 
 
-def stages(config: PipelineConfig) -> list[dg.AssetsDefinition]:
-    from portfolio_dagster.assets.all import PIPELINE
+_reason = failure_reason   # the name replay.py imports
+
+
+# ---------------------------------------------------------------------------------------------
+# the plan of `pmx run`
+
+
+def _day(key: str) -> dt.date:
+    return dt.date.fromisoformat(key)
+
+
+def _weekdays(first: dt.date, last: dt.date) -> int:
+    return int(pd.bdate_range(first, last).size) if first <= last else 0
+
+
+def _first_weekday_on_or_after(day: dt.date) -> dt.date:
+    return day + dt.timedelta(days=max(0, 7 - day.weekday())) if day.weekday() >= 5 else day
+
+
+def source_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]:
     from portfolio_dagster.assets.raw_prices import RAW_PRICE_ASSETS
 
-    return [RAW_PRICE_ASSETS[s] for s in config.data.sources] + list(PIPELINE)
+    return [RAW_PRICE_ASSETS[s] for s in config.data.sources]
+
+
+def stages(config: PipelineConfig) -> list[dg.AssetsDefinition]:
+    """Every daily and unpartitioned stage of `pmx run`, in pipeline order."""
+    from portfolio_dagster.assets.all import PIPELINE
+
+    return source_assets(config) + list(PIPELINE)
+
+
+def plan(config: PipelineConfig, partition_range: tuple[str, str]) -> list[Phase]:
+    """The runs of `pmx run` over [first, last] (daily partition keys of config.data's range)."""
+    from portfolio_dagster.assets.all import PIPELINE
+    from portfolio_dagster.assets.history import HISTORY_ASSETS, HISTORY_OF
+
+    by_name = {a.key.to_user_string(): a for a in PIPELINE}
+    twins = {a.key: a for a in HISTORY_ASSETS}
+    first, last = _day(partition_range[0]), _day(partition_range[1])
+    # Daily partitions for the range's last calendar month; the years before through the twins.
+    days_first = max(first, _first_weekday_on_or_after(last.replace(day=1)))
+    decisions_first = max(first, _first_weekday_on_or_after(config.backtest.start))
+
+    market = [*source_assets(config), *(by_name[s] for s in MARKET_STAGES)]
+    decisions = [by_name[s] for s in DECISION_STAGES]
+    phases = []
+
+    def add(label: str, assets: list[dg.AssetsDefinition], lo: dt.date, hi: dt.date) -> None:
+        if lo > hi:
+            return
+        if lo < days_first:   # history: whole calendar years; each twin clips them to the config's range
+            hist_hi = min(hi, days_first - dt.timedelta(days=1))
+            phases.append(Phase(f"{label} history", tuple(twins[HISTORY_OF[a.key]] for a in assets),
+                                (str(lo.year), str(hist_hi.year)), hist_hi.year - lo.year + 1))
+        lo_days = max(lo, days_first)
+        phases.append(Phase(f"{label} days", tuple(assets), (lo_days.isoformat(), hi.isoformat()),
+                            _weekdays(lo_days, hi)))
+
+    add("market", market, first, last)
+    phases.append(Phase("models", (by_name["models"],)))
+    add("decisions", decisions, decisions_first, last)
+    phases.append(Phase("evaluation", tuple(by_name[s] for s in EVALUATION_STAGES)))
+    return phases
+
+
+# ---------------------------------------------------------------------------------------------
+# executing runs
+
+
+def run_config(debug: bool = False) -> dict:
+    return DEBUG_RUN_CONFIG if debug else QUIET_RUN_CONFIG
+
+
+def _watch(instance: dg.DagsterInstance, run_id: str, stop: threading.Event,
+           on_event: Callable[[dg.EventLogEntry], None], interval_s: float = 0.5) -> None:
+    """Feed `on_event` the run's step and materialization events as they are stored."""
+    cursor = None
+    while True:
+        stopping = stop.wait(interval_s)
+        try:
+            conn = instance.get_records_for_run(run_id, cursor=cursor, of_type=_STEP_EVENTS, limit=5000)
+        except Exception:   # noqa: BLE001 - the run may not be stored yet; a display must not fail a run
+            conn = None
+        if conn is not None:
+            for record in conn.records:
+                on_event(record.event_log_entry)
+            cursor = conn.cursor
+            if conn.has_more:
+                continue
+        if stopping:
+            return
+
+
+def execute(job: dg.JobDefinition, instance: dg.DagsterInstance, *, asset_keys: Sequence[dg.AssetKey] | None,
+            partition_key: str | None = None, partition_range: tuple[str, str] | None = None,
+            tags: dict[str, str] | None = None, debug: bool = False,
+            on_event: Callable[[dg.EventLogEntry], None] | None = None) -> dg.ExecuteInProcessResult:
+    """One in-process run in the persistent instance; `on_event` sees its step events while it runs."""
+    from portfolio_dagster.instance import process_tags
+
+    run_tags = {**(tags or {}), **process_tags()}
+    if partition_range is not None:
+        run_tags |= {RANGE_START_TAG: partition_range[0], RANGE_END_TAG: partition_range[1]}
+    run_id = str(uuid.uuid4())
+    stop = threading.Event()
+    watcher = None
+    if on_event is not None:
+        watcher = threading.Thread(target=_watch, args=(instance, run_id, stop, on_event), daemon=True)
+        watcher.start()
+    try:
+        return job.execute_in_process(run_config=run_config(debug), instance=instance, run_id=run_id,
+                                      partition_key=partition_key,
+                                      asset_selection=list(asset_keys) if asset_keys is not None else None,
+                                      tags=run_tags, raise_on_error=False)
+    finally:
+        stop.set()
+        if watcher is not None:
+            watcher.join()
+
+
+def execute_run_request(job: dg.JobDefinition, request: dg.RunRequest, instance: dg.DagsterInstance, *,
+                        progress: StageProgress | None = None, debug: bool = False,
+                        tags: dict[str, str] | None = None) -> dg.ExecuteInProcessResult:
+    """Execute a schedule's or sensor's RunRequest (e.g. one daily session) in this process against
+    the persistent instance, as the daemon would launch it: its partition key, asset selection and
+    tags (plus `tags` and this process's pid tags). Raises RunFailed (one line: stage and cause);
+    returns the result on success. `progress` (optional) shows a bar per stage."""
+    keys = list(request.asset_selection) if request.asset_selection is not None else None
+    partition_key = request.partition_key
+    names = [k.to_user_string() for k in keys] if keys is not None else []
+    if progress is not None:
+        progress.start_phase(f"{job.name} {partition_key or ''}".strip(), names, 1 if partition_key else 1)
+    result = execute(job, instance, asset_keys=keys, partition_key=partition_key,
+                     tags={**request.tags, **(tags or {})}, debug=debug,
+                     on_event=progress.on_event if progress is not None else None)
+    if progress is not None:
+        progress.end_phase(result.success)
+    if not result.success:
+        raise RunFailed(failure_reason(result))
+    return result
+
+
+def _event_times(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    """step key -> timestamp of its STEP_START/STEP_OUTPUT/STEP_SUCCESS events (DagsterEvent objects
+    in the result carry no timestamps; the stored entries do)."""
+    times = {}
+    conn = instance.get_records_for_run(run_id, of_type=_STEP_EVENTS - {dg.DagsterEventType.ASSET_MATERIALIZATION},
+                                        limit=100000)
+    for record in conn.records:
+        entry = record.event_log_entry
+        event = entry.dagster_event
+        times[(event.step_key, event.event_type_value)] = entry.timestamp
+    return times
+
+
+def stage_timings(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult,
+                  partitions: int) -> list[StageTiming]:
+    """Per step of a finished run: compute (STEP_START..STEP_OUTPUT) and step seconds, from the
+    instance's stored events."""
+    times = _event_times(instance, result.run_id)
+    rows = {}
+    for event in result.get_asset_materialization_events():
+        if event.step_key not in rows:
+            meta = event.materialization.metadata
+            rows[event.step_key] = next((f"{name}={meta[name].value}" for name in ("rows", "trained")
+                                         if name in meta), "")
+    out = []
+    for (step, kind), start in times.items():
+        if kind != "STEP_START":
+            continue
+        end = times.get((step, "STEP_SUCCESS"), times.get((step, "STEP_FAILURE"), start))
+        output = times.get((step, "STEP_OUTPUT"), end)
+        out.append(StageTiming(stage=step, run_id=result.run_id, partitions=partitions,
+                               compute_s=output - start, step_s=end - start, rows=rows.get(step, "")))
+    return sorted(out, key=lambda t: times[(t.stage, "STEP_START")])
+
+
+def warnings_of(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """The run's user-code warnings and failed (non-blocking) checks, one line each."""
+    lines = []
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None and entry.level >= 30:   # logging.WARNING from context.log in an asset
+            lines.append(f"{_stage_of_step(entry.step_key)}: {_clean(entry.user_message)}")
+        elif event is not None and event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                lines.append(f"check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} "
+                             f"did not pass ({evaluation.severity.value.lower()})")
+    return lines
 
 
 def run_pipeline(config: PipelineConfig, partition_range: tuple[str, str],
-                 echo: Callable[[str], None] = print) -> list[str]:
-    """One run per asset, in order; partitioned assets get the whole range in one run. Returns run ids."""
+                 echo: Callable[[str], None] = print, progress: StageProgress | None = None,
+                 debug: bool = False) -> PipelineResult:
+    """Every stage over the range (config.data's), as the runs of `plan`. Raises RunFailed."""
     from portfolio_dagster.definitions import build_definitions
-    from portfolio_dagster.instance import free_slots_of_dead_runs, get_instance, process_tags
+    from portfolio_dagster.instance import free_slots_of_dead_runs, get_instance
 
     defs = build_definitions(paths.config_path(), paths.warehouse_path(), paths.home())
     job = defs.resolve_implicit_global_asset_job_def()
@@ -58,39 +316,27 @@ def run_pipeline(config: PipelineConfig, partition_range: tuple[str, str],
     freed = free_slots_of_dead_runs(instance)
     if freed:
         echo(f"pmx: cleaned up {len(freed)} dead run(s): marked failed, warehouse pool slots freed")
-    plan = stages(config)
+    phases = plan(config, partition_range)
     first, last = partition_range
-    # Stages after `models` have nothing to compute before the first model: start them at the
-    # backtest start (each partition costs Dagster events even when empty).
-    decisions_first = max(first, config.backtest.start.isoformat())
-    echo(f"pmx: {len(plan)} stages over {first}..{last}; warehouse {paths.warehouse_path()}")
-    run_ids = []
-    for i, asset in enumerate(plan, start=1):
-        start = decisions_first if asset.key.to_user_string() in DECISION_STAGES else first
-        tags = {RANGE_START_TAG: start, RANGE_END_TAG: last} if asset.partitions_def else {}
-        tags |= process_tags()
-        name = asset.key.to_user_string()
+    echo(f"pmx: {sum(len(p.assets) for p in phases)} stage runs in {len(phases)} Dagster runs over "
+         f"{first}..{last}; warehouse {paths.warehouse_path()}")
+    outcome = PipelineResult()
+    progress = progress or StageProgress(enabled=False, echo=echo)
+    for phase in phases:
+        names = [a.key.to_user_string() for a in phase.assets]
+        progress.start_phase(phase.label, names, phase.partitions)
         t0 = time.monotonic()
-        result = job.execute_in_process(run_config=QUIET_RUN_CONFIG, instance=instance,
-                                        asset_selection=[asset.key], tags=tags,
-                                        raise_on_error=False)
-        run_ids.append(result.run_id)
+        result = execute(job, instance, asset_keys=[a.key for a in phase.assets],
+                         partition_range=phase.partition_range, debug=debug, on_event=progress.on_event)
+        outcome.run_ids.append(result.run_id)
+        outcome.run_wall_s[result.run_id] = time.monotonic() - t0
+        progress.end_phase(result.success)
+        for line in warnings_of(instance, result.run_id):
+            echo(f"pmx: warning: {line}")
         if not result.success:
-            echo(f"[{i}/{len(plan)}] {name:<18} FAILED (run {result.run_id[:8]})")
-            raise RunFailed(_reason(result))
-        rows = _materialized_rows(result)
-        echo(f"[{i}/{len(plan)}] {name:<18} ok  {time.monotonic() - t0:6.1f} s  {rows}")
-    return run_ids
-
-
-def _materialized_rows(result: dg.ExecuteInProcessResult) -> str:
-    for event in result.get_asset_materialization_events():
-        meta = event.materialization.metadata
-        if "rows" in meta:
-            return f"rows={meta['rows'].value}"
-        if "trained" in meta:
-            return f"trained={meta['trained'].value}"
-    return ""
+            raise RunFailed(failure_reason(result))
+        outcome.stages += [t for t in stage_timings(instance, result, phase.partitions) if t.stage in names]
+    return outcome
 
 
 def latest_summary() -> tuple[str | None, str | None, str]:
@@ -115,3 +361,12 @@ def latest_summary() -> tuple[str | None, str | None, str]:
         alloc = f"latest allocation ({latest['date'].iat[0]}):\n{latest.to_string(index=False)}" \
             if len(latest) else None
     return head, alloc, str(report_path)
+
+
+def silence_library_notices() -> None:
+    """Hide notices a user cannot act on (Dagster's beta/preview/supersession warnings on our own
+    definitions); `--debug` keeps them."""
+    import warnings
+
+    for category in (dg.BetaWarning, dg.PreviewWarning, dg.SupersessionWarning):
+        warnings.filterwarnings("ignore", category=category)
