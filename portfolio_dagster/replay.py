@@ -2,7 +2,7 @@
 
 For each exchange session d in order: the daily schedule's run for partition d (market data through
 allocations and the paper ledger), then one tick of the decay sensor with what is known at d, and
-the runs it requests, before session d+1. Sessions the paper ledger has already booked are skipped,
+the runs it requests, before session d+1. At the end, the backtest and the report over the new days. Sessions the paper ledger has already booked are skipped,
 so re-running resumes; Ctrl-C stops after the current session. The sensor's cursor is kept in
 `$PMX_HOME/replay_state.json` (the daemon keeps it in the instance).
 """
@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import json
 import signal
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -92,9 +93,11 @@ def replay(config: PipelineConfig, start: dt.date, end: dt.date,
             if d in booked:
                 outcome.skipped.append(d)
                 continue
+            started = time.perf_counter()
             request = daily_run_request(config, warehouse, d)
             _execute(defs, "daily_job", instance, request.asset_selection, request.partition_key,
                      {**request.tags, REPLAY_TAG: d.isoformat(), **process_tags()})
+            daily_s = time.perf_counter() - started
             requests, cursor, _ = decay_tick(config, warehouse, cursor)
             for r in requests:
                 _execute(defs, r.job_name, instance, None, r.partition_key,
@@ -103,10 +106,16 @@ def replay(config: PipelineConfig, start: dt.date, end: dt.date,
             _save_cursor(cursor, d)
             outcome.sessions.append(d)
             if on_session is not None:
-                on_session(d, session_facts(warehouse, d))
+                on_session(d, session_facts(warehouse, d) | {
+                    "daily_run_s": daily_s, "session_s": time.perf_counter() - started,
+                    "retrain_due": request.tags.get("pmx/retrain_due") == "true",
+                    "sensor_runs": [r.job_name for r in requests]})
             if flag["stop"]:
                 outcome.interrupted = True
                 break
+    if outcome.sessions:
+        # The backtest and the report over the replayed days too (the report's paper section).
+        _execute(defs, "evaluation_job", instance, None, None, {REPLAY_TAG: "evaluation", **process_tags()})
     return outcome
 
 

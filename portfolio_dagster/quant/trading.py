@@ -121,12 +121,20 @@ class Execution:
     commission: np.ndarray      # USD per asset
     spread: np.ndarray
     impact: np.ndarray
-    status: list[str]
-    reason: list[str]
+    priced: np.ndarray          # a fill price exists (the session's or the last close)
+    session_priced: np.ndarray  # the session itself had a price
+    short: np.ndarray           # a buy filled below its order (cash_limited)
 
     @property
     def traded_usd(self) -> float:
         return float(np.abs(self.quantity * np.nan_to_num(self.price)).sum())
+
+    def status(self, j: int) -> tuple[str, str]:
+        """(status, reason) of asset j's order (for the records; the loop never needs it)."""
+        if not self.priced[j]:
+            return REJECTED, NO_PRICE
+        why = ([CASH_LIMITED] if self.short[j] else []) + ([] if self.session_priced[j] else [STALE_PRICE])
+        return (PARTIAL if self.short[j] else FILLED), ",".join(why)
 
 
 def execute(book: Book, orders: np.ndarray, fill: np.ndarray, last_close: np.ndarray, rule: TradingRule,
@@ -168,23 +176,9 @@ def execute(book: Book, orders: np.ndarray, fill: np.ndarray, last_close: np.nda
     if cash < 0 and cash > -_CASH_EPS * max(book.value(p), 1.0):
         cash = 0.0
     executed = sell + buy
-    status, reason = [], []
-    for j in range(len(orders)):
-        if orders[j] == 0:
-            status.append("")
-            reason.append("")
-        elif not priced[j]:
-            status.append(REJECTED)
-            reason.append(NO_PRICE)
-        else:
-            short = orders[j] > 0 and executed[j] < orders[j] - 1e-9
-            status.append(PARTIAL if short else FILLED)
-            why = [CASH_LIMITED] if short else []
-            if not have_fill[j]:
-                why.append(STALE_PRICE)
-            reason.append(",".join(why))
+    short = (orders > 0) & (executed < orders - 1e-9) & priced
     new = Book(book.quantity + executed, cash)
-    return new, Execution(executed, price, sc + bc, ss + bs, si + bi, status, reason)
+    return new, Execution(executed, price, sc + bc, ss + bs, si + bi, priced, have_fill, short)
 
 
 def _buy_scale(cash: float, linear: float, impact: float) -> float:
@@ -331,4 +325,4 @@ def _record_fills(into: list[dict], row: int, decided: int | None, orders: np.nd
                      "quantity": float(ex.quantity[j]), "ordered": float(orders[j]),
                      "price": float(ex.price[j]) if np.isfinite(ex.price[j]) else None,
                      "commission_usd": float(ex.commission[j]), "spread_usd": float(ex.spread[j]),
-                     "impact_usd": float(ex.impact[j]), "status": ex.status[j], "reason": ex.reason[j]})
+                     "impact_usd": float(ex.impact[j]), **dict(zip(("status", "reason"), ex.status(j)))})

@@ -55,6 +55,21 @@ def equity_png(daily: pd.DataFrame) -> bytes:
     return _png(fig)
 
 
+def paper_png(account: pd.DataFrame) -> bytes:
+    """account: date, daily_return, backtest_return, benchmark_return (the ledger's sessions)."""
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    dates = pd.to_datetime(account["date"])
+    for column, label, color in (("daily_return", "paper ledger", "#1f77b4"),
+                                 ("backtest_return", "backtest shadow (ml_barbell)", "#ff7f0e"),
+                                 ("benchmark_return", "index", "#7f7f7f")):
+        growth = (1 + account[column].astype(float).fillna(0.0)).cumprod()
+        ax.plot(dates, growth, label=f"{label} ({growth.iat[-1]:.3f}x)", color=color, lw=1.2)
+    ax.set_title("Paper trading: growth of $1 from the ledger's first session")
+    ax.legend(loc="upper left")
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
 def underwater_png(rolling: pd.DataFrame) -> bytes:
     """rolling: date, strategy, drawdown."""
     fig, ax = plt.subplots(figsize=(10, 3.2))
