@@ -18,7 +18,7 @@ from portfolio_dagster.checks.drift import feature_drift
 from portfolio_dagster.config import load_config
 from portfolio_dagster.jobs.pipeline import retrain_job
 from portfolio_dagster.quant.drift import feature_drift as drift_table
-from portfolio_dagster.quant.drift import psi
+from portfolio_dagster.quant.drift import ABSOLUTE, BEYOND_TRAINING, drifted, psi, training_baseline
 from portfolio_dagster.resources.alerts import DECAY_RETRAIN_REQUESTED, FEATURE_DRIFT
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
@@ -51,6 +51,31 @@ def test_psi_edge_cases():
     assert psi(np.ones(50), np.ones(10)) == 0.0                                   # a constant: one bin
     table = drift_table(pd.DataFrame({"a": x, "b": x}), pd.DataFrame({"a": x + 1.0, "b": x}), ["b", "a"])
     assert list(table["feature"]) == ["a", "b"] and table["psi"].iat[0] > 0.2 and table["psi"].iat[1] == 0.0
+
+
+def test_training_baseline_is_the_psi_of_the_training_windows_and_the_beyond_training_rule():
+    rng = np.random.default_rng(3)
+    dates = pd.bdate_range("2019-01-01", periods=130)        # two full 63-day windows and a 4-day tail
+    walk = np.cumsum(rng.normal(size=130))                     # persistent: windows cover narrow ranges
+    train = pd.DataFrame({"date": np.repeat(dates, 2), "slow": np.repeat(walk, 2),
+                          "fast": rng.normal(size=260)})
+    base = training_baseline(train, ["slow", "fast"], 63).set_index("feature")
+    by_window = {name: [psi(train[name], train.loc[train["date"].isin(dates[i * 63:(i + 1) * 63]), name])
+                        for i in range(2)] for name in ("slow", "fast")}
+    for name, values in by_window.items():
+        assert base.at[name, "baseline_max"] == pytest.approx(max(values), abs=1e-12)
+        assert base.at[name, "baseline_median"] == pytest.approx(np.median(values), abs=1e-12)
+    assert base.at["slow", "baseline_median"] > 0.2 > base.at["fast", "baseline_median"]
+    # A recent window like one training window: above 0.2 in absolute terms, not beyond training.
+    recent = train[train["date"].isin(dates[:63])]
+    table = drift_table(train, recent, ["slow", "fast"], window_days=63)
+    slow = table["feature"] == "slow"
+    assert drifted(table, 0.2, ABSOLUTE)[slow].all()
+    assert not drifted(table, 0.2, BEYOND_TRAINING)[slow].any()
+    # A move beyond anything in training is drift under both rules.
+    moved = recent.assign(slow=recent["slow"] + 100.0)
+    table = drift_table(train, moved, ["slow"], window_days=63)
+    assert drifted(table, 0.2, BEYOND_TRAINING).all() and drifted(table, 0.2, ABSOLUTE).all()
 
 
 TRAIN = ("2019-01-01", "2019-12-31")

@@ -5,7 +5,7 @@ import dagster as dg
 import pandas as pd
 
 from portfolio_dagster.assets.backtest import backtest
-from portfolio_dagster.quant.report import DriftSection, ReportData, markdown_table, render_html
+from portfolio_dagster.quant.report import DriftSection, PaperSection, ReportData, markdown_table, render_html
 from portfolio_dagster.resources.artifacts import ArtifactStore
 from portfolio_dagster.resources.feature_drift import drift_report
 from portfolio_dagster.resources.settings import PipelineSettings
@@ -19,7 +19,19 @@ def drift_section(warehouse: Warehouse, cfg) -> DriftSection:
     found = drift_report(warehouse, cfg.operations, cfg.strategy.signal_horizon)
     caption = found.note or (f"Model set {found.model_set_id}: its inputs over the newest sessions "
                              f"{found.recent_window} vs its training window {found.train_window}.")
-    return DriftSection(found.table, found.threshold, caption)
+    return DriftSection(found.table, found.threshold, caption, found.rule)
+
+
+def paper_section(warehouse: Warehouse) -> PaperSection:
+    """The paper ledger's sessions, the last session's orders and holdings."""
+    account = warehouse.query("SELECT date, nav_usd, cash_usd, daily_return, backtest_return, benchmark_return "
+                              "FROM paper_account ORDER BY date")
+    last = account["date"].max() if len(account) else None
+    orders = warehouse.query("SELECT date, ticker, side, quantity, reference_price, target_weight, previous_weight, "
+                             "reason FROM paper_orders WHERE date = ? ORDER BY ticker", [last]) if last else account
+    held = warehouse.query("SELECT * FROM paper_positions WHERE date = ? ORDER BY weight DESC", [last]) if last \
+        else account
+    return PaperSection(account, orders, held)
 
 
 @dg.asset(group_name="evaluation", kinds={"html"}, deps=[backtest])
@@ -45,6 +57,7 @@ def report(context: dg.AssetExecutionContext, settings: PipelineSettings, wareho
                 "GROUP BY ticker ORDER BY ticker"),
         latest=q("SELECT * FROM latest_allocations ORDER BY sleeve, weight DESC"),
         drift=drift_section(warehouse, settings.config),
+        paper=paper_section(warehouse),
     )
     path = artifacts.reports_dir / REPORT_FILE
     path.write_text(render_html(data))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from portfolio_dagster.config import OperationsConfig
-from portfolio_dagster.quant.drift import DRIFT_COLUMNS, feature_drift
+from portfolio_dagster.quant.drift import ABSOLUTE, DRIFT_COLUMNS, drifted, feature_drift
 from portfolio_dagster.quant.features import FEATURE_NAMES
 from portfolio_dagster.resources.warehouse import Warehouse
 
@@ -31,10 +31,11 @@ class DriftReport:
     train_window: str = ""               # 'first..last' training dates of the model set
     recent_window: str = ""              # 'first..last' of the newest sessions compared
     note: str = ""                       # why there is nothing to compare, when so
+    rule: str = ABSOLUTE                 # operations.drift_rule
 
     @property
     def drifting(self) -> pd.DataFrame:
-        return self.table[self.table["psi"] > self.threshold]
+        return self.table[drifted(self.table, self.threshold, self.rule)]
 
     @property
     def max_psi(self) -> float:
@@ -46,8 +47,9 @@ class DriftReport:
     def reason(self) -> str:
         """One line: how much, which inputs, against which windows."""
         top = ", ".join(f"{r.feature} {r.psi:.2f}" for r in self.drifting.head(3).itertuples())
-        return (f"feature drift: PSI above {self.threshold} on {len(self.drifting)} of {len(self.table)} model "
-                f"inputs ({top}): newest sessions {self.recent_window} vs the training window "
+        beyond = " and beyond every training window's" if self.rule != ABSOLUTE else ""
+        return (f"feature drift: PSI above {self.threshold}{beyond} on {len(self.drifting)} of {len(self.table)} "
+                f"model inputs ({top}): newest sessions {self.recent_window} vs the training window "
                 f"{self.train_window} of {self.model_set_id}")
 
 
@@ -80,7 +82,7 @@ def drift_report(warehouse: Warehouse, ops: OperationsConfig, horizon: int) -> D
     if train.empty or recent.empty:
         return DriftReport(ops.drift_threshold, empty, note="no feature rows in the training or the newest window",
                            **model)
-    table = feature_drift(train, recent, names, bins=ops.drift_bins)
+    table = feature_drift(train, recent, names, bins=ops.drift_bins, window_days=ops.drift_window_days)
     return DriftReport(ops.drift_threshold, table, train_window=_span(train["date"]),
-                       recent_window=_span(recent["date"]), **model)
+                       recent_window=_span(recent["date"]), rule=ops.drift_rule, **model)
 

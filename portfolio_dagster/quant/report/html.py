@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from portfolio_dagster.quant.criteria import STRESS_PERIODS
+from portfolio_dagster.quant.drift import ABSOLUTE, drifted
 from portfolio_dagster.quant.metrics import monthly_returns, window_drawdowns
 from portfolio_dagster.quant.report import plots
 
@@ -37,6 +38,16 @@ class DriftSection:
     table: pd.DataFrame
     threshold: float
     caption: str                   # the windows compared, or why nothing was
+    rule: str = ABSOLUTE           # quant.drift rule deciding which inputs drifted
+
+
+@dataclass(frozen=True)
+class PaperSection:
+    """The paper ledger: its sessions (paper_account), the last session's orders and holdings."""
+
+    account: pd.DataFrame
+    orders: pd.DataFrame
+    positions: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,7 @@ class ReportData:
     spans: pd.DataFrame            # ticker, first, last, days
     latest: pd.DataFrame           # latest allocation
     drift: DriftSection | None = None
+    paper: PaperSection | None = None
 
 
 def _fmt(metric: str, v: object) -> str:
@@ -136,6 +148,7 @@ def render_html(data: ReportData) -> str:
          _img(plots.skill_png(skill), "skill by horizon") + _table(skill)
          if skill["directional_accuracy"].notna().any() else "<p>No forecasts evaluated.</p>"),
         ("Feature drift of the model inputs (population stability index)", _drift(data.drift)),
+        ("Paper trading", _paper(data.paper)),
         ("Skill, luck or overfitting?", _overfitting(get, data.variants)),
         ("The seed's success criteria", crit_html),
         ("Latest allocation", _table(data.latest.assign(date=data.latest["date"].astype(str)))
@@ -223,16 +236,45 @@ def _overfitting(get, variants: pd.DataFrame) -> str:
 def _drift(drift: DriftSection | None) -> str:
     if drift is None or drift.table.empty:
         return f"<p>{html.escape(drift.caption if drift else 'Not measured.')}</p>"
-    over = drift.table[drift.table["psi"] > drift.threshold]
-    verdict = (f"<b>{len(over)} of {len(drift.table)} inputs drifted</b> (PSI &gt; {drift.threshold:g}): "
+    flags = drifted(drift.table, drift.threshold, drift.rule)
+    over = drift.table[flags]
+    rule = f"PSI &gt; {drift.threshold:g}" + (" and beyond every training window" if drift.rule != ABSOLUTE else "")
+    verdict = (f"<b>{len(over)} of {len(drift.table)} inputs drifted</b> ({rule}): "
                f"{html.escape(', '.join(over['feature']))}." if len(over)
-               else f"No input above PSI {drift.threshold:g} ({len(drift.table)} inputs).")
-    shown = drift.table.head(10).assign(check=lambda t: (t["psi"] > drift.threshold).map({True: "FAIL",
-                                                                                           False: "PASS"}))
+               else f"No input drifted ({rule}; {len(drift.table)} inputs).")
+    shown = drift.table.assign(check=flags.map({True: "FAIL", False: "PASS"})).head(10)
     return (f"<p>{verdict}</p><p class='note'>{html.escape(drift.caption)} PSI &lt; 0.1: stable; 0.1-0.2: "
-            "moderate; above 0.2: the inputs no longer look like the training data.</p>"
-            + _table(shown[["feature", "psi", "train_median", "recent_median", "check"]],
-                     formats={"psi": "ic", "train_median": "ic", "recent_median": "ic"}, cls="num"))
+            "moderate; above 0.2: the inputs no longer look like the training data. <i>training windows</i>: "
+            "the median and largest PSI of the training period's own windows of the same length against it: "
+            "slow inputs (a 252-day volatility, a beta) score high there too, with no drift.</p>"
+            + _table(shown[["feature", "psi", "baseline_median", "baseline_max", "train_median", "recent_median",
+                            "check"]].rename(columns={"baseline_median": "training windows median",
+                                                      "baseline_max": "training windows max"}),
+                     formats={c: "ic" for c in ("psi", "training windows median", "training windows max",
+                                                "train_median", "recent_median")}, cls="num"))
+
+
+def _paper(paper: PaperSection | None) -> str:
+    if paper is None or paper.account.empty:
+        return "<p>No paper session booked yet: <code>pmx replay</code> or the daily schedule books them.</p>"
+    a = paper.account
+    last = a.iloc[-1]
+    both = a.dropna(subset=["daily_return", "backtest_return"])
+    tracking = both["daily_return"] - both["backtest_return"]
+    corr = both["daily_return"].corr(both["backtest_return"]) if len(both) > 2 else float("nan")
+    facts = (f"<p>{len(a)} sessions, {a['date'].iat[0]} to {last['date']}: NAV <b>${last['nav_usd']:,.0f}</b> "
+             f"(cash ${last['cash_usd']:,.0f}); tracking difference vs the backtest's ml_barbell "
+             f"{tracking.sum() * 100:+.2f} pp cumulative, {tracking.std() * math.sqrt(252) * 100:.2f}% annualized "
+             f"tracking error, daily correlation {corr:.3f}. The ledger trades whole shares from its own start; "
+             "the backtest trades fractional shares from backtest.start.</p>") if len(both) else \
+        f"<p>{len(a)} session(s): NAV <b>${last['nav_usd']:,.0f}</b>.</p>"
+    orders = paper.orders.assign(date=paper.orders["date"].astype(str)) if len(paper.orders) else paper.orders
+    return (facts + (_img(plots.paper_png(a), "paper NAV vs backtest shadow vs index") if len(a) > 1 else "")
+            + f"<h3>Orders decided at the close of {last['date']} (fill next session)</h3>"
+            + (_table(orders, cls="num") if len(orders) else "<p>None: the book holds.</p>")
+            + f"<h3>Holdings after the close of {last['date']}</h3>"
+            + (_table(paper.positions.assign(date=paper.positions["date"].astype(str)), cls="num")
+               if len(paper.positions) else "<p>None (all cash).</p>"))
 
 
 def _regimes_section(data: ReportData, index_equity: pd.Series | None) -> str:
