@@ -6,6 +6,7 @@ user's data can legitimately show (NaN after a gap, a stale ticker) fail with WA
 
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from portfolio_dagster.assets.features import features
@@ -13,12 +14,16 @@ from portfolio_dagster.assets.forecasts import forecasts
 from portfolio_dagster.assets.models import MODEL_LINEAGE_SECTIONS, models
 from portfolio_dagster.assets.prices import prices
 from portfolio_dagster.checks.alerting import alert_if_blocked
+from portfolio_dagster.partitions import TRADING_DAYS as PARTITIONS
+from portfolio_dagster.quant.calendar import sessions
 from portfolio_dagster.quant.features import FEATURE_NAMES, LOOKBACK
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 
-# A ticker whose newest close is this many weekdays behind the table's newest close is stale.
-STALE_AFTER_WEEKDAYS = 5
+# A ticker whose newest close is more than this many XNYS sessions behind the run's last session is stale;
+# one without a close in the last LIVE_SESSIONS has ended (delisted, a series that stops) and is not flagged.
+STALE_AFTER_SESSIONS = 5
+LIVE_SESSIONS = 63
 
 
 def _per_ticker(frame: pd.DataFrame, column: str) -> dict[str, int]:
@@ -69,33 +74,54 @@ def purge_guard(context: dg.AssetCheckExecutionContext, settings: PipelineSettin
                 warehouse: Warehouse) -> dg.AssetCheckResult:
     cfg = settings.config
     registry = warehouse.query(
-        "SELECT model_id, horizon, train_end, valid_from FROM model_registry WHERE config_hash = ?",
+        "SELECT model_id, horizon, train_end, valid_from, fit_end, validation_start FROM model_registry "
+        "WHERE config_hash = ?",
         [cfg.fingerprint(*MODEL_LINEAGE_SECTIONS)])
     calendar = warehouse.query("SELECT DISTINCT date FROM prices ORDER BY date")
     if registry.empty:
         return dg.AssetCheckResult(passed=True, metadata={"models": 0})
     days = pd.DatetimeIndex(pd.to_datetime(calendar["date"]))
-    # The target of train_end is realized at the close `horizon` trading days later; that close
-    # must come strictly before valid_from, the first close the model forecasts at.
+    # The target of train_end is realized at the close `horizon` trading days later; that close plus the
+    # embargo must come strictly before valid_from, the first close the model forecasts at. Likewise the
+    # last fit row against the validation window (where the registry records them).
+    gap = registry["horizon"].to_numpy() + cfg.models.embargo_days
     end_pos = days.searchsorted(pd.to_datetime(registry["train_end"]))
     use_pos = days.searchsorted(pd.to_datetime(registry["valid_from"]))
-    leaking = registry[end_pos + registry["horizon"].to_numpy() >= use_pos]
+    leak = end_pos + gap >= use_pos
+    both = (registry["fit_end"].notna() & registry["validation_start"].notna()).to_numpy()
+    fit_pos = days.searchsorted(pd.to_datetime(registry["fit_end"]))
+    val_pos = days.searchsorted(pd.to_datetime(registry["validation_start"]))
+    leak |= both & (fit_pos + gap >= val_pos)
+    leaking = registry[leak]
     return alert_if_blocked(context, settings, warehouse, dg.AssetCheckResult(passed=leaking.empty, metadata={
         "models": len(registry), "leaking_models": dg.MetadataValue.json(list(leaking["model_id"]))}))
 
 
-@dg.asset_check(asset=prices, blocking=False,
-                description=f"Freshness: no ticker's newest close more than {STALE_AFTER_WEEKDAYS} weekdays "
-                            "behind the newest close of the table.")
-def prices_fresh(warehouse: Warehouse) -> dg.AssetCheckResult:
-    newest = warehouse.query("SELECT ticker, max(date) AS newest FROM prices GROUP BY ticker ORDER BY ticker")
+@dg.asset_check(asset=prices, blocking=False, partitions_def=PARTITIONS,
+                description=f"Freshness against the run's partitions: every ticker with a close in the "
+                            f"{LIVE_SESSIONS} sessions up to the range's last session has one no more than "
+                            f"{STALE_AFTER_SESSIONS} sessions before it (XNYS calendar).")
+def prices_fresh(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+    window = context.partition_time_window
+    days = sessions(window.start.date() - pd.Timedelta(days=LIVE_SESSIONS * 2), window.end.date()).values
+    if not len(days) or days[-1] < np.datetime64(window.start.date(), "ns"):
+        return dg.AssetCheckResult(passed=True, metadata={"reason": "no trading session in the partitions"})
+    last = pd.Timestamp(days[-1])
+    newest = warehouse.query("SELECT ticker, max(date) AS newest FROM prices WHERE date <= ? "
+                             "GROUP BY ticker ORDER BY ticker", [last.date()])
     if newest.empty:
-        return dg.AssetCheckResult(passed=False, metadata={"reason": "prices is empty"})
-    dates = pd.to_datetime(newest["newest"])
-    lag = pd.Series([len(pd.bdate_range(d, dates.max())) - 1 for d in dates], index=newest["ticker"])
-    stale = {str(t): int(n) for t, n in lag.items() if n > STALE_AFTER_WEEKDAYS}
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
+                                   metadata={"reason": f"no prices up to {last.date()}"})
+    # Sessions after the ticker's newest close, up to the last session of the run.
+    lag = len(days) - np.searchsorted(days, pd.to_datetime(newest["newest"]).to_numpy(), side="right")
+    live = lag < LIVE_SESSIONS
+    stale = {str(t): int(n) for t, n, ok in zip(newest["ticker"], lag, live) if ok and n > STALE_AFTER_SESSIONS}
+    ended = sorted(str(t) for t, ok in zip(newest["ticker"], live) if not ok)
+    reason = (f"{len(stale)} ticker(s) more than {STALE_AFTER_SESSIONS} sessions behind {last.date()}"
+              if stale else f"every live ticker priced within {STALE_AFTER_SESSIONS} sessions of {last.date()}")
     return dg.AssetCheckResult(passed=not stale, severity=dg.AssetCheckSeverity.WARN, metadata={
-        "newest_close": str(dates.max().date()), "stale_tickers": dg.MetadataValue.json(stale)})
+        "reason": reason, "last_session": str(last.date()), "stale_tickers": dg.MetadataValue.json(stale),
+        "ended_series": dg.MetadataValue.json(ended)})
 
 
 OPERATIONS_CHECKS = (features_finite, forecast_coverage, purge_guard, prices_fresh)
