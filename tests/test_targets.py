@@ -40,8 +40,8 @@ def test_null_past_the_data_and_before_the_volatility_exists():
         scaled = aaa[targets.target_name(h, "risk_adj_return")]
         assert scaled.iloc[:targets.VOL_WINDOW].isna().all() and pd.notna(scaled.iloc[targets.VOL_WINDOW])
     assert str(out["direction_5d"].dtype) == "boolean" and str(out["significant_move_5d"].dtype) == "boolean"
-    assert list(out.columns) == ["ticker", "date", *targets.target_columns(HORIZONS)] or \
-        set(out.columns) == {"ticker", "date", *targets.target_columns(HORIZONS)}
+    # The column order is the targets table's DDL order (one schema, written in sql/tables/).
+    assert list(out.columns) == ["ticker", "date", *targets.target_columns(HORIZONS)]
 
 
 def test_significant_moves_are_a_minority_and_direction_follows_the_sign():
