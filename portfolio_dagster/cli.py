@@ -127,7 +127,7 @@ def _check_barbell_inputs(config: PipelineConfig, known: set[str], live: list[st
                       for s in data.sources if s in ("sample", "csv"))
     if data.benchmark not in known:
         raise CliError(f"benchmark {data.benchmark} is not in the data ({where}): pass --benchmark TICKER "
-                       f"with a ticker it has, e.g. {', '.join(sorted(known)[:5])}")
+                       f"with a ticker it has, e.g. {', '.join(sorted(known - set(safe))[:5])}")
     missing = [t for t in safe if t not in known]
     if missing:
         raise CliError(f"safe-sleeve ticker {missing[0]} (strategy.safe_assets) is not in the data ({where}): "

@@ -38,12 +38,12 @@ def _prices() -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)
 
 
-def _setup(root, enabled=FAMILIES) -> tuple[Warehouse, dict]:
+def _setup(root, enabled=FAMILIES, **models_overrides) -> tuple[Warehouse, dict]:
     cfg = load_config().model_dump(mode="json")
     cfg["data"].update(start="2003-01-01", end="2007-12-31")
     cfg["backtest"]["start"] = FIRST
     cfg["models"].update(enabled=list(enabled), min_train_days=300, validation_days=120,
-                         regime_min_train_days=300)
+                         regime_min_train_days=300, **models_overrides)
     cfg["models"]["lightgbm"]["n_estimators"] = 20
     cfg["models"]["xgboost"]["n_estimators"] = 20
     (root / "config.yaml").write_text(yaml.safe_dump(cfg))
@@ -145,3 +145,67 @@ def test_ml_off_writes_no_forecasts_and_says_so(tmp_path):
     assert meta["models"]["trained"].value == 0 and "ML is off" in meta["forecasts"]["note"].value
     assert warehouse.query("SELECT count(*) AS n FROM forecasts")["n"].iat[0] == 0
     assert warehouse.query("SELECT count(*) AS n FROM regimes")["n"].iat[0] > 0  # regimes do not need ML
+
+
+@pytest.fixture(scope="module")
+def selected(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models_selection")
+    candidates = [{"name": "excess_rank", "target": "excess_return",
+                   "params": {"lightgbm": {"objective": "lambdarank"}}}]
+    warehouse, resources = _setup(root, enabled=["lightgbm", "bayesian_ridge"], retrain_frequency="quarterly",
+                                  candidates=candidates)
+    assert dg.materialize([models], resources=resources).success
+    assert dg.materialize([forecasts], resources=resources, tags=RANGE_TAGS).success
+    return warehouse, resources
+
+
+def test_candidates_are_trained_counted_and_one_is_selected_per_period(selected):
+    warehouse, _ = selected
+    reg = warehouse.query("SELECT * FROM model_registry")
+    # Each candidate is its own configuration: the backtest's count of distinct config hashes sees both.
+    assert reg.groupby("candidate")["config_hash"].nunique().to_dict() == {"base": 1, "excess_rank": 1}
+    assert warehouse.query("SELECT count(DISTINCT config_hash) AS n FROM model_registry")["n"].iat[0] == 2
+    assert reg["selection_hash"].nunique() == 1
+    sets = reg.drop_duplicates("model_set_id")
+    per_period = sets.groupby(["horizon", "valid_from"])
+    assert (per_period["candidate"].nunique() == 2).all() and (per_period["selected"].sum() == 1).all()
+    # Once both candidates have inner history the better inner score wins; before, the base.
+    ens = reg[reg["model_type"] == "ensemble"]
+    active = 0
+    for row in ens.itertuples():
+        scores = json.loads(row.metrics)["selection"]["inner_scores"]
+        if None in scores.values():
+            assert json.loads(row.metrics)["selection"]["chosen"] == "base"
+        else:
+            active += 1
+            assert json.loads(row.metrics)["selection"]["chosen"] == max(scores, key=scores.get)
+    assert active > 0
+    fc = warehouse.query("SELECT DISTINCT model_id FROM forecasts")
+    chosen = set(reg.loc[reg["selected"], "model_id"])
+    assert len(fc) and set(fc["model_id"]) <= chosen
+
+
+def test_nested_choices_read_no_date_of_their_outer_period(selected):
+    warehouse, _ = selected
+    reg = warehouse.query("SELECT * FROM model_registry WHERE model_type = 'ensemble' ORDER BY valid_from")
+    calendar = pd.DatetimeIndex(pd.to_datetime(warehouse.query("SELECT DISTINCT date FROM features")["date"])
+                                ).sort_values()
+    embargo = load_config().models.embargo_days
+    scored = 0
+    for row in reg.itertuples():
+        choice = json.loads(row.metrics)["selection"]
+        assert choice["selected"] == row.selected and choice["candidate"] == row.candidate
+        if choice["inner_last"] is None:
+            continue
+        scored += 1
+        last, asof = calendar.get_loc(pd.Timestamp(choice["inner_last"])), calendar.get_loc(pd.Timestamp(row.valid_from))
+        assert last + row.horizon + embargo < asof
+    assert scored > 0
+
+
+def test_selection_is_incremental_and_stable(selected):
+    warehouse, resources = selected
+    before = warehouse.query("SELECT model_id, selected FROM model_registry ORDER BY model_id")
+    again = dg.materialize([models], resources=resources)
+    assert again.get_asset_materialization_events()[0].materialization.metadata["trained"].value == 0
+    pd.testing.assert_frame_equal(before, warehouse.query("SELECT model_id, selected FROM model_registry ORDER BY model_id"))

@@ -6,39 +6,17 @@ import dagster as dg
 import pandas as pd
 
 from portfolio_dagster.assets.features import features
-from portfolio_dagster.assets.models import ML_OFF_NOTE, MODEL_LINEAGE_SECTIONS, models
+from portfolio_dagster.assets.models import ML_OFF_NOTE, MODEL_LINEAGE_SECTIONS, models, predict_registered_set
 from portfolio_dagster.assets.regimes import regime_probabilities
 from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL, trading_days_before, window
 from portfolio_dagster.quant import walk_forward
-from portfolio_dagster.quant.models import ENSEMBLE, SEQUENCE_FAMILIES, ArtifactError, Ensemble, load_model
+from portfolio_dagster.quant.models import SEQUENCE_FAMILIES, ArtifactError
 from portfolio_dagster.quant.models.skill import oos_skill
 from portfolio_dagster.quant.regimes import with_regime_columns
 from portfolio_dagster.quant.targets import target_name
-from portfolio_dagster.resources.artifacts import ArtifactStore, verified
+from portfolio_dagster.resources.artifacts import ArtifactStore
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
-
-
-def _load(row) -> object:
-    path = verified(row.artifact, row.artifact_sha256)
-    return Ensemble.load(path) if row.model_type == ENSEMBLE else load_model(path)
-
-
-def _predict_set(reg: pd.DataFrame, ctx: pd.DataFrame, keep, horizon: int) -> list[pd.DataFrame]:
-    """Predictions of one model set (its registry rows) for the rows of ctx where keep is True."""
-    loaded = {r.model_type: (r.model_id, _load(r)) for r in reg.itertuples()}
-    ensemble_id, ensemble = loaded.pop(ENSEMBLE)
-    out, points = [], {}
-    base = pd.DataFrame({"ticker": ctx["ticker"].to_numpy()[keep], "date": ctx["date"].to_numpy()[keep],
-                         "horizon": horizon})
-    for family, (mid, model) in sorted(loaded.items()):
-        pred, lower, upper = model.predict_interval(ctx)
-        points[family] = pred[keep]
-        out.append(base.assign(model=family, prediction=pred[keep], lower=lower[keep], upper=upper[keep],
-                               model_id=mid))
-    pred, lower, upper = ensemble.interval(points)
-    out.append(base.assign(model=ENSEMBLE, prediction=pred, lower=lower, upper=upper, model_id=ensemble_id))
-    return out
 
 
 @dg.asset(partitions_def=TRADING_DAYS, backfill_policy=SINGLE_RUN, pool=WAREHOUSE_POOL,
@@ -61,7 +39,8 @@ def forecasts(context: dg.AssetExecutionContext, settings: PipelineSettings, war
                             [first, end])
     registry = warehouse.query(
         "SELECT model_id, model_type, horizon, valid_from, model_set_id, artifact, artifact_sha256 "
-        "FROM model_registry WHERE config_hash = ? ORDER BY horizon, valid_from, model_type", [config_hash])
+        "FROM model_registry WHERE selection_hash = ? AND selected ORDER BY horizon, valid_from, model_type",
+        [config_hash])
     out = []
     if not feats.empty and not registry.empty:
         feats["date"] = pd.to_datetime(feats["date"])
@@ -79,8 +58,8 @@ def forecasts(context: dg.AssetExecutionContext, settings: PipelineSettings, war
                 ctx_first = calendar[max(0, int(calendar.searchsorted(seg.min())) - context_days)]
                 ctx_rows = ((feats["date"] >= ctx_first) & (feats["date"] <= seg.max())).to_numpy()
                 try:
-                    out += _predict_set(reg[reg["model_set_id"] == sets.at[i, "model_set_id"]],
-                                        feats[ctx_rows], keep[ctx_rows], int(h))
+                    out += predict_registered_set(reg[reg["model_set_id"] == sets.at[i, "model_set_id"]],
+                                                  feats[ctx_rows], keep[ctx_rows], int(h))
                 except ArtifactError as exc:
                     raise dg.Failure(str(exc)) from None
     table = pd.concat(out, ignore_index=True) if out else pd.DataFrame()

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from portfolio_dagster.assets.features import features
@@ -14,11 +15,17 @@ from portfolio_dagster.assets.regimes import regime_probabilities
 from portfolio_dagster.assets.targets import targets
 from portfolio_dagster.partitions import WAREHOUSE_POOL
 from portfolio_dagster.quant import walk_forward
-from portfolio_dagster.quant.models import ENSEMBLE
-from portfolio_dagster.quant.models.training import ModelSet, model_feature_names, train_model_set, training_spec
+from portfolio_dagster.quant.models import ENSEMBLE, ArtifactError, Ensemble, load_model
+from portfolio_dagster.quant.models.selection import (
+    BASE_CANDIDATE, add_history, candidate_hash, candidate_spec, candidates_from_config, choice_record, choose,
+    empty_history,
+)
+from portfolio_dagster.quant.models.training import (
+    ModelSet, context_days, model_feature_names, period_context, train_model_set, training_spec,
+)
 from portfolio_dagster.quant.regimes import with_regime_columns
 from portfolio_dagster.quant.targets import target_name
-from portfolio_dagster.resources.artifacts import ArtifactStore, sha256
+from portfolio_dagster.resources.artifacts import ArtifactStore, sha256, verified
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 
@@ -34,7 +41,9 @@ def model_set_id(horizon: int, valid_from: pd.Timestamp, config_hash: str) -> st
     return f"set-h{horizon}-{valid_from:%Y%m%d}-{config_hash}"
 
 
-def _registry_rows(ms: ModelSet, artifacts: ArtifactStore, h: int, config_hash: str, trained_at) -> list[dict]:
+def _registry_rows(ms: ModelSet, artifacts: ArtifactStore, h: int, config_hash: str, trained_at,
+                   selection: dict) -> list[dict]:
+    """selection: candidate, selection_hash, selected and the choice record (ensemble metrics)."""
     asof, win = ms.split.asof, ms.split.window
     common = {"horizon": h, "train_start": win.start.date(), "train_end": win.end.date(),
               "valid_from": asof.date(), "trained_at": trained_at, "config_hash": config_hash,
@@ -43,21 +52,48 @@ def _registry_rows(ms: ModelSet, artifacts: ArtifactStore, h: int, config_hash: 
               "validation_start": ms.split.validation_start.date(),
               "validation_end": ms.split.validation_end.date() if ms.split.validation_end is not None else None,
               "calibration_start": ms.split.calibration_start.date()
-              if ms.split.calibration_start is not None else None}
+              if ms.split.calibration_start is not None else None,
+              "candidate": selection["candidate"], "selection_hash": selection["selection_hash"],
+              "selected": selection["selected"]}
     rows = []
     for family, model in [*ms.models.items(), (ENSEMBLE, ms.ensemble)]:
         mid = model_id(family, h, asof, config_hash)
         path = model.save(artifacts.model_path(mid, ".json"))
-        rows.append(common | {"model_id": mid, "model_type": family, "metrics": json.dumps(ms.metrics[family]),
+        metrics = ms.metrics[family] | ({"selection": selection["record"]} if family == ENSEMBLE else {})
+        rows.append(common | {"model_id": mid, "model_type": family, "metrics": json.dumps(metrics),
                               "artifact": str(path), "artifact_sha256": sha256(path)})
     return rows
 
 
+def load_registered(row) -> object:
+    """A registry row's model (or ensemble), its artifact verified against the recorded sha256."""
+    path = verified(row.artifact, row.artifact_sha256)
+    return Ensemble.load(path) if row.model_type == ENSEMBLE else load_model(path)
+
+
+def predict_registered_set(reg: pd.DataFrame, ctx: pd.DataFrame, keep, horizon: int) -> list[pd.DataFrame]:
+    """Predictions of one model set (its registry rows) for the rows of ctx where keep is True."""
+    loaded = {r.model_type: (r.model_id, load_registered(r)) for r in reg.itertuples()}
+    ensemble_id, ensemble = loaded.pop(ENSEMBLE)
+    out, points = [], {}
+    base = pd.DataFrame({"ticker": ctx["ticker"].to_numpy()[keep], "date": ctx["date"].to_numpy()[keep],
+                         "horizon": horizon})
+    for family, (mid, model) in sorted(loaded.items()):
+        pred, lower, upper = model.predict_interval(ctx)
+        points[family] = pred[keep]
+        out.append(base.assign(model=family, prediction=pred[keep], lower=lower[keep], upper=upper[keep],
+                               model_id=mid))
+    pred, lower, upper = ensemble.interval(points)
+    out.append(base.assign(model=ENSEMBLE, prediction=pred, lower=lower, upper=upper, model_id=ensemble_id))
+    return out
+
+
 @dg.asset(pool=WAREHOUSE_POOL, group_name="models", kinds={"duckdb", "lightgbm", "xgboost", "pytorch", "sklearn"},
           deps=[features, targets],
-          description="A model set per (retrain date, horizon): the enabled families (lightgbm, xgboost, tcn, "
-                      "bayesian_ridge, regime_adaptive) and their validation-skill-weighted ensemble. Incremental: "
-                      "trains only the sets missing from model_registry for this config.")
+          description="A model set per (retrain date, horizon) and configuration candidate: the enabled families "
+                      "(lightgbm, xgboost, tcn, lstm, bayesian_ridge, regime_adaptive) and their calibration-skill-"
+                      "weighted ensemble; with models.candidates, the nested walk-forward choice per retrain date "
+                      "(registry `selected`). Incremental: trains only the sets missing from model_registry.")
 def models(context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse,
            artifacts: ArtifactStore) -> dg.MaterializeResult:
     cfg = settings.config
@@ -65,7 +101,9 @@ def models(context: dg.AssetExecutionContext, settings: PipelineSettings, wareho
     if not cfg.models.enabled:
         context.log.info(ML_OFF_NOTE)
         return dg.MaterializeResult(metadata={"trained": 0, "enabled": "none", "note": ML_OFF_NOTE})
-    kinds = ["return"] + ([cfg.models.target] if cfg.models.target != "return" else [])
+    candidates = candidates_from_config(cfg.models)
+    hashes = {c.name: candidate_hash(config_hash, c) for c in candidates}
+    kinds = sorted({"return", *(c.target_kind for c in candidates)})
     table = warehouse.query(
         "SELECT f.*, " + ", ".join(f"t.{target_name(h, k)}" for h in cfg.targets.horizons for k in kinds) +
         " FROM features f JOIN targets t USING (ticker, date) ORDER BY date, ticker")
@@ -77,28 +115,59 @@ def models(context: dg.AssetExecutionContext, settings: PipelineSettings, wareho
             warehouse, artifacts, cfg, None, table["date"].max().date() + dt.timedelta(days=1)))
     calendar = pd.DatetimeIndex(table["date"].unique()).sort_values()
     schedule = walk_forward.retrain_dates(calendar, cfg.backtest.start, cfg.models.retrain_frequency)
-    existing = set(warehouse.query("SELECT DISTINCT model_set_id FROM model_registry WHERE config_hash = ?",
-                                   [config_hash]).get("model_set_id", []))
+    registered = warehouse.query(
+        "SELECT model_id, model_type, model_set_id, artifact, artifact_sha256 FROM model_registry "
+        "WHERE config_hash IN (SELECT unnest(?))", [sorted(set(hashes.values()))])
+    existing = set(registered.get("model_set_id", []))
     trained_at = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
     rows, importance, skipped = [], [], 0
-    for asof in schedule:
-        for h in cfg.targets.horizons:
-            if model_set_id(h, asof, config_hash) in existing:
+    selecting = len(candidates) > 1
+    for h in cfg.targets.horizons:
+        specs = {c.name: candidate_spec(training_spec(cfg.models, h, cfg.features.selected), c) for c in candidates}
+        context = max(context_days(s) for s in specs.values())
+        history = {c.name: empty_history() for c in candidates}
+        ids = {asof: {c.name: model_set_id(h, asof, hashes[c.name]) for c in candidates} for asof in schedule}
+        missing = [a for a in schedule if any(i not in existing for i in ids[a].values())]
+        for i, asof in enumerate(schedule):
+            if not missing or asof > missing[-1] or (not selecting and asof not in missing):
                 continue
-            ms = train_model_set(table, calendar, asof, target_name(h), training_spec(cfg.models, h, cfg.features.selected))
-            if ms is None:
+            new_sets = {n: train_model_set(table, calendar, asof, target_name(h), specs[n])
+                        for n, sid in ids[asof].items() if sid not in existing}
+            if any(ms is None for ms in new_sets.values()):
                 skipped += 1
                 continue
-            new = _registry_rows(ms, artifacts, h, config_hash, trained_at)
-            rows += new
-            ids = {r["model_type"]: r["model_id"] for r in new}
-            importance.append(ms.importance.assign(model_id=ms.importance["family"].map(ids), horizon=h,
-                                                   valid_from=asof.date()).rename(columns={"family": "model_type"}))
+            choice = choose(asof, history, calendar, h, cfg.models.embargo_days)
+            for name, ms in new_sets.items():
+                new = _registry_rows(ms, artifacts, h, hashes[name], trained_at, {
+                    "candidate": name, "selection_hash": config_hash, "selected": name == choice.chosen,
+                    "record": choice_record(choice, name)})
+                rows += new
+                by_type = {r["model_type"]: r["model_id"] for r in new}
+                importance.append(ms.importance.assign(model_id=ms.importance["family"].map(by_type), horizon=h,
+                                                       valid_from=asof.date())
+                                  .rename(columns={"family": "model_type"}))
+            if not selecting:
+                continue
+            # Each candidate's forecasts of this period: inner history for the later choices.
+            stop = schedule[i + 1] if i + 1 < len(schedule) else None
+            ctx, keep = period_context(table, calendar, asof, stop, context)
+            for name, sid in ids[asof].items():
+                if name in new_sets:
+                    point = new_sets[name].predict(ctx)[ENSEMBLE][0]
+                else:
+                    try:
+                        frames = predict_registered_set(registered[registered["model_set_id"] == sid], ctx, keep, h)
+                    except ArtifactError as exc:
+                        raise dg.Failure(str(exc)) from None
+                    point = np.zeros(len(ctx))
+                    point[keep] = frames[-1]["prediction"].to_numpy()
+                history[name] = add_history(history[name], ctx, keep, point, ctx[target_name(h)].to_numpy())
     warehouse.replace_where("model_registry", pd.DataFrame(rows), "model_id", [r["model_id"] for r in rows])
     imp = pd.concat(importance, ignore_index=True) if importance else pd.DataFrame()
     warehouse.replace_where("feature_importance", imp, "model_id", sorted(set(imp.get("model_id", []))))
     return dg.MaterializeResult(metadata={
         "trained": len(rows), "model_sets_already_trained": len(existing), "skipped_short_history": skipped,
+        "candidates": ", ".join(f"{c.name} ({hashes[c.name]})" for c in candidates),
         "retrain_dates": len(schedule), "enabled": ", ".join(cfg.models.enabled), "config_hash": config_hash,
         "features": dg.MetadataValue.json(list(model_feature_names(cfg.features.selected))),
         "latest_valid_from": str(schedule.max().date()) if len(schedule) else "none",

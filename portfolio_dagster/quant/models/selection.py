@@ -95,13 +95,15 @@ def nested_walk_forward(rows: pd.DataFrame, schedule: pd.DatetimeIndex, base_spe
     """Forecasts (ticker, date, horizon, model, prediction, lower, upper, valid_from, candidate) of the
     candidate chosen at each retrain date, and the choices. Every candidate is trained at every retrain
     date (train_model_set) and forecasts its period, which becomes inner history for later choices."""
-    from portfolio_dagster.quant.models.training import context_days, train_model_set
+    from portfolio_dagster.quant.models.training import (
+        FORECAST_COLUMNS, context_days, forecast_frame, period_context, train_model_set,
+    )
 
     rows = rows.sort_values(["date", "ticker"], kind="stable").reset_index(drop=True)
     calendar = pd.DatetimeIndex(rows["date"].unique()).sort_values()
     specs = {c.name: candidate_spec(base_spec, c) for c in candidates}
-    history = {c.name: pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "prediction": pd.Series(dtype=float),
-                                     "actual": pd.Series(dtype=float)}) for c in candidates}
+    context = max(context_days(s) for s in specs.values())
+    history = {c.name: empty_history() for c in candidates}
     out, choices = [], []
     for i, asof in enumerate(schedule):
         stop = schedule[i + 1] if i + 1 < len(schedule) else None
@@ -110,20 +112,40 @@ def nested_walk_forward(rows: pd.DataFrame, schedule: pd.DatetimeIndex, base_spe
             continue
         choice = choose(asof, history, calendar, base_spec.horizon, base_spec.embargo_days, min_dates)
         choices.append(choice)
-        first = calendar[max(0, int(calendar.searchsorted(asof)) - max(context_days(s) for s in specs.values()))]
-        ctx = rows[(rows["date"] >= first) & ((rows["date"] < stop) if stop is not None else True)]
-        keep = np.asarray(ctx["date"] >= asof)
+        ctx, keep = period_context(rows, calendar, asof, stop, context)
         for name, ms in sets.items():
             preds = ms.predict(ctx)
-            p = preds[ENSEMBLE][0][keep]
-            history[name] = pd.concat([history[name], pd.DataFrame({
-                "date": ctx["date"].to_numpy()[keep], "prediction": p, "actual": ctx[target].to_numpy()[keep]})],
-                ignore_index=True)
-            if name != choice.chosen:
-                continue
-            for model, (p, lo, hi) in preds.items():
-                out.append(pd.DataFrame({"ticker": ctx["ticker"].to_numpy()[keep], "date": ctx["date"].to_numpy()[keep],
-                                         "horizon": base_spec.horizon, "model": model, "prediction": p[keep],
-                                         "lower": lo[keep], "upper": hi[keep], "valid_from": asof, "candidate": name}))
-    cols = ["ticker", "date", "horizon", "model", "prediction", "lower", "upper", "valid_from", "candidate"]
-    return (pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=cols)), choices
+            history[name] = add_history(history[name], ctx, keep, preds[ENSEMBLE][0], ctx[target].to_numpy())
+            if name == choice.chosen:
+                out.append(forecast_frame(ctx, keep, base_spec.horizon, preds, asof).assign(candidate=name))
+    return (pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=[*FORECAST_COLUMNS, "candidate"])), \
+        choices
+
+
+def empty_history() -> pd.DataFrame:
+    return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "prediction": pd.Series(dtype=float),
+                         "actual": pd.Series(dtype=float)})
+
+
+def add_history(history: pd.DataFrame, ctx: pd.DataFrame, keep: np.ndarray, prediction: np.ndarray,
+                actual: np.ndarray) -> pd.DataFrame:
+    """A candidate's out-of-sample history plus one period's ensemble forecasts (kept rows only)."""
+    period = pd.DataFrame({"date": ctx["date"].to_numpy()[keep], "prediction": np.asarray(prediction)[keep],
+                           "actual": np.asarray(actual)[keep]})
+    return pd.concat([history, period], ignore_index=True) if len(history) else period
+
+
+def candidate_hash(base_hash: str, candidate: Candidate) -> str:
+    """The config hash of a candidate's models: the run's own for the base, else base + candidate."""
+    if candidate.name == BASE_CANDIDATE:
+        return base_hash
+    return hashlib.sha256(f"{base_hash}:{candidate.fingerprint()}".encode()).hexdigest()[:12]
+
+
+def choice_record(choice: Choice, candidate: str) -> dict:
+    """The choice as JSON-able metadata of one candidate's set (registry metrics)."""
+    return {"candidate": candidate, "chosen": choice.chosen, "selected": candidate == choice.chosen,
+            "inner_scores": {k: (None if not np.isfinite(v) else v) for k, v in choice.scores.items()},
+            "inner_first": str(choice.inner_first.date()) if choice.inner_first is not None else None,
+            "inner_last": str(choice.inner_last.date()) if choice.inner_last is not None else None,
+            "inner_dates": choice.inner_dates}

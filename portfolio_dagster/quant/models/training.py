@@ -147,19 +147,29 @@ def walk_forward_forecasts(rows: pd.DataFrame, schedule: pd.DatetimeIndex, spec:
     out = []
     for i, (asof, model_set) in enumerate(sets):
         stop = sets[i + 1][0] if i + 1 < len(sets) else None
-        mask = (rows["date"] >= asof) & ((rows["date"] < stop) if stop is not None else True)
-        if not mask.any():
-            continue
-        # Sequence families read trailing context: predict from the context start, keep [asof, stop).
-        first = calendar[max(0, int(calendar.searchsorted(asof)) - context_days(spec))]
-        ctx = rows[(rows["date"] >= first) & ((rows["date"] < stop) if stop is not None else True)]
-        keep = np.asarray(ctx["date"] >= asof)
-        for name, (p, lo, hi) in model_set.predict(ctx).items():
-            out.append(pd.DataFrame({"ticker": ctx["ticker"].to_numpy()[keep], "date": ctx["date"].to_numpy()[keep],
-                                     "horizon": spec.horizon, "model": name, "prediction": p[keep],
-                                     "lower": lo[keep], "upper": hi[keep], "valid_from": asof}))
-    cols = ["ticker", "date", "horizon", "model", "prediction", "lower", "upper", "valid_from"]
-    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=cols)
+        ctx, keep = period_context(rows, calendar, asof, stop, context_days(spec))
+        if keep.any():
+            out.append(forecast_frame(ctx, keep, spec.horizon, model_set.predict(ctx), asof))
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=FORECAST_COLUMNS)
+
+
+FORECAST_COLUMNS = ["ticker", "date", "horizon", "model", "prediction", "lower", "upper", "valid_from"]
+
+
+def period_context(rows: pd.DataFrame, calendar: pd.DatetimeIndex, asof: pd.Timestamp, stop: pd.Timestamp | None,
+                   context: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """(ctx, keep): the rows a model set valid over [asof, stop) predicts, from `context` trading days
+    before asof (sequence families read trailing rows), and the mask of the period's own rows."""
+    first = calendar[max(0, int(calendar.searchsorted(asof)) - context)]
+    ctx = rows[(rows["date"] >= first) & ((rows["date"] < stop) if stop is not None else True)]
+    return ctx, np.asarray(ctx["date"] >= asof)
+
+
+def forecast_frame(ctx: pd.DataFrame, keep: np.ndarray, horizon: int, preds: dict, asof: pd.Timestamp) -> pd.DataFrame:
+    """FORECAST_COLUMNS rows of one model set's predictions {model: (prediction, lower, upper)}, kept rows only."""
+    base = pd.DataFrame({"ticker": ctx["ticker"].to_numpy()[keep], "date": ctx["date"].to_numpy()[keep]})
+    return pd.concat([base.assign(horizon=horizon, model=name, prediction=p[keep], lower=lo[keep], upper=hi[keep],
+                                  valid_from=asof) for name, (p, lo, hi) in preds.items()], ignore_index=True)
 
 
 def context_days(spec: TrainingSpec) -> int:
