@@ -161,3 +161,11 @@ def test_live_asset_fetches_universe_benchmark_and_safe_sleeve_then_reads_its_ca
     assert sorted(FakeTicker.symbols) == ["AAPL", "BIL", "MSFT", "SPY", "TLT"]
     stored = resources["warehouse"].query("SELECT ticker, count(*) AS n FROM raw_prices_yfinance GROUP BY ticker")
     assert dict(zip(stored["ticker"], stored["n"])) == {t: 3 for t in ("AAPL", "BIL", "MSFT", "SPY", "TLT")}
+
+
+def test_a_non_json_answer_is_one_line():
+    import json
+
+    src, _, _ = source(Yahoo(json.JSONDecodeError("Expecting value", "<html>", 0)), None)
+    with pytest.raises(SourceError, match=r"^yfinance: request for 'MSFT' failed \(JSONDecodeError\)$"):
+        src.fetch("MSFT", START, END, TODAY)

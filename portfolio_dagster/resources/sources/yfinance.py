@@ -5,6 +5,7 @@ limit or a dropped connection is retried, Yahoo's refusals are one line, anythin
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 
 import pandas as pd
@@ -57,7 +58,7 @@ def refusal_errors() -> tuple[type[BaseException], ...]:
     import requests
     from yfinance.exceptions import YFException
 
-    errors: list[type[BaseException]] = [YFException, ValueError, requests.exceptions.RequestException]
+    errors: list[type[BaseException]] = [YFException, json.JSONDecodeError, requests.exceptions.RequestException]
     try:
         from curl_cffi.requests import exceptions as curl
         errors.append(curl.RequestException)
