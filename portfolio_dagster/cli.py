@@ -13,7 +13,7 @@ from pathlib import Path
 
 from portfolio_dagster import cli_operations, paths
 from portfolio_dagster.config import DEFAULT_CONFIG_PATH, SOURCES, ConfigError, PipelineConfig, load_config
-from portfolio_dagster.pipeline_runner import RunFailed
+from portfolio_dagster.pipeline_runner import RunFailed, silence_library_notices
 from portfolio_dagster.resources.sources import SAMPLE_SPAN, DataError, read_price_csv
 from portfolio_dagster.resources.sources.sample import SAMPLE_ONLY_SERIES, sample_series
 
@@ -152,11 +152,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.warehouse:
         os.environ["PMX_WAREHOUSE"] = str(args.warehouse.resolve())
 
-    from portfolio_dagster.pipeline_runner import run_pipeline
+    from portfolio_dagster.pipeline_progress import StageProgress
+    from portfolio_dagster.pipeline_runner import checks_line, run_pipeline
 
     started = time.monotonic()
-    run_pipeline(config, _partition_keys(config.data.start, config.data.end), echo=print)
-    print(f"finished in {time.monotonic() - started:.0f} s")
+    progress = StageProgress()
+    try:
+        outcome = run_pipeline(config, _partition_keys(config.data.start, config.data.end), echo=print,
+                               progress=progress, debug=args.debug)
+    finally:
+        progress.stop()
+    progress.summary(outcome.stages, time.monotonic() - started)
+    print(checks_line(outcome.checks))
     return cmd_report(args)
 
 
@@ -211,6 +218,8 @@ COMMANDS = {"run": cmd_run, "report": cmd_report, "ui": cmd_ui, "bench": cmd_ben
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if not getattr(args, "debug", False):
+        silence_library_notices()
     try:
         return COMMANDS[args.command](args)
     except (CliError, ConfigError, DataError, RunFailed) as exc:

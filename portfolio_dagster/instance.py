@@ -10,14 +10,11 @@ import dagster as dg
 
 from portfolio_dagster import paths
 
-# pools.default_limit 1: one warehouse writer at a time across every run and process (DuckDB's
-# single-writer lock; every writer is in the `warehouse` pool).
+# Dagster's own SQLite storage under DAGSTER_HOME/history (no custom storage class: those subclass
+# Dagster internals). Its per-event cost is why long ranges load as yearly history partitions
+# (assets/history.py). pools.default_limit 1: one warehouse writer at a time across every run and
+# process (DuckDB's single-writer lock; every writer is in the `warehouse` pool).
 INSTANCE_YAML = """\
-event_log_storage:
-  module: portfolio_dagster.event_log
-  class: PooledSqliteEventLogStorage
-  config:
-    base_dir: {home}/history/runs
 telemetry:
   enabled: false
 concurrency:

@@ -1,7 +1,7 @@
 """Materialize the graph as real Dagster runs in the persistent instance, with a progress display.
 
 `pmx run` over a range: the history through the yearly `<stage>_history` twins (assets/history.py),
-then the range's last month through the daily assets (their checks, the UI's daily status), in six
+then the range's last week through the daily assets (their checks, the UI's daily status), in six
 runs: market history, market days, models, decision history, decision days, evaluation. Each Dagster
 partition costs events in the instance's event log (5-60 ms each on SQLite here), so a 33-year load
 as daily partitions would spend minutes on bookkeeping; as years it records ~33 per stage.
@@ -10,6 +10,7 @@ as daily partitions would spend minutes on bookkeeping; as years it records ~33 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import threading
 import time
@@ -34,6 +35,13 @@ HEADLINE = ("annual_return", "annual_volatility", "sharpe", "max_drawdown")
 MARKET_STAGES = ("prices", "features", "targets")
 DECISION_STAGES = ("forecasts", "regimes", "signals", "allocations")
 EVALUATION_STAGES = ("backtest", "report")
+# `pmx run` materializes the range's last week as daily partitions (the daily assets' checks run, the UI
+# shows those days, the daily schedule continues from them); the years before go through the twins.
+DAILY_TAIL_SESSIONS = 5
+# One ASSET_MATERIALIZATION_PLANNED event per asset and run instead of one per partition (Dagster reads
+# this variable when it creates a run). Trade-off, per Dagster: partitions of a failed ranged run show
+# as missing, not failed, in the UI (pmx prints the failure). Set it to 0 to keep per-partition events.
+PLANNED_EVENTS_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 # Events the progress display and the stage timings read.
 _STEP_EVENTS = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_OUTPUT,
                 dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE,
@@ -70,6 +78,7 @@ class PipelineResult:
     run_ids: list[str] = field(default_factory=list)
     stages: list[StageTiming] = field(default_factory=list)
     run_wall_s: dict[str, float] = field(default_factory=dict)    # run id -> wall seconds
+    checks: list[tuple[str, bool]] = field(default_factory=list)  # (check name, passed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,8 +159,8 @@ def plan(config: PipelineConfig, partition_range: tuple[str, str]) -> list[Phase
     by_name = {a.key.to_user_string(): a for a in PIPELINE}
     twins = {a.key: a for a in HISTORY_ASSETS}
     first, last = _day(partition_range[0]), _day(partition_range[1])
-    # Daily partitions for the range's last calendar month; the years before through the twins.
-    days_first = max(first, _first_weekday_on_or_after(last.replace(day=1)))
+    # Daily partitions for the range's last DAILY_TAIL_SESSIONS weekdays; everything before through the twins.
+    days_first = max(first, (pd.Timestamp(last) - pd.offsets.BDay(DAILY_TAIL_SESSIONS - 1)).date())
     decisions_first = max(first, _first_weekday_on_or_after(config.backtest.start))
 
     market = [*source_assets(config), *(by_name[s] for s in MARKET_STAGES)]
@@ -214,6 +223,7 @@ def execute(job: dg.JobDefinition, instance: dg.DagsterInstance, *, asset_keys: 
     run_tags = {**(tags or {}), **process_tags()}
     if partition_range is not None:
         run_tags |= {RANGE_START_TAG: partition_range[0], RANGE_END_TAG: partition_range[1]}
+    os.environ.setdefault(PLANNED_EVENTS_ENV, "1")
     run_id = str(uuid.uuid4())
     stop = threading.Event()
     watcher = None
@@ -242,7 +252,7 @@ def execute_run_request(job: dg.JobDefinition, request: dg.RunRequest, instance:
     partition_key = request.partition_key
     names = [k.to_user_string() for k in keys] if keys is not None else []
     if progress is not None:
-        progress.start_phase(f"{job.name} {partition_key or ''}".strip(), names, 1 if partition_key else 1)
+        progress.start_phase(f"{job.name} {partition_key or ''}".strip(), names, 1)
     result = execute(job, instance, asset_keys=keys, partition_key=partition_key,
                      tags={**request.tags, **(tags or {})}, debug=debug,
                      on_event=progress.on_event if progress is not None else None)
@@ -288,19 +298,24 @@ def stage_timings(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResul
     return sorted(out, key=lambda t: times[(t.stage, "STEP_START")])
 
 
-def warnings_of(instance: dg.DagsterInstance, run_id: str) -> list[str]:
-    """The run's user-code warnings and failed (non-blocking) checks, one line each."""
-    lines = []
+def warnings_of(instance: dg.DagsterInstance, run_id: str) -> tuple[list[str], list[tuple[str, bool]]]:
+    """(the run's user-code warnings, one line each; (check name, passed) of its asset checks)."""
+    lines, checks = [], []
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
         if event is None and entry.level >= 30:   # logging.WARNING from context.log in an asset
             lines.append(f"{_stage_of_step(entry.step_key)}: {_clean(entry.user_message)}")
         elif event is not None and event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
-            if not evaluation.passed:
-                lines.append(f"check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} "
-                             f"did not pass ({evaluation.severity.value.lower()})")
-    return lines
+            checks.append((evaluation.check_name, bool(evaluation.passed)))
+    return lines, checks
+
+
+def checks_line(checks: Sequence[tuple[str, bool]]) -> str:
+    """One line for the checks of a run: they are in the UI with their evidence."""
+    failed = sorted({name for name, ok in checks if not ok})
+    text = f"checks: {len(checks) - len(failed)} of {len(checks)} passed"
+    return text + (f"; not passed (non-blocking, details in `pmx ui`): {', '.join(failed)}" if failed else "")
 
 
 def run_pipeline(config: PipelineConfig, partition_range: tuple[str, str],
@@ -331,7 +346,9 @@ def run_pipeline(config: PipelineConfig, partition_range: tuple[str, str],
         outcome.run_ids.append(result.run_id)
         outcome.run_wall_s[result.run_id] = time.monotonic() - t0
         progress.end_phase(result.success)
-        for line in warnings_of(instance, result.run_id):
+        warned, checks = warnings_of(instance, result.run_id)
+        outcome.checks += checks
+        for line in warned:
             echo(f"pmx: warning: {line}")
         if not result.success:
             raise RunFailed(failure_reason(result))

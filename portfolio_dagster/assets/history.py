@@ -5,7 +5,7 @@ spends 5-60 ms on each on a busy 2-core machine: the eight daily stages over 33 
 minutes of bookkeeping before any math. A twin runs the daily asset's function on its years' window
 clipped to the configured range (data.start..data.end; decision stages from backtest.start), writing
 the same rows of the same tables, and records one event per year. `pmx run` loads the history through
-the twins and the range's last month through the daily assets (their checks run, the UI shows those
+the twins and the range's last week through the daily assets (their checks run, the UI shows those
 days materialized, the daily schedule continues from there). Materialized from the UI, a twin year
 covers the part of the year inside the configured range.
 """
