@@ -1,9 +1,10 @@
-"""The ensemble: a weighted mean of the families, weights from their validation-window skill.
+"""The ensemble: a weighted mean of the families, weights from their calibration-window skill.
 
-Weight of family k is proportional to max(IC_k, 0), its Pearson correlation of prediction with
-outcome on the validation window (the window after its fit rows, purged); when no family shows
-positive skill the weights are equal. The interval is split-conformal on the ensemble's own
-validation residuals. Stored as a JSON artifact with the model set.
+Weight of family k is proportional to max(IC_k, 0), its Pearson correlation of forward-return forecast
+with outcome on the calibration window (after the fit rows and the early-stopping validation window,
+each purged; training.py passes it to from_validation); when no family shows positive skill the weights
+are equal. The interval is split-conformal on the ensemble's own residuals there. Stored as a JSON
+artifact with the model set.
 """
 
 from __future__ import annotations
