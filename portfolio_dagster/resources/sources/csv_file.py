@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import pandas as pd
+import polars as pl
 
 from portfolio_dagster.resources.sources.errors import DataError
 from portfolio_dagster.resources.sources.sample import RAW_COLUMNS
@@ -18,10 +19,47 @@ OPTIONAL_CSV_COLUMNS = ("open", "high", "low", "volume")
 
 def read_price_csv(path: str | Path) -> pd.DataFrame:
     """Parse a price CSV. Structural problems raise DataError naming file, row and column;
-    row-level value problems (NaN, non-positive, duplicates, off-calendar) are left for validation."""
+    row-level value problems (NaN, non-positive, duplicates, off-calendar) are left for validation.
+
+    polars parses a well-formed file (about 20x faster than row by row: benchmarks/bench_csv.py); anything
+    it does not read plainly goes to the row-by-row reader, which accepts every form Python's date and
+    float parsers accept or names the first bad row and column."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
+    fast = _read_with_polars(path)
+    return fast if fast is not None else _read_row_by_row(path)
+
+
+def _read_with_polars(path: Path) -> pd.DataFrame | None:
+    """RAW_COLUMNS of a plainly well-formed file; None when any header, date or number needs a closer look."""
+    try:
+        frame = pl.read_csv(path, infer_schema=False, encoding="utf8", raise_if_empty=True)
+    except (pl.exceptions.PolarsError, UnicodeDecodeError, OSError):
+        return None
+    header = [c.strip().lower() for c in frame.columns]
+    if len(set(header)) != len(header) or any(c not in header for c in REQUIRED_CSV_COLUMNS):
+        return None
+    frame.columns = header
+    text = {c: pl.col(c).str.strip_chars() if c in header else pl.lit(None, pl.String)
+            for c in ("date", "ticker", "close", *OPTIONAL_CSV_COLUMNS)}
+    missing = {c: text[c].is_null() | text[c].str.to_lowercase().is_in(["", "nan", "na", "null"])
+               for c in ("close", *OPTIONAL_CSV_COLUMNS)}
+    number = {c: pl.when(missing[c]).then(float("nan")).otherwise(text[c].cast(pl.Float64, strict=False))
+              for c in missing}
+    parsed = frame.select(
+        ticker=pl.when(text["ticker"] == "").then(None).otherwise(text["ticker"]),
+        date=pl.when(text["date"].str.contains(r"^\d{4}-\d{2}-\d{2}$"))
+        .then(text["date"].str.to_date("%Y-%m-%d", strict=False)),
+        **{c: number[c] for c in ("open", "high", "low", "close", "volume")})
+    if parsed["date"].null_count() or any(parsed[c].null_count() for c in number):
+        return None
+    out = parsed.drop("date").to_pandas()
+    out["date"] = pd.Series(parsed["date"].to_list(), dtype=object)     # datetime.date, as row by row
+    return out[RAW_COLUMNS]
+
+
+def _read_row_by_row(path: Path) -> pd.DataFrame:
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
