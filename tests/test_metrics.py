@@ -263,3 +263,68 @@ def test_pbo_refuses_what_cscv_cannot_split():
 def test_expected_max_sharpe_of_a_single_trial_is_zero_and_scales_with_dispersion():
     assert overfitting.expected_max_sharpe(1, 0.3) == 0.0
     assert overfitting.expected_max_sharpe(50, 0.2) == pytest.approx(2 * overfitting.expected_max_sharpe(50, 0.1))
+
+
+def test_boundaries_of_the_return_metrics():
+    # Two returns are enough for a Sharpe ratio, a volatility and an information ratio; one is not.
+    two = np.array([0.01, 0.03])
+    assert metrics.sharpe(two) == pytest.approx(0.02 / np.std(two, ddof=1) * math.sqrt(252))
+    assert metrics.performance(two, np.zeros(2), None)["annual_volatility"] == pytest.approx(
+        np.std(two, ddof=1) * math.sqrt(252))
+    assert metrics.information_ratio(two, np.array([0.0, 0.01])) == pytest.approx(
+        0.015 / np.std([0.01, 0.02], ddof=1) * math.sqrt(252))
+    assert math.isnan(metrics.information_ratio(np.array([0.01]), np.array([0.0])))
+    # No dispersion or no downside: undefined (NaN), never an infinite ratio.
+    assert math.isnan(metrics.sharpe(np.full(5, 0.01)))
+    assert math.isnan(metrics.sortino(np.array([0.01, 0.02, 0.0])))
+    assert math.isnan(metrics.cagr(np.array([])))
+
+
+def test_rolling_columns_index_and_undefined_windows():
+    days = pd.bdate_range("2010-01-04", periods=30)
+    net = pd.Series(np.r_[np.full(10, 0.001), np.random.default_rng(1).normal(0, 0.01, 20)], index=days)
+    out = metrics.rolling(net, 5)
+    assert out.index.equals(days)
+    window = net.iloc[10:15]
+    assert out["rolling_volatility"].iloc[14] == pytest.approx(window.std(ddof=1) * math.sqrt(252))
+    assert out["rolling_return"].iloc[4] == pytest.approx(1.001 ** 252 - 1)
+    assert np.isnan(out["rolling_sharpe"].iloc[9])                 # a constant window: no Sharpe
+    assert out["rolling_volatility"].iloc[9] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_window_drawdowns_report_each_windows_first_and_last_day():
+    days = pd.bdate_range("2008-01-01", periods=8)
+    net = pd.Series([0.0, 0.1, -0.2, 0.05, 0.0, 0.1, -0.1, 0.0], index=days)
+    out = metrics.window_drawdowns(net, (("a", "2008-01-02", "2008-01-07"),))
+    assert list(out.columns) == ["period", "first", "last", "max_drawdown", "total_return"]
+    assert out["first"].iat[0] == days[1] and out["last"].iat[0] == days[4]
+    assert out["max_drawdown"].iat[0] == pytest.approx(-0.2)
+
+
+def test_by_regime_is_sorted_by_state_with_volatility_and_one_day_shares():
+    days = pd.bdate_range("2010-01-01", periods=5)
+    net = pd.Series([0.01, -0.02, 0.03, 0.0, 0.02], index=days)
+    state = pd.Series(["turbulent", "calm", "turbulent", "calm", "turbulent"], index=days)
+    out = metrics.by_regime(net, state)
+    assert list(out["state"]) == ["calm", "turbulent"]
+    turbulent = out.set_index("state").loc["turbulent"]
+    assert turbulent["annual_volatility"] == pytest.approx(np.std([0.01, 0.03, 0.02], ddof=1) * math.sqrt(252))
+    assert turbulent["sharpe"] == pytest.approx(metrics.sharpe(np.array([0.01, 0.03, 0.02])))
+    one = metrics.by_regime(net.iloc[:1], state.iloc[:1])
+    assert one["share_of_days"].iat[0] == 1.0 and np.isnan(one["annual_volatility"].iat[0])
+
+
+def test_probabilistic_sharpe_boundaries():
+    # Three returns are enough; a series with standard deviation exactly 1 is not special.
+    assert overfitting.probabilistic_sharpe(np.array([-1.0, 0.0, 1.0])) == pytest.approx(0.5)
+    assert 0.5 < overfitting.probabilistic_sharpe(np.array([0.01, 0.02, 0.04])) < 1.0
+
+
+def test_pbo_with_two_variants_known_answer():
+    # Each variant wins the block where the other loses: the in-sample winner is always last out of sample.
+    days = 40
+    a = np.concatenate([_block(0.01, 0.01, days), _block(-0.01, 0.01, days)])
+    b = np.concatenate([_block(-0.01, 0.01, days), _block(0.01, 0.01, days)])
+    out = overfitting.pbo_cscv(np.column_stack([a, b]), blocks=2)
+    assert out["splits"] == 2 and out["pbo"] == 1.0
+    assert out["logit_median"] == pytest.approx(math.log(0.5))       # omega 1/3 -> logit log(1/2)

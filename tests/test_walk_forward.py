@@ -64,6 +64,17 @@ def test_no_eligible_row_gives_an_empty_window_and_empty_sets():
     # No validation window requested: every eligible row is a fit row.
     s = walk_forward.split(CAL, CAL[40], 5, 5, 0)
     assert s.fit_end == s.window.end and s.validation_start is None
+    fit, val = walk_forward.fit_and_validation(pd.DataFrame({"date": CAL}), s)
+    assert len(fit) == 30 and val.empty
+    # A one-day validation window is a window.
+    s = walk_forward.split(CAL, CAL[40], 5, 5, 1)
+    assert s.validation_start == CAL[29] and s.fit_end == CAL[29 - 11]
+    # Exactly one fit row left before the purge: it is kept.
+    s = walk_forward.split(CAL, CAL[40], 5, 5, 19)
+    assert s.validation_start == CAL[11] and s.fit_end == CAL[0]
+    # The empty window still knows its as-of date; selecting from it gives no row.
+    assert empty.asof == CAL[11]
+    assert walk_forward.select(pd.DataFrame({"date": CAL}), empty).empty
 
 
 SESSIONS = sessions(dt.date(2000, 1, 3), dt.date(2004, 1, 1))       # the real XNYS calendar, holidays and all
