@@ -60,7 +60,7 @@ def _ar1_panel(days: int, phi: float, seed: int) -> pd.DataFrame:
 THEORY_AR1 = 0.5 + np.arcsin(0.3) / np.pi   # 0.597 for phi = 0.3
 
 
-@pytest.mark.parametrize("family", ["lightgbm", "xgboost", "bayesian_ridge", "lstm"])
+@pytest.mark.parametrize("family", ["lightgbm", "xgboost", "bayesian_ridge", "lstm", "tcn"])
 def test_planted_ar1_direction_is_learned_near_theory(family):
     rows = _ar1_panel(1000, 0.3, 3)
     dates = rows["date"].unique()
