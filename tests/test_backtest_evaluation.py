@@ -24,18 +24,22 @@ def synthetic_inputs(n_days: int = 400, seed: int = 0, **overrides) -> Evaluatio
     names = [f"S{i}" for i in range(8)]
     close = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0.0004, 0.015, (n_days, 9)), axis=0)),
                          index=days, columns=[*names, "IDX"])
-    rows = []
-    for d in days[:-1]:
-        chosen = rng.choice(names, 6, replace=False)
-        w = rng.dirichlet(np.ones(6)) * 0.8
-        rows += [(d, t, float(x)) for t, x in zip(chosen, w)] + [(d, "CASH", 0.2)]
-    alloc = pd.DataFrame(rows, columns=["date", "ticker", "weight"])
+    def history(k: int) -> pd.DataFrame:
+        rows = []
+        for d in days[:-1]:
+            chosen = rng.choice(names, k, replace=False)
+            w = rng.dirichlet(np.ones(k)) * 0.8
+            rows += [(d, t, float(x)) for t, x in zip(chosen, w)] + [(d, "CASH", 0.2)]
+        return pd.DataFrame(rows, columns=["date", "ticker", "weight"])
+
+    alloc, rule = history(6), history(3)
     state = np.where(np.arange(n_days) % 50 < 20, "turbulent", "calm")
     regimes = pd.DataFrame({"date": days, "state": state,
                             "probabilities": [json.dumps({"calm": 0.5, "turbulent": 0.5})] * n_days})
     skill = pd.DataFrame({"horizon": [1, 21], "directional_accuracy": [0.52, 0.58], "base_rate": [0.51, 0.60],
-                          "ic": [0.01, 0.03], "n": [100, 100]})
+                          "ic": [0.01, 0.03], "n": [100, 100], "rank_ic": [0.02, 0.04], "ic_tstat": [1.1, 2.3]})
     args = dict(allocations=alloc, close=close, impact=None, regimes=regimes, skill=skill, benchmark="IDX",
+                rule_allocations=rule,
                 safe_assets=("CASH",), rebalance="monthly", costs=CostModel(10.0), configurations_tried=2,
                 impact_note="not estimable: no volume")
     return EvaluationInputs(**(args | overrides))
@@ -46,9 +50,9 @@ def result():
     return evaluate(synthetic_inputs())
 
 
-def test_three_strategies_over_the_same_days(result):
+def test_every_strategy_over_the_same_days(result):
     daily = result.daily
-    assert set(daily["strategy"]) == {"ml_barbell", "equal_weight", "benchmark"}
+    assert set(daily["strategy"]) == {"ml_barbell", "rule_barbell", "ml_barbell_lag1", "equal_weight", "benchmark"}
     dates = {s: tuple(g["date"]) for s, g in daily.groupby("strategy")}
     assert len(set(dates.values())) == 1
     bench = daily[daily["strategy"] == "benchmark"]
@@ -59,11 +63,16 @@ def test_three_strategies_over_the_same_days(result):
 
 def test_summary_has_every_design_metric_and_skill_per_horizon(result):
     s = result.summary
-    for strategy in ("ml_barbell", "equal_weight", "benchmark"):
+    for strategy in ("ml_barbell", "rule_barbell", "ml_barbell_lag1", "equal_weight", "benchmark"):
         assert set(DESIGN_METRICS) <= set(s[s["strategy"] == strategy]["metric"])
     ml = s[s["strategy"] == "ml_barbell"].set_index("metric")["value"]
     for h in (1, 21):
-        assert {f"directional_accuracy_{h}d", f"base_rate_{h}d", f"ic_{h}d"} <= set(ml.index)
+        assert {f"directional_accuracy_{h}d", f"base_rate_{h}d", f"ic_{h}d", f"rank_ic_{h}d",
+                f"ic_tstat_{h}d"} <= set(ml.index)
+    assert ml["rank_ic_21d"] == 0.04 and ml["ic_tstat_21d"] == 2.3
+    sharpe = s.set_index(["strategy", "metric"])["value"]
+    assert ml["sharpe_diff_vs_rule"] == pytest.approx(sharpe["ml_barbell", "sharpe"] - sharpe["rule_barbell", "sharpe"])
+    assert 0 < ml["sharpe_diff_pvalue"] <= 1
     assert ml["base_rate_21d"] == pytest.approx(0.60)
     assert ml["configurations_tried"] == 2
     assert ml["trials"] == 2 * ml["variants_tried"] and 1 < ml["variants_tried"] <= 18
@@ -72,9 +81,32 @@ def test_summary_has_every_design_metric_and_skill_per_horizon(result):
     assert s.duplicated(["strategy", "metric"]).sum() == 0
 
 
+def test_the_rule_ablation_shares_costs_and_trading_rule_with_the_product():
+    """Rule allocations equal to the ML's: identical returns, a zero difference and p = 1."""
+    inputs = synthetic_inputs(n_days=160)
+    same = evaluate(EvaluationInputs(**(inputs.__dict__ | {"rule_allocations": inputs.allocations})))
+    daily = same.daily.set_index(["strategy", "date"])["net_return"]
+    np.testing.assert_array_equal(daily["rule_barbell"].to_numpy(), daily["ml_barbell"].to_numpy())
+    ml = same.summary.query("strategy == 'ml_barbell'").set_index("metric")["value"]
+    assert ml["sharpe_diff_vs_rule"] == 0 and ml["sharpe_diff_pvalue"] == 1
+
+
+def test_lag1_executes_the_same_decisions_one_session_later(result):
+    runs = result.runs
+    ml, lag = runs["ml_barbell"], runs["ml_barbell_lag1"]
+    assert list(ml.daily["date"]) == list(lag.daily["date"])
+    first_ml = ml.daily.index[ml.daily["turnover"] > 0][0]
+    first_lag = lag.daily.index[lag.daily["turnover"] > 0][0]
+    assert first_lag == first_ml + 1
+    # The book the lagged run holds after its first fill is the product's first target, a day later.
+    np.testing.assert_allclose(lag.holdings().iloc[first_lag + 1].fillna(0).to_numpy(),
+                               ml.holdings().iloc[first_ml + 1].reindex(lag.holdings().columns).fillna(0).to_numpy(),
+                               atol=0.02)
+
+
 def test_rolling_and_regime_tables(result):
     roll = result.rolling
-    assert set(roll["strategy"]) == {"ml_barbell", "equal_weight", "benchmark"}
+    assert set(roll["strategy"]) == {"ml_barbell", "rule_barbell", "ml_barbell_lag1", "equal_weight", "benchmark"}
     assert (roll["drawdown"] <= 0).all()
     reg = result.regimes
     ml = reg[reg["strategy"] == "ml_barbell"]

@@ -8,6 +8,7 @@ from portfolio_dagster.assets.signals import signals
 from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL, trading_days_before, window
 from portfolio_dagster.quant.allocation import MarketInputs, PriorState, allocate, control_shares
 from portfolio_dagster.quant.panel import wide
+from portfolio_dagster.quant.signals import SIGNAL_COLUMNS
 from portfolio_dagster.quant.report import markdown_table
 from portfolio_dagster.resources.operations_state import emergency_flag
 from portfolio_dagster.resources.settings import PipelineSettings
@@ -27,29 +28,12 @@ def allocations(context: dg.AssetExecutionContext, settings: PipelineSettings,
     cfg = settings.config
     s, ops = cfg.strategy, cfg.operations
     start, end = window(context)
-    # Whole-history closes: regime severities and volatility are learned from every date <= d, so a
-    # value does not depend on where a range starts (20 names x 33 years: a few hundred thousand rows).
-    px = warehouse.universe_prices(cfg.data.start, end, cfg, columns="ticker, date, close")
-    if px.empty:
-        raise dg.Failure("no universe prices: materialize prices first")
-    close = wide(px, "close")
-    safe = warehouse.query("SELECT ticker, date, close FROM prices WHERE ticker IN (SELECT unnest(?)) "
-                           "AND date < ? ORDER BY date", [list(s.safe_assets), end])
-    safe["date"] = pd.to_datetime(safe["date"])
-    safe_close = wide(safe, "close") if len(safe) else pd.DataFrame(index=close.index)
     lookback = trading_days_before(start, s.signal_horizon + ops.skill_window_days + s.persistence_days + 5)
     sig = warehouse.query("SELECT * FROM signals WHERE date >= ? AND date < ? ORDER BY date, ticker",
                           [lookback, end])
-    reg = warehouse.query("SELECT date, state, probabilities FROM regimes WHERE date < ? ORDER BY date", [end])
     flag = emergency_flag(warehouse)
-    market = MarketInputs(
-        close=close, safe_close=safe_close, regimes=reg if len(reg) else pd.DataFrame(
-            columns=["date", "state", "probabilities"]),
-        signals=sig if len(sig) else pd.DataFrame(columns=["ticker", "date", "expected_return", "confidence",
-                                                           "position_size", "source"]),
-        horizon=s.signal_horizon, accuracy_window=ops.skill_window_days, emergency_below=ops.emergency_below,
-        rebalance=cfg.backtest.rebalance,
-        emergency_flag_from=(flag.evidence_date or start) if flag.active else None)
+    market = market_inputs(warehouse, cfg, end, sig, (flag.evidence_date or start) if flag.active else None)
+    close = market.close
     dates = close.index[close.index >= pd.Timestamp(start)]
     table = allocate(dates, market, s, _prior(warehouse, start, s.drawdown_days, s.safe_assets[0]))
     warehouse.replace_range("allocations", table, start, end)
@@ -62,6 +46,28 @@ def allocations(context: dg.AssetExecutionContext, settings: PipelineSettings,
     if metadata["dates"] <= LATEST_TABLE_MAX_DATES:
         metadata["latest"] = dg.MetadataValue.md(markdown_table(latest) if len(latest) else "none")
     return dg.MaterializeResult(metadata=metadata)
+
+
+def market_inputs(warehouse: Warehouse, cfg, end, signals: pd.DataFrame, emergency_flag_from) -> MarketInputs:
+    """What allocate() reads before `end`: whole-history closes (regime severities and volatility are
+    learned from every date <= d, so a value does not depend on where a range starts), the safe
+    sleeve, regimes and the given signals."""
+    s, ops = cfg.strategy, cfg.operations
+    px = warehouse.universe_prices(cfg.data.start, end, cfg, columns="ticker, date, close")
+    if px.empty:
+        raise dg.Failure("no universe prices: materialize prices first")
+    close = wide(px, "close")
+    safe = warehouse.query("SELECT ticker, date, close FROM prices WHERE ticker IN (SELECT unnest(?)) "
+                           "AND date < ? ORDER BY date", [list(s.safe_assets), end])
+    safe["date"] = pd.to_datetime(safe["date"])
+    safe_close = wide(safe, "close") if len(safe) else pd.DataFrame(index=close.index)
+    reg = warehouse.query("SELECT date, state, probabilities FROM regimes WHERE date < ? ORDER BY date", [end])
+    return MarketInputs(
+        close=close, safe_close=safe_close, regimes=reg if len(reg) else pd.DataFrame(
+            columns=["date", "state", "probabilities"]),
+        signals=signals if len(signals) else pd.DataFrame(columns=list(SIGNAL_COLUMNS)),
+        horizon=s.signal_horizon, accuracy_window=ops.skill_window_days, emergency_below=ops.emergency_below,
+        rebalance=cfg.backtest.rebalance, emergency_flag_from=emergency_flag_from)
 
 
 def _prior(warehouse: Warehouse, start, drawdown_days: int, cash_ticker: str) -> PriorState:

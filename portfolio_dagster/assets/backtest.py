@@ -3,20 +3,23 @@ overfitting-aware statistics, performance by regime and the seed's criteria."""
 
 
 import base64
+import dataclasses
 import datetime as dt
 
 import dagster as dg
 import pandas as pd
 
-from portfolio_dagster.assets.allocations import allocations
+from portfolio_dagster.assets.allocations import allocations, market_inputs
 from portfolio_dagster.assets.forecasts import forecasts
 from portfolio_dagster.assets.regimes import regimes
 from portfolio_dagster.assets.targets import targets
 from portfolio_dagster.partitions import WAREHOUSE_POOL, trading_days_before
 from portfolio_dagster.quant import metrics
-from portfolio_dagster.quant.allocation import daily_controls
+from portfolio_dagster.quant.allocation import allocate, daily_controls
+from portfolio_dagster.quant.signals import RULE_BASED, build_signals
+from portfolio_dagster.quant.significance import rank_ic_stats
 from portfolio_dagster.quant.costs import IMPACT_WINDOW_DAYS, CostModel, impact_inputs
-from portfolio_dagster.quant.evaluation import EvaluationInputs, evaluate
+from portfolio_dagster.quant.evaluation import SKILL_COLUMNS, EvaluationInputs, evaluate
 from portfolio_dagster.quant.panel import wide
 from portfolio_dagster.quant.report import equity_png, markdown_table, summary_table
 from portfolio_dagster.quant.targets import target_name
@@ -82,20 +85,37 @@ def evaluation_inputs(warehouse: Warehouse, cfg, end: dt.date | None = None, ful
                    if impact is not None else
                    "not estimable: the prices have no volume (close-only), so impact is charged as 0")
     reg, skill, tried = pd.DataFrame(columns=["date", "state"]), pd.DataFrame(
-        columns=["horizon", "directional_accuracy", "base_rate", "ic", "n"]), b.configurations_tried
+        columns=list(SKILL_COLUMNS)), b.configurations_tried
+    rule = None
     if full:
         reg = warehouse.query("SELECT date, state, probabilities FROM regimes WHERE date >= ? ORDER BY date", [first])
         reg = reg if len(reg) else pd.DataFrame(columns=["date", "state"])
         hashes = warehouse.query("SELECT count(DISTINCT config_hash) AS n FROM model_registry")
         tried = max(b.configurations_tried, int(hashes["n"].iat[0]) if len(hashes) else 0)
         skill = _skill(warehouse, cfg)
+        rule = rule_barbell_allocations(warehouse, cfg, first, alloc["date"].max().date() + dt.timedelta(days=1))
     return EvaluationInputs(
         allocations=alloc, close=close.loc[pd.Timestamp(first):], impact=impact, regimes=reg, skill=skill,
         benchmark=cfg.data.benchmark, safe_assets=cfg.strategy.safe_assets, rebalance=b.rebalance,
         configurations_tried=tried, costs=CostModel(b.cost_bps, b.half_spread_bps, b.impact_coefficient, b.aum_usd),
         rolling_window=b.rolling_window_days, impact_note=impact_note, open=wide(px, "open"),
         controls=daily_controls(alloc, cfg.strategy.safe_assets[0]), max_position=cfg.strategy.max_position,
-        cap_tolerance=b.cap_tolerance)
+        cap_tolerance=b.cap_tolerance, rule_allocations=rule)
+
+
+def rule_barbell_allocations(warehouse: Warehouse, cfg, first: dt.date, end: dt.date) -> pd.DataFrame:
+    """The ablation: the same barbell, controls and dates with ML off (rule-based signals; the decay
+    sensor's flag is about the ML, so it does not apply; the config's emergency stop does)."""
+    s, ops = cfg.strategy, cfg.operations
+    market = market_inputs(warehouse, cfg, end, pd.DataFrame(), None)
+    close = market.close
+    lookback = trading_days_before(first, s.signal_horizon + ops.skill_window_days + s.persistence_days + 5)
+    rule = build_signals(pd.DataFrame(), close, close.index[close.index >= pd.Timestamp(lookback)], mode=RULE_BASED,
+                         horizon=s.signal_horizon, kelly_fraction=s.kelly_fraction, covariance_days=s.covariance_days)
+    dates = close.index[close.index >= pd.Timestamp(first)]
+    table = allocate(dates, dataclasses.replace(market, signals=rule), s)
+    table["date"] = pd.to_datetime(table["date"])
+    return table
 
 
 def _png_markdown(png: bytes) -> str:
@@ -103,14 +123,18 @@ def _png_markdown(png: bytes) -> str:
 
 
 def _skill(warehouse: Warehouse, cfg) -> pd.DataFrame:
-    """Out-of-sample skill of the ensemble per horizon, next to the base rate, from the warehouse."""
+    """Out-of-sample skill of the ensemble per horizon, next to the base rate, with the mean per-date rank
+    IC and its Newey-West t, from the warehouse."""
     rows = []
     for h in cfg.targets.horizons:
         joined = warehouse.query(
-            f"SELECT f.date, f.prediction, t.{target_name(h)} AS realized FROM forecasts f "
+            f"SELECT f.date, f.ticker, f.prediction, t.{target_name(h)} AS realized FROM forecasts f "
             "JOIN targets t USING (ticker, date) WHERE f.model = 'ensemble' AND f.horizon = ? AND f.date >= ?",
             [h, cfg.backtest.start])
         if joined.empty:
-            joined = pd.DataFrame({"date": [], "prediction": [], "realized": []}, dtype=float)
-        rows.append({"horizon": h, **metrics.forecast_skill(joined.dropna())})
-    return pd.DataFrame(rows, columns=["horizon", "directional_accuracy", "base_rate", "ic", "n"])
+            joined = pd.DataFrame({"date": [], "ticker": [], "prediction": [], "realized": []})
+        joined = joined.dropna()
+        ranks = rank_ic_stats(joined, h, actual="realized")
+        rows.append({"horizon": h, **metrics.forecast_skill(joined[["date", "prediction", "realized"]]),
+                     "rank_ic": ranks["rank_ic"], "ic_tstat": ranks["ic_tstat"]})
+    return pd.DataFrame(rows, columns=list(SKILL_COLUMNS))

@@ -1,6 +1,8 @@
-"""The whole evaluation of one allocation history: the three strategies over the same days, their
-metrics, rolling metrics, performance by regime, the tried variants (PBO, deflated Sharpe) and the
-seed's criteria. Frames in, frames out; the backtest asset does the I/O."""
+"""The whole evaluation of one allocation history: the product, its ablations (the same barbell with ML
+off; the same decisions one session later), 1/N and the index over the same days, their metrics, what the
+ML adds (Sharpe difference vs the rule with a Ledoit-Wolf p-value; rank IC with a Newey-West t), rolling
+metrics, performance by regime, the tried variants (PBO, deflated Sharpe) and the seed's criteria.
+Frames in, frames out; the backtest asset does the I/O."""
 
 from __future__ import annotations
 
@@ -11,10 +13,13 @@ import pandas as pd
 
 from portfolio_dagster.quant import backtest as bt
 from portfolio_dagster.quant import criteria, metrics, overfitting, variants
+from portfolio_dagster.quant.allocation import daily_controls
 from portfolio_dagster.quant.costs import CostModel, ImpactInputs
+from portfolio_dagster.quant.significance import sharpe_difference_test
 from portfolio_dagster.quant.trading import TradingRule
 
-STRATEGIES = ("ml_barbell", "equal_weight", "benchmark")
+STRATEGIES = ("ml_barbell", "rule_barbell", "ml_barbell_lag1", "equal_weight", "benchmark")
+SKILL_COLUMNS = ("horizon", "directional_accuracy", "base_rate", "ic", "n", "rank_ic", "ic_tstat")
 NO_COSTS = CostModel(0.0, 0.0, 0.0, 0.0)
 
 
@@ -24,7 +29,7 @@ class EvaluationInputs:
     close: pd.DataFrame                # date x ticker closes from the first decision date
     impact: ImpactInputs | None        # None: impact not estimable (no volume)
     regimes: pd.DataFrame              # date, state
-    skill: pd.DataFrame                # horizon, directional_accuracy, base_rate, ic, n
+    skill: pd.DataFrame                # SKILL_COLUMNS (rank_ic, ic_tstat optional)
     benchmark: str
     safe_assets: tuple[str, ...]
     rebalance: str
@@ -36,6 +41,7 @@ class EvaluationInputs:
     controls: pd.Series | None = None  # per decision date: the daily controls in force (a change trades)
     max_position: float | None = None  # drift cap of the risky holdings (the trading rule's cap trades)
     cap_tolerance: float = 0.0
+    rule_allocations: pd.DataFrame | None = None   # the same barbell with ML off (date, ticker, weight, reasons)
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,7 @@ def evaluate(inp: EvaluationInputs) -> Evaluation:
     product = product_rule(inp)
     runs = {
         "ml_barbell": product_run(inp, d),
+        **_ablations(inp, d),
         "equal_weight": bt.simulate(bt.equal_weight_targets(inp.close[universe], decisions), close, schedule,
                                     TradingRule(inp.costs), inp.impact, open_=inp.open),
         "benchmark": bt.simulate(bt.buy_and_hold_targets(inp.benchmark, decisions), close, decisions[:1],
@@ -128,7 +135,11 @@ def evaluate(inp: EvaluationInputs) -> Evaluation:
                   "pbo_logit_median": pbo["logit_median"]}
             for row in inp.skill.itertuples():
                 m |= {f"directional_accuracy_{row.horizon}d": row.directional_accuracy,
-                      f"base_rate_{row.horizon}d": row.base_rate, f"ic_{row.horizon}d": row.ic}
+                      f"base_rate_{row.horizon}d": row.base_rate, f"ic_{row.horizon}d": row.ic,
+                      f"rank_ic_{row.horizon}d": getattr(row, "rank_ic", float("nan")),
+                      f"ic_tstat_{row.horizon}d": getattr(row, "ic_tstat", float("nan"))}
+            if "rule_barbell" in runs:
+                m |= ml_vs_rule(net.to_numpy(), runs["rule_barbell"].daily["net_return"].to_numpy())
         summary += [(name, k, float(v)) for k, v in m.items()]
         rolling.append(metrics.rolling(net, inp.rolling_window).reset_index(names="date").assign(strategy=name))
         regime_rows = metrics.by_regime(net, state.reindex(net.index)).assign(strategy=name)
@@ -146,6 +157,45 @@ def evaluate(inp: EvaluationInputs) -> Evaluation:
         for v in variants.grid()])
     return Evaluation(runs=runs, daily=daily, summary=summary_frame, rolling=pd.concat(rolling, ignore_index=True),
                       regimes=pd.concat(by_regime, ignore_index=True), variants=variant_table, criteria=crit)
+
+
+def ml_vs_rule(ml: np.ndarray, rule: np.ndarray) -> dict[str, float]:
+    """What the ML adds over the same strategy with ML off, on the same days: the difference of the
+    reported (annualized) Sharpe ratios and the two-sided p-value of Ledoit & Wolf (2008), HAC."""
+    diff = metrics.sharpe(ml) - metrics.sharpe(rule)
+    try:
+        pvalue = sharpe_difference_test(ml, rule, "hac").pvalue
+    except ValueError:                     # a constant series: the Sharpe ratio is undefined
+        pvalue = float("nan")
+    return {"sharpe_diff_vs_rule": float(diff), "sharpe_diff_pvalue": float(pvalue)}
+
+
+def _ablations(inp: EvaluationInputs, d: _Days) -> dict[str, bt.BacktestResult]:
+    """rule_barbell (ML off, same controls, costs and trading rule) and ml_barbell_lag1 (the product's
+    decisions executed one session later), over the same days as the product."""
+    rule = product_rule(inp)
+    out = {}
+    if inp.rule_allocations is not None and len(inp.rule_allocations):
+        ra = inp.rule_allocations.assign(date=pd.to_datetime(inp.rule_allocations["date"]))
+        targets = ra.pivot(index="date", columns="ticker", values="weight").fillna(0.0)
+        targets.columns.name = None
+        controls = daily_controls(ra, inp.safe_assets[0]) if "reasons" in ra else None
+        out["rule_barbell"] = bt.simulate(targets, d.close, bt.rebalance_dates(targets.index, inp.rebalance), rule,
+                                          inp.impact, open_=inp.open, controls=controls, capped=d.universe)
+    sessions = d.close.index
+    later = pd.DatetimeIndex(sessions[np.minimum(sessions.searchsorted(d.targets.index) + 1, len(sessions) - 1)])
+    keep = later > d.targets.index
+    lagged = d.targets[keep].set_index(later[keep])
+    # Hold cash on the first day so every strategy covers the same days.
+    lagged = pd.concat([pd.DataFrame(0.0, index=d.targets.index[:1], columns=lagged.columns), lagged])
+    lag_controls = None
+    if inp.controls is not None:
+        shifted = inp.controls.reindex(d.targets.index).fillna("")[keep]
+        lag_controls = pd.concat([pd.Series([""], index=d.targets.index[:1]), shifted.set_axis(later[keep])])
+    lag_schedule = pd.DatetimeIndex(sessions[np.minimum(sessions.searchsorted(d.schedule) + 1, len(sessions) - 1)])
+    out["ml_barbell_lag1"] = bt.simulate(lagged, d.close, lag_schedule, rule, inp.impact, open_=inp.open,
+                                         controls=lag_controls, capped=d.universe)
+    return out
 
 
 def _variants(targets: pd.DataFrame, close: pd.DataFrame, decisions: pd.DatetimeIndex,

@@ -82,20 +82,21 @@ def _fmt(metric: str, v: object) -> str:
 def summary_table(summary: pd.DataFrame, metrics: tuple[str, ...] = HEADLINE) -> pd.DataFrame:
     """summary (strategy, metric, value) -> metric rows x strategy columns (product first)."""
     table = summary.pivot(index="metric", columns="strategy", values="value")
-    order = [s for s in ("ml_barbell", "equal_weight", "benchmark") if s in table.columns]
+    order = [s for s in plots.LABELS if s in table.columns]
     return table.reindex([m for m in metrics if m in table.index])[order + [c for c in table if c not in order]]
 
 
 def skill_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """horizon, directional_accuracy, base_rate, ic from the ml_barbell summary rows."""
-    rows = summary[summary["metric"].str.match(r"(directional_accuracy|base_rate|ic)_\d+d$")]
+    """horizon, directional_accuracy, base_rate, ic, rank_ic, ic_tstat from the ml_barbell summary rows."""
+    rows = summary[(summary["strategy"] == "ml_barbell")
+                   & summary["metric"].str.match(r"(directional_accuracy|base_rate|ic|rank_ic|ic_tstat)_\d+d$")]
     if rows.empty:
         return pd.DataFrame(columns=["horizon", "directional_accuracy", "base_rate", "ic"])
     parts = rows["metric"].str.extract(r"(?P<kind>.+)_(?P<horizon>\d+)d$")
     table = pd.DataFrame({"kind": parts["kind"], "horizon": parts["horizon"].astype(int),
                           "value": rows["value"].to_numpy()})
     out = table.pivot(index="horizon", columns="kind", values="value").reset_index().sort_values("horizon")
-    return out.reindex(columns=["horizon", "directional_accuracy", "base_rate", "ic"])
+    return out.reindex(columns=["horizon", "directional_accuracy", "base_rate", "ic", "rank_ic", "ic_tstat"])
 
 
 def _table(frame: pd.DataFrame, formats: dict[str, str] | None = None, cls: str = "") -> str:
@@ -208,13 +209,28 @@ def _period(daily: pd.DataFrame) -> str:
             f"({daily['date'].nunique()} trading days). Allocations decided at the close of d earn d+1 onward.")
 
 
+def ml_verdict(get) -> str:
+    """Does the ML add anything over the same barbell with ML off? One sentence, the report's headline."""
+    diff, p = get("sharpe_diff_vs_rule"), get("sharpe_diff_pvalue")
+    if not math.isfinite(diff):
+        return "What the ML adds was not measured (no rule-based ablation)."
+    if diff < 0:
+        word = "WORSE than the rule" + (" (significantly)" if p < 0.05 else " (not significantly)")
+    else:
+        word = "significantly better than the rule" if p < 0.05 else "NOT significantly better than the rule"
+    return (f"The ML is {word}: Sharpe {get('sharpe'):.2f} vs {get('sharpe', 'rule_barbell'):.2f} for the same "
+            f"barbell, controls and costs with ML off (difference {diff:+.2f}, Ledoit-Wolf p = {p:.3f}).")
+
+
 def _verdict(get) -> str:
     sr, ew, ix = get("sharpe"), get("sharpe", "equal_weight"), get("sharpe", "benchmark")
     if not math.isfinite(sr):
         return ""
     beats = "beats" if sr > ew else "does not beat"
-    return (f'<p class="note">The ML barbell\'s Sharpe ratio {sr:.2f} {beats} 1/N ({ew:.2f}); the index scores '
-            f"{ix:.2f}. The deflated Sharpe (a probability that the true Sharpe is above what the best of "
+    return (f'<p><b>{html.escape(ml_verdict(get))}</b></p>'
+            f'<p class="note">The ML barbell\'s Sharpe ratio {sr:.2f} {beats} 1/N ({ew:.2f}); the index scores '
+            f"{ix:.2f}; executed one session late it scores {get('sharpe', 'ml_barbell_lag1'):.2f}. The deflated "
+            f"Sharpe (a probability that the true Sharpe is above what the best of "
             f"{get('trials'):.0f} unskilled tries would show) is {get('deflated_sharpe'):.0%}.</p>")
 
 

@@ -12,8 +12,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-COLORS = {"ml_barbell": "#1f5fa8", "equal_weight": "#e08a1e", "benchmark": "#6b6b6b"}
-LABELS = {"ml_barbell": "ML barbell", "equal_weight": "1/N", "benchmark": "index"}
+COLORS = {"ml_barbell": "#1f5fa8", "rule_barbell": "#2e7d32", "ml_barbell_lag1": "#8fb4e3",
+          "equal_weight": "#e08a1e", "benchmark": "#6b6b6b"}
+LABELS = {"ml_barbell": "ML barbell", "rule_barbell": "rule barbell (ML off)", "ml_barbell_lag1": "ML barbell, 1 day late",
+          "equal_weight": "1/N", "benchmark": "index"}
 DPI = 90
 # Regime states from calm to stressed (names used by the regime models); others get spare colours.
 STATE_COLORS = {"calm": "#9bbb59", "normal": "#d7e4a8", "volatile": "#f79646", "turbulent": "#e46c5a",

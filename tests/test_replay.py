@@ -1,0 +1,56 @@
+"""`pmx run` to a date, then `pmx replay` over the following sessions, on real sample prices written as
+a CSV (5 tickers, the safe sleeve and the index): one paper_account row per session, the ledger
+reconciles, a second replay resumes without rewriting, and the report shows the paper section."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from portfolio_dagster.cli import main
+from portfolio_dagster.quant.ledger import reconcile
+from portfolio_dagster.replay import sessions_between
+from tests.pipeline_helpers import read_table, run_cli, sample_slice_csv, small_config
+
+RUN_END, REPLAY = "1999-10-29", ("1999-11-01", "1999-11-05")
+PAPER = ("paper_orders", "paper_fills", "paper_positions", "paper_account")
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("replay")
+    home = tmp / "home"
+    assert run_cli(home, "--config", str(small_config(tmp / "c.yaml")), "--source", "csv",
+                   "--csv", str(sample_slice_csv(tmp / "p.csv")), "--end", RUN_END) == 0
+    assert main(["replay", "--start", REPLAY[0], "--end", REPLAY[1]]) == 0
+    return home
+
+
+def _tables(home: Path) -> dict[str, pd.DataFrame]:
+    return {t: read_table(home / "warehouse.duckdb", t).sort_values(list(read_table(
+        home / "warehouse.duckdb", t).columns[:2])).reset_index(drop=True) for t in PAPER}
+
+
+def test_replay_books_one_reconciled_session_per_exchange_session(replayed):
+    t = _tables(replayed)
+    sessions = sessions_between(pd.Timestamp(REPLAY[0]).date(), pd.Timestamp(REPLAY[1]).date())
+    assert [pd.Timestamp(d).date() for d in t["paper_account"]["date"]] == sessions
+    assert reconcile(t["paper_account"], t["paper_positions"], t["paper_fills"], t["paper_orders"]) == []
+    assert (t["paper_account"]["cash_usd"] >= 0).all() and (t["paper_positions"]["quantity"] >= 0).all()
+    assert t["paper_account"]["backtest_return"].iloc[1:].notna().all()   # the shadow, every session
+    assert "Paper trading" in (replayed / "reports" / "report.html").read_text()
+
+
+def test_a_second_replay_resumes_and_rewrites_nothing(replayed, capsys):
+    before = _tables(replayed)
+    assert main(["replay", "--start", REPLAY[0], "--end", REPLAY[1]]) == 0
+    assert "0 session(s), 5 already booked" in capsys.readouterr().out
+    after = _tables(replayed)
+    for name in PAPER:
+        pd.testing.assert_frame_equal(after[name], before[name])
+
+
+def test_replay_of_a_bad_range_is_one_line(replayed, capsys):
+    assert main(["replay", "--start", "1999-11-05", "--end", "1999-11-01"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("pmx: error: --end") and "Traceback" not in err
