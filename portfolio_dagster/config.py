@@ -269,6 +269,7 @@ class OperationsConfig(_Section):
     retrain_below: float = Field(0.55, ge=0, le=1)    # directional accuracy that triggers a retrain
     emergency_below: float = Field(0.45, ge=0, le=1)  # ... that switches allocations to the safe sleeve
     min_ic: float = 0.0                         # rank IC at or below this also triggers a retrain
+    retrain_cooldown_sessions: int = Field(21, ge=0)   # sessions between two decay-triggered retrains, at least
     sensor_interval_seconds: int = Field(3600, ge=30)
     # Feature drift: population stability index of each model input, the newest drift_window_days vs the
     # training window of the model set in use; above drift_threshold the feature_drift check warns.

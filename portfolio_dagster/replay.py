@@ -98,7 +98,7 @@ def replay(config: PipelineConfig, start: dt.date, end: dt.date,
             _execute(defs, "daily_job", instance, request.asset_selection, request.partition_key,
                      {**request.tags, REPLAY_TAG: d.isoformat(), **process_tags()})
             daily_s = time.perf_counter() - started
-            requests, cursor, _ = decay_tick(config, warehouse, cursor)
+            requests, cursor, _ = decay_tick(config, warehouse, cursor, as_of=d)
             for r in requests:
                 _execute(defs, r.job_name, instance, None, r.partition_key,
                          {**r.tags, REPLAY_TAG: d.isoformat(), **process_tags()})

@@ -10,3 +10,9 @@ CREATE OR REPLACE VIEW paper_tracking AS
     SELECT date, nav_usd, daily_return, backtest_return, benchmark_return,
            daily_return - backtest_return AS tracking_difference
     FROM paper_account ORDER BY date;
+-- The operations state in force at d: the row of its key with effective_from <= d < effective_to.
+CREATE OR REPLACE VIEW operations_state AS
+    SELECT key, active, effective_from,
+           lead(effective_from) OVER (PARTITION BY key ORDER BY effective_from, set_at) AS effective_to,
+           reason, evidence_date, set_at
+    FROM operations_state_log;

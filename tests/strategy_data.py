@@ -56,4 +56,4 @@ def inputs(close, safe, regimes, forecasts, s: StrategyConfig, rebalance: str = 
                         kelly_fraction=s.kelly_fraction, covariance_days=s.covariance_days)
     return dates, MarketInputs(close=close, safe_close=safe, regimes=regimes, signals=sig, horizon=s.signal_horizon,
                                accuracy_window=20, emergency_below=0.45, rebalance=rebalance,
-                               emergency_flag_from=flag_from)
+                               emergency_periods=((flag_from, None),) if flag_from else ())

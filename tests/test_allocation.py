@@ -1,5 +1,7 @@
 """The barbell allocation and its controls on synthetic markets (tests/strategy_data.py)."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -53,6 +55,20 @@ def test_operations_flag_applies_from_its_evidence_date_only():
     after = alloc[alloc.date >= flag]
     assert after.loc[after.sleeve == "risky", "weight"].eq(0).all()
     assert alloc[(alloc.date < flag) & (alloc.sleeve == "risky")]["weight"].sum() > 0
+
+
+def test_operations_emergency_applies_only_inside_its_period():
+    s = strategy()
+    closes, safe, regimes = market()
+    on, off = closes.index[250], closes.index[300]
+    dates, m = inputs(closes, safe, regimes, forecasts_from(closes, 0.6), s)
+    m = dataclasses.replace(m, emergency_periods=((on.date(), off.date()),))
+    alloc = allocate(dates, m, s)
+    alloc["date"] = pd.to_datetime(alloc["date"])
+    inside = alloc[(alloc.date >= on) & (alloc.date < off)]
+    assert inside.loc[inside.sleeve == "risky", "weight"].eq(0).all()
+    assert inside.loc[inside.ticker == "CASH", "reasons"].str.contains(EMERGENCY).all()
+    assert not alloc.loc[(alloc.date >= off) & (alloc.ticker == "CASH"), "reasons"].str.contains(EMERGENCY).any()
 
 
 def test_poor_live_accuracy_triggers_the_emergency_stop():

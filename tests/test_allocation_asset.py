@@ -11,7 +11,7 @@ import yaml
 from portfolio_dagster.assets.allocations import allocations
 from portfolio_dagster.assets.signals import signals
 from portfolio_dagster.checks.integrity import allocations_valid
-from portfolio_dagster.resources.operations_state import EMERGENCY, write_flag
+from portfolio_dagster.resources.operations_state import EMERGENCY, set_state
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 from tests.strategy_data import HORIZON, forecasts_from, market
@@ -65,7 +65,8 @@ def test_two_runs_equal_one_and_the_check_passes(setup):
 
 def test_operations_emergency_flag_moves_everything_to_the_safe_sleeve(setup):
     wh, cfg, days = setup
-    write_flag(wh, EMERGENCY, True, "test: accuracy below threshold", days[380].date())
+    # Known at the close of days[379]: in force from the next session.
+    set_state(wh, EMERGENCY, True, "test: accuracy below threshold", days[379].date(), days[380].date())
     _materialize(wh, cfg, days[300].strftime("%Y-%m-%d"), days[-1].strftime("%Y-%m-%d"))
     a = _alloc(wh)
     a["date"] = pd.to_datetime(a["date"])

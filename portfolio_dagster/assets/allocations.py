@@ -10,7 +10,7 @@ from portfolio_dagster.quant.allocation import MarketInputs, PriorState, allocat
 from portfolio_dagster.quant.panel import wide
 from portfolio_dagster.quant.signals import SIGNAL_COLUMNS
 from portfolio_dagster.quant.report import markdown_table
-from portfolio_dagster.resources.operations_state import emergency_flag
+from portfolio_dagster.resources.operations_state import EMERGENCY, active_periods
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 
@@ -31,8 +31,8 @@ def allocations(context: dg.AssetExecutionContext, settings: PipelineSettings,
     lookback = trading_days_before(start, s.signal_horizon + ops.skill_window_days + s.persistence_days + 5)
     sig = warehouse.query("SELECT * FROM signals WHERE date >= ? AND date < ? ORDER BY date, ticker",
                           [lookback, end])
-    flag = emergency_flag(warehouse)
-    market = market_inputs(warehouse, cfg, end, sig, (flag.evidence_date or start) if flag.active else None)
+    # The emergency state in force at each date (a history: a later change never moves an earlier date).
+    market = market_inputs(warehouse, cfg, end, sig, active_periods(warehouse, EMERGENCY))
     close = market.close
     dates = close.index[close.index >= pd.Timestamp(start)]
     table = allocate(dates, market, s, _prior(warehouse, start, s.drawdown_days, s.safe_assets[0]))
@@ -48,7 +48,8 @@ def allocations(context: dg.AssetExecutionContext, settings: PipelineSettings,
     return dg.MaterializeResult(metadata=metadata)
 
 
-def market_inputs(warehouse: Warehouse, cfg, end, signals: pd.DataFrame, emergency_flag_from) -> MarketInputs:
+def market_inputs(warehouse: Warehouse, cfg, end, signals: pd.DataFrame,
+                  emergency_periods: tuple = ()) -> MarketInputs:
     """What allocate() reads before `end`: whole-history closes (regime severities and volatility are
     learned from every date <= d, so a value does not depend on where a range starts), the safe
     sleeve, regimes and the given signals."""
@@ -67,7 +68,7 @@ def market_inputs(warehouse: Warehouse, cfg, end, signals: pd.DataFrame, emergen
             columns=["date", "state", "probabilities"]),
         signals=signals if len(signals) else pd.DataFrame(columns=list(SIGNAL_COLUMNS)),
         horizon=s.signal_horizon, accuracy_window=ops.skill_window_days, emergency_below=ops.emergency_below,
-        rebalance=cfg.backtest.rebalance, emergency_flag_from=emergency_flag_from)
+        rebalance=cfg.backtest.rebalance, emergency_periods=emergency_periods)
 
 
 def _prior(warehouse: Warehouse, start, drawdown_days: int, cash_ticker: str) -> PriorState:

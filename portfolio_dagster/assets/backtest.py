@@ -107,7 +107,7 @@ def rule_barbell_allocations(warehouse: Warehouse, cfg, first: dt.date, end: dt.
     """The ablation: the same barbell, controls and dates with ML off (rule-based signals; the decay
     sensor's flag is about the ML, so it does not apply; the config's emergency stop does)."""
     s, ops = cfg.strategy, cfg.operations
-    market = market_inputs(warehouse, cfg, end, pd.DataFrame(), None)
+    market = market_inputs(warehouse, cfg, end, pd.DataFrame())
     close = market.close
     lookback = trading_days_before(first, s.signal_horizon + ops.skill_window_days + s.persistence_days + 5)
     rule = build_signals(pd.DataFrame(), close, close.index[close.index >= pd.Timestamp(lookback)], mode=RULE_BASED,

@@ -17,8 +17,5 @@ DAILY_SELECTION = (dg.AssetSelection.groups("market_data", "features", "strategy
 daily_job = dg.define_asset_job("daily_job", selection=DAILY_SELECTION | dg.AssetSelection.assets("models"),
                                  partitions_def=TRADING_DAYS)
 retrain_job = dg.define_asset_job("retrain_job", selection=dg.AssetSelection.assets("models"))
-# Re-decide one day's allocations (the decay sensor's emergency switch to the safe sleeve).
-reallocate_job = dg.define_asset_job("reallocate_job", selection=dg.AssetSelection.assets("allocations"),
-                                     partitions_def=TRADING_DAYS)
 evaluation_job = dg.define_asset_job("evaluation_job", selection=dg.AssetSelection.groups("evaluation"))
-JOBS = (daily_job, retrain_job, reallocate_job, evaluation_job)
+JOBS = (daily_job, retrain_job, evaluation_job)

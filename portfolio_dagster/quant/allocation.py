@@ -9,8 +9,8 @@ Each decision date d (in order), using only data dated <= d:
    budget = min(barbell share from regime risk-off and volatility, the candidates' total Kelly size);
    water-filled under max_position; the rest to the safe sleeve (cash / bond by the duration call);
    then limited to max_turnover from the previous policy. Between rebalances the policy is carried;
-3. the daily controls on top of the policy: emergency (config switch, the operations flag from its
-   evidence date, or live accuracy below operations.emergency_below) -> everything safe; drawdown
+3. the daily controls on top of the policy: emergency (config switch, the operations emergency state
+   in the periods it was in force, or live accuracy below operations.emergency_below) -> everything safe; drawdown
    beyond the trigger -> risky weights x drawdown_risky_scale; a risky sleeve above today's
    volatility-targeted share by more than vol_breach_tolerance -> cut to it (vol_breach); a bond
    without a recent price -> cash. The trading rule trades when these controls change.
@@ -105,7 +105,8 @@ class MarketInputs:
     accuracy_window: int                   # operations.skill_window_days
     emergency_below: float                 # operations.emergency_below
     rebalance: str                         # backtest.rebalance
-    emergency_flag_from: dt.date | None = None   # the operations flag: active from its evidence date
+    # The operations emergency state's active periods [from, to) (to None: still active), point in time.
+    emergency_periods: tuple[tuple[dt.date, dt.date | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -129,8 +130,9 @@ def _daily_inputs(m: MarketInputs, s: StrategyParams, dates: pd.DatetimeIndex) -
                               momentum_days=s.bond_momentum_days, long_share=s.bond_share_long,
                               short_share=s.bond_share_short)
     accuracy = risk_controls.live_accuracy(m.signals, m.close, m.horizon, m.accuracy_window).reindex(dates)
-    flag = np.zeros(len(dates), dtype=bool) if m.emergency_flag_from is None else \
-        dates >= pd.Timestamp(m.emergency_flag_from)
+    flag = np.zeros(len(dates), dtype=bool)
+    for start, end in m.emergency_periods:
+        flag |= (dates >= pd.Timestamp(start)) & ((dates < pd.Timestamp(end)) if end is not None else True)
     emergency = s.emergency_stop | flag | (accuracy < m.emergency_below).to_numpy()
     return pd.DataFrame({"risky_share": share["share"].to_numpy(), "regime_cut": share["regime_cut"].to_numpy(),
                          "vol_cut": share["vol_cut"].to_numpy(), "bond_share": bond["share"].to_numpy(),

@@ -44,3 +44,19 @@ def is_session(dates: pd.Series | pd.DatetimeIndex) -> np.ndarray:
 def last_session() -> dt.date:
     """The calendar's last known session (exchange_calendars projects holidays a year or so ahead)."""
     return pd.Timestamp(_all_sessions()[-1]).date()
+
+
+def session_offset(day: dt.date, n: int) -> dt.date:
+    """The session n sessions after (n > 0) or before (n < 0) `day`'s session (the last one <= day)."""
+    days = _all_sessions()
+    pos = int(np.searchsorted(days, np.datetime64(day, "D"), side="right")) - 1
+    target = min(max(pos + n, 0), len(days) - 1)
+    return pd.Timestamp(days[target]).date()
+
+
+def sessions_between(first: dt.date, last: dt.date) -> int:
+    """How many sessions after `first` up to and including `last` (0 when last <= first)."""
+    days = _all_sessions()
+    lo = np.searchsorted(days, np.datetime64(first, "D"), side="right")
+    hi = np.searchsorted(days, np.datetime64(last, "D"), side="right")
+    return max(int(hi - lo), 0)

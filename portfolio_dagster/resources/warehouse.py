@@ -65,6 +65,7 @@ class Warehouse(dg.ConfigurableResource):
                 delay = min(delay * 2, 2.0)
         try:
             if not read_only:
+                _migrate(con)
                 for ddl in ddl_statements():
                     con.execute(ddl)
             yield con
@@ -158,6 +159,15 @@ class Warehouse(dg.ConfigurableResource):
         table = _check_table(table)
         with self.connect() as con:
             _insert(con, table, frame)
+
+
+def _migrate(con: duckdb.DuckDBPyConnection) -> None:
+    """Older warehouses: the single-row-per-flag operations_state table became a view over an
+    append-only history; the old table is kept under another name, never dropped."""
+    old = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'operations_state' "
+                      "AND table_type = 'BASE TABLE'").fetchone()[0]
+    if old:
+        con.execute("ALTER TABLE operations_state RENAME TO operations_state_v1")
 
 
 def _has_tables(con: duckdb.DuckDBPyConnection) -> bool:

@@ -1,8 +1,10 @@
--- Operational flags written by the decay sensor and read by the allocations asset (one row per flag).
--- flag 'emergency': active = allocations go entirely to the safe sleeve; reason says why.
-CREATE TABLE IF NOT EXISTS operations_state (
-    flag VARCHAR PRIMARY KEY, active BOOLEAN NOT NULL, reason VARCHAR NOT NULL,
-    evidence_date DATE, updated_at TIMESTAMP NOT NULL
+-- The operations state's history, append-only: each change of a key is a new row in force from
+-- effective_from (the session after the evidence that justified it was realized, evidence_date) until
+-- the key's next row; rows are never updated. The view operations_state adds effective_to.
+-- key 'emergency': active = allocations go entirely to the safe sleeve; reason says why.
+CREATE TABLE IF NOT EXISTS operations_state_log (
+    key VARCHAR NOT NULL, active BOOLEAN NOT NULL, effective_from DATE NOT NULL, reason VARCHAR NOT NULL,
+    evidence_date DATE, set_at TIMESTAMP NOT NULL
 );
 -- Every decay-sensor evaluation: rolling out-of-sample skill of the live ensemble forecasts.
 -- evidence_date: the newest as-of date whose target is realized; action: none | retrain | emergency | recovered.
@@ -12,3 +14,5 @@ CREATE TABLE IF NOT EXISTS forecast_skill (
     action VARCHAR NOT NULL, evaluated_at TIMESTAMP NOT NULL,
     PRIMARY KEY (evidence_date, horizon)
 );
+-- as_of: the session at which the evidence was evaluated (its targets were realized by then).
+ALTER TABLE forecast_skill ADD COLUMN IF NOT EXISTS as_of DATE;
