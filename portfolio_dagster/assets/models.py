@@ -25,7 +25,10 @@ from portfolio_dagster.quant.models.training import (
 )
 from portfolio_dagster.quant.regimes import with_regime_columns
 from portfolio_dagster.quant.targets import target_name
+from portfolio_dagster.quant.calendar import session_offset
+from portfolio_dagster.resources.alerts import DECAY_RETRAIN_FINISHED, raise_alert
 from portfolio_dagster.resources.artifacts import ArtifactStore, sha256, verified
+from portfolio_dagster.run_tags import DECAY, DRIFT, REASON_TAG, SCHEDULE, TRIGGER_TAG, VALID_FROM_TAG
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 
@@ -42,8 +45,9 @@ def model_set_id(horizon: int, valid_from: pd.Timestamp, config_hash: str) -> st
 
 
 def _registry_rows(ms: ModelSet, artifacts: ArtifactStore, h: int, config_hash: str, trained_at,
-                   selection: dict) -> list[dict]:
-    """selection: candidate, selection_hash, selected and the choice record (ensemble metrics)."""
+                   selection: dict, why: tuple[str, str]) -> list[dict]:
+    """selection: candidate, selection_hash, selected and the choice record (ensemble metrics); why:
+    (trigger, reason) of the retrain."""
     asof, win = ms.split.asof, ms.split.window
     common = {"horizon": h, "train_start": win.start.date(), "train_end": win.end.date(),
               "valid_from": asof.date(), "trained_at": trained_at, "config_hash": config_hash,
@@ -54,7 +58,7 @@ def _registry_rows(ms: ModelSet, artifacts: ArtifactStore, h: int, config_hash: 
               "calibration_start": ms.split.calibration_start.date()
               if ms.split.calibration_start is not None else None,
               "candidate": selection["candidate"], "selection_hash": selection["selection_hash"],
-              "selected": selection["selected"]}
+              "selected": selection["selected"], "trigger": why[0], "reason": why[1]}
     rows = []
     for family, model in [*ms.models.items(), (ENSEMBLE, ms.ensemble)]:
         mid = model_id(family, h, asof, config_hash)
@@ -115,6 +119,10 @@ def models(context: dg.AssetExecutionContext, settings: PipelineSettings, wareho
             warehouse, artifacts, cfg, None, table["date"].max().date() + dt.timedelta(days=1)))
     calendar = pd.DatetimeIndex(table["date"].unique()).sort_values()
     schedule = walk_forward.retrain_dates(calendar, cfg.backtest.start, cfg.models.retrain_frequency)
+    trigger, reason, requested = requested_retrain(context.run.tags, calendar)
+    if requested is not None:
+        # A sensor's retrain: a set valid from the session after its evidence, off the calendar.
+        schedule = schedule.union(pd.DatetimeIndex([requested]))
     registered = warehouse.query(
         "SELECT model_id, model_type, model_set_id, artifact, artifact_sha256 FROM model_registry "
         "WHERE config_hash IN (SELECT unnest(?))", [sorted(set(hashes.values()))])
@@ -124,7 +132,7 @@ def models(context: dg.AssetExecutionContext, settings: PipelineSettings, wareho
     selecting = len(candidates) > 1
     for h in cfg.targets.horizons:
         specs = {c.name: candidate_spec(training_spec(cfg.models, h, cfg.features.selected), c) for c in candidates}
-        context = max(context_days(s) for s in specs.values())
+        lookback = max(context_days(s) for s in specs.values())
         history = {c.name: empty_history() for c in candidates}
         ids = {asof: {c.name: model_set_id(h, asof, hashes[c.name]) for c in candidates} for asof in schedule}
         missing = [a for a in schedule if any(i not in existing for i in ids[a].values())]
@@ -137,10 +145,12 @@ def models(context: dg.AssetExecutionContext, settings: PipelineSettings, wareho
                 skipped += 1
                 continue
             choice = choose(asof, history, calendar, h, cfg.models.embargo_days)
+            why = (trigger, reason) if asof == requested else (SCHEDULE, "retrain calendar "
+                                                                f"({cfg.models.retrain_frequency})")
             for name, ms in new_sets.items():
                 new = _registry_rows(ms, artifacts, h, hashes[name], trained_at, {
                     "candidate": name, "selection_hash": config_hash, "selected": name == choice.chosen,
-                    "record": choice_record(choice, name)})
+                    "record": choice_record(choice, name)}, why)
                 rows += new
                 by_type = {r["model_type"]: r["model_id"] for r in new}
                 importance.append(ms.importance.assign(model_id=ms.importance["family"].map(by_type), horizon=h,
@@ -150,7 +160,7 @@ def models(context: dg.AssetExecutionContext, settings: PipelineSettings, wareho
                 continue
             # Each candidate's forecasts of this period: inner history for the later choices.
             stop = schedule[i + 1] if i + 1 < len(schedule) else None
-            ctx, keep = period_context(table, calendar, asof, stop, context)
+            ctx, keep = period_context(table, calendar, asof, stop, lookback)
             for name, sid in ids[asof].items():
                 if name in new_sets:
                     point = new_sets[name].predict(ctx)[ENSEMBLE][0]
@@ -163,6 +173,13 @@ def models(context: dg.AssetExecutionContext, settings: PipelineSettings, wareho
                     point[keep] = frames[-1]["prediction"].to_numpy()
                 history[name] = add_history(history[name], ctx, keep, point, ctx[target_name(h)].to_numpy())
     warehouse.replace_where("model_registry", pd.DataFrame(rows), "model_id", [r["model_id"] for r in rows])
+    if requested is not None:
+        served = sorted({r["model_set_id"] for r in rows if r["valid_from"] == requested.date()})
+        raise_alert(warehouse, cfg, DECAY_RETRAIN_FINISHED,
+                    f"{trigger} retrain finished: {len(served)} model set(s) valid from {requested.date()}"
+                    + ("" if served else " (none trained: not enough history, or already registered)"),
+                    run_id=context.run.run_id, log=context.log,
+                    details={"trigger": trigger, "valid_from": str(requested.date()), "model_sets": len(served)})
     imp = pd.concat(importance, ignore_index=True) if importance else pd.DataFrame()
     warehouse.replace_where("feature_importance", imp, "model_id", sorted(set(imp.get("model_id", []))))
     return dg.MaterializeResult(metadata={
@@ -174,6 +191,17 @@ def models(context: dg.AssetExecutionContext, settings: PipelineSettings, wareho
         "ensemble_weights_latest": dg.MetadataValue.json(_latest_weights(rows)),
         "feature_importance": dg.MetadataValue.md(_importance_markdown(imp)),
     })
+
+
+def requested_retrain(tags: dict, calendar: pd.DatetimeIndex) -> tuple[str, str, pd.Timestamp | None]:
+    """(trigger, reason, valid_from) of a sensor-requested retrain run; (schedule, "", None) otherwise.
+    valid_from: the run's tag, else the session after the newest trained-on date."""
+    trigger = tags.get(TRIGGER_TAG)
+    if trigger not in (DECAY, DRIFT):
+        return SCHEDULE, "", None
+    valid = tags.get(VALID_FROM_TAG)
+    valid_from = pd.Timestamp(valid) if valid else pd.Timestamp(session_offset(calendar.max().date(), 1))
+    return trigger, tags.get(REASON_TAG, trigger), valid_from
 
 
 def _latest_weights(rows: list[dict]) -> dict:

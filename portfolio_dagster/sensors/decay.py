@@ -25,14 +25,10 @@ from portfolio_dagster.resources.alerts import (
 from portfolio_dagster.resources.operations_state import EMERGENCY, emergency_flag, set_state
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
+from portfolio_dagster.run_tags import AS_OF_TAG, DECAY, REASON_TAG, TRIGGER_TAG, VALID_FROM_TAG
 from portfolio_dagster.sensors.skill import EMERGENCY as EMERGENCY_ACTION
 from portfolio_dagster.sensors.skill import NONE, RECOVERED, RETRAIN, Skill, decide, rolling_skill
 
-REASON_TAG = "pmx/decay_reason"
-TRIGGER_TAG = "pmx/retrain_trigger"          # decay | drift (the models asset records it)
-AS_OF_TAG = "pmx/decay_as_of"                # the session the evidence was known at
-VALID_FROM_TAG = "pmx/valid_from"            # the first session the retrained models serve
-DECAY = "decay"
 
 
 def forecast_pairs(warehouse: Warehouse, horizon: int, as_of: dt.date) -> pd.DataFrame:

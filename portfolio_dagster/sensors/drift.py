@@ -10,11 +10,10 @@ from portfolio_dagster.resources.alerts import DECAY_RETRAIN_REQUESTED, raise_al
 from portfolio_dagster.resources.feature_drift import drift_report
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
-from portfolio_dagster.sensors.decay import REASON_TAG
+from portfolio_dagster.run_tags import DRIFT as DRIFT_TRIGGER
+from portfolio_dagster.run_tags import REASON_TAG, TRIGGER_TAG
 
 SENSOR_NAME = "feature_drift_retrain"
-TRIGGER_TAG = "pmx/retrain_trigger"
-DRIFT_TRIGGER = "drift"
 
 
 def evaluate(cfg: PipelineConfig, warehouse: Warehouse, cursor: str | None,

@@ -32,3 +32,6 @@ ALTER TABLE model_registry ADD COLUMN IF NOT EXISTS calibration_start DATE;
 ALTER TABLE model_registry ADD COLUMN IF NOT EXISTS candidate VARCHAR;
 ALTER TABLE model_registry ADD COLUMN IF NOT EXISTS selection_hash VARCHAR;
 ALTER TABLE model_registry ADD COLUMN IF NOT EXISTS selected BOOLEAN;
+-- trigger: schedule (the retrain calendar) | decay (the decay sensor) | drift (the drift sensor); reason: why.
+ALTER TABLE model_registry ADD COLUMN IF NOT EXISTS trigger VARCHAR;
+ALTER TABLE model_registry ADD COLUMN IF NOT EXISTS reason VARCHAR;
