@@ -85,7 +85,7 @@ class PipelineResult:
 # failure reasons
 
 
-_CLASS_PREFIX = re.compile(r"^(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Failure|Violation|Interrupt)\w*: ")
+_CLASS_PREFIX = re.compile(r"^(?:[A-Za-z_]\w*\.)*\w*(?:Error|Exception|Failure|Violation|Interrupt)\w*: ")
 
 
 def _clean(message: str) -> str:
