@@ -54,3 +54,17 @@ def test_replay_of_a_bad_range_is_one_line(replayed, capsys):
     assert main(["replay", "--start", "1999-11-05", "--end", "1999-11-01"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("pmx: error: --end") and "Traceback" not in err
+
+
+def test_ctrl_c_sets_the_stop_flag_instead_of_interrupting_the_session():
+    import os
+    import signal
+
+    from portfolio_dagster.replay import _stop_after_session
+
+    with _stop_after_session() as flag:
+        os.kill(os.getpid(), signal.SIGINT)           # the first Ctrl-C: finish the session, then stop
+        assert flag["stop"]
+        with pytest.raises(KeyboardInterrupt):        # a second one stops at once
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
