@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from backtest_reference import reference_book
+from test_backtest import synthetic_market
 from portfolio_dagster.quant import backtest as bt
 from portfolio_dagster.quant import trading
 from portfolio_dagster.quant.costs import CostModel, ImpactInputs
@@ -18,14 +19,7 @@ COLUMNS = ["gross_return", "net_return", "turnover", "cost", "equity"]
 
 def synthetic_prices(n_days: int = 260, n_assets: int = 6, seed: int = 3):
     """Synthetic (test) closes with a gap, targets summing to <= 1 and a control switching mid-month."""
-    rng = np.random.default_rng(seed)
-    days = pd.bdate_range("2003-01-01", periods=n_days)
-    assets = [f"S{i}" for i in range(n_assets)]
-    close = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0.0004, 0.02, (n_days, n_assets)), axis=0)),
-                         index=days, columns=assets)
-    close.iloc[10:30, 1] = np.nan                          # no prices: carried at the last close
-    weights = rng.dirichlet(np.ones(n_assets), n_days) * rng.uniform(0.7, 1.0, (n_days, 1))
-    targets = pd.DataFrame(weights, index=days, columns=assets)
+    days, assets, close, targets, _ = synthetic_market(n_days, n_assets, seed)
     controls = pd.Series("", index=days, dtype=object)
     controls.iloc[47:60] = "drawdown_derisk"               # fires mid-month, lifts later
     controls.iloc[150:152] = "emergency"
