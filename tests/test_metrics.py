@@ -98,6 +98,7 @@ def test_by_regime_groups_days_by_state():
 def test_monthly_returns_compound_within_the_month():
     days = pd.to_datetime(["2011-01-03", "2011-01-04", "2011-02-01"])
     table = metrics.monthly_returns(pd.Series([0.1, 0.1, -0.05], index=days))
+    assert (table.index.name, table.columns.name) == ("year", "month")
     assert table.loc[2011, 1] == pytest.approx(0.21)
     assert table.loc[2011, 2] == pytest.approx(-0.05)
     assert np.isnan(table.loc[2011, 3]) and list(table.columns) == list(range(1, 13))
@@ -256,7 +257,7 @@ def test_pbo_refuses_what_cscv_cannot_split():
     m = np.random.default_rng(0).normal(size=(100, 3))
     for bad in (overfitting.pbo_cscv(m[:, :1]), overfitting.pbo_cscv(m, blocks=3),
                 overfitting.pbo_cscv(m, blocks=0), overfitting.pbo_cscv(m[:31], blocks=16)):
-        assert math.isnan(bad["pbo"]) and bad["splits"] == 0
+        assert math.isnan(bad["pbo"]) and math.isnan(bad["logit_median"]) and bad["splits"] == 0
     assert overfitting.pbo_cscv(m[:32], blocks=16)["splits"] == 12870
 
 
@@ -328,3 +329,24 @@ def test_pbo_with_two_variants_known_answer():
     out = overfitting.pbo_cscv(np.column_stack([a, b]), blocks=2)
     assert out["splits"] == 2 and out["pbo"] == 1.0
     assert out["logit_median"] == pytest.approx(math.log(0.5))       # omega 1/3 -> logit log(1/2)
+
+
+def test_by_regime_two_day_state_and_no_state_at_all():
+    days = pd.bdate_range("2010-01-01", periods=4)
+    net = pd.Series([0.01, 0.03, -0.01, 0.02], index=days)
+    out = metrics.by_regime(net, pd.Series(["a", "a", "b", "b"], index=days)).set_index("state")
+    assert out.loc["a", "annual_volatility"] == pytest.approx(np.std([0.01, 0.03], ddof=1) * math.sqrt(252))
+    empty = metrics.by_regime(net, pd.Series([None] * 4, index=days, dtype=object))
+    assert empty.empty and list(empty.columns) == ["state", "days", "share_of_days", "annual_return",
+                                                   "annual_volatility", "sharpe", "hit_rate"]
+
+
+def test_forecast_skill_ignores_rows_without_a_realized_return():
+    rng = np.random.default_rng(8)
+    frame = pd.DataFrame({"date": np.repeat([1, 2, 3], 5), "prediction": rng.normal(size=15),
+                          "realized": rng.normal(size=15)})
+    with_gaps = pd.concat([frame, pd.DataFrame({"date": [1, 2], "prediction": [0.5, -0.5],
+                                                "realized": [np.nan, np.inf]})], ignore_index=True)
+    assert metrics.forecast_skill(with_gaps) == pytest.approx(metrics.forecast_skill(frame))
+    short = metrics.forecast_skill(frame.iloc[:2])
+    assert math.isnan(short["base_rate"]) and math.isnan(short["directional_accuracy"])

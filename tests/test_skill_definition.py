@@ -28,6 +28,7 @@ def test_directional_skill_by_hand():
     up = np.where(np.isnan(PRED), np.nan, 1.0)
     assert metrics.directional_skill(up, REAL)[0] == pytest.approx(base_rate)
     assert metrics.directional_skill(-up, REAL)[0] == pytest.approx(1 - base_rate)
+    assert metrics.directional_skill(np.array([1.0]), np.array([0.02])) == (1.0, 1.0, 1)
     nothing = metrics.directional_skill(np.array([1.0]), np.array([0.0]))
     assert math.isnan(nothing[0]) and math.isnan(nothing[1]) and nothing[2] == 0
 

@@ -19,6 +19,7 @@ import numpy as np
 from scipy.stats import kurtosis, norm, skew
 
 EULER_GAMMA = 0.5772156649015329
+NAN = float("nan")
 CSCV_BLOCKS = 16
 
 
@@ -34,7 +35,7 @@ def probabilistic_sharpe(returns: np.ndarray, benchmark_sr: float = 0.0) -> floa
     n = returns.size
     sd = returns.std(ddof=1) if n > 1 else 0.0
     if n < 3 or sd == 0:
-        return float("nan")
+        return NAN
     return psr_from_moments(returns.mean() / sd, benchmark_sr, n, skew(returns), kurtosis(returns, fisher=False))
 
 
@@ -65,7 +66,7 @@ def pbo_cscv(variant_returns: np.ndarray, blocks: int = CSCV_BLOCKS) -> dict[str
     m = np.asarray(variant_returns, dtype=float)
     t, n = m.shape
     if n < 2 or blocks < 2 or blocks % 2 or t < 2 * blocks:
-        return {"pbo": float("nan"), "logit_median": float("nan"), "splits": 0}
+        return {"pbo": NAN, "logit_median": NAN, "splits": 0}
     edges = np.linspace(0, t, blocks + 1).astype(int)
     s1 = np.add.reduceat(m, edges[:-1], axis=0)          # S x N sums
     s2 = np.add.reduceat(m * m, edges[:-1], axis=0)
