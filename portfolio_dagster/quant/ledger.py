@@ -74,8 +74,7 @@ def book_session(prior: PriorSession, inp: SessionInputs, rule: TradingRule, ini
                           control=np.array([inp.control] * rows, dtype=object), capped=inp.capped,
                           previous_control=None if first else prior.control)
     pending = None if first else _signed(prior.orders, assets)
-    run = run_book(inp.market, decisions, rule, book, pending=pending,
-                   pending_reason="" if first else "", record=True, assets=assets)
+    run = run_book(inp.market, decisions, rule, book, pending=pending, record=True, assets=assets)
     last = rows - 1
     nav = float(run.nav[last])
     closes = np.nan_to_num(inp.market.close[last], nan=0.0)
@@ -86,7 +85,7 @@ def book_session(prior: PriorSession, inp: SessionInputs, rule: TradingRule, ini
         weight=lambda f: f["market_value_usd"] / nav if nav else 0.0)[POSITION_COLUMNS]
     fills = _fills(run, prior, inp) if not first else pd.DataFrame(columns=FILL_COLUMNS)
     orders = pd.DataFrame([{**o, "date": inp.session, "ticker": o["asset"], "decision_id": inp.decision_id}
-                           for o in run.orders if o["row"] == last], columns=[*ORDER_COLUMNS])
+                           for o in run.orders if o["row"] == last], columns=ORDER_COLUMNS)
     previous_nav = prior.nav if not first else None
     account = {
         "date": inp.session, "cash_usd": float(run.cash[last]),

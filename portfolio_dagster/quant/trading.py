@@ -165,10 +165,8 @@ def execute(book: Book, orders: np.ndarray, fill: np.ndarray, last_close: np.nda
     bc, bs, bi = costs(buy)
     need_linear = float(buy @ p + bc.sum() + bs.sum())
     need_impact = float(bi.sum())
-    scale = 1.0
     if need_linear + need_impact > cash:
-        scale = _buy_scale(max(cash, 0.0), need_linear, need_impact)
-        buy = buy * scale
+        buy = buy * _buy_scale(max(cash, 0.0), need_linear, need_impact)
         if not rule.fractional:
             buy = np.floor(buy + 1e-9)
         bc, bs, bi = costs(buy)
