@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import ClassVar
@@ -259,7 +260,9 @@ class Standardizer:
         self.mean, self.std = mean, std
 
     def fit(self, a: np.ndarray) -> "Standardizer":
-        with np.errstate(all="ignore"):
+        # An all-NaN column (e.g. a volume feature on close-only data) scales to 0 without a warning.
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             self.mean = np.nan_to_num(np.nanmean(a, axis=0))
             std = np.nan_to_num(np.nanstd(a, axis=0))
         self.std = np.where(std > 0, std, 1.0)

@@ -21,6 +21,9 @@ import pandas as pd
 
 from portfolio_dagster.quant import walk_forward
 from portfolio_dagster.quant.models import ENSEMBLE
+from portfolio_dagster.quant.models.training import (
+    FORECAST_COLUMNS, context_days, forecast_frame, period_context, train_model_set,
+)
 from portfolio_dagster.quant.significance import cross_sectional_ic
 
 # Scored inner dates every candidate needs before the choice departs from the base configuration.
@@ -95,10 +98,6 @@ def nested_walk_forward(rows: pd.DataFrame, schedule: pd.DatetimeIndex, base_spe
     """Forecasts (ticker, date, horizon, model, prediction, lower, upper, valid_from, candidate) of the
     candidate chosen at each retrain date, and the choices. Every candidate is trained at every retrain
     date (train_model_set) and forecasts its period, which becomes inner history for later choices."""
-    from portfolio_dagster.quant.models.training import (
-        FORECAST_COLUMNS, context_days, forecast_frame, period_context, train_model_set,
-    )
-
     rows = rows.sort_values(["date", "ticker"], kind="stable").reset_index(drop=True)
     calendar = pd.DatetimeIndex(rows["date"].unique()).sort_values()
     specs = {c.name: candidate_spec(base_spec, c) for c in candidates}
