@@ -214,3 +214,30 @@ def test_hmm_parameters_round_trip_as_json():
     assert np.array_equal(hmm.filtered(mf), again.filtered(mf))
     # States are sorted by their mean volatility.
     assert np.all(np.diff(hmm.means[:, regimes.MARKET_FEATURES.index("market_log_vol")]) > 0)
+
+
+def test_calibrated_split_edges_one_fit_row_one_day_validation_and_too_short():
+    rows = pd.DataFrame({"date": CAL})
+    # gap = h + embargo + 1 = 11 sessions between parts; calibration 10 days, validation 5.
+    s = walk_forward.calibrated_split(CAL, CAL[46], 5, 5, 5, 10)
+    assert (s.fit_end, s.validation_start, s.validation_end, s.calibration_start, s.window.end) == \
+        (CAL[0], CAL[11], CAL[15], CAL[26], CAL[35])
+    fit, val, cal = walk_forward.fit_validation_calibration(rows, s)
+    assert (len(fit), len(val), len(cal)) == (1, 5, 10)
+    # The validation window reaches back to the first row: it is kept (one day), nothing before it.
+    s = walk_forward.calibrated_split(CAL, CAL[31], 5, 5, 5, 10)
+    assert (s.fit_end, s.validation_start, s.validation_end, s.calibration_start) == (None, CAL[0], CAL[0], CAL[11])
+    # Too short for a validation window: calibration only, the window itself kept.
+    s = walk_forward.calibrated_split(CAL, CAL[30], 5, 5, 5, 10)
+    assert (s.fit_end, s.validation_start, s.validation_end, s.calibration_start) == (None, None, None, CAL[10])
+    assert s.window == walk_forward.training_window(CAL, CAL[30], 5, 5) and s.asof == CAL[30]
+    fit, val, cal = walk_forward.fit_validation_calibration(rows, s)
+    assert fit.empty and val.empty and list(cal["date"]) == list(CAL[10:20])
+    # No eligible row at all.
+    s = walk_forward.calibrated_split(CAL, CAL[11], 5, 6, 5, 10)
+    assert s.window.empty and s.asof == CAL[11]
+    assert (s.fit_end, s.validation_start, s.validation_end, s.calibration_start) == (None, None, None, None)
+    assert all(part.empty for part in walk_forward.fit_validation_calibration(rows, s))
+    # A rolling window is kept.
+    s = walk_forward.calibrated_split(CAL, CAL[400], 5, 5, 20, 20, rolling_days=100)
+    assert s.window == walk_forward.training_window(CAL, CAL[400], 5, 5, rolling_days=100)
