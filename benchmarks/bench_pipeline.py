@@ -13,8 +13,9 @@ Run: .venv/bin/python -m benchmarks.bench_pipeline [--home DIR] [--reuse] [--ski
 3. a one-year backfill of the daily stages (the last sample year), twice: as the history twins (one
    yearly partition per stage, what `pmx run` uses) and as the daily assets (one run over the year's
    daily partitions, what a UI backfill of the daily assets does).
-4. the daily session at 30 years of history over the same at 5 years (a second data folder loaded with
-   `pmx run --start <5 years before the end>`).
+4. the daily session at 33 years of history (1990-2022) over the same at 8 years (a second data folder
+   loaded with `pmx run --start 2015-01-02`; 5 years are too few for the default config to train the
+   2022 model set, so every session there would retrain).
 Targets (issue 13, 2-core machine): default run <= 150 s wall, orchestration <= 30 % of wall, peak RSS
 <= 2 GiB; daily session <= 8 s; one-year backfill <= 40 s; ratio 30 y / 5 y <= 1.2.
 """
@@ -34,7 +35,9 @@ import warnings
 from pathlib import Path
 
 LAST_DAY = dt.date(2022, 12, 28)
-FIVE_YEARS_START = dt.date(2018, 1, 2)
+# The short history: the shortest start from which the default config trains the 2022 model set (min_train_days
+# 1000 + validation 252 + feature warm-up); with 5 years (2018) no model exists and each session would retrain.
+SHORT_START = dt.date(2015, 1, 2)
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -198,7 +201,7 @@ def main() -> None:
     skip = set(args.skip.split(","))
     warnings.filterwarnings("ignore", module="dagster")
     root = (args.home or Path(tempfile.mkdtemp(prefix="pmx_bench_pipeline_"))).resolve()
-    full, short = root / "full", root / "five_years"
+    full, short = root / "full", root / "short_history"
     print(f"data folders under {root}; {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}", flush=True)
     if "default" not in skip and not args.reuse:
         bench_default(full)
@@ -207,11 +210,12 @@ def main() -> None:
         bench_backfill(full)
     if "ratio" not in skip:
         if not args.reuse:
-            wall, _ = _pmx_run(short, "--start", FIVE_YEARS_START.isoformat())
-            print(f"setup: pmx run {FIVE_YEARS_START}..{LAST_DAY} (5 years) {wall:.1f} s")
+            wall, _ = _pmx_run(short, "--start", SHORT_START.isoformat())
+            print(f"setup: pmx run {SHORT_START}..{LAST_DAY} {wall:.1f} s")
         session_5 = bench_session(short, args.sessions)
         session_30 = session_30 if session_30 is not None else bench_session(full, args.sessions)
-        print(f"daily session at 30 years / at 5 years of history: {session_30 / session_5:.2f} (target: <= 1.2)")
+        print(f"daily session at 33 years / at {LAST_DAY.year - SHORT_START.year + 1} years of history: "
+              f"{session_30 / session_5:.2f} (target: 30 y / 5 y <= 1.2)")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 

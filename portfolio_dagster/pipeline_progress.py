@@ -19,10 +19,13 @@ from rich.table import Table
 
 class StageProgress:
     def __init__(self, enabled: bool | None = None, echo: Callable[[str], None] = print,
-                 console: Console | None = None):
+                 console: Console | None = None, keep_finished: bool = True):
+        """enabled: live bars (default: when the console is a terminal); keep_finished False (`pmx
+        replay`: a run per session) drops each run's bars when it ends and prints no per-stage lines."""
         self.console = console or Console()
         self.live = self.console.is_terminal if enabled is None else enabled
         self.echo = echo
+        self.keep_finished = keep_finished
         self._lock = threading.Lock()
         self._tasks: dict[str, TaskID] = {}
         self._started: dict[str, float] = {}
@@ -54,9 +57,12 @@ class StageProgress:
         with self._lock:
             if self._progress is not None:
                 for stage, task in self._tasks.items():
-                    if stage not in self._started and not success:
+                    if not self.keep_finished:
+                        self._progress.remove_task(task)
+                    elif stage not in self._started and not success:
                         self._progress.update(task, status="skipped")
             self._tasks.clear()
+            self._started.clear()
 
     def stop(self) -> None:
         if self._progress is not None:
@@ -92,8 +98,8 @@ class StageProgress:
                     self._progress.update(task, completed=self._totals[stage] if ok else self._done[stage],
                                           status="[green]ok[/]" if ok else "[red]FAILED[/]")
                     self._progress.stop_task(task)
-                else:
-                    self.echo(f"{stage:<34} {'ok' if ok else 'FAILED':<6} {self._done[stage]:>5}/"
+                elif self.keep_finished:
+                    self.echo(f"  {stage:<34} {'ok' if ok else 'FAILED':<6} {self._done[stage]:>5}/"
                               f"{self._totals[stage]:<5} {took:7.1f} s")
 
     # -- closing table ---------------------------------------------------------------------------
