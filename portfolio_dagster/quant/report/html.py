@@ -11,7 +11,8 @@ import pandas as pd
 
 from portfolio_dagster.quant.criteria import STRESS_PERIODS
 from portfolio_dagster.quant.drift import ABSOLUTE, drifted
-from portfolio_dagster.quant.metrics import monthly_returns, window_drawdowns
+from portfolio_dagster.quant.calendar import TRADING_DAYS
+from portfolio_dagster.quant.metrics import ROLLING_WINDOW_DAYS, monthly_returns, window_drawdowns
 from portfolio_dagster.quant.report import plots
 
 HEADLINE = ("annual_return", "annual_volatility", "sharpe", "sortino", "max_drawdown", "calmar",
@@ -128,7 +129,8 @@ def render_html(data: ReportData) -> str:
         passed=data.criteria["passed"].map({True: "PASS", False: "FAIL"}).fillna("not measured").astype(str),
         measured=[_measured(r) for r in data.criteria.itertuples()])
     crit_html = _table(crit[["criterion", "target", "measured", "passed", "detail"]])
-    window = int(data.rolling["window_days"].iat[0]) if "window_days" in data.rolling and len(data.rolling) else 252
+    window = int(data.rolling["window_days"].iat[0]) if "window_days" in data.rolling and len(data.rolling) \
+        else ROLLING_WINDOW_DAYS
     skill = skill_table(s)
     ml = data.daily[data.daily["strategy"] == "ml_barbell"]
     heat = monthly_returns(ml.set_index(pd.to_datetime(ml["date"]))["net_return"]) if len(ml) else pd.DataFrame()
@@ -280,7 +282,7 @@ def _paper(paper: PaperSection | None) -> str:
     corr = both["daily_return"].corr(both["backtest_return"]) if len(both) > 2 else float("nan")
     facts = (f"<p>{len(a)} sessions, {a['date'].iat[0]} to {last['date']}: NAV <b>${last['nav_usd']:,.0f}</b> "
              f"(cash ${last['cash_usd']:,.0f}); tracking difference vs the backtest's ml_barbell "
-             f"{tracking.sum() * 100:+.2f} pp cumulative, {tracking.std() * math.sqrt(252) * 100:.2f}% annualized "
+             f"{tracking.sum() * 100:+.2f} pp cumulative, {tracking.std() * math.sqrt(TRADING_DAYS) * 100:.2f}% annualized "
              f"tracking error, daily correlation {corr:.3f}. The ledger trades whole shares from its own start; "
              "the backtest trades fractional shares from backtest.start.</p>") if len(both) else \
         f"<p>{len(a)} session(s): NAV <b>${last['nav_usd']:,.0f}</b>.</p>"
