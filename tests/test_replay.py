@@ -41,6 +41,22 @@ def test_replay_books_one_reconciled_session_per_exchange_session(replayed):
     assert "Paper trading" in (replayed / "reports" / "report.html").read_text()
 
 
+def test_the_decay_sensor_retrains_during_the_replay_and_later_forecasts_use_it(replayed):
+    """On this slice the live skill at the replay's start is below operations.retrain_below: the sensor's
+    tick after a replayed session requests a retrain that trains a set valid from the next session."""
+    warehouse = replayed / "warehouse.duckdb"
+    reg = read_table(warehouse, "model_registry")
+    decay = reg[reg["trigger"] == "decay"]
+    sessions = sessions_between(pd.Timestamp(REPLAY[0]).date(), pd.Timestamp(REPLAY[1]).date())
+    assert len(decay) and decay["reason"].str.contains("directional accuracy").all()
+    valid_from = pd.Timestamp(decay["valid_from"].min()).date()
+    assert valid_from in sessions[1:]
+    fc = read_table(warehouse, "forecasts")
+    fc = fc[(fc["model"] == "ensemble") & (pd.to_datetime(fc["date"]).dt.date >= valid_from)]
+    assert len(fc) and fc["model_id"].isin(decay["model_id"]).all()
+    assert (reg.loc[reg["trigger"] != "decay", "trigger"] == "schedule").all()
+
+
 def test_a_second_replay_resumes_and_rewrites_nothing(replayed, capsys):
     before = _tables(replayed)
     assert main(["replay", "--start", REPLAY[0], "--end", REPLAY[1]]) == 0
