@@ -48,7 +48,21 @@ def test_evaluation_model_metrics_and_sensor_agree():
                                 (model["directional_accuracy"], model["base_rate"]),
                                 (sensor.directional_accuracy, sensor.base_rate)):
         assert accuracy == pytest.approx(4 / 6) and base_rate == pytest.approx(3 / 6)
-    assert evaluation["n"] == 6
+    assert evaluation["n"] == 6 and sensor.observations == 6
+    assert sensor.ic == pytest.approx(evaluation["ic"])
+
+
+def test_the_sensor_ic_is_the_evaluations_over_several_dates():
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"date": np.repeat(pd.bdate_range("2021-01-04", periods=6), 7),
+                          "ticker": np.tile([f"T{i}" for i in range(7)], 6),
+                          "prediction": rng.normal(size=42), "realized": rng.normal(size=42)})
+    frame.loc[::5, "realized"] = 0.0                                  # flat moves: no direction, still ranked
+    sensor = rolling_skill(frame, window_days=6)
+    evaluation = metrics.forecast_skill(frame)
+    assert sensor.ic == pytest.approx(evaluation["ic"]) and np.isfinite(sensor.ic)
+    assert (sensor.directional_accuracy, sensor.base_rate, sensor.observations) == \
+        (pytest.approx(evaluation["directional_accuracy"]), pytest.approx(evaluation["base_rate"]), evaluation["n"])
 
 
 def test_emergency_control_counts_hits_by_the_same_rule():

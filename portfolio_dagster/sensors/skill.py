@@ -8,11 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from portfolio_dagster.quant.metrics import directional_skill
+from portfolio_dagster.quant.metrics import daily_rank_ic, directional_skill
 from portfolio_dagster.resources.operations_state import EMERGENCY  # the action sets the state of that key
 
 NONE, RETRAIN, RECOVERED = "none", "retrain", "recovered"
-_MIN_TICKERS_FOR_IC = 3
 
 
 @dataclass(frozen=True)
@@ -28,17 +27,15 @@ class Skill:
 def rolling_skill(pairs: pd.DataFrame, window_days: int) -> Skill:
     """`pairs`: date, ticker, prediction, realized (NaN realized rows are ignored)."""
     pairs = pairs.dropna(subset=["prediction", "realized"])
-    pairs = pairs[pairs["realized"] != 0]
-    dates = np.sort(pairs["date"].unique())[-window_days:]
+    # The window: the last dates with a realized move; skill and IC as in the evaluation (quant.metrics).
+    dates = np.sort(pairs.loc[pairs["realized"] != 0, "date"].unique())[-window_days:]
     if len(dates) == 0:
         return Skill(None, 0, 0, math.nan, math.nan, math.nan)
     win = pairs[pairs["date"].isin(dates)]
-    accuracy, base_rate, _ = directional_skill(win["prediction"], win["realized"])
-    ics = [g["prediction"].rank().corr(g["realized"].rank()) for _, g in win.groupby("date")
-           if len(g) >= _MIN_TICKERS_FOR_IC]
-    ics = [v for v in ics if np.isfinite(v)]
-    return Skill(pd.Timestamp(dates[-1]), len(dates), len(win), accuracy, base_rate,
-                 float(np.mean(ics)) if ics else math.nan)
+    accuracy, base_rate, counted = directional_skill(win["prediction"], win["realized"])
+    ics = daily_rank_ic(win)
+    return Skill(pd.Timestamp(dates[-1]), len(dates), counted, accuracy, base_rate,
+                 float(ics.mean()) if len(ics) else math.nan)
 
 
 def decide(skill: Skill, retrain_below: float, emergency_below: float, min_ic: float,
