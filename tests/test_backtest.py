@@ -95,6 +95,21 @@ def test_capacity_is_where_impact_halves_the_sharpe():
     assert metrics.sharpe(run.net_at_aum(cap / 2)) > base / 2 > metrics.sharpe(run.net_at_aum(cap * 2))
 
 
+@pytest.mark.parametrize("drift", [-0.0005, -0.002])
+def test_capacity_with_a_modest_or_a_losing_sharpe(drift):
+    """A Sharpe below 1 still has a capacity where impact halves it; a losing strategy has none (0)."""
+    days, _, close, targets, impact = synthetic_market(n_days=500, seed=5)
+    close = close.mul(np.exp(drift * np.arange(len(days))), axis=0)
+    run = bt.simulate(targets, close, bt.rebalance_dates(days, "weekly"), CostModel(5.0, 0.0, 1.0), impact)
+    base = metrics.sharpe(run.net_at_aum(0.0))
+    cap = bt.capacity_usd(run)
+    if drift > -0.001:
+        assert 0 < base < 1 and 1e3 < cap < 1e13   # a Sharpe of about 0.94
+        assert metrics.sharpe(run.net_at_aum(cap)) == pytest.approx(base / 2, rel=1e-6)
+    else:
+        assert base <= 0 and cap == 0.0
+
+
 def test_capacity_not_estimable_without_volume():
     days, _, close, targets, _ = synthetic_market()
     assert impact_inputs(close, None) is None

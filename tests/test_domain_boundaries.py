@@ -41,8 +41,7 @@ def test_the_strategy_config_provides_what_allocation_reads():
 def test_trading_days_per_year_is_defined_once():
     definition = re.compile(r"^\s*(TRADING_DAYS|ANNUALI[SZ]ATION|\w*PER_YEAR)\s*=\s*\d", re.MULTILINE)
     defined = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if definition.search(p.read_text())]
-    # quant/backtest.py keeps its own until its rewrite imports quant.calendar.TRADING_DAYS.
-    assert set(defined) <= {"quant/calendar.py", "quant/backtest.py"}, defined
+    assert set(defined) <= {"quant/calendar.py"}, defined
     assert "quant/calendar.py" in defined
     assert [str(p.relative_to(PACKAGE)) for p in QUANT.rglob("*.py") if _annualizes_by_literal(p)] == []
 

@@ -58,11 +58,12 @@ def test_report_shows_criteria_verdicts_and_caveats(page):
 def test_skill_table_reads_horizons_from_summary():
     summary = pd.DataFrame({"strategy": "ml_barbell",
                             "metric": ["directional_accuracy_5d", "base_rate_5d", "ic_5d", "directional_accuracy_21d",
-                                       "base_rate_21d", "ic_21d", "sharpe"],
-                            "value": [0.55, 0.53, 0.02, 0.6, 0.57, 0.04, 1.0]})
+                                       "base_rate_21d", "ic_21d", "rank_ic_21d", "ic_tstat_21d", "sharpe"],
+                            "value": [0.55, 0.53, 0.02, 0.6, 0.57, 0.04, 0.03, 2.5, 1.0]})
     table = skill_table(summary)
     assert table["horizon"].tolist() == [5, 21]
-    assert table.set_index("horizon").loc[21].tolist() == pytest.approx([0.6, 0.57, 0.04])
+    assert table.set_index("horizon").loc[21].tolist() == pytest.approx([0.6, 0.57, 0.04, 0.03, 2.5])
+    assert table.set_index("horizon").loc[5, ["rank_ic", "ic_tstat"]].isna().all()
     head = summary_table(pd.concat([summary, summary.assign(strategy="benchmark")]))
     assert list(head.columns) == ["ml_barbell", "benchmark"] and list(head.index) == ["sharpe"]
 

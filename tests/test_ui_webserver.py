@@ -135,7 +135,7 @@ def test_ui_graph_schedules_sensors_checks_and_a_launched_materialization(webser
         rows = con.execute("SELECT count(*), min(date), max(date) FROM raw_prices_csv").fetchone()
     finally:
         con.close()
-    assert rows[0] == 6 and str(rows[1]) == PARTITION == str(rows[2])  # 5 tickers + the benchmark
+    assert rows[0] == 8 and str(rows[1]) == PARTITION == str(rows[2])  # 5 tickers, the benchmark, CASH, BOND
 
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=60)
