@@ -152,17 +152,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.warehouse:
         os.environ["PMX_WAREHOUSE"] = str(args.warehouse.resolve())
 
-    from portfolio_dagster.pipeline_progress import StageProgress
+    from portfolio_dagster.pipeline_progress import StageProgress, load_stage_seconds, save_stage_seconds
     from portfolio_dagster.pipeline_runner import checks_line, run_pipeline
 
     started = time.monotonic()
     progress = StageProgress()
+    progress.expect(load_stage_seconds(home))
     try:
         outcome = run_pipeline(config, _partition_keys(config.data.start, config.data.end), echo=print,
                                progress=progress, debug=args.debug)
     finally:
         progress.stop()
     progress.summary(outcome.stages, time.monotonic() - started)
+    save_stage_seconds(home, outcome.stages)
     print(checks_line(outcome.checks))
     return cmd_report(args)
 

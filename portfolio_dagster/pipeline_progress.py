@@ -7,14 +7,36 @@ it ends. Events arrive from a watcher thread (pipeline_runner._watch).
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import dagster as dg
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TaskID, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
 from rich.table import Table
+from rich.text import Text
+
+# Seconds each stage took last time (per data folder): the ETA of a stage whose partitions are all
+# recorded at its end (Dagster writes them after the asset's function returns).
+STAGE_SECONDS_FILE = "stage_seconds.json"
+
+
+class _EtaColumn(ProgressColumn):
+    """Remaining time: from the stage's last duration (scaled by its partitions) while it runs, else
+    rich's estimate from the partitions recorded so far."""
+
+    def render(self, task: Task) -> Text:
+        expected = task.fields.get("expected")
+        if task.finished:
+            return Text("0:00:00", style="progress.remaining")
+        if expected and task.started and task.elapsed is not None:
+            left = max(0.0, expected - task.elapsed)
+            return Text(f"~{int(left) // 3600}:{int(left) % 3600 // 60:02d}:{int(left) % 60:02d}",
+                        style="progress.remaining")
+        return TimeRemainingColumn().render(task)
 
 
 class StageProgress:
@@ -37,10 +59,14 @@ class StageProgress:
             self._progress = Progress(
                 TextColumn("{task.description:<34}"), BarColumn(bar_width=28), MofNCompleteColumn(),
                 TextColumn("{task.fields[unit]:<10}"), TimeElapsedColumn(), TextColumn("ETA"),
-                TimeRemainingColumn(), TextColumn("{task.fields[status]}"), console=self.console)
+                _EtaColumn(), TextColumn("{task.fields[status]}"), console=self.console)
             self._progress.start()
 
     # -- phases (one Dagster run each) ----------------------------------------------------------
+
+    def expect(self, seconds: dict[str, tuple[float, int]]) -> None:
+        """Last durations per stage: {stage: (seconds, partitions)} (see load_stage_seconds)."""
+        self._expected = dict(seconds)
 
     def start_phase(self, label: str, stages: Sequence[str], partitions: int) -> None:
         with self._lock:
@@ -50,8 +76,10 @@ class StageProgress:
                 self._totals[stage] = partitions
                 self._done[stage] = 0
                 if self._progress is not None:
+                    last = getattr(self, "_expected", {}).get(stage)
+                    expected = last[0] * max(1.0, partitions / max(1, last[1])) if last else None
                     self._tasks[stage] = self._progress.add_task(
-                        stage, total=partitions, start=False, unit=unit, status="waiting")
+                        stage, total=partitions, start=False, unit=unit, status="waiting", expected=expected)
 
     def end_phase(self, success: bool) -> None:
         with self._lock:
@@ -118,3 +146,17 @@ class StageProgress:
         table.add_row("total (bookkeeping: all but compute)", "", f"{compute:.1f}", f"{wall_s - compute:.1f}", "")
         self.console.print(table)
 
+
+
+def load_stage_seconds(home: Path) -> dict[str, tuple[float, int]]:
+    path = home / STAGE_SECONDS_FILE
+    try:
+        return {k: (float(v[0]), int(v[1])) for k, v in json.loads(path.read_text()).items()}
+    except (OSError, ValueError, TypeError, IndexError):
+        return {}
+
+
+def save_stage_seconds(home: Path, timings: Sequence) -> None:
+    known = load_stage_seconds(home)
+    known.update({t.stage: (round(t.step_s, 2), t.partitions) for t in timings})
+    (home / STAGE_SECONDS_FILE).write_text(json.dumps(known, indent=0, sort_keys=True))
