@@ -298,12 +298,14 @@ def stage_timings(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResul
     return sorted(out, key=lambda t: times[(t.stage, "STEP_START")])
 
 
-def warnings_of(instance: dg.DagsterInstance, run_id: str) -> tuple[list[str], list[tuple[str, bool]]]:
-    """(the run's user-code warnings, one line each; (check name, passed) of its asset checks)."""
+def warnings_of(instance: dg.DagsterInstance, run_id: str,
+                stages: Sequence[str]) -> tuple[list[str], list[tuple[str, bool]]]:
+    """(warnings the stages' own code logged, one line each, e.g. a live source falling back; (check
+    name, passed) of the run's asset checks, whose findings and alerts are in the UI and `alerts`)."""
     lines, checks = [], []
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
-        if event is None and entry.level >= 30:   # logging.WARNING from context.log in an asset
+        if event is None and entry.level >= 30 and entry.step_key in stages:   # context.log.warning
             lines.append(f"{_stage_of_step(entry.step_key)}: {_clean(entry.user_message)}")
         elif event is not None and event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
@@ -346,12 +348,12 @@ def run_pipeline(config: PipelineConfig, partition_range: tuple[str, str],
         outcome.run_ids.append(result.run_id)
         outcome.run_wall_s[result.run_id] = time.monotonic() - t0
         progress.end_phase(result.success)
-        warned, checks = warnings_of(instance, result.run_id)
+        warned, checks = warnings_of(instance, result.run_id, names)
         outcome.checks += checks
+        if not result.success:   # one line names the stage and the cause; skipped steps say nothing new
+            raise RunFailed(failure_reason(result))
         for line in warned:
             echo(f"pmx: warning: {line}")
-        if not result.success:
-            raise RunFailed(failure_reason(result))
         outcome.stages += [t for t in stage_timings(instance, result, phase.partitions) if t.stage in names]
     return outcome
 
