@@ -12,6 +12,7 @@ from portfolio_dagster.quant.models import (
     FAMILIES, INTERVAL_QUANTILES, ArtifactError, Ensemble, family_class, load_model,
 )
 from portfolio_dagster.quant.models.ensemble import information_coefficient
+from portfolio_dagster.quant.significance import rank_ic_stats
 from model_data import FEATURES, SMALL_PARAMS, panel
 
 NATIVE = {"lightgbm": ".txt", "xgboost": ".ubj", "tcn": ".pt", "lstm": ".pt", "bayesian_ridge": ".npz",
@@ -141,3 +142,35 @@ def test_ensemble_weights_follow_validation_skill_and_round_trip(tmp_path):
     (tmp_path / "bad.json").write_text("[]")
     with pytest.raises(ArtifactError):
         Ensemble.load(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize("family,objective", [("lightgbm", "lambdarank"), ("xgboost", "rank:pairwise")])
+def test_ranking_objectives_rank_each_date_and_map_to_forward_returns(family, objective, predictable, tmp_path):
+    fit, val, test = predictable
+    params = SMALL_PARAMS[family] | {"objective": objective}
+    model = family_class(family)(params, seed=7).fit(fit, fit["y"].to_numpy(), FEATURES, val, val["y"].to_numpy())
+    assert model.ranking
+    model.map_output(fit["y"].to_numpy(), val, val["y"].to_numpy())
+    assert model.output_map["kind"] == "cross_sectional" and model.output_map["slope"] > 0
+    assert model.output_map["drift"] == pytest.approx(fit["y"].mean())
+    model.calibrate_intervals(test, test["y"].to_numpy())
+    pred, lower, upper = model.predict_interval(test)
+    y = test["y"].to_numpy()
+    # A score becomes a return forecast: same per-date ordering, the scale of returns (0.01 here).
+    frame = test.assign(prediction=pred, actual=y)
+    assert rank_ic_stats(frame, horizon=1)["rank_ic"] > 0.5
+    assert 0.002 < np.std(pred) < 0.02 and np.all(lower <= pred) and np.all(pred <= upper)
+    loaded = load_model(model.save(tmp_path / "ranker"))
+    assert loaded.output_map == model.output_map
+    assert np.array_equal(loaded.predict_interval(test)[0], pred)
+
+
+def test_ranking_objectives_need_rows_sorted_by_date(predictable):
+    fit, val, _ = predictable
+    model = family_class("lightgbm")(SMALL_PARAMS["lightgbm"] | {"objective": "lambdarank"})
+    shuffled = fit.sample(frac=1.0, random_state=0)
+    with pytest.raises(ValueError, match="sorted by date"):
+        model.fit(shuffled, shuffled["y"].to_numpy(), FEATURES, val, val["y"].to_numpy())
+    with pytest.raises(ValueError, match="unknown lightgbm objective"):
+        family_class("lightgbm")({"objective": "huber"}).fit(fit, fit["y"].to_numpy(), FEATURES, val,
+                                                            val["y"].to_numpy())
