@@ -186,3 +186,62 @@ def test_trigger_order_initial_then_control_then_schedule():
     assert trading.trigger(True, "emergency", "") == trading.CONTROL
     assert trading.trigger(True, "", "") == trading.SCHEDULED
     assert trading.trigger(False, "", "") is None
+
+
+@pytest.mark.parametrize("cash,linear,impact", [(50.0, 100.0, 0.0), (50.0, 80.0, 40.0), (0.0, 10.0, 5.0),
+                                                (200.0, 100.0, 40.0)])
+def test_buy_scale_spends_exactly_the_cash_or_buys_in_full(cash, linear, impact):
+    s = trading._buy_scale(cash, linear, impact)
+    assert 0.0 <= s <= 1.0
+    spent = s * linear + s ** 1.5 * impact
+    if cash == 0:
+        assert s == 0.0
+    elif linear + impact <= cash:
+        assert s == 1.0
+    else:
+        assert spent <= cash and spent == pytest.approx(cash, rel=1e-12)
+
+
+def test_the_records_say_what_was_ordered_and_filled():
+    days = pd.bdate_range("2010-01-04", periods=3)
+    close = pd.DataFrame({"A": [10.0, 12.0, 12.0], "B": [20.0, 20.0, 25.0]}, index=days)
+    opens = pd.DataFrame({"A": [np.nan, 11.0, 12.0], "B": [np.nan, -1.0, 24.0]}, index=days)
+    market = bt.market_panels(close, days, ["A", "B"], opens)
+    np.testing.assert_array_equal(market.fill[1], [11.0, 20.0])       # open; a bad open falls back to the close
+    target = np.array([[0.25, 0.5], [np.nan, np.nan], [np.nan, np.nan]])
+    dec = Decisions(target=target, scheduled=np.zeros(3, bool), control=np.full(3, ""), capped=np.zeros(2, bool))
+    run = run_book(market, dec, TradingRule(CostModel(10.0, 5.0)), Book(np.array([0.0, 30.0]), 400.0),
+                   record=True, assets=["A", "B"])
+    orders = {o["asset"]: o for o in run.orders}
+    # NAV at the decision close: 400 + 30 x 20 = 1000 -> A: 25 shares at 10; B: 25 shares (sell 5) at 20.
+    assert orders["A"] == {"row": 0, "asset": "A", "side": "buy", "quantity": 25.0, "reference_price": 10.0,
+                           "target_weight": 0.25, "previous_weight": 0.0, "reason": trading.INITIAL}
+    assert orders["B"] == {"row": 0, "asset": "B", "side": "sell", "quantity": 5.0, "reference_price": 20.0,
+                                "target_weight": 0.5, "previous_weight": 0.6, "reason": trading.INITIAL}
+    fills = {f["asset"]: f for f in run.fills}
+    assert fills["B"]["quantity"] == -5.0 and fills["B"]["price"] == 20.0
+    assert fills["B"]["commission_usd"] == pytest.approx(0.1) and fills["B"]["spread_usd"] == pytest.approx(0.05)
+    assert fills["A"]["quantity"] == 25.0 and fills["A"]["price"] == 11.0 and fills["A"]["status"] == trading.FILLED
+    assert fills["A"]["commission_usd"] == pytest.approx(0.275) and fills["A"]["decided"] == 0
+    assert run.cash[1] == pytest.approx(400.0 + 100.0 - 0.15 - 275.0 - 0.4125)
+    assert run.traded_usd[1] == pytest.approx(375.0) and run.linear_usd[1] == pytest.approx(0.5625)
+
+
+@pytest.mark.parametrize("tolerance,trims", [(0.0, True), (0.5, False)])
+def test_the_cap_tolerance_decides_whether_a_drift_trims(tolerance, trims):
+    days = pd.bdate_range("2010-01-04", periods=4)
+    close = pd.DataFrame({"A": [10.0, 10.0, 13.0, 13.0], "B": [10.0, 10.0, 10.0, 10.0]}, index=days)
+    target = np.full((4, 2), np.nan)
+    target[0] = [0.3, 0.7]
+    dec = Decisions(target=target, scheduled=np.zeros(4, bool), control=np.full(4, ""), capped=np.array([True, False]))
+    rule = TradingRule(CostModel(0.0), max_position=0.3, cap_tolerance=tolerance)
+    run = run_book(bt.market_panels(close, days, ["A", "B"]), dec, rule, Book(np.zeros(2), 100.0), record=True,
+                   assets=["A", "B"])
+    # A drifts to 3 x 13 / (39 + 70) = 36% at row 2: over 30%, under 45%.
+    cap_orders = [o for o in run.orders if o["reason"] == trading.CAP]
+    assert bool(cap_orders) == trims
+    if trims:
+        assert cap_orders == [{"row": 2, "asset": "A", "side": "sell", "quantity": pytest.approx(3 - 0.3 * 109 / 13),
+                               "reference_price": 13.0, "target_weight": 0.3,
+                               "previous_weight": pytest.approx(39 / 109), "reason": trading.CAP}]
+        assert run.quantity[3, 0] == pytest.approx(0.3 * 109 / 13) and run.quantity[3, 1] == run.quantity[2, 1]
