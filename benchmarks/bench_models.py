@@ -29,7 +29,7 @@ from portfolio_dagster.quant import regimes, targets, walk_forward
 from portfolio_dagster.quant.models import ENSEMBLE
 from portfolio_dagster.quant.models.skill import oos_skill
 from portfolio_dagster.quant.models.selection import candidates_from_config, nested_walk_forward
-from portfolio_dagster.quant.models.training import context_days, train_model_set, training_spec
+from portfolio_dagster.quant.models.training import context_days, period_context, train_model_set, training_spec
 from portfolio_dagster.quant.panel import wide
 from portfolio_dagster.quant.targets import target_name
 
@@ -82,10 +82,8 @@ def main() -> None:
             sets += 1
             for k, v in ms.fit_seconds.items():
                 fit_s[k] = fit_s.get(k, 0.0) + v
-            stop = schedule[i + 1] if i + 1 < len(schedule) else calendar[-1] + pd.Timedelta(days=1)
-            first = calendar[max(0, int(calendar.searchsorted(asof)) - context_days(spec))]
-            ctx = rows[(rows["date"] >= first) & (rows["date"] < stop)]
-            keep = (ctx["date"] >= asof).to_numpy()
+            ctx, keep = period_context(rows, calendar, asof, schedule[i + 1] if i + 1 < len(schedule) else None,
+                                       context_days(spec))
             points = {}
             for family, model in ms.models.items():
                 t1 = time.perf_counter()
