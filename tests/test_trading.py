@@ -149,6 +149,12 @@ def test_impact_is_paid_from_cash_and_scales_with_the_book():
     large = bt.simulate(targets, close, bt.rebalance_dates(days, "weekly"), rule, ImpactInputs(sigma, adv),
                         capital_usd=1e8)
     assert small.daily["impact_cost"].iat[0] > 0
+    for run in (small, large):
+        np.testing.assert_allclose(run.daily["cost"], run.daily["linear_cost"] + run.daily["impact_cost"], rtol=1e-12)
+        np.testing.assert_allclose(run.daily["gross_return"] - run.daily["net_return"], run.daily["cost"], atol=1e-15)
+        weights = run.holdings()
+        assert list(weights.index) == list(days) and list(weights.columns) == run.assets
+        np.testing.assert_allclose(weights.sum(axis=1) + run.book.cash / run.book.nav, 1.0, rtol=1e-12)
     ratio = large.daily["impact_cost"].iat[0] / small.daily["impact_cost"].iat[0]
     assert ratio == pytest.approx(np.sqrt(1e3), rel=1e-9)  # square-root law on the first (identical) trade
 
