@@ -263,8 +263,8 @@ def execute_run_request(job: dg.JobDefinition, request: dg.RunRequest, instance:
     return result
 
 
-def _event_times(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
-    """step key -> timestamp of its STEP_START/STEP_OUTPUT/STEP_SUCCESS events (DagsterEvent objects
+def _event_times(instance: dg.DagsterInstance, run_id: str) -> dict[tuple[str, str], float]:
+    """(step key, event type) -> timestamp of its STEP_START/OUTPUT/SUCCESS/FAILURE events (DagsterEvents
     in the result carry no timestamps; the stored entries do)."""
     times = {}
     conn = instance.get_records_for_run(run_id, of_type=_STEP_EVENTS - {dg.DagsterEventType.ASSET_MATERIALIZATION},
