@@ -163,10 +163,13 @@ class Forecaster(ABC):
 
     def forecast(self, x: pd.DataFrame) -> np.ndarray:
         """The forward-return forecast: the model's output through its output map."""
-        out = self.predict(x)
+        return self.to_return(self.predict(x), x["date"])
+
+    def to_return(self, output: np.ndarray, dates) -> np.ndarray:
+        """The output map applied to outputs of rows dated `dates`."""
         if self.output_map.get("kind") == "cross_sectional":
-            return self.output_map["drift"] + self.output_map["slope"] * demean_by_date(out, x["date"])
-        return out
+            return self.output_map["drift"] + self.output_map["slope"] * demean_by_date(output, dates)
+        return output
 
     def predict_interval(self, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         pred = self.forecast(x)
@@ -177,10 +180,8 @@ class Forecaster(ABC):
         """Increase of the validation MSE of the forward-return forecast when one feature's column is
         shuffled (seeded); y_val: forward returns."""
         y_val = np.asarray(y_val, dtype=float)
-        # Sequence models need contiguous rows (their inputs are windows): they use the whole window.
-        if not self.needs_sequences:
-            idx = subsample(len(x_val), PERMUTATION_ROWS, self.seed)
-            x_val, y_val = x_val.iloc[idx], y_val[idx]
+        idx = subsample(len(x_val), PERMUTATION_ROWS, self.seed)
+        x_val, y_val = x_val.iloc[idx], y_val[idx]
         if not len(y_val):
             return np.full(len(self.feature_names), np.nan)
         base = float(np.mean((y_val - self.forecast(x_val)) ** 2))

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from portfolio_dagster.quant.models.base import Forecaster, Standardizer, matrix, subsample
+from portfolio_dagster.quant.models.base import PERMUTATION_ROWS, Forecaster, Standardizer, matrix, subsample
 
 for _name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):
     logging.getLogger(_name).setLevel(logging.ERROR)
@@ -68,15 +68,21 @@ class SequenceForecaster(Forecaster):
     @abstractmethod
     def _new_net(self) -> SequenceNet: ...
 
-    def _sequences(self, x: pd.DataFrame) -> np.ndarray:
-        """rows x features x lookback (float32), in x's row order."""
+    def _sequences(self, x: pd.DataFrame, only: np.ndarray | None = None) -> np.ndarray:
+        """rows x features x lookback (float32), in x's row order; `only`: the windows of these sorted
+        row positions alone (a training subsample need not materialize every row's window)."""
         z = self.scaler.transform(matrix(x, self.feature_names)).astype(np.float32)
-        out = np.zeros((len(x), len(self.feature_names), self.lookback), dtype=np.float32)
+        wanted = np.arange(len(x)) if only is None else np.asarray(only)
+        out = np.zeros((len(wanted), len(self.feature_names), self.lookback), dtype=np.float32)
         tickers = x["ticker"].to_numpy()
         for t in pd.unique(tickers):
             rows = np.flatnonzero(tickers == t)  # date order within the ticker (x is date-sorted)
+            picked = np.isin(rows, wanted)
+            if not picked.any():
+                continue
             padded = np.vstack([np.zeros((self.lookback - 1, z.shape[1]), np.float32), z[rows]])
-            out[rows] = np.lib.stride_tricks.sliding_window_view(padded, self.lookback, axis=0)
+            windows = np.lib.stride_tricks.sliding_window_view(padded, self.lookback, axis=0)
+            out[np.searchsorted(wanted, rows[picked])] = windows[picked]
         return out
 
     def _fit(self, x: pd.DataFrame, y: np.ndarray, x_val: pd.DataFrame, y_val: np.ndarray) -> None:
@@ -86,7 +92,7 @@ class SequenceForecaster(Forecaster):
         self.scaler.fit(matrix(x, self.feature_names))
         self.y_scale = float(np.std(y)) or 1.0
         idx = subsample(len(y), self.params.get("max_train_rows"), self.seed)
-        seq = self._sequences(x)[idx]
+        seq = self._sequences(x, idx)
         train = TensorDataset(torch.from_numpy(seq), torch.from_numpy((y[idx] / self.y_scale).astype(np.float32)))
         loader = DataLoader(train, batch_size=int(self.params.get("batch_size", 256)), shuffle=True,
                             generator=torch.Generator().manual_seed(self.seed))
@@ -107,11 +113,33 @@ class SequenceForecaster(Forecaster):
         self.net.eval()
 
     def predict(self, x: pd.DataFrame) -> np.ndarray:
+        return self._predict_sequences(self._sequences(x))
+
+    def _predict_sequences(self, seq: np.ndarray) -> np.ndarray:
         torch.set_num_threads(self.threads)
-        seq = torch.from_numpy(self._sequences(x))
+        seq = torch.from_numpy(seq)
         with torch.no_grad():
             parts = [self.net(seq[i:i + PREDICT_BATCH]).numpy() for i in range(0, len(seq), PREDICT_BATCH)]
         return (np.concatenate(parts) if parts else np.zeros(0)).astype(float) * self.y_scale
+
+    def permutation_importance(self, x_val: pd.DataFrame, y_val: np.ndarray) -> np.ndarray:
+        """Increase of the validation MSE when one feature's whole input window is swapped between rows
+        (seeded): the windows are built once, not once per feature (143 features x the window)."""
+        y_val = np.asarray(y_val, dtype=float)
+        if not len(y_val):
+            return np.full(len(self.feature_names), np.nan)
+        # Windows need the whole window's rows as context; then a deterministic subsample of them.
+        idx = subsample(len(y_val), PERMUTATION_ROWS, self.seed)
+        seq, dates, y_val = self._sequences(x_val, idx), x_val["date"].to_numpy()[idx], y_val[idx]
+        base = float(np.mean((y_val - self.to_return(self._predict_sequences(seq), dates)) ** 2))
+        rng = np.random.default_rng(self.seed)
+        out = []
+        for k in range(len(self.feature_names)):
+            original = seq[:, k, :].copy()
+            seq[:, k, :] = original[rng.permutation(len(seq))]
+            out.append(float(np.mean((y_val - self.to_return(self._predict_sequences(seq), dates)) ** 2)) - base)
+            seq[:, k, :] = original
+        return np.asarray(out)
 
     def _state(self) -> dict:
         return {"scaler": self.scaler.state(), "y_scale": self.y_scale}
