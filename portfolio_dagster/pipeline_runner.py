@@ -371,12 +371,16 @@ def latest_summary() -> tuple[str | None, str | None, str]:
     if summary.empty:
         return None, None, str(report_path)
     table = summary.pivot(index="strategy", columns="metric", values="value")
-    table = table.reindex(index=[s for s in ("ml_barbell", "equal_weight", "benchmark") if s in table.index],
-                          columns=list(HEADLINE))
+    from portfolio_dagster.quant.evaluation import STRATEGIES
+    from portfolio_dagster.quant.report.verdict import ml_verdict
+
+    value = summary.set_index(["strategy", "metric"])["value"]
+    verdict = ml_verdict(lambda metric, strategy="ml_barbell": float(value.get((strategy, metric), float("nan"))))
+    table = table.reindex(index=[s for s in STRATEGIES if s in table.index], columns=list(HEADLINE))
     latest = warehouse.query("SELECT date, ticker, weight, sleeve, reasons FROM latest_allocations "
                              "ORDER BY sleeve, weight DESC")
     with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 120):
-        head = table.to_string()
+        head = f"{table.to_string()}\n{verdict}"
         alloc = f"latest allocation ({latest['date'].iat[0]}):\n{latest.to_string(index=False)}" \
             if len(latest) else None
     return head, alloc, str(report_path)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from portfolio_dagster.quant.evaluation import evaluate
+from portfolio_dagster.quant.report.verdict import ml_verdict
 from portfolio_dagster.quant.report import ReportData, markdown_table, render_html, skill_table, summary_table
 from test_backtest_evaluation import synthetic_inputs
 
@@ -71,3 +72,14 @@ def test_skill_table_reads_horizons_from_summary():
 def test_markdown_table():
     text = markdown_table(pd.DataFrame({"a": ["x"], "b": [0.5]}))
     assert text.splitlines() == ["| a | b |", "|---|---|", "| x | 0.5000 |"]
+
+
+@pytest.mark.parametrize("diff,p,says", [(0.3, 0.01, "significantly better"), (0.1, 0.4, "NOT significantly better"),
+                                         (-0.2, 0.6, "WORSE than the rule (not significantly)"),
+                                         (-0.5, 0.001, "WORSE than the rule (significantly)")])
+def test_the_headline_verdict_on_what_the_ml_adds(diff, p, says):
+    values = {("ml_barbell", "sharpe_diff_vs_rule"): diff, ("ml_barbell", "sharpe_diff_pvalue"): p,
+              ("ml_barbell", "sharpe"): 0.8, ("rule_barbell", "sharpe"): 0.8 - diff}
+    text = ml_verdict(lambda metric, strategy="ml_barbell": values.get((strategy, metric), float("nan")))
+    assert f"The ML is {says}" in text and f"p = {p:.3f}" in text
+    assert "not measured" in ml_verdict(lambda metric, strategy="ml_barbell": float("nan"))

@@ -14,6 +14,7 @@ from portfolio_dagster.quant.drift import ABSOLUTE, drifted
 from portfolio_dagster.quant.calendar import TRADING_DAYS
 from portfolio_dagster.quant.metrics import ROLLING_WINDOW_DAYS, monthly_returns, window_drawdowns
 from portfolio_dagster.quant.report import plots
+from portfolio_dagster.quant.report.verdict import ml_verdict
 
 HEADLINE = ("annual_return", "annual_volatility", "sharpe", "sortino", "max_drawdown", "calmar",
             "information_ratio", "hit_rate", "profit_factor", "turnover", "probabilistic_sharpe",
@@ -209,19 +210,6 @@ def _period(daily: pd.DataFrame) -> str:
     dates = pd.to_datetime(daily["date"])
     return (f"Backtest over {dates.min():%Y-%m-%d} .. {dates.max():%Y-%m-%d} "
             f"({daily['date'].nunique()} trading days). Allocations decided at the close of d earn d+1 onward.")
-
-
-def ml_verdict(get) -> str:
-    """Does the ML add anything over the same barbell with ML off? One sentence, the report's headline."""
-    diff, p = get("sharpe_diff_vs_rule"), get("sharpe_diff_pvalue")
-    if not math.isfinite(diff):
-        return "What the ML adds was not measured (no rule-based ablation)."
-    if diff < 0:
-        word = "WORSE than the rule" + (" (significantly)" if p < 0.05 else " (not significantly)")
-    else:
-        word = "significantly better than the rule" if p < 0.05 else "NOT significantly better than the rule"
-    return (f"The ML is {word}: Sharpe {get('sharpe'):.2f} vs {get('sharpe', 'rule_barbell'):.2f} for the same "
-            f"barbell, controls and costs with ML off (difference {diff:+.2f}, Ledoit-Wolf p = {p:.3f}).")
 
 
 def _verdict(get) -> str:
