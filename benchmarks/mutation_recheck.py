@@ -1,9 +1,9 @@
 """Re-run mutmut's surviving mutants of some files against a chosen test selection, each mutant in its
 own pytest process (MUTANT_UNDER_TEST, mutmut's own switch), and print the kill score per file.
 
-Why: mutmut 3.8 runs each mutant only against the tests its stats run mapped to the mutated function;
-that map missed the tests of quant/backtest.py and quant/trading.py (mutants such as `out = None` in
-run_book "survived" though every backtest test fails on them). Run after `make mutate`:
+Why: after new tests are written against the survivors of a `make mutate` run, this re-judges only those
+survivors (minutes) instead of every mutant again (mutmut 3.8 also keeps cached results when only tests
+change). Copy the new test files into mutants/tests first. Run after `make mutate`:
 
   .venv/bin/python -m benchmarks.mutation_recheck backtest trading -- tests/test_backtest.py tests/test_trading.py
 """

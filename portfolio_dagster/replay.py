@@ -22,7 +22,7 @@ import pandas as pd
 
 from portfolio_dagster import paths
 from portfolio_dagster.config import PipelineConfig
-from portfolio_dagster.pipeline_runner import QUIET_RUN_CONFIG, RunFailed, _reason
+from portfolio_dagster.pipeline_runner import execute_run_request
 
 STATE_FILE = "replay_state.json"
 REPLAY_TAG = "pmx/replay"
@@ -76,7 +76,7 @@ def replay(config: PipelineConfig, start: dt.date, end: dt.date,
            on_session: Callable[[dt.date, dict], None] | None = None) -> ReplayOutcome:
     """Replay every exchange session in [start, end]; `on_session(d, facts)` after each (progress)."""
     from portfolio_dagster.definitions import build_definitions
-    from portfolio_dagster.instance import free_slots_of_dead_runs, get_instance, process_tags
+    from portfolio_dagster.instance import free_slots_of_dead_runs, get_instance
     from portfolio_dagster.resources.warehouse import Warehouse
     from portfolio_dagster.schedules.daily import daily_run_request
     from portfolio_dagster.sensors.decay import evaluate as decay_tick
@@ -95,13 +95,11 @@ def replay(config: PipelineConfig, start: dt.date, end: dt.date,
                 continue
             started = time.perf_counter()
             request = daily_run_request(config, warehouse, d)
-            _execute(defs, "daily_job", instance, request.asset_selection, request.partition_key,
-                     {**request.tags, REPLAY_TAG: d.isoformat(), **process_tags()})
+            execute_run_request(defs.resolve_job_def("daily_job"), request, instance, tags={REPLAY_TAG: d.isoformat()})
             daily_s = time.perf_counter() - started
             requests, cursor, _ = decay_tick(config, warehouse, cursor, as_of=d)
             for r in requests:
-                _execute(defs, r.job_name, instance, None, r.partition_key,
-                         {**r.tags, REPLAY_TAG: d.isoformat(), **process_tags()})
+                execute_run_request(defs.resolve_job_def(r.job_name), r, instance, tags={REPLAY_TAG: d.isoformat()})
                 outcome.sensor_runs.append(r.job_name)
             _save_cursor(cursor, d)
             outcome.sessions.append(d)
@@ -115,17 +113,9 @@ def replay(config: PipelineConfig, start: dt.date, end: dt.date,
                 break
     if outcome.sessions:
         # The backtest and the report over the replayed days too (the report's paper section).
-        _execute(defs, "evaluation_job", instance, None, None, {REPLAY_TAG: "evaluation", **process_tags()})
+        execute_run_request(defs.resolve_job_def("evaluation_job"), dg.RunRequest(), instance,
+                            tags={REPLAY_TAG: "evaluation"})
     return outcome
-
-
-def _execute(defs: dg.Definitions, job_name: str, instance, selection, partition_key, tags) -> None:
-    job = defs.resolve_job_def(job_name)
-    result = job.execute_in_process(run_config=QUIET_RUN_CONFIG, instance=instance, partition_key=partition_key,
-                                    asset_selection=list(selection) if selection else None, tags=tags,
-                                    raise_on_error=False)
-    if not result.success:
-        raise RunFailed(f"{job_name} {partition_key or ''}: {_reason(result)}".replace("  ", " "))
 
 
 def _booked(warehouse) -> list[dt.date]:
