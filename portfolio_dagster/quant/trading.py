@@ -76,7 +76,8 @@ class Book:
     cash: float
 
     def value(self, prices: np.ndarray) -> float:
-        return float(self.cash + np.nansum(self.quantity * prices))
+        """Cash + positions at `prices` (NaN-free: 0 where an asset has no price)."""
+        return float(self.cash + prices @ self.quantity)
 
 
 @dataclass
@@ -102,7 +103,7 @@ def order_quantities(book: Book, target: np.ndarray, close: np.ndarray, fraction
     asset has no price)."""
     priced = np.isfinite(close) & (close > 0)
     nav = book.value(np.where(priced, close, 0.0))
-    desired = np.where(priced, np.clip(target, 0.0, None) * nav / np.where(priced, close, 1.0), book.quantity)
+    desired = np.where(priced, np.maximum(target, 0.0) * nav / np.where(priced, close, 1.0), book.quantity)
     if not fractional:
         desired = np.where(priced, np.floor(desired + 1e-9), desired)
     return np.where(priced, desired - book.quantity, 0.0)
@@ -124,10 +125,7 @@ class Execution:
     priced: np.ndarray          # a fill price exists (the session's or the last close)
     session_priced: np.ndarray  # the session itself had a price
     short: np.ndarray           # a buy filled below its order (cash_limited)
-
-    @property
-    def traded_usd(self) -> float:
-        return float(np.abs(self.quantity * np.nan_to_num(self.price)).sum())
+    traded_usd: float           # value traded at the fill prices
 
     def status(self, j: int) -> tuple[str, str]:
         """(status, reason) of asset j's order (for the records; the loop never needs it)."""
@@ -176,7 +174,8 @@ def execute(book: Book, orders: np.ndarray, fill: np.ndarray, last_close: np.nda
     executed = sell + buy
     short = (orders > 0) & (executed < orders - 1e-9) & priced
     new = Book(book.quantity + executed, cash)
-    return new, Execution(executed, price, sc + bc, ss + bs, si + bi, priced, have_fill, short)
+    return new, Execution(executed, price, sc + bc, ss + bs, si + bi, priced, have_fill, short,
+                          float(np.abs(executed) @ p))
 
 
 def _buy_scale(cash: float, linear: float, impact: float) -> float:
@@ -212,6 +211,7 @@ def run_book(market: Market, decisions: Decisions, rule: TradingRule, book: Book
     filling at row 1) and the drift cap is checked from row 1 on."""
     n, m = market.close.shape
     close0 = np.nan_to_num(market.close, nan=0.0)
+    target0 = np.nan_to_num(decisions.target, nan=0.0)
     out = BookRun(np.zeros(n), np.zeros(n), np.zeros((n, m)), np.zeros(n), np.zeros(n), np.zeros(n),
                   np.zeros(n))
     decided = np.isfinite(decisions.target).any(axis=1)
@@ -248,7 +248,7 @@ def run_book(market: Market, decisions: Decisions, rule: TradingRule, book: Book
             break
         if cap_row is not None:
             reason = CAP
-            target = np.nan_to_num(decisions.target[latest[row]]) if latest[row] >= 0 else np.zeros(m)
+            target = target0[latest[row]] if latest[row] >= 0 else np.zeros(m)
             over = capped & (_weights(book, close0[row]) > limit)
             orders = trim_orders(book, target, market.close[row], over, rule.fractional)
         else:
@@ -257,23 +257,23 @@ def run_book(market: Market, decisions: Decisions, rule: TradingRule, book: Book
             if explicit and row == 0:
                 orders, target = np.asarray(pending, dtype=float), None
             else:
-                target = np.nan_to_num(decisions.target[row])
+                target = target0[row]
                 orders = order_quantities(book, target, market.close[row], rule.fractional)
         if record and target is not None:
             _record_orders(out.orders, row, reason, orders, target, book, close0[row], assets)
         if row + 1 >= n:
             out.pending, out.pending_reason = orders, reason
             break
-        book = _fill(out, book, row + 1, row, orders, market, rule, record, assets)
+        book = _fill(out, book, row + 1, row, orders, market, close0, rule, record, assets)
         start = row + 1
     return out
 
 
-def _fill(out: BookRun, book: Book, row: int, decided: int, orders: np.ndarray, market: Market,
+def _fill(out: BookRun, book: Book, row: int, decided: int, orders: np.ndarray, market: Market, close0: np.ndarray,
           rule: TradingRule, record: bool, assets: list | None) -> Book:
     sigma = market.sigma[decided] if market.sigma is not None else None
     adv = market.adv[decided] if market.adv is not None else None
-    before = book.value(np.nan_to_num(market.close[decided], nan=0.0))
+    before = book.value(close0[decided])
     book, ex = execute(book, orders, market.fill[row], market.close[row], rule, sigma, adv)
     out.traded_usd[row] += ex.traded_usd
     out.linear_usd[row] += float(ex.commission.sum() + ex.spread.sum())
@@ -294,11 +294,10 @@ def _weights(book: Book, close: np.ndarray) -> np.ndarray:
 
 def _first_cap_breach(book: Book, close: np.ndarray, start: int, stop: int, capped: np.ndarray,
                       limit: float) -> int | None:
-    """First row in [start, stop) whose close values a capped holding above `limit` of the NAV."""
+    """First row in [start, stop) whose close (NaN-free) values a capped holding above `limit` of the NAV."""
     if stop <= start:
         return None
-    px = np.nan_to_num(close[start:stop], nan=0.0)
-    values = px * book.quantity
+    values = close[start:stop] * book.quantity
     nav = book.cash + values.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         over = (values[:, capped] > limit * nav[:, None]).any(axis=1) & (nav > 0)
@@ -308,7 +307,7 @@ def _first_cap_breach(book: Book, close: np.ndarray, start: int, stop: int, capp
 
 def _record_orders(into: list[dict], row: int, reason: str, orders: np.ndarray, target: np.ndarray,
                    book: Book, close: np.ndarray, assets) -> None:
-    weights = _weights(book, np.nan_to_num(close, nan=0.0))
+    weights = _weights(book, close)
     for j in np.flatnonzero(orders):
         into.append({"row": row, "asset": assets[j] if assets else j, "side": "buy" if orders[j] > 0 else "sell",
                      "quantity": float(abs(orders[j])), "reference_price": float(close[j]),
