@@ -177,3 +177,32 @@ def test_index_reproduces_the_design_reference_on_the_sample(sample_panel):
     assert round(metrics.sharpe(net), 2) == 0.31
     assert round(metrics.max_drawdown(net), 3) == -0.568
     assert run.daily["turnover"].sum() == pytest.approx(1.0)   # bought once, never traded again
+
+
+def test_nothing_to_backtest_without_a_priced_decision_day_and_a_later_day():
+    days = pd.bdate_range("2010-01-04", periods=3)
+    close = pd.DataFrame({"A": [10.0, 11.0, 12.0]}, index=days)
+    with pytest.raises(ValueError, match="nothing to backtest"):
+        bt.simulate(pd.DataFrame({"A": [1.0]}, index=days[2:]), close, days[2:], CostModel(0.0))
+    with pytest.raises(ValueError, match="nothing to backtest"):
+        bt.simulate(pd.DataFrame({"A": [1.0]}, index=[pd.Timestamp("2010-01-09")]), close, days, CostModel(0.0))
+    two = bt.simulate(pd.DataFrame({"A": [1.0]}, index=days[1:2]), close, days[1:2], CostModel(0.0))
+    assert list(two.daily["date"]) == [days[2]]
+
+
+def test_history_before_the_first_decision_only_carries_last_prices():
+    days = pd.bdate_range("2010-01-04", periods=5)
+    close = pd.DataFrame({"A": [10.0, 11.0, 12.0, 13.0, 14.0], "B": [5.0, 6.0, np.nan, np.nan, 8.0]}, index=days)
+    run = bt.simulate(pd.DataFrame({"A": [0.5], "B": [0.5]}, index=days[2:3]), close, days[2:3], CostModel(0.0),
+                      capital_usd=1200.0)
+    assert list(run.days) == list(days[2:]) and list(run.daily["date"]) == list(days[3:])
+    # B had no price on the decision day: sized at its last close (6) and filled at it (stale) the next day;
+    # A rose to 13 by its fill, so the buys are scaled to the cash: 1200 / (50 x 13 + 100 x 6) = 0.96.
+    assert run.book.quantity[1].tolist() == pytest.approx([50.0 * 0.96, 100.0 * 0.96])
+
+
+def test_equal_weight_targets_hold_nothing_on_a_day_without_prices():
+    days = pd.bdate_range("2010-01-04", periods=2)
+    close = pd.DataFrame({"A": [np.nan, 1.0], "B": [np.nan, 2.0]}, index=days)
+    targets = bt.equal_weight_targets(close, days)
+    assert targets.iloc[0].tolist() == [0.0, 0.0] and targets.iloc[1].tolist() == [0.5, 0.5]

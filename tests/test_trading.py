@@ -211,9 +211,10 @@ def test_buy_scale_spends_exactly_the_cash_or_buys_in_full(cash, linear, impact)
 def test_the_records_say_what_was_ordered_and_filled():
     days = pd.bdate_range("2010-01-04", periods=3)
     close = pd.DataFrame({"A": [10.0, 12.0, 12.0], "B": [20.0, 20.0, 25.0]}, index=days)
-    opens = pd.DataFrame({"A": [np.nan, 11.0, 12.0], "B": [np.nan, -1.0, 24.0]}, index=days)
+    opens = pd.DataFrame({"A": [np.nan, 11.0, 0.5], "B": [np.nan, -1.0, 0.0]}, index=days)
     market = bt.market_panels(close, days, ["A", "B"], opens)
     np.testing.assert_array_equal(market.fill[1], [11.0, 20.0])       # open; a bad open falls back to the close
+    np.testing.assert_array_equal(market.fill[2], [0.5, 25.0])        # any positive open counts; 0 does not
     target = np.array([[0.25, 0.5], [np.nan, np.nan], [np.nan, np.nan]])
     dec = Decisions(target=target, scheduled=np.zeros(3, bool), control=np.full(3, ""), capped=np.zeros(2, bool))
     run = run_book(market, dec, TradingRule(CostModel(10.0, 5.0)), Book(np.array([0.0, 30.0]), 400.0),
