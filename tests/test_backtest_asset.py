@@ -78,7 +78,7 @@ def test_every_evaluation_table_is_written(materialized):
     for name, frame in materialized["tables"].items():
         assert len(frame) > 0, name
     daily = materialized["tables"]["backtest_daily"]
-    assert set(daily["strategy"]) == {"ml_barbell", "equal_weight", "benchmark"}
+    assert set(daily["strategy"]) == {"ml_barbell", "rule_barbell", "ml_barbell_lag1", "equal_weight", "benchmark"}
     assert pd.to_datetime(daily["date"]).min() > pd.Timestamp("2007-06-01")   # the first decision earns the next day
 
 
@@ -103,3 +103,20 @@ def test_backtest_metadata_and_report_file(materialized):
     assert Path(meta["backtest"]["equity_png"].value).read_bytes()[:4] == b"\x89PNG"
     page = (materialized["root"] / "reports" / REPORT_FILE).read_text()
     assert "success criteria" in page and page.count("data:image/png;base64,") == 7
+
+
+def test_with_rule_based_as_the_product_rule_barbell_is_the_stored_allocations(materialized):
+    """strategy.mode rule_based (the default): the stored allocations are the product, backtested as
+    rule_barbell (and as the paper ledger's shadow); ml_barbell is the same barbell on the ML forecasts."""
+    from portfolio_dagster.assets.backtest import evaluation_inputs
+    from portfolio_dagster.quant.evaluation import product_run
+
+    settings = PipelineSettings(config_path=str(materialized["root"] / "config.yaml"))
+    assert settings.config.strategy.mode == "rule_based"
+    warehouse = Warehouse(path=str(materialized["root"] / "warehouse.duckdb"))
+    shadow = product_run(evaluation_inputs(warehouse, settings.config, full=False)).daily
+    daily = materialized["tables"]["backtest_daily"]
+    rule = daily[daily["strategy"] == "rule_barbell"].sort_values("date")
+    ml = daily[daily["strategy"] == "ml_barbell"].sort_values("date")
+    np.testing.assert_allclose(rule["net_return"].to_numpy(), shadow["net_return"].to_numpy(), rtol=0, atol=1e-14)
+    assert not np.allclose(ml["net_return"].to_numpy(), rule["net_return"].to_numpy())

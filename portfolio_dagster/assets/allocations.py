@@ -8,7 +8,7 @@ from portfolio_dagster.assets.signals import signals
 from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL, trading_days_before, window
 from portfolio_dagster.quant.allocation import MarketInputs, PriorState, allocate, control_shares
 from portfolio_dagster.quant.panel import wide
-from portfolio_dagster.quant.signals import SIGNAL_COLUMNS
+from portfolio_dagster.quant.signals import ML, SIGNAL_COLUMNS
 from portfolio_dagster.quant.report import markdown_table
 from portfolio_dagster.resources.operations_state import EMERGENCY, active_periods
 from portfolio_dagster.resources.settings import PipelineSettings
@@ -32,7 +32,9 @@ def allocations(context: dg.AssetExecutionContext, settings: PipelineSettings,
     sig = warehouse.query("SELECT * FROM signals WHERE date >= ? AND date < ? ORDER BY date, ticker",
                           [lookback, end])
     # The emergency state in force at each date (a history: a later change never moves an earlier date).
-    market = market_inputs(warehouse, cfg, end, sig, active_periods(warehouse, EMERGENCY))
+    # It comes from the ML forecasts' decayed skill, so it binds only a product that trades on them.
+    periods = active_periods(warehouse, EMERGENCY) if s.mode == ML else ()
+    market = market_inputs(warehouse, cfg, end, sig, periods)
     close = market.close
     dates = close.index[close.index >= pd.Timestamp(start)]
     table = allocate(dates, market, s, _prior(warehouse, start, s.drawdown_days, s.safe_assets[0]))

@@ -16,14 +16,15 @@ from portfolio_dagster.assets.targets import targets
 from portfolio_dagster.partitions import WAREHOUSE_POOL, trading_days_before
 from portfolio_dagster.quant import metrics
 from portfolio_dagster.quant.allocation import allocate, daily_controls
-from portfolio_dagster.quant.signals import RULE_BASED, build_signals
-from portfolio_dagster.quant.significance import rank_ic_stats
 from portfolio_dagster.quant.costs import IMPACT_WINDOW_DAYS, CostModel, impact_inputs
 from portfolio_dagster.quant.evaluation import SKILL_COLUMNS, EvaluationInputs, evaluate
 from portfolio_dagster.quant.panel import wide
 from portfolio_dagster.quant.report import equity_png, markdown_table, summary_table
+from portfolio_dagster.quant.signals import ML, RULE_BASED, build_signals
+from portfolio_dagster.quant.significance import rank_ic_stats
 from portfolio_dagster.quant.targets import target_name
 from portfolio_dagster.resources.artifacts import ArtifactStore
+from portfolio_dagster.resources.operations_state import EMERGENCY, active_periods
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 
@@ -93,7 +94,13 @@ def evaluation_inputs(warehouse: Warehouse, cfg, end: dt.date | None = None, ful
         hashes = warehouse.query("SELECT count(DISTINCT config_hash) AS n FROM model_registry")
         tried = max(b.configurations_tried, int(hashes["n"].iat[0]) if len(hashes) else 0)
         skill = _skill(warehouse, cfg)
-        rule = rule_barbell_allocations(warehouse, cfg, first, alloc["date"].max().date() + dt.timedelta(days=1))
+        # The ablation: the same barbell with the other signal source. ml_barbell is always the barbell on
+        # ML signals and rule_barbell on rule-based ones; the product (strategy.mode) is the stored one.
+        last = alloc["date"].max().date() + dt.timedelta(days=1)
+        if cfg.strategy.mode == RULE_BASED:
+            alloc, rule = barbell_allocations(warehouse, cfg, first, last, ML), alloc
+        else:
+            rule = barbell_allocations(warehouse, cfg, first, last, RULE_BASED)
     return EvaluationInputs(
         allocations=alloc, close=close.loc[pd.Timestamp(first):], impact=impact, regimes=reg, skill=skill,
         benchmark=cfg.data.benchmark, safe_assets=cfg.strategy.safe_assets, rebalance=b.rebalance,
@@ -103,17 +110,23 @@ def evaluation_inputs(warehouse: Warehouse, cfg, end: dt.date | None = None, ful
         cap_tolerance=b.cap_tolerance, rule_allocations=rule)
 
 
-def rule_barbell_allocations(warehouse: Warehouse, cfg, first: dt.date, end: dt.date) -> pd.DataFrame:
-    """The ablation: the same barbell, controls and dates with ML off (rule-based signals; the decay
-    sensor's flag is about the ML, so it does not apply; the config's emergency stop does)."""
+def barbell_allocations(warehouse: Warehouse, cfg, first: dt.date, end: dt.date, mode: str) -> pd.DataFrame:
+    """The barbell, controls and dates of the product with the signals of `mode` (ml: the ensemble
+    forecasts, rule-based momentum where none; rule_based: momentum only). The operations emergency
+    state comes from the ML's decayed skill, so only the ML barbell obeys it; the config's stop binds both."""
     s, ops = cfg.strategy, cfg.operations
-    market = market_inputs(warehouse, cfg, end, pd.DataFrame())
-    close = market.close
     lookback = trading_days_before(first, s.signal_horizon + ops.skill_window_days + s.persistence_days + 5)
-    rule = build_signals(pd.DataFrame(), close, close.index[close.index >= pd.Timestamp(lookback)], mode=RULE_BASED,
-                         horizon=s.signal_horizon, kelly_fraction=s.kelly_fraction, covariance_days=s.covariance_days)
+    forecasts = warehouse.query(
+        "SELECT ticker, date, prediction, lower, upper FROM forecasts WHERE model = 'ensemble' AND horizon = ? "
+        "AND date >= ? AND date < ? ORDER BY date, ticker", [s.signal_horizon, lookback, end]) \
+        if mode == ML else pd.DataFrame()
+    market = market_inputs(warehouse, cfg, end, pd.DataFrame(),
+                           active_periods(warehouse, EMERGENCY) if mode == ML else ())
+    close = market.close
+    signals = build_signals(forecasts, close, close.index[close.index >= pd.Timestamp(lookback)], mode=mode,
+                            horizon=s.signal_horizon, kelly_fraction=s.kelly_fraction, covariance_days=s.covariance_days)
     dates = close.index[close.index >= pd.Timestamp(first)]
-    table = allocate(dates, dataclasses.replace(market, signals=rule), s)
+    table = allocate(dates, dataclasses.replace(market, signals=signals), s)
     table["date"] = pd.to_datetime(table["date"])
     return table
 
