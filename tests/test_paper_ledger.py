@@ -121,12 +121,14 @@ def test_a_crash_mid_session_keeps_the_previous_session_and_a_rerun_completes(le
     assert pd.Timestamp(account["date"].max()) == days[321] and len(account) == 22
 
 
-def test_paper_reset_removes_from_a_date_and_rebooking_is_deterministic(ledger, tmp_path, capsys):
+def test_paper_reset_removes_from_a_date_and_rebooking_is_deterministic(ledger, capsys, monkeypatch):
     wh, cfg, days = ledger
     _run(wh, cfg, [paper_ledger], days[300], days[340])
     whole = _tables(wh)
     since = days[330].date().isoformat()
-    assert main(["paper", "reset", "--from", since, "--warehouse", wh.path]) == 0
+    # The CLI's --warehouse sets PMX_WAREHOUSE for its process; here the test's environment is restored after.
+    monkeypatch.setenv("PMX_WAREHOUSE", wh.path)
+    assert main(["paper", "reset", "--from", since]) == 0
     said = capsys.readouterr().out
     assert f"from {since}" in said and "11 paper_account" in said
     assert pd.Timestamp(wh.query("SELECT max(date) AS d FROM paper_account")["d"].iat[0]) == days[329]
