@@ -169,3 +169,16 @@ def test_bond_duration_follows_bond_momentum_and_stops_where_the_series_ends():
     out = barbell.bond_share(bond, None, days, momentum_days=10, long_share=0.8, short_share=0.2)
     assert out.loc[days[50], "share"] == pytest.approx(0.8) and out.loc[days[90], "share"] == pytest.approx(0.2)
     assert not out.loc[days[110]:, "available"].any() and (out.loc[days[110]:, "share"] == 0).all()
+
+
+def test_a_bond_without_prices_for_years_is_unavailable_on_a_short_range():
+    """Staleness counts exchange sessions, not rows: a daily run years after the series ended (the
+    sample's BOND ends 2019-01-31) must not see the bond as fresh."""
+    history = pd.bdate_range("2018-01-02", "2019-01-31")
+    bond = pd.Series(np.linspace(100, 110, len(history)), index=history)
+    cash = pd.Series(np.linspace(100, 102, len(history)), index=history)
+    late = pd.DatetimeIndex(["2022-12-22", "2022-12-23"])
+    out = barbell.bond_share(bond, cash, late, momentum_days=63, long_share=0.75, short_share=0.25)
+    assert not out["available"].any() and (out["share"] == 0).all()
+    fresh = barbell.bond_share(bond, cash, history[-2:], momentum_days=63, long_share=0.75, short_share=0.25)
+    assert fresh["available"].all()

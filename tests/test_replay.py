@@ -2,27 +2,41 @@
 a CSV (5 tickers, the safe sleeve and the index): one paper_account row per session, the ledger
 reconciles, a second replay resumes without rewriting, and the report shows the paper section."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from portfolio_dagster.cli import main
 from portfolio_dagster.quant.ledger import reconcile
 from portfolio_dagster.replay import sessions_between
-from tests.pipeline_helpers import read_table, run_cli, sample_slice_csv, small_config
+from tests.pipeline_helpers import read_table, sample_slice_csv, small_config
 
 RUN_END, REPLAY = "1999-10-29", ("1999-11-01", "1999-11-05")
 PAPER = ("paper_orders", "paper_fills", "paper_positions", "paper_account")
+
+
+def _pmx(home: Path, *args: str) -> subprocess.CompletedProcess:
+    """`pmx` in its own process, as a user runs it (the job definitions read the data folder's config
+    when first imported, so one process serves one configuration)."""
+    env = {**os.environ, "PMX_HOME": str(home)}
+    env.pop("PMX_CONFIG", None)
+    env.pop("PMX_WAREHOUSE", None)
+    return subprocess.run([sys.executable, "-m", "portfolio_dagster.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=900)
 
 
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("replay")
     home = tmp / "home"
-    assert run_cli(home, "--config", str(small_config(tmp / "c.yaml")), "--source", "csv",
-                   "--csv", str(sample_slice_csv(tmp / "p.csv")), "--end", RUN_END) == 0
-    assert main(["replay", "--start", REPLAY[0], "--end", REPLAY[1]]) == 0
+    run = _pmx(home, "run", "--config", str(small_config(tmp / "c.yaml")), "--source", "csv",
+               "--csv", str(sample_slice_csv(tmp / "p.csv")), "--end", RUN_END)
+    assert run.returncode == 0, run.stderr
+    replay = _pmx(home, "replay", "--start", REPLAY[0], "--end", REPLAY[1])
+    assert replay.returncode == 0, replay.stderr
     return home
 
 
@@ -57,19 +71,18 @@ def test_the_decay_sensor_retrains_during_the_replay_and_later_forecasts_use_it(
     assert (reg.loc[reg["trigger"] != "decay", "trigger"] == "schedule").all()
 
 
-def test_a_second_replay_resumes_and_rewrites_nothing(replayed, capsys):
+def test_a_second_replay_resumes_and_rewrites_nothing(replayed):
     before = _tables(replayed)
-    assert main(["replay", "--start", REPLAY[0], "--end", REPLAY[1]]) == 0
-    assert "0 session(s), 5 already booked" in capsys.readouterr().out
+    again = _pmx(replayed, "replay", "--start", REPLAY[0], "--end", REPLAY[1])
+    assert again.returncode == 0 and "0 session(s), 5 already booked" in again.stdout
     after = _tables(replayed)
     for name in PAPER:
         pd.testing.assert_frame_equal(after[name], before[name])
 
 
-def test_replay_of_a_bad_range_is_one_line(replayed, capsys):
-    assert main(["replay", "--start", "1999-11-05", "--end", "1999-11-01"]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("pmx: error: --end") and "Traceback" not in err
+def test_replay_of_a_bad_range_is_one_line(replayed):
+    bad = _pmx(replayed, "replay", "--start", "1999-11-05", "--end", "1999-11-01")
+    assert bad.returncode == 1 and bad.stderr.startswith("pmx: error: --end") and "Traceback" not in bad.stderr
 
 
 def test_ctrl_c_sets_the_stop_flag_instead_of_interrupting_the_session():

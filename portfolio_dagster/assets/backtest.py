@@ -114,18 +114,19 @@ def barbell_allocations(warehouse: Warehouse, cfg, first: dt.date, end: dt.date,
     """The barbell, controls and dates of the product with the signals of `mode` (ml: the ensemble
     forecasts, rule-based momentum where none; rule_based: momentum only). The operations emergency
     state comes from the ML's decayed skill, so only the ML barbell obeys it; the config's stop binds both."""
-    s, ops = cfg.strategy, cfg.operations
-    lookback = trading_days_before(first, s.signal_horizon + ops.skill_window_days + s.persistence_days + 5)
+    s = cfg.strategy
+    # Signals from `first` on, as the signals asset has them (its history starts at backtest.start), so the
+    # product's own source recomputed here equals its stored allocations.
     forecasts = warehouse.query(
         "SELECT ticker, date, prediction, lower, upper FROM forecasts WHERE model = 'ensemble' AND horizon = ? "
-        "AND date >= ? AND date < ? ORDER BY date, ticker", [s.signal_horizon, lookback, end]) \
+        "AND date >= ? AND date < ? ORDER BY date, ticker", [s.signal_horizon, first, end]) \
         if mode == ML else pd.DataFrame()
     market = market_inputs(warehouse, cfg, end, pd.DataFrame(),
                            active_periods(warehouse, EMERGENCY) if mode == ML else ())
     close = market.close
-    signals = build_signals(forecasts, close, close.index[close.index >= pd.Timestamp(lookback)], mode=mode,
-                            horizon=s.signal_horizon, kelly_fraction=s.kelly_fraction, covariance_days=s.covariance_days)
     dates = close.index[close.index >= pd.Timestamp(first)]
+    signals = build_signals(forecasts, close, dates, mode=mode, horizon=s.signal_horizon,
+                            kelly_fraction=s.kelly_fraction, covariance_days=s.covariance_days)
     table = allocate(dates, dataclasses.replace(market, signals=signals), s)
     table["date"] = pd.to_datetime(table["date"])
     return table

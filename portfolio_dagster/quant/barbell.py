@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
+from portfolio_dagster.quant import calendar
 from portfolio_dagster.quant.calendar import TRADING_DAYS
 
 UNSEEN_SEVERITY = 0.5
@@ -85,8 +86,9 @@ def bond_share(bond_close: pd.Series | None, cash_close: pd.Series | None, dates
     if bond_close is None or bond_close.dropna().empty:
         return out
     bond = bond_close.reindex(bond_close.index.union(dates))
-    last_seen = pd.Series(np.where(bond.notna(), np.arange(len(bond)), np.nan), index=bond.index).ffill()
-    position = pd.Series(np.arange(len(bond)), index=bond.index)
+    # Staleness in exchange sessions (not rows: `dates` may be a few days long after years of history).
+    position = pd.Series(calendar.session_positions(bond.index), index=bond.index, dtype=float)
+    last_seen = position.where(bond.notna()).ffill()
     bond_ff = bond.ffill()
     momentum = bond_ff / bond_ff.shift(momentum_days) - 1
     if cash_close is not None and not cash_close.dropna().empty:

@@ -60,3 +60,9 @@ def sessions_between(first: dt.date, last: dt.date) -> int:
     lo = np.searchsorted(days, np.datetime64(first, "D"), side="right")
     hi = np.searchsorted(days, np.datetime64(last, "D"), side="right")
     return max(int(hi - lo), 0)
+
+
+def session_positions(dates) -> np.ndarray:
+    """Each date's index in the XNYS session list (a non-session date: the last session before it)."""
+    values = pd.DatetimeIndex(dates).values.astype("datetime64[D]")
+    return np.searchsorted(_all_sessions(), values, side="right") - 1
