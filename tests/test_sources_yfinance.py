@@ -22,6 +22,7 @@ from portfolio_dagster.resources.sources import SourceError
 from portfolio_dagster.resources.sources.throttle import Throttle
 from portfolio_dagster.resources.sources.yfinance import YFinanceSource
 from portfolio_dagster.resources.warehouse import Warehouse
+from tests.test_sources_live import FakeClock
 
 RECORDED = Path(__file__).parent / "recorded"
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,17 +37,6 @@ def recorded_history() -> pd.DataFrame:
     return frame
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Yahoo:
