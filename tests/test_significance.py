@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
+from portfolio_dagster.quant.metrics import cross_sectional_ic
 from portfolio_dagster.quant.significance import (
-    cross_sectional_ic, newey_west_lags, newey_west_tstat, rank_ic_stats, sharpe_diff_pvalue,
-    sharpe_difference_test,
+    newey_west_lags, newey_west_tstat, rank_ic_stats, sharpe_diff_pvalue, sharpe_difference_test,
 )
 
 

@@ -169,15 +169,28 @@ def forecast_skill(frame: pd.DataFrame) -> dict[str, float]:
             "ic": float(ics.mean()) if len(ics) else NAN, "n": n}
 
 
-def daily_rank_ic(frame: pd.DataFrame) -> pd.Series:
-    """Spearman correlation of prediction and realized per date (average ranks for ties): the Pearson
-    correlation of within-date ranks, in one grouped pass. Dates with < 3 names or a constant side
-    are left out."""
-    ranks = frame.groupby("date")[["prediction", "realized"]].rank(method="average")
-    x = ranks["prediction"] - ranks.groupby(frame["date"])["prediction"].transform("mean")
-    y = ranks["realized"] - ranks.groupby(frame["date"])["realized"].transform("mean")
-    parts = pd.DataFrame({"date": frame["date"], "xy": x * y, "xx": x * x, "yy": y * y})
+# Fewer names than this on a date and its cross-sectional correlation is not computed.
+MIN_NAMES_PER_DATE = 3
+
+
+def cross_sectional_ic(frame: pd.DataFrame, prediction: str = "prediction", actual: str = "actual",
+                       rank: bool = True) -> pd.Series:
+    """Per date (frame's `date` column) the correlation across names of `prediction` and `actual`:
+    Spearman (rank=True; average ranks for ties) or Pearson, in one grouped pass. Rows with a NaN on
+    either side are left out; dates with fewer than MIN_NAMES_PER_DATE names or a constant side are
+    skipped. Indexed by date, sorted."""
+    f = frame[["date", prediction, actual]].dropna()
+    if rank:
+        g = f.groupby("date")
+        f = f.assign(**{prediction: g[prediction].rank(method="average"), actual: g[actual].rank(method="average")})
+    g = f.groupby("date")
+    x, y = f[prediction] - g[prediction].transform("mean"), f[actual] - g[actual].transform("mean")
+    parts = pd.DataFrame({"date": f["date"], "xy": x * y, "xx": x * x, "yy": y * y})
     sums = parts.groupby("date").agg(xy=("xy", "sum"), xx=("xx", "sum"), yy=("yy", "sum"), n=("xy", "size"))
-    ok = (sums["n"] >= 3) & (sums["xx"] > 1e-12) & (sums["yy"] > 1e-12)
-    sums = sums[ok]
-    return sums["xy"] / np.sqrt(sums["xx"] * sums["yy"])
+    sums = sums[(sums["n"] >= MIN_NAMES_PER_DATE) & (sums["xx"] > 1e-12) & (sums["yy"] > 1e-12)].sort_index()
+    return (sums["xy"] / np.sqrt(sums["xx"] * sums["yy"])).rename("ic")
+
+
+def daily_rank_ic(frame: pd.DataFrame) -> pd.Series:
+    """Spearman correlation of `prediction` and `realized` per date (see cross_sectional_ic)."""
+    return cross_sectional_ic(frame, "prediction", "realized", rank=True)

@@ -21,10 +21,10 @@ from arch.bootstrap import CircularBlockBootstrap, optimal_block_length
 from arch.covariance.kernel import Bartlett, QuadraticSpectral
 from scipy.stats import norm
 
+from portfolio_dagster.quant.metrics import cross_sectional_ic
+
 SHARPE_TEST_METHODS = ("hac", "bootstrap")
 BOOTSTRAP_REPS = 1000
-# Fewer dates than this and the cross-sectional correlation of a date is not computed.
-MIN_NAMES_PER_DATE = 3
 
 
 @dataclass(frozen=True)
@@ -123,24 +123,6 @@ def sharpe_difference_test(a, b, method: str = "hac", *, block_size: int | None 
 def sharpe_diff_pvalue(a, b, method: str = "hac", **kwargs) -> float:
     """Two-sided p-value of H0: SR_a == SR_b (see sharpe_difference_test)."""
     return sharpe_difference_test(a, b, method, **kwargs).pvalue
-
-
-def cross_sectional_ic(frame: pd.DataFrame, prediction: str = "prediction", actual: str = "actual",
-                       rank: bool = True) -> pd.Series:
-    """Per date (frame's `date` column) the correlation across names of `prediction` and `actual`:
-    Spearman (rank=True) or Pearson. Rows with a NaN on either side are left out; dates with fewer than
-    MIN_NAMES_PER_DATE names or a constant side are skipped. Indexed by date, sorted."""
-    f = frame[["date", prediction, actual]].dropna()
-    if rank:
-        g = f.groupby("date")
-        f = f.assign(**{prediction: g[prediction].rank(), actual: g[actual].rank()})
-    g = f.groupby("date")
-    n = g[prediction].transform("size")
-    x, y = f[prediction] - g[prediction].transform("mean"), f[actual] - g[actual].transform("mean")
-    parts = pd.DataFrame({"date": f["date"], "xy": x * y, "xx": x * x, "yy": y * y})[n >= MIN_NAMES_PER_DATE]
-    sums = parts.groupby("date")[["xy", "xx", "yy"]].sum().sort_index()
-    denom = np.sqrt(sums["xx"] * sums["yy"])
-    return (sums["xy"] / denom)[denom > 0].rename("ic")
 
 
 def newey_west_lags(n: int, horizon: int = 1) -> int:

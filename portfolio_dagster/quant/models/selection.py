@@ -24,7 +24,7 @@ from portfolio_dagster.quant.models import ENSEMBLE
 from portfolio_dagster.quant.models.training import (
     FORECAST_COLUMNS, context_days, forecast_frame, period_context, train_model_set,
 )
-from portfolio_dagster.quant.significance import cross_sectional_ic
+from portfolio_dagster.quant.metrics import cross_sectional_ic
 
 # Scored inner dates every candidate needs before the choice departs from the base configuration.
 MIN_SELECTION_DATES = 126

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from portfolio_dagster.quant.metrics import directional_skill
+from portfolio_dagster.quant.metrics import cross_sectional_ic, directional_skill
 from portfolio_dagster.quant.models.base import INTERVAL_QUANTILES
-from portfolio_dagster.quant.significance import cross_sectional_ic, newey_west_tstat
+from portfolio_dagster.quant.significance import newey_west_tstat
 
 SKILL_COLUMNS = ("model", "horizon", "first_date", "last_date", "observations", "directional_accuracy",
                  "base_rate", "ic", "rank_ic", "rank_ic_tstat", "pooled_ic", "mae", "interval_coverage", "nominal_coverage")
