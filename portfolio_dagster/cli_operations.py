@@ -10,8 +10,6 @@ from pathlib import Path
 
 from portfolio_dagster import paths
 
-PAPER_TABLES = ("paper_orders", "paper_fills", "paper_positions", "paper_account", "decision_runs")
-
 
 def add_parsers(sub: argparse._SubParsersAction, date: Callable[[str], dt.date]) -> None:
     replay = sub.add_parser("replay", help="operate day by day over past sessions as the daemon would live")
@@ -88,6 +86,7 @@ def _print_book() -> None:
 
 
 def cmd_paper(args: argparse.Namespace, error: type[Exception]) -> int:
+    from portfolio_dagster.assets.paper import PAPER_TABLES
     from portfolio_dagster.resources.warehouse import Warehouse
 
     _use_paths(args)

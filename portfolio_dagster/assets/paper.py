@@ -63,13 +63,14 @@ def paper_ledger(context: dg.AssetExecutionContext, settings: PipelineSettings,
                        fractional=cfg.paper.fractional_shares, max_position=cfg.strategy.max_position,
                        cap_tolerance=cfg.backtest.cap_tolerance)
     for d in sessions:
-        inputs = session_inputs(warehouse, cfg, prior, d, shadow, context.run.run_id)
+        decision = decision_row(warehouse, cfg, d, context.run.run_id)
+        inputs = session_inputs(warehouse, cfg, prior, d, shadow, decision["decision_id"].iat[0])
         booked = book_session(prior, inputs, rule, cfg.paper.initial_cash_usd)
         account = pd.DataFrame([booked.account | {"run_id": context.run.run_id,
                                                   "booked_at": pd.Timestamp.now(tz="UTC").tz_localize(None)}])
         warehouse.append_all([("paper_orders", booked.orders), ("paper_fills", booked.fills),
                               ("paper_positions", booked.positions), ("paper_account", account),
-                              ("decision_runs", inputs_decision_row(inputs, cfg, context.run.run_id, warehouse))])
+                              ("decision_runs", decision)])
         prior = PriorSession(date=d, quantity=booked.positions.set_index("ticker")["quantity"],
                              cash=booked.account["cash_usd"], nav=booked.account["nav_usd"],
                              orders=booked.orders, control=inputs.control)
@@ -92,7 +93,7 @@ def read_prior(warehouse: Warehouse) -> PriorSession:
 
 
 def session_inputs(warehouse: Warehouse, cfg, prior: PriorSession, d: dt.date, shadow: pd.Series,
-                   run_id: str) -> SessionInputs:
+                   decision_id: str) -> SessionInputs:
     """Everything session `d` needs, known at its close: the prior's and d's prices, d's allocation."""
     cash, benchmark = cfg.strategy.safe_assets[0], cfg.data.benchmark
     alloc = warehouse.query("SELECT date, ticker, weight, reasons FROM allocations WHERE date = ?", [d])
@@ -116,9 +117,6 @@ def session_inputs(warehouse: Warehouse, cfg, prior: PriorSession, d: dt.date, s
     bench_return = (float(bench.get(rows[-1]) / bench.get(rows[0]) - 1.0)
                     if prior.date and rows[0] in bench.index and rows[-1] in bench.index else None)
     safe = set(cfg.strategy.safe_assets)
-    config_hash = cfg.fingerprint()
-    model_ids = _model_ids(warehouse, d)
-    decision_id = hashlib.sha256(f"{d}|{config_hash}|{model_ids}|{run_id}".encode()).hexdigest()[:16]
     shadow_value = shadow.get(pd.Timestamp(d))
     return SessionInputs(
         session=d, assets=tickers, market=market, target=weights,
@@ -129,14 +127,15 @@ def session_inputs(warehouse: Warehouse, cfg, prior: PriorSession, d: dt.date, s
         backtest_return=None if shadow_value is None or pd.isna(shadow_value) else float(shadow_value))
 
 
-def _model_ids(warehouse: Warehouse, d: dt.date) -> str:
+def decision_row(warehouse: Warehouse, cfg, d: dt.date, run_id: str) -> pd.DataFrame:
+    """The decision taken at the close of d (a decision_runs row): the run, the config and the model
+    sets whose forecasts it read; decision_id hashes them."""
     ids = warehouse.query("SELECT DISTINCT model_id FROM forecasts WHERE date = ? ORDER BY model_id", [d])
-    return ",".join(ids["model_id"]) if len(ids) else ""
-
-
-def inputs_decision_row(inputs: SessionInputs, cfg, run_id: str, warehouse: Warehouse) -> pd.DataFrame:
-    return pd.DataFrame([{"decision_id": inputs.decision_id, "date": inputs.session, "run_id": run_id,
-                          "config_hash": cfg.fingerprint(), "model_ids": _model_ids(warehouse, inputs.session)}])
+    model_ids = ",".join(ids["model_id"]) if len(ids) else ""
+    config_hash = cfg.fingerprint()
+    decision_id = hashlib.sha256(f"{d}|{config_hash}|{model_ids}|{run_id}".encode()).hexdigest()[:16]
+    return pd.DataFrame([{"decision_id": decision_id, "date": d, "run_id": run_id, "config_hash": config_hash,
+                          "model_ids": model_ids}])
 
 
 def _shadow(warehouse: Warehouse, cfg, end: dt.date) -> pd.Series:
