@@ -54,7 +54,7 @@ def session_offset(day: dt.date, n: int) -> dt.date:
     return pd.Timestamp(days[target]).date()
 
 
-def sessions_between(first: dt.date, last: dt.date) -> int:
+def session_count(first: dt.date, last: dt.date) -> int:
     """How many sessions after `first` up to and including `last` (0 when last <= first)."""
     days = _all_sessions()
     lo = np.searchsorted(days, np.datetime64(first, "D"), side="right")

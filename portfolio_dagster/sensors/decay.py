@@ -17,7 +17,7 @@ import pandas as pd
 
 from portfolio_dagster.config import PipelineConfig
 from portfolio_dagster.jobs.pipeline import retrain_job
-from portfolio_dagster.quant.calendar import session_offset, sessions_between
+from portfolio_dagster.quant.calendar import session_count, session_offset
 from portfolio_dagster.quant.targets import target_name
 from portfolio_dagster.resources.alerts import (
     DECAY_RETRAIN_REQUESTED, EMERGENCY_OFF, EMERGENCY_ON, raise_alert,
@@ -91,7 +91,7 @@ def evaluate(cfg: PipelineConfig, warehouse: Warehouse, cursor: str | None, log=
     requests = []
     if action in (RETRAIN, EMERGENCY_ACTION):
         last = state["last_retrain"]
-        waited = sessions_between(dt.date.fromisoformat(last), as_of) if last else None
+        waited = session_count(dt.date.fromisoformat(last), as_of) if last else None
         if waited is not None and waited < ops.retrain_cooldown_sessions:
             why += f" (retrain cool-down: the last decay retrain was requested {waited} sessions ago, at {last})"
         else:
