@@ -21,8 +21,20 @@ from portfolio_dagster.quant.trading import TradingRule
 from tests.backtest_reference import reference_book
 
 REPEATS = 3
-HEADLINE = ("annual_return", "annual_volatility", "sharpe", "sortino", "max_drawdown", "calmar",
-            "information_ratio", "hit_rate", "profit_factor", "turnover", "deflated_sharpe", "capacity_usd")
+HEADLINE = (
+    "annual_return",
+    "annual_volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "information_ratio",
+    "hit_rate",
+    "profit_factor",
+    "turnover",
+    "deflated_sharpe",
+    "capacity_usd",
+)
 
 
 def synthetic(n_assets: int, n_days: int, seed: int = 0):
@@ -30,8 +42,11 @@ def synthetic(n_assets: int, n_days: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     days = pd.bdate_range("2000-01-03", periods=n_days)
     assets = [f"SYN{i:03d}" for i in range(n_assets)]
-    close = pd.DataFrame(50 * np.exp(np.cumsum(rng.normal(0.0003, 0.02, (n_days, n_assets)), axis=0)),
-                         index=days, columns=assets)
+    close = pd.DataFrame(
+        50 * np.exp(np.cumsum(rng.normal(0.0003, 0.02, (n_days, n_assets)), axis=0)),
+        index=days,
+        columns=assets,
+    )
     targets = pd.DataFrame(rng.dirichlet(np.ones(n_assets), n_days), index=days, columns=assets)
     sigma = pd.DataFrame(np.full((n_days, n_assets), 0.02), index=days, columns=assets)
     adv = pd.DataFrame(rng.uniform(1e7, 1e9, (n_days, n_assets)), index=days, columns=assets)
@@ -47,27 +62,33 @@ def speed(n_assets: int, n_days: int, every: int) -> None:
     schedule = days[::every]
     rule = TradingRule(CostModel(5.0, 2.0, 1.0, 1e8), max_position=4.0 / n_assets, cap_tolerance=0.5)
     timings = []
-    for _ in range(REPEATS):                 # best of a few: the first call also pays page faults
+    for _ in range(REPEATS):  # best of a few: the first call also pays page faults
         started = time.perf_counter()
         fast = bt.simulate(targets, close, schedule, rule, impact, capped=assets).daily
         timings.append(time.perf_counter() - started)
     vectorized_s = min(timings)
     trades = int((fast["turnover"] > 0).sum())
-    print(f"synthetic {n_assets} assets x {n_days} days, rebalanced every {every} sessions "
-          f"({len(schedule)} scheduled, {trades} trading days incl. cap trims), with impact")
-    print(f"  trading-rule backtest: {vectorized_s:8.3f} s (best of {REPEATS}; first call {timings[0]:.3f} s)")
+    print(
+        f"synthetic {n_assets} assets x {n_days} days, rebalanced every {every} sessions "
+        f"({len(schedule)} scheduled, {trades} trading days incl. cap trims), with impact"
+    )
+    print(
+        f"  trading-rule backtest: {vectorized_s:8.3f} s (best of {REPEATS}; first call {timings[0]:.3f} s)"
+    )
     # The reference loop (no impact, no cap) on the same prices and schedule, for speed and agreement.
     plain = TradingRule(CostModel(5.0, 2.0, 0.0, 1e8))
     started = time.perf_counter()
     no_impact = bt.simulate(targets, close, schedule, plain).daily
     plain_s = time.perf_counter() - started
-    c, t = nested(close), nested(targets)                 # not timed
+    c, t = nested(close), nested(targets)  # not timed
     started = time.perf_counter()
     rows, _ = reference_book(list(days), assets, c, t, set(schedule), {}, 5.0, 2.0, 1e8)
     reference_s = time.perf_counter() - started
     gap = np.abs(no_impact["net_return"].to_numpy() - np.array([row[2] for row in rows])).max()
-    print(f"  without impact/cap   : {plain_s:8.3f} s;  reference event loop {reference_s:8.3f} s "
-          f"({reference_s / plain_s:.0f}x slower);  max |net return difference| {gap:.1e}")
+    print(
+        f"  without impact/cap   : {plain_s:8.3f} s;  reference event loop {reference_s:8.3f} s "
+        f"({reference_s / plain_s:.0f}x slower);  max |net return difference| {gap:.1e}"
+    )
 
 
 def sample_tables(warehouse: str) -> None:
@@ -80,14 +101,17 @@ def sample_tables(warehouse: str) -> None:
         return
     try:
         summary = con.execute("SELECT * FROM backtest_summary").df()
-        criteria = con.execute("SELECT criterion, target, measured, passed FROM backtest_criteria "
-                               "ORDER BY rowid").df()
+        criteria = con.execute(
+            "SELECT criterion, target, measured, passed FROM backtest_criteria ORDER BY rowid"
+        ).df()
         span = con.execute("SELECT min(date), max(date), count(DISTINCT date) FROM backtest_daily").fetchone()
     finally:
         con.close()
     table = summary.pivot(index="metric", columns="strategy", values="value")
-    table = table.reindex(index=[m for m in HEADLINE if m in table.index],
-                          columns=[s for s in ("ml_barbell", "equal_weight", "benchmark") if s in table.columns])
+    table = table.reindex(
+        index=[m for m in HEADLINE if m in table.index],
+        columns=[s for s in ("ml_barbell", "equal_weight", "benchmark") if s in table.columns],
+    )
     skill = summary[summary["metric"].str.match(r"(directional_accuracy|base_rate|ic)_\d+d$|pbo$|trials$")]
     with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 140):
         print(f"\nsample backtest {span[0]}..{span[1]} ({span[2]} days), from {warehouse}")

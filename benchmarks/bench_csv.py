@@ -46,14 +46,21 @@ def write_synthetic_csv(path: Path, tickers: int, years: int) -> int:
     close = 50 * np.exp(np.cumsum(rng.normal(0.0003, 0.015, (len(days), tickers)), axis=0)).T.ravel()
     bad = rng.choice(close.size, max(close.size // 10_000, 1), replace=False)
     close[bad[: len(bad) // 2]] = np.nan
-    close[bad[len(bad) // 2:]] *= -1
-    frame = pl.DataFrame({
-        "date": np.tile(days.values.astype("datetime64[D]"), tickers),
-        "ticker": np.repeat([f"SYN{i:03d}" for i in range(tickers)], len(days)),
-        "close": close.round(4)})
-    frame = frame.with_columns(open=(pl.col("close") * 0.999).round(4), high=(pl.col("close") * 1.01).round(4),
-                               low=(pl.col("close") * 0.99).round(4), volume=pl.lit(1_000_000.0))
-    frame = pl.concat([frame, frame.head(25).with_columns(volume=pl.col("volume") + 1.0)])   # conflicting keys
+    close[bad[len(bad) // 2 :]] *= -1
+    frame = pl.DataFrame(
+        {
+            "date": np.tile(days.values.astype("datetime64[D]"), tickers),
+            "ticker": np.repeat([f"SYN{i:03d}" for i in range(tickers)], len(days)),
+            "close": close.round(4),
+        }
+    )
+    frame = frame.with_columns(
+        open=(pl.col("close") * 0.999).round(4),
+        high=(pl.col("close") * 1.01).round(4),
+        low=(pl.col("close") * 0.99).round(4),
+        volume=pl.lit(1_000_000.0),
+    )
+    frame = pl.concat([frame, frame.head(25).with_columns(volume=pl.col("volume") + 1.0)])  # conflicting keys
     frame.write_csv(path)
     return frame.height
 
@@ -73,8 +80,13 @@ def baseline_validation():
     """quant/validation.py as of BASELINE_REF, loaded as its own module; None without git."""
     root = Path(__file__).resolve().parents[1]
     try:
-        source = subprocess.run(["git", "show", f"{BASELINE_REF}:portfolio_dagster/quant/validation.py"],
-                                cwd=root, capture_output=True, text=True, check=True).stdout
+        source = subprocess.run(
+            ["git", "show", f"{BASELINE_REF}:portfolio_dagster/quant/validation.py"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
     path = Path(tempfile.mkdtemp()) / "validation_baseline.py"
@@ -100,30 +112,42 @@ def main() -> None:
         slow, slow_wall, slow_cpu = timed(lambda: _read_row_by_row(path), 1)
         fast, fast_wall, fast_cpu = timed(lambda: read_price_csv(path), args.repeats)
         pd.testing.assert_frame_equal(fast, slow)
-        print(f"read  row by row (today): {slow_wall:6.2f} s wall {slow_cpu:6.2f} s CPU | polars: {fast_wall:6.2f} s "
-              f"wall {fast_cpu:6.2f} s CPU | x{slow_cpu / fast_cpu:.1f} CPU, same frame")
+        print(
+            f"read  row by row (today): {slow_wall:6.2f} s wall {slow_cpu:6.2f} s CPU | polars: {fast_wall:6.2f} s "
+            f"wall {fast_cpu:6.2f} s CPU | x{slow_cpu / fast_cpu:.1f} CPU, same frame"
+        )
         # prices validates what raw_prices_csv stored: typed columns, as a warehouse query returns them.
         raw = fast.assign(date=pd.to_datetime(fast["date"]))
         old = baseline_validation()
-        (clean, rejected), new_wall, new_cpu = timed(lambda: validation.validate(raw, "csv", today=TODAY),
-                                                     args.repeats)
+        (clean, rejected), new_wall, new_cpu = timed(
+            lambda: validation.validate(raw, "csv", today=TODAY), args.repeats
+        )
         line = f"validate current (pandera polars): {new_wall:6.2f} s wall {new_cpu:6.2f} s CPU"
         if old is not None:
-            (old_clean, old_rejected), old_wall, old_cpu = timed(lambda: old.validate(raw, "csv", today=TODAY), 1)
+            (old_clean, old_rejected), old_wall, old_cpu = timed(
+                lambda: old.validate(raw, "csv", today=TODAY), 1
+            )
             pd.testing.assert_frame_equal(clean, old_clean)
             pd.testing.assert_frame_equal(rejected, old_rejected)
-            line = (f"validate {BASELINE_REF} (today, pandera pandas): {old_wall:6.2f} s wall {old_cpu:6.2f} s CPU | "
-                    + line + f" | x{old_cpu / new_cpu:.1f} CPU, same clean and rejected rows")
+            line = (
+                f"validate {BASELINE_REF} (today, pandera pandas): {old_wall:6.2f} s wall {old_cpu:6.2f} s CPU | "
+                + line
+                + f" | x{old_cpu / new_cpu:.1f} CPU, same clean and rejected rows"
+            )
         print(line)
         if old is not None:
             # The pandera step alone (the schema's rules on typed columns): pandas against polars backend.
             typed = raw.assign(ticker=raw["ticker"].astype(object))
             _, old_s_wall, old_s_cpu = timed(lambda: old._schema_reasons(typed), 1)
             _, new_s_wall, new_s_cpu = timed(lambda: validation._schema_reasons(typed), args.repeats)
-            print(f"pandera rules alone: pandas backend {old_s_wall:6.2f} s wall {old_s_cpu:6.2f} s CPU | polars "
-                  f"backend {new_s_wall:6.2f} s wall {new_s_cpu:6.2f} s CPU | x{old_s_cpu / new_s_cpu:.1f} CPU")
-        print(f"rows: {len(clean)} clean, {len(rejected)} rejected "
-              f"({rejected['reason'].value_counts().to_dict()})")
+            print(
+                f"pandera rules alone: pandas backend {old_s_wall:6.2f} s wall {old_s_cpu:6.2f} s CPU | polars "
+                f"backend {new_s_wall:6.2f} s wall {new_s_cpu:6.2f} s CPU | x{old_s_cpu / new_s_cpu:.1f} CPU"
+            )
+        print(
+            f"rows: {len(clean)} clean, {len(rejected)} rejected "
+            f"({rejected['reason'].value_counts().to_dict()})"
+        )
 
 
 if __name__ == "__main__":

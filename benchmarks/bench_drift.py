@@ -31,20 +31,51 @@ def warehouse(root: Path) -> tuple[Warehouse, int]:
     rng = np.random.default_rng(0)
     dates = pd.bdate_range(*SPAN)
     names = list(DEFAULT_MODEL_FEATURES)
-    frame = pd.DataFrame({"ticker": np.tile([f"T{i:02d}" for i in range(TICKERS)], len(dates)),
-                          "date": np.repeat(dates.date, TICKERS)})
+    frame = pd.DataFrame(
+        {
+            "ticker": np.tile([f"T{i:02d}" for i in range(TICKERS)], len(dates)),
+            "date": np.repeat(dates.date, TICKERS),
+        }
+    )
     for name in names:
         frame[name] = np.cumsum(rng.normal(size=len(frame))).astype("float32")
     wh = Warehouse(path=str(root / "warehouse.duckdb"))
     wh.replace_where("features", frame)
-    wh.replace_where("model_registry", pd.DataFrame([{
-        "model_id": "ensemble-bench", "model_type": "ensemble", "horizon": 21, "train_start": SPAN[0],
-        "train_end": TRAIN_END, "valid_from": "2022-01-03", "trained_at": pd.Timestamp("2022-01-01"),
-        "config_hash": "bench", "features": json.dumps(names), "metrics": "{}", "artifact": "-",
-        "artifact_sha256": "-", "model_set_id": "set-bench"}]))
-    wh.replace_where("forecasts", pd.DataFrame({"ticker": ["T00"], "date": [dates[-1].date()], "horizon": [21],
-                                                "model": ["ensemble"], "prediction": [0.0],
-                                                "model_id": ["ensemble-bench"]}))
+    wh.replace_where(
+        "model_registry",
+        pd.DataFrame(
+            [
+                {
+                    "model_id": "ensemble-bench",
+                    "model_type": "ensemble",
+                    "horizon": 21,
+                    "train_start": SPAN[0],
+                    "train_end": TRAIN_END,
+                    "valid_from": "2022-01-03",
+                    "trained_at": pd.Timestamp("2022-01-01"),
+                    "config_hash": "bench",
+                    "features": json.dumps(names),
+                    "metrics": "{}",
+                    "artifact": "-",
+                    "artifact_sha256": "-",
+                    "model_set_id": "set-bench",
+                }
+            ]
+        ),
+    )
+    wh.replace_where(
+        "forecasts",
+        pd.DataFrame(
+            {
+                "ticker": ["T00"],
+                "date": [dates[-1].date()],
+                "horizon": [21],
+                "model": ["ensemble"],
+                "prediction": [0.0],
+                "model_id": ["ensemble-bench"],
+            }
+        ),
+    )
     return wh, len(frame)
 
 
@@ -55,9 +86,11 @@ def main() -> None:
         for _ in range(REPEATS):
             wall, cpu = time.monotonic(), time.process_time()
             report = drift_report(wh, ops, 21)
-            print(f"drift_report over {rows} feature rows, {len(report.table)} inputs, window "
-                  f"{ops.drift_window_days} days: wall {time.monotonic() - wall:.2f} s, "
-                  f"cpu {time.process_time() - cpu:.2f} s; {len(report.drifting)} drifting ({ops.drift_rule})")
+            print(
+                f"drift_report over {rows} feature rows, {len(report.table)} inputs, window "
+                f"{ops.drift_window_days} days: wall {time.monotonic() - wall:.2f} s, "
+                f"cpu {time.process_time() - cpu:.2f} s; {len(report.drifting)} drifting ({ops.drift_rule})"
+            )
 
 
 if __name__ == "__main__":

@@ -57,9 +57,17 @@ def synthetic_universe(n_tickers: int = SYNTHETIC_TICKERS, n_days: int = SYNTHET
     low = np.minimum(close, open_) * np.exp(-np.abs(rng.normal(0, 0.006, close.shape)))
     volume = rng.lognormal(13, 0.4, close.shape)
     tickers = np.array([f"S{i:03d}" for i in range(n_tickers)], dtype=object)
-    return pd.DataFrame({"ticker": np.tile(tickers, n_days), "date": np.repeat(dates.to_numpy(), n_tickers),
-                         "open": open_.ravel(), "high": high.ravel(), "low": low.ravel(),
-                         "close": close.ravel(), "volume": volume.ravel()})
+    return pd.DataFrame(
+        {
+            "ticker": np.tile(tickers, n_days),
+            "date": np.repeat(dates.to_numpy(), n_tickers),
+            "open": open_.ravel(),
+            "high": high.ravel(),
+            "low": low.ravel(),
+            "close": close.ravel(),
+            "volume": volume.ravel(),
+        }
+    )
 
 
 def sample_part(repeat: int) -> None:
@@ -77,8 +85,10 @@ def sample_part(repeat: int) -> None:
     print(f"sample: 20 tickers x {universe['date'].nunique()} days ({rows} rows), close only")
     print(f"  engine, all {len(features.FEATURE_NAMES)} features:        {t_engine}")
     print(f"  engine, the {len(features.SEED_FEATURE_NAMES)} seed features:          {t_seed}")
-    print(f"  pandas reference, the seed features: {t_ref}  (CPU: x{t_ref.cpu / t_seed.cpu:.0f} the engine's "
-          f"seed features; x{t_ref.cpu / t_engine.cpu:.0f} its full library)")
+    print(
+        f"  pandas reference, the seed features: {t_ref}  (CPU: x{t_ref.cpu / t_seed.cpu:.0f} the engine's "
+        f"seed features; x{t_ref.cpu / t_engine.cpu:.0f} its full library)"
+    )
 
 
 def synthetic_part(repeat: int) -> None:
@@ -93,11 +103,17 @@ def synthetic_part(repeat: int) -> None:
         return features.compute(window, since=newest)
 
     t_day = Timing(one_day, max(repeat, 3))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2   # KiB -> GiB
-    print(f"SYNTHETIC: {SYNTHETIC_TICKERS} tickers x {SYNTHETIC_DAYS} days ({len(px)} rows), OHLCV random walks")
-    print(f"  engine, all {len(features.FEATURE_NAMES)} features: {t}, peak RSS {peak:.2f} GiB "
-          f"(targets: < 120 s, < 4 GiB)")
-    print(f"  one new day ({features.LOOKBACK}-day window, {SYNTHETIC_TICKERS} tickers): {t_day} (target: < 1 s)")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB -> GiB
+    print(
+        f"SYNTHETIC: {SYNTHETIC_TICKERS} tickers x {SYNTHETIC_DAYS} days ({len(px)} rows), OHLCV random walks"
+    )
+    print(
+        f"  engine, all {len(features.FEATURE_NAMES)} features: {t}, peak RSS {peak:.2f} GiB "
+        f"(targets: < 120 s, < 4 GiB)"
+    )
+    print(
+        f"  one new day ({features.LOOKBACK}-day window, {SYNTHETIC_TICKERS} tickers): {t_day} (target: < 1 s)"
+    )
 
 
 def main() -> None:
@@ -111,8 +127,18 @@ def main() -> None:
         synthetic_part(args.repeat)
     elif args.part == "all":
         sys.stdout.flush()
-        subprocess.run([sys.executable, "-m", "benchmarks.bench_features", "--part", "synthetic",
-                        "--repeat", str(args.repeat)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.bench_features",
+                "--part",
+                "synthetic",
+                "--repeat",
+                str(args.repeat),
+            ],
+            check=True,
+        )
 
 
 if __name__ == "__main__":

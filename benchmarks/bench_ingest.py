@@ -31,8 +31,11 @@ def resources(root: Path) -> dict:
     root.mkdir(parents=True, exist_ok=True)
     config = root / "config.yaml"
     config.write_text(yaml.safe_dump(load_config().model_dump(mode="json")))
-    return {"settings": PipelineSettings(config_path=str(config)),
-            "warehouse": Warehouse(path=str(root / "warehouse.duckdb")), "provider_keys": ProviderKeys()}
+    return {
+        "settings": PipelineSettings(config_path=str(config)),
+        "warehouse": Warehouse(path=str(root / "warehouse.duckdb")),
+        "provider_keys": ProviderKeys(),
+    }
 
 
 def materialize(asset, res: dict, first: str, last: str) -> tuple[float, float]:
@@ -55,14 +58,17 @@ def ingest(res: dict, first: str, last: str) -> tuple[float, float]:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         warm = resources(Path(tmp) / "warm")
-        ingest(warm, DAY, DAY)       # imports, calendar and sample loads: not part of any figure below
+        ingest(warm, DAY, DAY)  # imports, calendar and sample loads: not part of any figure below
         full = resources(Path(tmp) / "full")
         raw_wall, raw_cpu = materialize(raw_prices_sample, full, *FULL)
         px_wall, px_cpu = materialize(prices, full, *FULL)
         rows = full["warehouse"].query("SELECT count(*) AS n FROM prices")["n"].iat[0]
-        print(f"full sample ingest {FULL[0]}..{FULL[1]} ({rows} price rows), one ranged run each: "
-              f"raw_prices_sample {raw_wall:.1f} s wall / {raw_cpu:.1f} s CPU, prices {px_wall:.1f} s wall / "
-              f"{px_cpu:.1f} s CPU", flush=True)
+        print(
+            f"full sample ingest {FULL[0]}..{FULL[1]} ({rows} price rows), one ranged run each: "
+            f"raw_prices_sample {raw_wall:.1f} s wall / {raw_cpu:.1f} s CPU, prices {px_wall:.1f} s wall / "
+            f"{px_cpu:.1f} s CPU",
+            flush=True,
+        )
         stores = {}
         for label, start in STORED_FROM.items():
             res = resources(Path(tmp) / label.replace(" ", "_"))
@@ -78,8 +84,11 @@ def main() -> None:
             stored = res["warehouse"].query("SELECT count(*) AS n FROM prices")["n"].iat[0]
             walls, cpus = zip(*times[label])
             daily[label] = (min(walls), min(cpus))
-            print(f"daily ingest of {DAY} with {label} stored ({stored} price rows), raw + prices, best of "
-                  f"{REPEATS}: {min(walls):.2f} s wall, {min(cpus):.2f} s CPU", flush=True)
+            print(
+                f"daily ingest of {DAY} with {label} stored ({stored} price rows), raw + prices, best of "
+                f"{REPEATS}: {min(walls):.2f} s wall, {min(cpus):.2f} s CPU",
+                flush=True,
+            )
         wall_ratio = daily["30 years"][0] / daily["5 years"][0]
         cpu_ratio = daily["30 years"][1] / daily["5 years"][1]
         print(f"ratio 30y / 5y: wall {wall_ratio:.2f}, CPU {cpu_ratio:.2f} (target <= 1.2)")

@@ -45,8 +45,14 @@ def _execute(selection, run_config: dict, tags: dict) -> None:
 
     from portfolio_dagster.instance import get_instance
 
-    with dg.execute_job(dg.reconstructable(daily_job), instance=get_instance(), run_config=run_config,
-                        tags=tags, asset_selection=selection, raise_on_error=True) as result:
+    with dg.execute_job(
+        dg.reconstructable(daily_job),
+        instance=get_instance(),
+        run_config=run_config,
+        tags=tags,
+        asset_selection=selection,
+        raise_on_error=True,
+    ) as result:
         assert result.success
 
 
@@ -65,9 +71,24 @@ def main() -> None:
         os.environ.pop(var, None)
     print(f"home {home}; {os.cpu_count()} cores", flush=True)
     if not args.reuse:
-        _timed(f"setup: pmx run {DATA_START}..{DATA_END} (20 tickers)", lambda: subprocess.run(
-            [sys.executable, "-m", "portfolio_dagster.cli", "run", "--start", DATA_START, "--end", DATA_END],
-            check=True, stdout=subprocess.DEVNULL, env=dict(os.environ)))
+        _timed(
+            f"setup: pmx run {DATA_START}..{DATA_END} (20 tickers)",
+            lambda: subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "portfolio_dagster.cli",
+                    "run",
+                    "--start",
+                    DATA_START,
+                    "--end",
+                    DATA_END,
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                env=dict(os.environ),
+            ),
+        )
     os.environ["PMX_CONFIG"] = str(home / "config.effective.yaml")
 
     from portfolio_dagster import paths
@@ -80,8 +101,10 @@ def main() -> None:
     two_workers = QUIET | {"execution": {"config": {"multiprocess": {"max_concurrent": 2}}}}
 
     if "daily" not in skip:
-        _timed(f"daily run, partition {LAST_DAY}, no retraining (in-process)",
-               lambda: _execute(daily, in_process, {"dagster/partition": LAST_DAY}))
+        _timed(
+            f"daily run, partition {LAST_DAY}, no retraining (in-process)",
+            lambda: _execute(daily, in_process, {"dagster/partition": LAST_DAY}),
+        )
     if "retrain" not in skip:
         _retrain(Warehouse(path=str(paths.warehouse_path())))
     if "backfill" not in skip:
@@ -100,12 +123,15 @@ def _retrain(warehouse) -> None:
 
     with warehouse.connect() as con:
         newest = con.execute("SELECT max(valid_from) FROM model_registry").fetchone()[0]
-        dropped = con.execute("DELETE FROM model_registry WHERE valid_from = ? RETURNING model_id",
-                              [newest]).fetchall()
+        dropped = con.execute(
+            "DELETE FROM model_registry WHERE valid_from = ? RETURNING model_id", [newest]
+        ).fetchall()
     print(f"retrain: {len(dropped)} models valid from {newest} to train again", flush=True)
 
     def run() -> None:
-        result = defs.resolve_job_def("retrain_job").execute_in_process(instance=get_instance(), run_config=QUIET)
+        result = defs.resolve_job_def("retrain_job").execute_in_process(
+            instance=get_instance(), run_config=QUIET
+        )
         assert result.success
 
     _timed("weekly retrain (retrain_job: the newest retrain date's models)", run)

@@ -44,29 +44,42 @@ def main() -> None:
     until = dt.date.fromisoformat(args.until)
     facts: list[dict] = []
     t1 = time.monotonic()
-    outcome = replay(load_config(config_path()), until + dt.timedelta(days=1),
-                     dt.date.fromisoformat(args.replay_end), lambda d, f: facts.append(f | {"date": d}))
+    outcome = replay(
+        load_config(config_path()),
+        until + dt.timedelta(days=1),
+        dt.date.fromisoformat(args.replay_end),
+        lambda d, f: facts.append(f | {"date": d}),
+    )
     total = time.monotonic() - t1
     plain = [f["session_s"] for f in facts if not f["retrain_due"] and not f["sensor_runs"]]
     daily = [f["daily_run_s"] for f in facts if not f["retrain_due"]]
     print(f"replayed {len(outcome.sessions)} sessions in {total:.1f} s (incl. the final backtest + report)")
     if plain:
-        print(f"  per session, no retraining, no sensor-launched run: median {statistics.median(plain):.2f} s, "
-              f"max {max(plain):.2f} s over {len(plain)} sessions")
+        print(
+            f"  per session, no retraining, no sensor-launched run: median {statistics.median(plain):.2f} s, "
+            f"max {max(plain):.2f} s over {len(plain)} sessions"
+        )
     if daily:
-        print(f"  daily run alone (market data .. paper ledger), no retraining: median "
-              f"{statistics.median(daily):.2f} s")
+        print(
+            f"  daily run alone (market data .. paper ledger), no retraining: median "
+            f"{statistics.median(daily):.2f} s"
+        )
     busy = [f for f in facts if f["retrain_due"] or f["sensor_runs"]]
     for f in busy:
-        print(f"  {f['date']}: {f['session_s']:.1f} s (retrain due: {f['retrain_due']}; sensor: "
-              f"{', '.join(f['sensor_runs']) or '-'})")
+        print(
+            f"  {f['date']}: {f['session_s']:.1f} s (retrain due: {f['retrain_due']}; sensor: "
+            f"{', '.join(f['sensor_runs']) or '-'})"
+        )
     account = Warehouse(path=str(warehouse_path())).query(
         "SELECT daily_return, backtest_return FROM paper_account WHERE daily_return IS NOT NULL "
-        "AND backtest_return IS NOT NULL")
+        "AND backtest_return IS NOT NULL"
+    )
     if len(account) > 2:
         corr = account["daily_return"].corr(account["backtest_return"])
-        print(f"  ledger vs backtest daily return: correlation {corr:.4f} over {len(account)} sessions; "
-              f"tracking difference {(account['daily_return'] - account['backtest_return']).sum() * 100:+.3f} pp")
+        print(
+            f"  ledger vs backtest daily return: correlation {corr:.4f} over {len(account)} sessions; "
+            f"tracking difference {(account['daily_return'] - account['backtest_return']).sum() * 100:+.3f} pp"
+        )
 
 
 if __name__ == "__main__":

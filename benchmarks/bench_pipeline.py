@@ -49,8 +49,12 @@ def _env(home: Path) -> dict[str, str]:
 
 def _pmx_run(home: Path, *args: str) -> tuple[float, str]:
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "portfolio_dagster.cli", "run", *args], env=_env(home),
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "portfolio_dagster.cli", "run", *args],
+        env=_env(home),
+        capture_output=True,
+        text=True,
+    )
     wall = time.monotonic() - started
     if proc.returncode != 0:
         print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
@@ -117,9 +121,11 @@ def bench_default(home: Path) -> None:
     for label, run_wall, overhead in runs:
         print(f"{label:<62} {run_wall:>7.1f} {overhead:>16.1f}")
     compute = sum(s[2] for s in stages)
-    print(f"\ndefault pmx run: wall {wall:.1f} s, compute {compute:.1f} s, orchestration and start-up "
-          f"{wall - compute:.1f} s ({(wall - compute) / wall:.0%} of wall), peak RSS {peak_mib:.0f} MiB; "
-          f"{len(runs)} Dagster runs (targets: <= 150 s, <= 30 %, <= 2048 MiB)")
+    print(
+        f"\ndefault pmx run: wall {wall:.1f} s, compute {compute:.1f} s, orchestration and start-up "
+        f"{wall - compute:.1f} s ({(wall - compute) / wall:.0%} of wall), peak RSS {peak_mib:.0f} MiB; "
+        f"{len(runs)} Dagster runs (targets: <= 150 s, <= 30 %, <= 2048 MiB)"
+    )
     noise = [line for line in stderr.splitlines() if line.strip()]
     print(f"stderr lines on the default run: {len(noise)}" + (f" (first: {noise[0][:120]})" if noise else ""))
 
@@ -141,8 +147,10 @@ def _daily_sessions(home: Path, repeats: int) -> list[float]:
     job = defs.resolve_job_def("daily_job")
     instance = get_instance()
     warehouse = Warehouse(path=str(paths.warehouse_path()))
-    days = [d.date() for d in sessions(LAST_DAY - dt.timedelta(days=3 * repeats + 10),
-                                       LAST_DAY + dt.timedelta(days=1))][-(repeats + 1):]
+    days = [
+        d.date()
+        for d in sessions(LAST_DAY - dt.timedelta(days=3 * repeats + 10), LAST_DAY + dt.timedelta(days=1))
+    ][-(repeats + 1) :]
     took = []
     for day in days:
         request = daily_run_request(cfg, warehouse, day)
@@ -150,14 +158,16 @@ def _daily_sessions(home: Path, repeats: int) -> list[float]:
         t0 = time.monotonic()
         execute_run_request(job, request, instance)
         took.append(time.monotonic() - t0)
-    return took[1:]   # the first one warms caches (imports, HMM fits)
+    return took[1:]  # the first one warms caches (imports, HMM fits)
 
 
 def bench_session(home: Path, repeats: int) -> float:
     took = _daily_sessions(home, repeats)
     median = statistics.median(took)
-    print(f"daily session (schedule RunRequest, no retraining, in-process): median {median:.2f} s over "
-          f"{len(took)} sessions ({', '.join(f'{t:.2f}' for t in took)}) (target: <= 8 s)")
+    print(
+        f"daily session (schedule RunRequest, no retraining, in-process): median {median:.2f} s over "
+        f"{len(took)} sessions ({', '.join(f'{t:.2f}' for t in took)}) (target: <= 8 s)"
+    )
     return median
 
 
@@ -180,21 +190,28 @@ def bench_backfill(home: Path) -> None:
     result = execute(job, instance, asset_keys=[HISTORY_OF[k] for k in daily], partition_range=(year, year))
     twins = time.monotonic() - t0
     assert result.success
-    print(f"one-year backfill {year}, daily stages as history twins (1 yearly partition x {len(daily)} stages, "
-          f"one run): {twins:.1f} s (target: <= 40 s)")
+    print(
+        f"one-year backfill {year}, daily stages as history twins (1 yearly partition x {len(daily)} stages, "
+        f"one run): {twins:.1f} s (target: <= 40 s)"
+    )
     t0 = time.monotonic()
-    result = execute(job, instance, asset_keys=daily,
-                     partition_range=(f"{year}-01-03", LAST_DAY.isoformat()))
+    result = execute(job, instance, asset_keys=daily, partition_range=(f"{year}-01-03", LAST_DAY.isoformat()))
     days = time.monotonic() - t0
     assert result.success
-    print(f"one-year backfill {year}, daily assets (their ~250 daily partitions x {len(daily)} stages, one run): "
-          f"{days:.1f} s")
+    print(
+        f"one-year backfill {year}, daily assets (their ~250 daily partitions x {len(daily)} stages, one run): "
+        f"{days:.1f} s"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--home", type=Path, default=None, help="parent folder of the data folders (default: temp)")
-    parser.add_argument("--reuse", action="store_true", help="the data folders under --home are already loaded")
+    parser.add_argument(
+        "--home", type=Path, default=None, help="parent folder of the data folders (default: temp)"
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="the data folders under --home are already loaded"
+    )
     parser.add_argument("--sessions", type=int, default=3)
     parser.add_argument("--skip", default="", help="comma-separated: default,session,backfill,ratio")
     args = parser.parse_args()
@@ -202,7 +219,10 @@ def main() -> None:
     warnings.filterwarnings("ignore", module="dagster")
     root = (args.home or Path(tempfile.mkdtemp(prefix="pmx_bench_pipeline_"))).resolve()
     full, short = root / "full", root / "short_history"
-    print(f"data folders under {root}; {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"data folders under {root}; {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     if "default" not in skip and not args.reuse:
         bench_default(full)
     session_30 = bench_session(full, args.sessions) if "session" not in skip else None
@@ -214,8 +234,10 @@ def main() -> None:
             print(f"setup: pmx run {SHORT_START}..{LAST_DAY} {wall:.1f} s")
         session_5 = bench_session(short, args.sessions)
         session_30 = session_30 if session_30 is not None else bench_session(full, args.sessions)
-        print(f"daily session at 33 years / at {LAST_DAY.year - SHORT_START.year + 1} years of history: "
-              f"{session_30 / session_5:.2f} (target: 30 y / 5 y <= 1.2)")
+        print(
+            f"daily session at 33 years / at {LAST_DAY.year - SHORT_START.year + 1} years of history: "
+            f"{session_30 / session_5:.2f} (target: 30 y / 5 y <= 1.2)"
+        )
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 

@@ -32,9 +32,15 @@ RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_p
 def materialize(asset, warehouse: Path, config: Path, start: str, end: str) -> tuple[float, float]:
     """(wall, CPU of this process) seconds; both include Dagster's per-partition events."""
     t0, c0 = time.perf_counter(), time.process_time()
-    result = dg.materialize([asset], resources={"warehouse": Warehouse(path=str(warehouse)),
-                                                "settings": PipelineSettings(config_path=str(config))},
-                            tags={RANGE_START: start, RANGE_END: end}, selection=[asset])
+    result = dg.materialize(
+        [asset],
+        resources={
+            "warehouse": Warehouse(path=str(warehouse)),
+            "settings": PipelineSettings(config_path=str(config)),
+        },
+        tags={RANGE_START: start, RANGE_END: end},
+        selection=[asset],
+    )
     assert result.success
     return time.perf_counter() - t0, time.process_time() - c0
 
@@ -61,18 +67,28 @@ def main() -> None:
     w.index = pd.to_datetime(w.index)
     turnover = 0.5 * np.abs(w.diff().fillna(0.0)).sum(axis=1)
     years = len(w) / 252
-    print(f"range {start}..{end}: {len(w)} decision dates, signals rows by source {dict(zip(sig.source, sig.n))}")
+    print(
+        f"range {start}..{end}: {len(w)} decision dates, signals rows by source {dict(zip(sig.source, sig.n))}"
+    )
     print(f"signals asset (materialize incl. Dagster events): wall {t_sig[0]:6.1f} s, CPU {t_sig[1]:6.1f} s")
-    print(f"allocations asset (materialize incl. Dagster events): wall {t_alloc[0]:6.1f} s, CPU {t_alloc[1]:6.1f} s")
-    print(f"target turnover (one-way, sum over every daily target change): {turnover.sum() / years:.2f} per year")
+    print(
+        f"allocations asset (materialize incl. Dagster events): wall {t_alloc[0]:6.1f} s, CPU {t_alloc[1]:6.1f} s"
+    )
+    print(
+        f"target turnover (one-way, sum over every daily target change): {turnover.sum() / years:.2f} per year"
+    )
     months = w.index.to_series().map(lambda d: (d.year, d.month))
     month_end = w[months.ne(months.shift(-1)).to_numpy()]
     monthly = 0.5 * np.abs(month_end.diff().fillna(0.0)).sum(axis=1)
-    print(f"target turnover between month-end targets (what a monthly rebalance trades, before drift): "
-          f"{monthly.sum() / years:.2f} per year")
+    print(
+        f"target turnover between month-end targets (what a monthly rebalance trades, before drift): "
+        f"{monthly.sum() / years:.2f} per year"
+    )
     risky = alloc[alloc.sleeve == "risky"].groupby("date")["weight"].sum().reindex(w.index, fill_value=0.0)
-    print(f"risky sleeve: mean {risky.mean():.3f}, min {risky.min():.3f}, max {risky.max():.3f}; "
-          f"max single weight {alloc[alloc.sleeve == 'risky'].weight.max():.4f}")
+    print(
+        f"risky sleeve: mean {risky.mean():.3f}, min {risky.min():.3f}, max {risky.max():.3f}; "
+        f"max single weight {alloc[alloc.sleeve == 'risky'].weight.max():.4f}"
+    )
     print("share of decision days under each control:")
     for code, share in control_shares(alloc, cfg.strategy.safe_assets[0]).items():
         print(f"  {code:18s} {share:6.1%}")

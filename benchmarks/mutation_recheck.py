@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     split = argv.index("--")
-    modules, tests = argv[:split], argv[split + 1:]
+    modules, tests = argv[:split], argv[split + 1 :]
     for module in modules:
         meta = MUTANTS / "portfolio_dagster" / "quant" / f"{module}.py.meta"
         codes = json.loads(meta.read_text())["exit_code_by_key"]
@@ -34,9 +34,26 @@ def main(argv: list[str]) -> int:
         still = []
         for key in survivors:
             env = os.environ | {"MUTANT_UNDER_TEST": key, "OMP_NUM_THREADS": "1"}
-            rc = subprocess.call([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:xdist", "-p",
-                                  "no:cacheprovider", "-p", "no:warnings", *tests], cwd=MUTANTS, env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            rc = subprocess.call(
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-q",
+                    "-x",
+                    "-p",
+                    "no:xdist",
+                    "-p",
+                    "no:cacheprovider",
+                    "-p",
+                    "no:warnings",
+                    *tests,
+                ],
+                cwd=MUTANTS,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             if rc == 0:
                 still.append(key)
         killed = killed_before + len(survivors) - len(still)

@@ -27,14 +27,18 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated topics (default: all)")
     parser.add_argument("--skip", default="", help="comma-separated topics to leave out")
     args = parser.parse_args()
-    chosen = [t for t in topics() if (not args.only or t in args.only.split(",")) and t not in args.skip.split(",")]
+    chosen = [
+        t for t in topics() if (not args.only or t in args.only.split(",")) and t not in args.skip.split(",")
+    ]
     failed = []
     for topic in chosen:
         print(f"\n=== bench_{topic} ===", flush=True)
         started = time.monotonic()
         code = subprocess.call([sys.executable, "-m", f"benchmarks.bench_{topic}"], cwd=HERE.parent)
-        print(f"=== bench_{topic}: {'ok' if code == 0 else f'FAILED ({code})'} in {time.monotonic() - started:.0f} s",
-              flush=True)
+        print(
+            f"=== bench_{topic}: {'ok' if code == 0 else f'FAILED ({code})'} in {time.monotonic() - started:.0f} s",
+            flush=True,
+        )
         if code != 0:
             failed.append(topic)
     if failed:

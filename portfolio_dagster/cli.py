@@ -18,7 +18,6 @@ from portfolio_dagster.resources.sources import SAMPLE_SPAN, DataError, read_pri
 from portfolio_dagster.resources.sources.sample import SAMPLE_ONLY_SERIES, sample_series
 
 
-
 class CliError(Exception):
     """A user mistake or a failed run: printed as one line, exit code 1."""
 
@@ -35,19 +34,27 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="materialize every stage over a date range")
-    run.add_argument("--config", type=Path, default=None, help="pipeline YAML (default: config/pipeline.yaml)")
+    run.add_argument(
+        "--config", type=Path, default=None, help="pipeline YAML (default: config/pipeline.yaml)"
+    )
     run.add_argument("--source", choices=SOURCES, default=None)
     run.add_argument("--csv", type=Path, default=None, help="price CSV for --source csv")
     run.add_argument("--tickers", default=None, help="comma-separated tickers (default: all)")
     run.add_argument("--start", type=_date, default=None)
     run.add_argument("--end", type=_date, default=None)
-    run.add_argument("--warehouse", type=Path, default=None, help="DuckDB file (default: data/warehouse.duckdb)")
-    run.add_argument("--benchmark", default=None, help="the index to compare against (default: data.benchmark)")
+    run.add_argument(
+        "--warehouse", type=Path, default=None, help="DuckDB file (default: data/warehouse.duckdb)"
+    )
+    run.add_argument(
+        "--benchmark", default=None, help="the index to compare against (default: data.benchmark)"
+    )
     run.add_argument("--debug", action="store_true", help="show tracebacks")
     ui = sub.add_parser("ui", help="the Dagster UI on 127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
     sub.add_parser("report", help="the latest summary and report path")
-    bench = sub.add_parser("bench", help="run benchmarks/bench_<topic>.py (e.g. features) and print its figures")
+    bench = sub.add_parser(
+        "bench", help="run benchmarks/bench_<topic>.py (e.g. features) and print its figures"
+    )
     bench.add_argument("topic")
     cli_operations.add_parsers(sub, _date)
     return parser
@@ -55,8 +62,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def effective_config(args: argparse.Namespace) -> PipelineConfig:
     base = load_config(args.config or DEFAULT_CONFIG_PATH)
-    overrides: dict[str, object] = {"start": args.start, "end": args.end,
-                                    "benchmark": (getattr(args, "benchmark", None) or "").strip() or None}
+    overrides: dict[str, object] = {
+        "start": args.start,
+        "end": args.end,
+        "benchmark": (getattr(args, "benchmark", None) or "").strip() or None,
+    }
     if args.source:
         overrides["sources"] = (args.source,)
     if args.csv:
@@ -82,7 +92,9 @@ def _check_inputs(config: PipelineConfig) -> None:
     if data.start > dt.date.today():
         raise CliError(f"--start {data.start} is in the future")
     if config.backtest.start > data.end:
-        raise CliError(f"backtest.start {config.backtest.start} is after --end {data.end}: nothing to backtest")
+        raise CliError(
+            f"backtest.start {config.backtest.start} is after --end {data.end}: nothing to backtest"
+        )
     known: set[str] = set()
     if "sample" in data.sources:
         lo, hi = SAMPLE_SPAN
@@ -101,6 +113,7 @@ def _check_inputs(config: PipelineConfig) -> None:
     if live and not data.tickers:
         raise CliError(f"the {live[0]} source needs a universe: --tickers A,B or data.tickers")
     from portfolio_dagster.resources.provider_keys import KEY_ENV
+
     unset = [KEY_ENV[s] for s in live if s in KEY_ENV and not os.environ.get(KEY_ENV[s])]
     if unset:
         raise CliError(f"the {live[0]} source needs an API key: set the environment variable {unset[0]}")
@@ -119,19 +132,28 @@ def _check_barbell_inputs(config: PipelineConfig, known: set[str], live: list[st
         # Live data cannot be listed before fetching; refuse the sample's own names, no provider has them.
         synthetic = [t for t in (data.benchmark, *safe) if t in SAMPLE_ONLY_SERIES and t not in known]
         if synthetic:
-            raise CliError(f"{synthetic[0]} is a series of the bundled sample, which the {live[0]} source does "
-                           "not have: use --config config/live.yaml (SPY, BIL, TLT) or set data.benchmark "
-                           "and strategy.safe_assets to real tickers")
+            raise CliError(
+                f"{synthetic[0]} is a series of the bundled sample, which the {live[0]} source does "
+                "not have: use --config config/live.yaml (SPY, BIL, TLT) or set data.benchmark "
+                "and strategy.safe_assets to real tickers"
+            )
         return
-    where = ", ".join(f"the CSV {data.csv_path}" if s == "csv" else "the bundled sample"
-                      for s in data.sources if s in ("sample", "csv"))
+    where = ", ".join(
+        f"the CSV {data.csv_path}" if s == "csv" else "the bundled sample"
+        for s in data.sources
+        if s in ("sample", "csv")
+    )
     if data.benchmark not in known:
-        raise CliError(f"benchmark {data.benchmark} is not in the data ({where}): pass --benchmark TICKER "
-                       f"with a ticker it has, e.g. {', '.join(sorted(known - set(safe))[:5])}")
+        raise CliError(
+            f"benchmark {data.benchmark} is not in the data ({where}): pass --benchmark TICKER "
+            f"with a ticker it has, e.g. {', '.join(sorted(known - set(safe))[:5])}"
+        )
     missing = [t for t in safe if t not in known]
     if missing:
-        raise CliError(f"safe-sleeve ticker {missing[0]} (strategy.safe_assets) is not in the data ({where}): "
-                       "add its prices or set strategy.safe_assets in --config")
+        raise CliError(
+            f"safe-sleeve ticker {missing[0]} (strategy.safe_assets) is not in the data ({where}): "
+            "add its prices or set strategy.safe_assets in --config"
+        )
 
 
 def _partition_keys(start: dt.date, end: dt.date) -> tuple[str, str]:
@@ -159,8 +181,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = StageProgress()
     progress.expect(load_stage_seconds(home))
     try:
-        outcome = run_pipeline(config, _partition_keys(config.data.start, config.data.end), echo=print,
-                               progress=progress, debug=args.debug)
+        outcome = run_pipeline(
+            config,
+            _partition_keys(config.data.start, config.data.end),
+            echo=print,
+            progress=progress,
+            debug=args.debug,
+        )
     finally:
         progress.stop()
     progress.summary(outcome.stages, time.monotonic() - started)
@@ -188,8 +215,18 @@ def cmd_ui(args: argparse.Namespace) -> int:
     prepare_home()
     os.environ.setdefault("PMX_CONFIG", str(paths.config_path()))
     os.environ.setdefault("PMX_WAREHOUSE", str(paths.warehouse_path()))
-    cmd = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(args.port),
-           "-m", "portfolio_dagster.definitions"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(args.port),
+        "-m",
+        "portfolio_dagster.definitions",
+    ]
 
     def restore_signals() -> None:
         # A background launcher may have ignored these; dagster dev must be stoppable.
@@ -213,9 +250,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return subprocess.call([sys.executable, "-m", f"benchmarks.bench_{args.topic}"], cwd=root)
 
 
-COMMANDS = {"run": cmd_run, "report": cmd_report, "ui": cmd_ui, "bench": cmd_bench,
-            "replay": lambda args: cli_operations.cmd_replay(args, CliError),
-            "paper": lambda args: cli_operations.cmd_paper(args, CliError)}
+COMMANDS = {
+    "run": cmd_run,
+    "report": cmd_report,
+    "ui": cmd_ui,
+    "bench": cmd_bench,
+    "replay": lambda args: cli_operations.cmd_replay(args, CliError),
+    "paper": lambda args: cli_operations.cmd_paper(args, CliError),
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,14 +15,24 @@ def add_parsers(sub: argparse._SubParsersAction, date: Callable[[str], dt.date])
     replay = sub.add_parser("replay", help="operate day by day over past sessions as the daemon would live")
     replay.add_argument("--start", type=date, required=True)
     replay.add_argument("--end", type=date, required=True)
-    replay.add_argument("--config", type=Path, default=None,
-                        help="pipeline YAML (default: the last `pmx run`'s config in the data folder)")
-    replay.add_argument("--warehouse", type=Path, default=None, help="DuckDB file (default: data/warehouse.duckdb)")
+    replay.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="pipeline YAML (default: the last `pmx run`'s config in the data folder)",
+    )
+    replay.add_argument(
+        "--warehouse", type=Path, default=None, help="DuckDB file (default: data/warehouse.duckdb)"
+    )
     replay.add_argument("--debug", action="store_true", help="show tracebacks")
     paper = sub.add_parser("paper", help="the paper-trading ledger")
     paper_sub = paper.add_subparsers(dest="paper_command", required=True)
-    reset = paper_sub.add_parser("reset", help="delete the ledger's rows (from a date on), saying what was removed")
-    reset.add_argument("--from", dest="since", type=date, default=None, help="first session to remove (default: all)")
+    reset = paper_sub.add_parser(
+        "reset", help="delete the ledger's rows (from a date on), saying what was removed"
+    )
+    reset.add_argument(
+        "--from", dest="since", type=date, default=None, help="first session to remove (default: all)"
+    )
     reset.add_argument("--warehouse", type=Path, default=None)
     reset.add_argument("--debug", action="store_true", help="show tracebacks")
 
@@ -35,8 +45,14 @@ def _use_paths(args: argparse.Namespace) -> None:
 
 
 def cmd_replay(args: argparse.Namespace, error: type[Exception]) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-        TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from portfolio_dagster.config import load_config
     from portfolio_dagster.replay import replay, sessions_between
@@ -45,14 +61,23 @@ def cmd_replay(args: argparse.Namespace, error: type[Exception]) -> int:
     if args.end < args.start:
         raise error(f"--end {args.end} is before --start {args.start}")
     if not paths.warehouse_path().exists():
-        raise error(f"no warehouse at {paths.warehouse_path()}: run `pmx run` up to the day before --start first")
+        raise error(
+            f"no warehouse at {paths.warehouse_path()}: run `pmx run` up to the day before --start first"
+        )
     config = load_config(paths.config_path())
     sessions = sessions_between(args.start, args.end)
     if not sessions:
         raise error(f"no exchange session in {args.start}..{args.end}")
-    columns = (TextColumn("[bold]replay"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[session]}"),
-               TextColumn("NAV {task.fields[nav]}"), TextColumn("alerts {task.fields[alerts]}"),
-               TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("[bold]replay"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[session]}"),
+        TextColumn("NAV {task.fields[nav]}"),
+        TextColumn("alerts {task.fields[alerts]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns) as progress:
         task = progress.add_task("replay", total=len(sessions), session="", nav="-", alerts=0)
 
@@ -62,8 +87,10 @@ def cmd_replay(args: argparse.Namespace, error: type[Exception]) -> int:
 
         outcome = replay(config, args.start, args.end, on_session)
         progress.update(task, completed=len(outcome.sessions) + len(outcome.skipped))
-    print(f"replayed {len(outcome.sessions)} session(s), {len(outcome.skipped)} already booked"
-          + (f"; decay sensor launched {', '.join(outcome.sensor_runs)}" if outcome.sensor_runs else ""))
+    print(
+        f"replayed {len(outcome.sessions)} session(s), {len(outcome.skipped)} already booked"
+        + (f"; decay sensor launched {', '.join(outcome.sensor_runs)}" if outcome.sensor_runs else "")
+    )
     if outcome.interrupted:
         print(f"stopped after {outcome.sessions[-1]} (Ctrl-C); run the same command again to resume")
     _print_book()
@@ -74,14 +101,18 @@ def _print_book() -> None:
     from portfolio_dagster.resources.warehouse import Warehouse
 
     warehouse = Warehouse(path=str(paths.warehouse_path()))
-    account = warehouse.query("SELECT date, nav_usd, cash_usd, daily_return, backtest_return, benchmark_return "
-                              "FROM paper_account ORDER BY date DESC LIMIT 5")
+    account = warehouse.query(
+        "SELECT date, nav_usd, cash_usd, daily_return, backtest_return, benchmark_return "
+        "FROM paper_account ORDER BY date DESC LIMIT 5"
+    )
     if account.empty:
         print("paper ledger: no session booked")
         return
     print("paper ledger (latest sessions):")
     print(account.iloc[::-1].to_string(index=False, float_format=lambda v: f"{v:,.4f}"))
-    held = warehouse.query("SELECT ticker, quantity, price, weight FROM paper_latest_positions ORDER BY weight DESC")
+    held = warehouse.query(
+        "SELECT ticker, quantity, price, weight FROM paper_latest_positions ORDER BY weight DESC"
+    )
     print(held.to_string(index=False, float_format=lambda v: f"{v:,.4f}") if len(held) else "no holdings")
 
 

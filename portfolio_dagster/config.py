@@ -34,10 +34,10 @@ class LiveSourcesConfig(_Section):
 
     requests_per_minute: dict[str, float] = {"yfinance": 60.0, "alpha_vantage": 5.0, "finnhub": 60.0}
     max_retries: int = Field(4, ge=0)
-    backoff_seconds: float = Field(1.0, ge=0)       # 1, 2, 4, 8 s between attempts
+    backoff_seconds: float = Field(1.0, ge=0)  # 1, 2, 4, 8 s between attempts
     timeout_seconds: float = Field(30.0, gt=0)
-    cache_dir: str | None = "http_cache"   # relative: under PMX_HOME; None: no on-disk cache
-    overlap_days: int = Field(5, ge=0)              # a daily run refetches this many trading days before it
+    cache_dir: str | None = "http_cache"  # relative: under PMX_HOME; None: no on-disk cache
+    overlap_days: int = Field(5, ge=0)  # a daily run refetches this many trading days before it
 
 
 class DataConfig(_Section):
@@ -48,11 +48,11 @@ class DataConfig(_Section):
     start: dt.date = dt.date(1990, 1, 2)
     end: dt.date = dt.date(2022, 12, 28)
     live: LiveSourcesConfig = LiveSourcesConfig()
-    disagreement_tolerance: float = Field(0.005, ge=0)   # relative close difference between sources
-    jump_threshold: float = Field(0.5, gt=0)             # a one-day move beyond +-50% that reverses
+    disagreement_tolerance: float = Field(0.005, ge=0)  # relative close difference between sources
+    jump_threshold: float = Field(0.5, gt=0)  # a one-day move beyond +-50% that reverses
 
     @model_validator(mode="after")
-    def _check(self) -> "DataConfig":
+    def _check(self) -> DataConfig:
         if not self.sources:
             raise ValueError("data.sources must name at least one source")
         if "csv" in self.sources and not self.csv_path:
@@ -74,7 +74,7 @@ class FeaturesConfig(_Section):
         if v is not None:
             if not v:
                 raise ValueError("features.selected names no feature (null selects all)")
-            selected_feature_names(v)   # raises on an unknown name
+            selected_feature_names(v)  # raises on an unknown name
         return v
 
 
@@ -116,7 +116,7 @@ class XGBoostConfig(_BoostedTreesConfig):
 class TCNConfig(_Section):
     lookback: int = Field(60, ge=2)
     channels: int = Field(8, ge=1)
-    levels: int = Field(5, ge=1)        # dilations 1..2^(levels-1); receptive field 1 + 2 * (2^levels - 1)
+    levels: int = Field(5, ge=1)  # dilations 1..2^(levels-1); receptive field 1 + 2 * (2^levels - 1)
     epochs: int = Field(2, ge=1)
     batch_size: int = 256
     learning_rate: float = 0.003
@@ -128,7 +128,7 @@ class LSTMConfig(_Section):
     lookback: int = Field(60, ge=2)
     hidden: int = Field(16, ge=1)
     layers: int = Field(1, ge=1)
-    dropout: float = Field(0.0, ge=0, lt=1)   # between stacked layers (layers > 1)
+    dropout: float = Field(0.0, ge=0, lt=1)  # between stacked layers (layers > 1)
     epochs: int = Field(2, ge=1)
     batch_size: int = 256
     learning_rate: float = 0.003
@@ -152,7 +152,7 @@ class CandidateConfig(_Section):
 
     name: str
     target: Literal["return", "excess_return", "rank"] = "return"
-    params: dict[str, dict] = {}   # family -> parameter overrides, e.g. {lightgbm: {objective: lambdarank}}
+    params: dict[str, dict] = {}  # family -> parameter overrides, e.g. {lightgbm: {objective: lambdarank}}
 
     @field_validator("params")
     @classmethod
@@ -165,8 +165,9 @@ class CandidateConfig(_Section):
 
 class ModelsConfig(_Section):
     # Families trained and forecast; empty: ML off (forecasts stay empty, signals use the rule-based path).
-    enabled: tuple[Literal["lightgbm", "xgboost", "tcn", "lstm", "bayesian_ridge", "regime_adaptive"], ...] = (
-        "lightgbm", "xgboost", "bayesian_ridge", "regime_adaptive")
+    enabled: tuple[
+        Literal["lightgbm", "xgboost", "tcn", "lstm", "bayesian_ridge", "regime_adaptive"], ...
+    ] = ("lightgbm", "xgboost", "bayesian_ridge", "regime_adaptive")
     retrain_frequency: Frequency = "yearly"
     window: Literal["expanding", "rolling"] = "expanding"
     rolling_days: int = Field(2520, ge=50)
@@ -189,6 +190,7 @@ class ModelsConfig(_Section):
         if len(set(names)) != len(names):
             raise ValueError("models.candidates need distinct names, none of them 'base'")
         return v
+
     # The regime HMM (also the `regimes` table) needs this many days of market history before its first fit.
     regime_min_train_days: int = Field(500, ge=100)
     seed: int = 7
@@ -207,39 +209,45 @@ class ModelsConfig(_Section):
 class StrategyConfig(_Section):
     """Signals, the barbell and its risk controls (see quant/allocation.py for the daily procedure)."""
 
-    mode: Literal["ml", "rule_based"] = "ml"        # ml falls back to rule_based on dates without forecasts
+    mode: Literal["ml", "rule_based"] = "ml"  # ml falls back to rule_based on dates without forecasts
     signal_horizon: int = 21
     kelly_fraction: float = Field(0.5, gt=0, le=1)
-    covariance_days: int = Field(252, ge=20)        # trailing returns of the shrunk (Ledoit-Wolf) covariance
+    covariance_days: int = Field(252, ge=20)  # trailing returns of the shrunk (Ledoit-Wolf) covariance
     max_position: float = Field(0.10, gt=0, le=1)
     min_confidence: float = Field(0.55, ge=0, le=1)
-    risky_share: float = Field(0.80, ge=0, le=1)    # the barbell's largest risky sleeve
+    risky_share: float = Field(0.80, ge=0, le=1)  # the barbell's largest risky sleeve
     top_k: int = Field(10, ge=1)
     # First: cash; second (optional): the long-duration bond proxy. Missing prices: that asset is skipped.
     safe_assets: tuple[str, ...] = ("CASH",)
-    persistence_days: int = Field(3, ge=1)          # a name enters only after this many positive signals in a row
-    max_turnover: float = Field(0.5, gt=0, le=1)    # one-way turnover of a scheduled rebalance, at most
-    vol_target: float = Field(0.20, gt=0)           # annualized market volatility above which the risky sleeve shrinks
+    persistence_days: int = Field(3, ge=1)  # a name enters only after this many positive signals in a row
+    max_turnover: float = Field(0.5, gt=0, le=1)  # one-way turnover of a scheduled rebalance, at most
+    vol_target: float = Field(0.20, gt=0)  # annualized market volatility above which the risky sleeve shrinks
     vol_days: int = Field(63, ge=5)
-    regime_derisk: float = Field(0.5, ge=0, le=1)   # risky sleeve x (1 - this x risk-off probability of the regime)
-    bond_momentum_days: int = Field(63, ge=5)       # the rate forecast: trailing bond-over-cash return
-    bond_share_long: float = Field(0.75, ge=0, le=1)    # bond share of the safe sleeve when rates are forecast down
-    bond_share_short: float = Field(0.25, ge=0, le=1)   # ... and when forecast up
-    drawdown_trigger: float = Field(0.15, gt=0, lt=1)   # trailing drawdown of the strategy that de-risks
-    drawdown_days: int = Field(252, ge=5)               # window of the running peak
+    regime_derisk: float = Field(
+        0.5, ge=0, le=1
+    )  # risky sleeve x (1 - this x risk-off probability of the regime)
+    bond_momentum_days: int = Field(63, ge=5)  # the rate forecast: trailing bond-over-cash return
+    bond_share_long: float = Field(
+        0.75, ge=0, le=1
+    )  # bond share of the safe sleeve when rates are forecast down
+    bond_share_short: float = Field(0.25, ge=0, le=1)  # ... and when forecast up
+    drawdown_trigger: float = Field(0.15, gt=0, lt=1)  # trailing drawdown of the strategy that de-risks
+    drawdown_days: int = Field(252, ge=5)  # window of the running peak
     drawdown_risky_scale: float = Field(0.5, ge=0, le=1)  # risky sleeve multiplier while de-risked
     # Between rebalances: a risky sleeve this much above the day's volatility-targeted share is cut to it.
     vol_breach_tolerance: float = Field(0.25, ge=0)
-    emergency_stop: bool = False                    # manual switch: everything to the safe sleeve
+    emergency_stop: bool = False  # manual switch: everything to the safe sleeve
 
 
 class BacktestConfig(_Section):
     start: dt.date = dt.date(2000, 1, 3)
-    cost_bps: float = Field(10.0, ge=0)            # commission, bps of traded value
+    cost_bps: float = Field(10.0, ge=0)  # commission, bps of traded value
     half_spread_bps: float = Field(0.0, ge=0)
-    impact_coefficient: float = Field(1.0, ge=0)   # Y of the square-root impact law
-    aum_usd: float = Field(10_000_000.0, gt=0)     # the backtest book's starting capital
-    fallback_adv_usd: float | None = Field(None, gt=0)  # assumed ADV where volume is missing; None: not estimable
+    impact_coefficient: float = Field(1.0, ge=0)  # Y of the square-root impact law
+    aum_usd: float = Field(10_000_000.0, gt=0)  # the backtest book's starting capital
+    fallback_adv_usd: float | None = Field(
+        None, gt=0
+    )  # assumed ADV where volume is missing; None: not estimable
     rebalance: Literal["daily", "weekly", "monthly"] = "monthly"
     configurations_tried: int = Field(1, ge=1)
     rolling_window_days: int = Field(252, ge=20)
@@ -251,8 +259,8 @@ class BacktestConfig(_Section):
 class PaperConfig(_Section):
     """The paper-trading ledger: the trading rule applied day by day to a book of shares and cash."""
 
-    initial_cash_usd: float = Field(1_000_000.0, gt=0)   # starting capital on the ledger's first session
-    fractional_shares: bool = False                      # whole shares by default
+    initial_cash_usd: float = Field(1_000_000.0, gt=0)  # starting capital on the ledger's first session
+    fractional_shares: bool = False  # whole shares by default
 
 
 class ReportConfig(_Section):
@@ -262,36 +270,38 @@ class ReportConfig(_Section):
 class OperationsConfig(_Section):
     """Unattended operation: schedules and the forecast-skill decay sensor."""
 
-    timezone: str = "America/New_York"          # the exchange's clock for the schedules
-    daily_cron: str = "0 18 * * 1-5"            # after the US close, Mon-Fri
-    retrain_cron: str = "0 6 * * 6"             # weekly retraining, Saturday morning
-    skill_window_days: int = Field(63, ge=5)    # realized as-of dates in the rolling skill window
-    retrain_below: float = Field(0.55, ge=0, le=1)    # directional accuracy that triggers a retrain
+    timezone: str = "America/New_York"  # the exchange's clock for the schedules
+    daily_cron: str = "0 18 * * 1-5"  # after the US close, Mon-Fri
+    retrain_cron: str = "0 6 * * 6"  # weekly retraining, Saturday morning
+    skill_window_days: int = Field(63, ge=5)  # realized as-of dates in the rolling skill window
+    retrain_below: float = Field(0.55, ge=0, le=1)  # directional accuracy that triggers a retrain
     emergency_below: float = Field(0.45, ge=0, le=1)  # ... that switches allocations to the safe sleeve
-    min_ic: float = 0.0                         # rank IC at or below this also triggers a retrain
-    retrain_cooldown_sessions: int = Field(21, ge=0)   # sessions between two decay-triggered retrains, at least
+    min_ic: float = 0.0  # rank IC at or below this also triggers a retrain
+    retrain_cooldown_sessions: int = Field(
+        21, ge=0
+    )  # sessions between two decay-triggered retrains, at least
     sensor_interval_seconds: int = Field(3600, ge=30)
     # Feature drift: population stability index of each model input, the newest drift_window_days vs the
     # training window of the model set in use; above drift_threshold the feature_drift check warns.
     drift_threshold: float = Field(0.2, gt=0)
     drift_window_days: int = Field(63, ge=5)
-    drift_bins: int = Field(10, ge=2)              # quantile bins of the training window
+    drift_bins: int = Field(10, ge=2)  # quantile bins of the training window
     # absolute: PSI > drift_threshold. beyond_training: and above the PSI of every drift_window_days run of
     # the training window itself (persistent inputs score high PSIs on short windows with no drift).
     drift_rule: Literal["absolute", "beyond_training"] = "absolute"
-    drift_requests_retrain: bool = False         # the feature_drift sensor requests retrain_job on drift
+    drift_requests_retrain: bool = False  # the feature_drift sensor requests retrain_job on drift
 
 
 class AlertsConfig(_Section):
     """Sinks of every alert besides the warehouse table `alerts` (resources/alerts.py)."""
 
-    jsonl: bool = True                           # append one JSON line per alert to jsonl_file
-    jsonl_file: str = "alerts.jsonl"             # relative: under PMX_HOME
+    jsonl: bool = True  # append one JSON line per alert to jsonl_file
+    jsonl_file: str = "alerts.jsonl"  # relative: under PMX_HOME
     # The NAME of the environment variable holding the webhook URL (never the URL: it is a secret);
     # unset or empty in the environment: no webhook.
     webhook_url_env: str | None = "PMX_ALERT_WEBHOOK_URL"
     webhook_timeout_seconds: float = Field(5.0, gt=0)
-    webhook_retries: int = Field(2, ge=0)        # on a connection error, timeout or 5xx
+    webhook_retries: int = Field(2, ge=0)  # on a connection error, timeout or 5xx
 
 
 class PipelineConfig(_Section):
@@ -307,7 +317,7 @@ class PipelineConfig(_Section):
     alerts: AlertsConfig = AlertsConfig()
 
     @model_validator(mode="after")
-    def _check(self) -> "PipelineConfig":
+    def _check(self) -> PipelineConfig:
         if self.strategy.signal_horizon not in self.targets.horizons:
             raise ValueError(
                 f"strategy.signal_horizon {self.strategy.signal_horizon} is not one of targets.horizons"
@@ -320,7 +330,7 @@ class PipelineConfig(_Section):
         chosen = {k: dump[k] for k in (sections or tuple(dump))}
         return hashlib.sha256(json.dumps(chosen, sort_keys=True).encode()).hexdigest()[:12]
 
-    def with_overrides(self, **data_overrides: object) -> "PipelineConfig":
+    def with_overrides(self, **data_overrides: object) -> PipelineConfig:
         """A copy with `data` fields replaced, validated again (the CLI's flags)."""
         data = self.data.model_dump() | {k: v for k, v in data_overrides.items() if v is not None}
         try:

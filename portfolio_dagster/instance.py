@@ -91,8 +91,15 @@ def free_slots_of_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     marked failed and their pool slots freed, as are slots still held by finished runs. Without
     this a killed run keeps the `warehouse` slot and every later run waits for it forever (the
     daemon's run monitoring covers only runs it launched). Returns the run ids cleaned up."""
-    unfinished = instance.get_runs(filters=dg.RunsFilter(statuses=[
-        dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]))
+    unfinished = instance.get_runs(
+        filters=dg.RunsFilter(
+            statuses=[
+                dg.DagsterRunStatus.NOT_STARTED,
+                dg.DagsterRunStatus.STARTING,
+                dg.DagsterRunStatus.STARTED,
+            ]
+        )
+    )
     here = socket.gethostname()
     cleaned = []
     for run in unfinished:

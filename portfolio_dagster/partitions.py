@@ -11,12 +11,18 @@ PARTITIONS_START = dt.date(1990, 1, 1)
 # [first, last] covers exactly the trading days first..last. end_offset=1: today's partition
 # exists during the day, so the after-close run can materialize it.
 TRADING_DAYS = dg.TimeWindowPartitionsDefinition(
-    start=PARTITIONS_START.isoformat(), cron_schedule="0 0 * * 1-5", fmt="%Y-%m-%d", end_offset=1,
+    start=PARTITIONS_START.isoformat(),
+    cron_schedule="0 0 * * 1-5",
+    fmt="%Y-%m-%d",
+    end_offset=1,
 )
 # History in calendar years (the `<stage>_history` assets of assets/history.py): a 30-year load
 # records ~30 partitions per stage instead of ~8,000 daily ones. A window is [Jan 1, next Jan 1).
 HISTORY_YEARS = dg.TimeWindowPartitionsDefinition(
-    start=str(PARTITIONS_START.year), cron_schedule="0 0 1 1 *", fmt="%Y", end_offset=1,
+    start=str(PARTITIONS_START.year),
+    cron_schedule="0 0 1 1 *",
+    fmt="%Y",
+    end_offset=1,
 )
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 # Every warehouse writer joins this pool; the instance limits it to 1 so writers never overlap

@@ -14,8 +14,17 @@ from pathlib import Path
 
 import dagster as dg
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TaskID, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -34,14 +43,21 @@ class _EtaColumn(ProgressColumn):
             return Text("0:00:00", style="progress.remaining")
         if expected and task.started and task.elapsed is not None:
             left = max(0.0, expected - task.elapsed)
-            return Text(f"~{int(left) // 3600}:{int(left) % 3600 // 60:02d}:{int(left) % 60:02d}",
-                        style="progress.remaining")
+            return Text(
+                f"~{int(left) // 3600}:{int(left) % 3600 // 60:02d}:{int(left) % 60:02d}",
+                style="progress.remaining",
+            )
         return TimeRemainingColumn().render(task)
 
 
 class StageProgress:
-    def __init__(self, enabled: bool | None = None, echo: Callable[[str], None] = print,
-                 console: Console | None = None, keep_finished: bool = True):
+    def __init__(
+        self,
+        enabled: bool | None = None,
+        echo: Callable[[str], None] = print,
+        console: Console | None = None,
+        keep_finished: bool = True,
+    ):
         """enabled: live bars (default: when the console is a terminal); keep_finished False (`pmx
         replay`: a run per session) drops each run's bars when it ends and prints no per-stage lines."""
         self.console = console or Console()
@@ -57,9 +73,16 @@ class StageProgress:
         self._progress: Progress | None = None
         if self.live:
             self._progress = Progress(
-                TextColumn("{task.description:<34}"), BarColumn(bar_width=28), MofNCompleteColumn(),
-                TextColumn("{task.fields[unit]:<10}"), TimeElapsedColumn(), TextColumn("ETA"),
-                _EtaColumn(), TextColumn("{task.fields[status]}"), console=self.console)
+                TextColumn("{task.description:<34}"),
+                BarColumn(bar_width=28),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[unit]:<10}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                _EtaColumn(),
+                TextColumn("{task.fields[status]}"),
+                console=self.console,
+            )
             self._progress.start()
 
     # -- phases (one Dagster run each) ----------------------------------------------------------
@@ -79,7 +102,8 @@ class StageProgress:
                     last = getattr(self, "_expected", {}).get(stage)
                     expected = last[0] * max(1.0, partitions / max(1, last[1])) if last else None
                     self._tasks[stage] = self._progress.add_task(
-                        stage, total=partitions, start=False, unit=unit, status="waiting", expected=expected)
+                        stage, total=partitions, start=False, unit=unit, status="waiting", expected=expected
+                    )
 
     def end_phase(self, success: bool) -> None:
         with self._lock:
@@ -104,11 +128,14 @@ class StageProgress:
         if event is None:
             return
         kind = event.event_type_value
-        stage = event.asset_key.to_user_string() if kind == "ASSET_MATERIALIZATION" and event.asset_key \
+        stage = (
+            event.asset_key.to_user_string()
+            if kind == "ASSET_MATERIALIZATION" and event.asset_key
             else (event.step_key or "")
+        )
         with self._lock:
             if stage not in self._totals:
-                return   # a check's step
+                return  # a check's step
             task = self._tasks.get(stage)
             if kind == "STEP_START":
                 self._started[stage] = entry.timestamp
@@ -123,12 +150,17 @@ class StageProgress:
                 ok = kind == "STEP_SUCCESS"
                 took = entry.timestamp - self._started.get(stage, entry.timestamp)
                 if task is not None:
-                    self._progress.update(task, completed=self._totals[stage] if ok else self._done[stage],
-                                          status="[green]ok[/]" if ok else "[red]FAILED[/]")
+                    self._progress.update(
+                        task,
+                        completed=self._totals[stage] if ok else self._done[stage],
+                        status="[green]ok[/]" if ok else "[red]FAILED[/]",
+                    )
                     self._progress.stop_task(task)
                 elif self.keep_finished:
-                    self.echo(f"  {stage:<34} {'ok' if ok else 'FAILED':<6} {self._done[stage]:>5}/"
-                              f"{self._totals[stage]:<5} {took:7.1f} s")
+                    self.echo(
+                        f"  {stage:<34} {'ok' if ok else 'FAILED':<6} {self._done[stage]:>5}/"
+                        f"{self._totals[stage]:<5} {took:7.1f} s"
+                    )
 
     # -- closing table ---------------------------------------------------------------------------
 
@@ -141,11 +173,14 @@ class StageProgress:
             table.add_column(col, justify="right")
         table.add_column("output", no_wrap=True)
         for t in timings:
-            table.add_row(t.stage, str(t.partitions), f"{t.compute_s:.1f}", f"{t.step_s - t.compute_s:.1f}", t.rows)
+            table.add_row(
+                t.stage, str(t.partitions), f"{t.compute_s:.1f}", f"{t.step_s - t.compute_s:.1f}", t.rows
+            )
         compute = sum(t.compute_s for t in timings)
-        table.add_row("total (bookkeeping: all but compute)", "", f"{compute:.1f}", f"{wall_s - compute:.1f}", "")
+        table.add_row(
+            "total (bookkeeping: all but compute)", "", f"{compute:.1f}", f"{wall_s - compute:.1f}", ""
+        )
         self.console.print(table)
-
 
 
 def load_stage_seconds(home: Path) -> dict[str, tuple[float, int]]:

@@ -43,9 +43,13 @@ DAILY_TAIL_SESSIONS = 5
 # as missing, not failed, in the UI (pmx prints the failure). Set it to 0 to keep per-partition events.
 PLANNED_EVENTS_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 # Events the progress display and the stage timings read.
-_STEP_EVENTS = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_OUTPUT,
-                dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE,
-                dg.DagsterEventType.ASSET_MATERIALIZATION}
+_STEP_EVENTS = {
+    dg.DagsterEventType.STEP_START,
+    dg.DagsterEventType.STEP_OUTPUT,
+    dg.DagsterEventType.STEP_SUCCESS,
+    dg.DagsterEventType.STEP_FAILURE,
+    dg.DagsterEventType.ASSET_MATERIALIZATION,
+}
 
 
 class RunFailed(Exception):
@@ -55,16 +59,18 @@ class RunFailed(Exception):
 @dataclass(frozen=True)
 class Phase:
     """One Dagster run: assets of one partitioning over one key range (None: unpartitioned)."""
+
     label: str
     assets: tuple[dg.AssetsDefinition, ...]
     partition_range: tuple[str, str] | None = None
-    partitions: int = 1             # partitions per asset, for the progress display
+    partitions: int = 1  # partitions per asset, for the progress display
 
 
 @dataclass
 class StageTiming:
     """Seconds of one stage (asset step) from its run's events: compute is STEP_START..STEP_OUTPUT
     (the asset's function), bookkeeping the rest of the step (materialization events, checks' inputs)."""
+
     stage: str
     run_id: str
     partitions: int
@@ -77,7 +83,7 @@ class StageTiming:
 class PipelineResult:
     run_ids: list[str] = field(default_factory=list)
     stages: list[StageTiming] = field(default_factory=list)
-    run_wall_s: dict[str, float] = field(default_factory=dict)    # run id -> wall seconds
+    run_wall_s: dict[str, float] = field(default_factory=dict)  # run id -> wall seconds
     checks: list[tuple[str, bool]] = field(default_factory=list)  # (check name, passed)
 
 
@@ -119,7 +125,7 @@ def failure_reason(result: dg.ExecuteInProcessResult) -> str:
     return "run failed"
 
 
-_reason = failure_reason   # the name replay.py imports
+_reason = failure_reason  # the name replay.py imports
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,13 +176,22 @@ def plan(config: PipelineConfig, partition_range: tuple[str, str]) -> list[Phase
     def add(label: str, assets: list[dg.AssetsDefinition], lo: dt.date, hi: dt.date) -> None:
         if lo > hi:
             return
-        if lo < days_first:   # history: whole calendar years; each twin clips them to the config's range
+        if lo < days_first:  # history: whole calendar years; each twin clips them to the config's range
             hist_hi = min(hi, days_first - dt.timedelta(days=1))
-            phases.append(Phase(f"{label} history", tuple(twins[HISTORY_OF[a.key]] for a in assets),
-                                (str(lo.year), str(hist_hi.year)), hist_hi.year - lo.year + 1))
+            phases.append(
+                Phase(
+                    f"{label} history",
+                    tuple(twins[HISTORY_OF[a.key]] for a in assets),
+                    (str(lo.year), str(hist_hi.year)),
+                    hist_hi.year - lo.year + 1,
+                )
+            )
         lo_days = max(lo, days_first)
-        phases.append(Phase(f"{label} days", tuple(assets), (lo_days.isoformat(), hi.isoformat()),
-                            _weekdays(lo_days, hi)))
+        phases.append(
+            Phase(
+                f"{label} days", tuple(assets), (lo_days.isoformat(), hi.isoformat()), _weekdays(lo_days, hi)
+            )
+        )
 
     add("market", market, first, last)
     phases.append(Phase("models", (by_name["models"],)))
@@ -193,15 +208,20 @@ def run_config(debug: bool = False) -> dict:
     return DEBUG_RUN_CONFIG if debug else QUIET_RUN_CONFIG
 
 
-def _watch(instance: dg.DagsterInstance, run_id: str, stop: threading.Event,
-           on_event: Callable[[dg.EventLogEntry], None], interval_s: float = 0.5) -> None:
+def _watch(
+    instance: dg.DagsterInstance,
+    run_id: str,
+    stop: threading.Event,
+    on_event: Callable[[dg.EventLogEntry], None],
+    interval_s: float = 0.5,
+) -> None:
     """Feed `on_event` the run's step and materialization events as they are stored."""
     cursor = None
     while True:
         stopping = stop.wait(interval_s)
         try:
             conn = instance.get_records_for_run(run_id, cursor=cursor, of_type=_STEP_EVENTS, limit=5000)
-        except Exception:   # noqa: BLE001 - the run may not be stored yet; a display must not fail a run
+        except Exception:  # noqa: BLE001 - the run may not be stored yet; a display must not fail a run
             conn = None
         if conn is not None:
             for record in conn.records:
@@ -213,10 +233,17 @@ def _watch(instance: dg.DagsterInstance, run_id: str, stop: threading.Event,
             return
 
 
-def execute(job: dg.JobDefinition, instance: dg.DagsterInstance, *, asset_keys: Sequence[dg.AssetKey] | None,
-            partition_key: str | None = None, partition_range: tuple[str, str] | None = None,
-            tags: dict[str, str] | None = None, debug: bool = False,
-            on_event: Callable[[dg.EventLogEntry], None] | None = None) -> dg.ExecuteInProcessResult:
+def execute(
+    job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    *,
+    asset_keys: Sequence[dg.AssetKey] | None,
+    partition_key: str | None = None,
+    partition_range: tuple[str, str] | None = None,
+    tags: dict[str, str] | None = None,
+    debug: bool = False,
+    on_event: Callable[[dg.EventLogEntry], None] | None = None,
+) -> dg.ExecuteInProcessResult:
     """One in-process run in the persistent instance; `on_event` sees its step events while it runs."""
     from portfolio_dagster.instance import process_tags
 
@@ -231,19 +258,30 @@ def execute(job: dg.JobDefinition, instance: dg.DagsterInstance, *, asset_keys: 
         watcher = threading.Thread(target=_watch, args=(instance, run_id, stop, on_event), daemon=True)
         watcher.start()
     try:
-        return job.execute_in_process(run_config=run_config(debug), instance=instance, run_id=run_id,
-                                      partition_key=partition_key,
-                                      asset_selection=list(asset_keys) if asset_keys is not None else None,
-                                      tags=run_tags, raise_on_error=False)
+        return job.execute_in_process(
+            run_config=run_config(debug),
+            instance=instance,
+            run_id=run_id,
+            partition_key=partition_key,
+            asset_selection=list(asset_keys) if asset_keys is not None else None,
+            tags=run_tags,
+            raise_on_error=False,
+        )
     finally:
         stop.set()
         if watcher is not None:
             watcher.join()
 
 
-def execute_run_request(job: dg.JobDefinition, request: dg.RunRequest, instance: dg.DagsterInstance, *,
-                        progress: StageProgress | None = None, debug: bool = False,
-                        tags: dict[str, str] | None = None) -> dg.ExecuteInProcessResult:
+def execute_run_request(
+    job: dg.JobDefinition,
+    request: dg.RunRequest,
+    instance: dg.DagsterInstance,
+    *,
+    progress: StageProgress | None = None,
+    debug: bool = False,
+    tags: dict[str, str] | None = None,
+) -> dg.ExecuteInProcessResult:
     """Execute a schedule's or sensor's RunRequest (e.g. one daily session) in this process against
     the persistent instance, as the daemon would launch it: its partition key, asset selection and
     tags (plus `tags` and this process's pid tags). Raises RunFailed (one line: stage and cause);
@@ -253,9 +291,15 @@ def execute_run_request(job: dg.JobDefinition, request: dg.RunRequest, instance:
     names = [k.to_user_string() for k in keys] if keys is not None else []
     if progress is not None:
         progress.start_phase(f"{job.name} {partition_key or ''}".strip(), names, 1)
-    result = execute(job, instance, asset_keys=keys, partition_key=partition_key,
-                     tags={**request.tags, **(tags or {})}, debug=debug,
-                     on_event=progress.on_event if progress is not None else None)
+    result = execute(
+        job,
+        instance,
+        asset_keys=keys,
+        partition_key=partition_key,
+        tags={**request.tags, **(tags or {})},
+        debug=debug,
+        on_event=progress.on_event if progress is not None else None,
+    )
     if progress is not None:
         progress.end_phase(result.success)
     if not result.success:
@@ -267,8 +311,9 @@ def _event_times(instance: dg.DagsterInstance, run_id: str) -> dict[tuple[str, s
     """(step key, event type) -> timestamp of its STEP_START/OUTPUT/SUCCESS/FAILURE events (DagsterEvents
     in the result carry no timestamps; the stored entries do)."""
     times = {}
-    conn = instance.get_records_for_run(run_id, of_type=_STEP_EVENTS - {dg.DagsterEventType.ASSET_MATERIALIZATION},
-                                        limit=100000)
+    conn = instance.get_records_for_run(
+        run_id, of_type=_STEP_EVENTS - {dg.DagsterEventType.ASSET_MATERIALIZATION}, limit=100000
+    )
     for record in conn.records:
         entry = record.event_log_entry
         event = entry.dagster_event
@@ -276,8 +321,9 @@ def _event_times(instance: dg.DagsterInstance, run_id: str) -> dict[tuple[str, s
     return times
 
 
-def stage_timings(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult,
-                  partitions: int) -> list[StageTiming]:
+def stage_timings(
+    instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult, partitions: int
+) -> list[StageTiming]:
     """Per step of a finished run: compute (STEP_START..STEP_OUTPUT) and step seconds, from the
     instance's stored events."""
     times = _event_times(instance, result.run_id)
@@ -285,27 +331,37 @@ def stage_timings(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResul
     for event in result.get_asset_materialization_events():
         if event.step_key not in rows:
             meta = event.materialization.metadata
-            rows[event.step_key] = next((f"{name}={meta[name].value}" for name in ("rows", "trained")
-                                         if name in meta), "")
+            rows[event.step_key] = next(
+                (f"{name}={meta[name].value}" for name in ("rows", "trained") if name in meta), ""
+            )
     out = []
     for (step, kind), start in times.items():
         if kind != "STEP_START":
             continue
         end = times.get((step, "STEP_SUCCESS"), times.get((step, "STEP_FAILURE"), start))
         output = times.get((step, "STEP_OUTPUT"), end)
-        out.append(StageTiming(stage=step, run_id=result.run_id, partitions=partitions,
-                               compute_s=output - start, step_s=end - start, rows=rows.get(step, "")))
+        out.append(
+            StageTiming(
+                stage=step,
+                run_id=result.run_id,
+                partitions=partitions,
+                compute_s=output - start,
+                step_s=end - start,
+                rows=rows.get(step, ""),
+            )
+        )
     return sorted(out, key=lambda t: times[(t.stage, "STEP_START")])
 
 
-def warnings_of(instance: dg.DagsterInstance, run_id: str,
-                stages: Sequence[str]) -> tuple[list[str], list[tuple[str, bool]]]:
+def warnings_of(
+    instance: dg.DagsterInstance, run_id: str, stages: Sequence[str]
+) -> tuple[list[str], list[tuple[str, bool]]]:
     """(warnings the stages' own code logged, one line each, e.g. a live source falling back; (check
     name, passed) of the run's asset checks, whose findings and alerts are in the UI and `alerts`)."""
     lines, checks = [], []
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
-        if event is None and entry.level >= 30 and entry.step_key in stages:   # context.log.warning
+        if event is None and entry.level >= 30 and entry.step_key in stages:  # context.log.warning
             lines.append(f"{_stage_of_step(entry.step_key)}: {_clean(entry.user_message)}")
         elif event is not None and event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
@@ -320,9 +376,13 @@ def checks_line(checks: Sequence[tuple[str, bool]]) -> str:
     return text + (f"; not passed (non-blocking, details in `pmx ui`): {', '.join(failed)}" if failed else "")
 
 
-def run_pipeline(config: PipelineConfig, partition_range: tuple[str, str],
-                 echo: Callable[[str], None] = print, progress: StageProgress | None = None,
-                 debug: bool = False) -> PipelineResult:
+def run_pipeline(
+    config: PipelineConfig,
+    partition_range: tuple[str, str],
+    echo: Callable[[str], None] = print,
+    progress: StageProgress | None = None,
+    debug: bool = False,
+) -> PipelineResult:
     """Every stage over the range (config.data's), as the runs of `plan`. Raises RunFailed."""
     from portfolio_dagster.definitions import build_definitions
     from portfolio_dagster.instance import free_slots_of_dead_runs, get_instance
@@ -335,22 +395,30 @@ def run_pipeline(config: PipelineConfig, partition_range: tuple[str, str],
         echo(f"pmx: cleaned up {len(freed)} dead run(s): marked failed, warehouse pool slots freed")
     phases = plan(config, partition_range)
     first, last = partition_range
-    echo(f"pmx: {sum(len(p.assets) for p in phases)} stage runs in {len(phases)} Dagster runs over "
-         f"{first}..{last}; warehouse {paths.warehouse_path()}")
+    echo(
+        f"pmx: {sum(len(p.assets) for p in phases)} stage runs in {len(phases)} Dagster runs over "
+        f"{first}..{last}; warehouse {paths.warehouse_path()}"
+    )
     outcome = PipelineResult()
     progress = progress or StageProgress(enabled=False, echo=echo)
     for phase in phases:
         names = [a.key.to_user_string() for a in phase.assets]
         progress.start_phase(phase.label, names, phase.partitions)
         t0 = time.monotonic()
-        result = execute(job, instance, asset_keys=[a.key for a in phase.assets],
-                         partition_range=phase.partition_range, debug=debug, on_event=progress.on_event)
+        result = execute(
+            job,
+            instance,
+            asset_keys=[a.key for a in phase.assets],
+            partition_range=phase.partition_range,
+            debug=debug,
+            on_event=progress.on_event,
+        )
         outcome.run_ids.append(result.run_id)
         outcome.run_wall_s[result.run_id] = time.monotonic() - t0
         progress.end_phase(result.success)
         warned, checks = warnings_of(instance, result.run_id, names)
         outcome.checks += checks
-        if not result.success:   # one line names the stage and the cause; skipped steps say nothing new
+        if not result.success:  # one line names the stage and the cause; skipped steps say nothing new
             raise RunFailed(failure_reason(result))
         for line in warned:
             echo(f"pmx: warning: {line}")
@@ -375,14 +443,20 @@ def latest_summary() -> tuple[str | None, str | None, str]:
     from portfolio_dagster.quant.report.verdict import ml_verdict
 
     value = summary.set_index(["strategy", "metric"])["value"]
-    verdict = ml_verdict(lambda metric, strategy="ml_barbell": float(value.get((strategy, metric), float("nan"))))
+    verdict = ml_verdict(
+        lambda metric, strategy="ml_barbell": float(value.get((strategy, metric), float("nan")))
+    )
     table = table.reindex(index=[s for s in STRATEGIES if s in table.index], columns=list(HEADLINE))
-    latest = warehouse.query("SELECT date, ticker, weight, sleeve, reasons FROM latest_allocations "
-                             "ORDER BY sleeve, weight DESC")
+    latest = warehouse.query(
+        "SELECT date, ticker, weight, sleeve, reasons FROM latest_allocations ORDER BY sleeve, weight DESC"
+    )
     with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 120):
         head = f"{table.to_string()}\n{verdict}"
-        alloc = f"latest allocation ({latest['date'].iat[0]}):\n{latest.to_string(index=False)}" \
-            if len(latest) else None
+        alloc = (
+            f"latest allocation ({latest['date'].iat[0]}):\n{latest.to_string(index=False)}"
+            if len(latest)
+            else None
+        )
     return head, alloc, str(report_path)
 
 

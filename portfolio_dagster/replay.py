@@ -30,9 +30,9 @@ REPLAY_TAG = "pmx/replay"
 
 @dataclass
 class ReplayOutcome:
-    sessions: list[dt.date] = field(default_factory=list)      # booked by this replay
-    skipped: list[dt.date] = field(default_factory=list)       # already booked before it
-    sensor_runs: list[str] = field(default_factory=list)       # jobs the decay sensor launched
+    sessions: list[dt.date] = field(default_factory=list)  # booked by this replay
+    skipped: list[dt.date] = field(default_factory=list)  # already booked before it
+    sensor_runs: list[str] = field(default_factory=list)  # jobs the decay sensor launched
     interrupted: bool = False
 
 
@@ -49,7 +49,7 @@ def _stop_after_session() -> Iterator[dict]:
 
     def handler(signum, frame):  # noqa: ARG001 - signal handler signature
         if flag["stop"]:
-            raise KeyboardInterrupt      # a second Ctrl-C: stop now
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now
         flag["stop"] = True
 
     previous = signal.signal(signal.SIGINT, handler)
@@ -72,8 +72,12 @@ def _save_cursor(cursor: str | None, session: dt.date) -> None:
     _state_path().write_text(json.dumps({"sensor_cursor": cursor, "last_session": session.isoformat()}))
 
 
-def replay(config: PipelineConfig, start: dt.date, end: dt.date,
-           on_session: Callable[[dt.date, dict], None] | None = None) -> ReplayOutcome:
+def replay(
+    config: PipelineConfig,
+    start: dt.date,
+    end: dt.date,
+    on_session: Callable[[dt.date, dict], None] | None = None,
+) -> ReplayOutcome:
     """Replay every exchange session in [start, end]; `on_session(d, facts)` after each (progress)."""
     from portfolio_dagster.definitions import build_definitions
     from portfolio_dagster.instance import free_slots_of_dead_runs, get_instance
@@ -95,26 +99,37 @@ def replay(config: PipelineConfig, start: dt.date, end: dt.date,
                 continue
             started = time.perf_counter()
             request = daily_run_request(config, warehouse, d)
-            execute_run_request(defs.resolve_job_def("daily_job"), request, instance, tags={REPLAY_TAG: d.isoformat()})
+            execute_run_request(
+                defs.resolve_job_def("daily_job"), request, instance, tags={REPLAY_TAG: d.isoformat()}
+            )
             daily_s = time.perf_counter() - started
             requests, cursor, _ = decay_tick(config, warehouse, cursor, as_of=d)
             for r in requests:
-                execute_run_request(defs.resolve_job_def(r.job_name), r, instance, tags={REPLAY_TAG: d.isoformat()})
+                execute_run_request(
+                    defs.resolve_job_def(r.job_name), r, instance, tags={REPLAY_TAG: d.isoformat()}
+                )
                 outcome.sensor_runs.append(r.job_name)
             _save_cursor(cursor, d)
             outcome.sessions.append(d)
             if on_session is not None:
-                on_session(d, session_facts(warehouse, d) | {
-                    "daily_run_s": daily_s, "session_s": time.perf_counter() - started,
-                    "retrain_due": request.tags.get("pmx/retrain_due") == "true",
-                    "sensor_runs": [r.job_name for r in requests]})
+                on_session(
+                    d,
+                    session_facts(warehouse, d)
+                    | {
+                        "daily_run_s": daily_s,
+                        "session_s": time.perf_counter() - started,
+                        "retrain_due": request.tags.get("pmx/retrain_due") == "true",
+                        "sensor_runs": [r.job_name for r in requests],
+                    },
+                )
             if flag["stop"]:
                 outcome.interrupted = True
                 break
     if outcome.sessions:
         # The backtest and the report over the replayed days too (the report's paper section).
-        execute_run_request(defs.resolve_job_def("evaluation_job"), dg.RunRequest(), instance,
-                            tags={REPLAY_TAG: "evaluation"})
+        execute_run_request(
+            defs.resolve_job_def("evaluation_job"), dg.RunRequest(), instance, tags={REPLAY_TAG: "evaluation"}
+        )
     return outcome
 
 
@@ -126,6 +141,10 @@ def _booked(warehouse) -> list[dt.date]:
 def session_facts(warehouse, d: dt.date) -> dict:
     row = warehouse.query("SELECT nav_usd, daily_return FROM paper_account WHERE date = ?", [d])
     alerts = warehouse.query("SELECT count(*) AS n FROM alerts")
-    return {"nav_usd": float(row["nav_usd"].iat[0]) if len(row) else None,
-            "daily_return": None if row.empty or pd.isna(row["daily_return"].iat[0]) else float(row["daily_return"].iat[0]),
-            "alerts": int(alerts["n"].iat[0]) if len(alerts) else 0}
+    return {
+        "nav_usd": float(row["nav_usd"].iat[0]) if len(row) else None,
+        "daily_return": None
+        if row.empty or pd.isna(row["daily_return"].iat[0])
+        else float(row["daily_return"].iat[0]),
+        "alerts": int(alerts["n"].iat[0]) if len(alerts) else 0,
+    }

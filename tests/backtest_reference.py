@@ -19,8 +19,19 @@ def _price(row, asset):
     return value if value is not None and math.isfinite(value) and value > 0 else None
 
 
-def reference_book(days, assets, close, targets, scheduled, controls, commission_bps, half_spread_bps,
-                   capital, cap=None, capped=()):
+def reference_book(
+    days,
+    assets,
+    close,
+    targets,
+    scheduled,
+    controls,
+    commission_bps,
+    half_spread_bps,
+    capital,
+    cap=None,
+    capped=(),
+):
     """days: list of dates; close[day][asset] (missing: carried); targets[day][asset] on decision days;
     scheduled: set of days; controls[day]: the controls in force. Returns (rows, shares_by_day) with
     rows (date, gross, net, turnover, cost, equity) for days[1:]."""
@@ -41,7 +52,7 @@ def reference_book(days, assets, close, targets, scheduled, controls, commission
                 last[a] = px
         traded = cost = 0.0
         if pending:
-            for a, q in pending.items():            # sells first
+            for a, q in pending.items():  # sells first
                 if q < 0:
                     q = max(q, -shares[a])
                     value = -q * last[a]

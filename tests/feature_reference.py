@@ -44,14 +44,19 @@ def seed_features(prices: pd.DataFrame) -> pd.DataFrame:
         low = g.set_index("date")["low"].astype(float).fillna(close) if has_hl else close
         ret = close.pct_change(fill_method=None)
         mean20, std20 = close.rolling(20).mean(), close.rolling(20).std()
-        f = pd.DataFrame({
-            "momentum_20d": close / close.shift(20) - 1,
-            "adx_14": _adx(close, high, low),
-            "adx_14_close": _adx(close, close, close),
-            "bollinger_position": (close - mean20) / (2 * std20),
-            "vol_ratio_10_63": ret.rolling(10).std() / ret.rolling(63).std(),
-            "hurst_100": close.rolling(100).apply(_hurst, raw=True),
-            **{f"vr_{q}": close.rolling(100).apply(_variance_ratio, raw=True, args=(q,)) for q in (2, 5, 10)},
-        })
+        f = pd.DataFrame(
+            {
+                "momentum_20d": close / close.shift(20) - 1,
+                "adx_14": _adx(close, high, low),
+                "adx_14_close": _adx(close, close, close),
+                "bollinger_position": (close - mean20) / (2 * std20),
+                "vol_ratio_10_63": ret.rolling(10).std() / ret.rolling(63).std(),
+                "hurst_100": close.rolling(100).apply(_hurst, raw=True),
+                **{
+                    f"vr_{q}": close.rolling(100).apply(_variance_ratio, raw=True, args=(q,))
+                    for q in (2, 5, 10)
+                },
+            }
+        )
         out.append(f.assign(ticker=ticker).reset_index())
     return pd.concat(out, ignore_index=True)

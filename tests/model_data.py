@@ -31,8 +31,15 @@ FEATURES = ["f_signal", "f_noise"]
 SMALL_PARAMS = {
     "lightgbm": {"n_estimators": 40, "early_stopping_rounds": 10, "min_child_samples": 50},
     "xgboost": {"n_estimators": 40, "early_stopping_rounds": 10},
-    "tcn": {"lookback": 10, "channels": 4, "levels": 2, "epochs": 3, "learning_rate": 0.01,
-            "max_train_rows": 4000},
+    "tcn": {
+        "lookback": 10,
+        "channels": 4,
+        "levels": 2,
+        "epochs": 3,
+        "learning_rate": 0.01,
+        "max_train_rows": 4000,
+    },
     "lstm": {"lookback": 10, "hidden": 8, "epochs": 3, "learning_rate": 0.01, "max_train_rows": 4000},
-    "bayesian_ridge": {}, "regime_adaptive": {},
+    "bayesian_ridge": {},
+    "regime_adaptive": {},
 }

@@ -15,8 +15,18 @@ from portfolio_dagster.resources.sources import sample_prices, sample_safe_asset
 
 SLICE_TICKERS = ("AAPL", "JNJ", "KO", "MSFT", "XOM")
 SLICE_START, SLICE_END = "1995-01-03", "1999-12-31"
-CONTRACT_TABLES = ("prices", "features", "targets", "model_registry", "forecasts", "regimes", "signals",
-                   "allocations", "backtest_daily", "backtest_summary")
+CONTRACT_TABLES = (
+    "prices",
+    "features",
+    "targets",
+    "model_registry",
+    "forecasts",
+    "regimes",
+    "signals",
+    "allocations",
+    "backtest_daily",
+    "backtest_summary",
+)
 
 
 def small_config(path: Path) -> Path:

@@ -8,7 +8,12 @@ import pytest
 
 from portfolio_dagster.quant import barbell, risk_controls
 from portfolio_dagster.quant.allocation import (
-    DRAWDOWN, EMERGENCY, PriorState, allocate, cap_weights, control_shares,
+    DRAWDOWN,
+    EMERGENCY,
+    PriorState,
+    allocate,
+    cap_weights,
+    control_shares,
 )
 from tests.strategy_data import forecasts_from, inputs, market, strategy
 
@@ -68,7 +73,9 @@ def test_operations_emergency_applies_only_inside_its_period():
     inside = alloc[(alloc.date >= on) & (alloc.date < off)]
     assert inside.loc[inside.sleeve == "risky", "weight"].eq(0).all()
     assert inside.loc[inside.ticker == "CASH", "reasons"].str.contains(EMERGENCY).all()
-    assert not alloc.loc[(alloc.date >= off) & (alloc.ticker == "CASH"), "reasons"].str.contains(EMERGENCY).any()
+    assert (
+        not alloc.loc[(alloc.date >= off) & (alloc.ticker == "CASH"), "reasons"].str.contains(EMERGENCY).any()
+    )
 
 
 def test_poor_live_accuracy_triggers_the_emergency_stop():
@@ -114,13 +121,19 @@ def test_resuming_from_stored_allocations_matches_one_full_run():
     alloc, dates, m, s = _run()
     cut = dates[150]
     before = alloc[alloc.date < cut]
-    prior = PriorState(policy=before[before.date == before.date.max()].set_index("ticker")["policy_weight"],
-                       weights=before.pivot(index="date", columns="ticker", values="weight").fillna(0.0),
-                       codes=frozenset(before[(before.date == before.date.max()) & (before.ticker == "CASH")]
-                                       ["reasons"].iat[0].split(",")))
+    prior = PriorState(
+        policy=before[before.date == before.date.max()].set_index("ticker")["policy_weight"],
+        weights=before.pivot(index="date", columns="ticker", values="weight").fillna(0.0),
+        codes=frozenset(
+            before[(before.date == before.date.max()) & (before.ticker == "CASH")]["reasons"]
+            .iat[0]
+            .split(",")
+        ),
+    )
     resumed = allocate(dates[dates >= cut], m, s, prior)
-    pd.testing.assert_frame_equal(resumed.reset_index(drop=True),
-                                  alloc[alloc.date >= cut].reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        resumed.reset_index(drop=True), alloc[alloc.date >= cut].reset_index(drop=True)
+    )
 
 
 def test_point_in_time_prices_after_t_do_not_change_allocations_up_to_t():
@@ -156,9 +169,15 @@ def test_regime_risk_off_ranks_states_by_their_volatility_whatever_their_names()
     days = pd.bdate_range("2005-01-03", periods=200)
     calm = np.arange(200) % 2 == 0
     vol = pd.Series(np.where(calm, 0.1, 0.4), index=days)
-    regimes = pd.DataFrame({"date": days, "state": np.where(calm, "zen", "panic"),
-                            "probabilities": ['{"zen": 1.0, "panic": 0.0}' if c else '{"zen": 0.0, "panic": 1.0}'
-                                              for c in calm]})
+    regimes = pd.DataFrame(
+        {
+            "date": days,
+            "state": np.where(calm, "zen", "panic"),
+            "probabilities": [
+                '{"zen": 1.0, "panic": 0.0}' if c else '{"zen": 0.0, "panic": 1.0}' for c in calm
+            ],
+        }
+    )
     risk = barbell.regime_risk_off(barbell.regime_probabilities(regimes), vol, days)
     assert (risk[~calm][5:] == 1.0).all() and (risk[calm][5:] == 0.0).all()
 
@@ -167,8 +186,10 @@ def test_bond_duration_follows_bond_momentum_and_stops_where_the_series_ends():
     days = pd.bdate_range("2005-01-03", periods=120)
     bond = pd.Series(np.r_[np.linspace(100, 110, 60), np.linspace(110, 100, 60)], index=days).iloc[:100]
     out = barbell.bond_share(bond, None, days, momentum_days=10, long_share=0.8, short_share=0.2)
-    assert out.loc[days[50], "share"] == pytest.approx(0.8) and out.loc[days[90], "share"] == pytest.approx(0.2)
-    assert not out.loc[days[110]:, "available"].any() and (out.loc[days[110]:, "share"] == 0).all()
+    assert out.loc[days[50], "share"] == pytest.approx(0.8) and out.loc[days[90], "share"] == pytest.approx(
+        0.2
+    )
+    assert not out.loc[days[110] :, "available"].any() and (out.loc[days[110] :, "share"] == 0).all()
 
 
 def test_a_bond_without_prices_for_years_is_unavailable_on_a_short_range():

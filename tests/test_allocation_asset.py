@@ -30,17 +30,29 @@ def setup(tmp_path):
     wh.replace_where("forecasts", fc.assign(horizon=HORIZON, model="ensemble", model_id="test"))
     wh.replace_where("regimes", regimes)
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(yaml.safe_dump({"strategy": {"signal_horizon": HORIZON, "covariance_days": 60,
-                                                "safe_assets": ["CASH", "BOND"], "drawdown_days": 60},
-                                   "data": {"benchmark": "NONE"}}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "strategy": {
+                    "signal_horizon": HORIZON,
+                    "covariance_days": 60,
+                    "safe_assets": ["CASH", "BOND"],
+                    "drawdown_days": 60,
+                },
+                "data": {"benchmark": "NONE"},
+            }
+        )
+    )
     return wh, cfg, close.index
 
 
 def _materialize(wh, cfg, start, end, with_check=False):
     assets = [signals, allocations]
-    result = dg.materialize([*assets, *([allocations_valid] if with_check else [])],
-                            resources={"warehouse": wh, "settings": PipelineSettings(config_path=str(cfg))},
-                            tags={RANGE[0]: start, RANGE[1]: end})
+    result = dg.materialize(
+        [*assets, *([allocations_valid] if with_check else [])],
+        resources={"warehouse": wh, "settings": PipelineSettings(config_path=str(cfg))},
+        tags={RANGE[0]: start, RANGE[1]: end},
+    )
     assert result.success
     return result
 

@@ -14,32 +14,39 @@ from portfolio_dagster.quant.panel import wide
 from portfolio_dagster.resources.sources import sample_prices
 
 
-
 def synthetic_market(n_days: int = 260, n_assets: int = 7, seed: int = 3):
     """Synthetic closes, weights (summing to <= 1), volatility and dollar volume (test data)."""
     rng = np.random.default_rng(seed)
     days = pd.bdate_range("2003-01-01", periods=n_days)
     assets = [f"S{i}" for i in range(n_assets)]
-    close = pd.DataFrame(50 * np.exp(np.cumsum(rng.normal(0.0004, 0.02, (n_days, n_assets)), axis=0)),
-                         index=days, columns=assets)
-    close.iloc[10:30, 1] = np.nan                         # a gap: carried at its last price
+    close = pd.DataFrame(
+        50 * np.exp(np.cumsum(rng.normal(0.0004, 0.02, (n_days, n_assets)), axis=0)),
+        index=days,
+        columns=assets,
+    )
+    close.iloc[10:30, 1] = np.nan  # a gap: carried at its last price
     weights = rng.dirichlet(np.ones(n_assets), n_days) * rng.uniform(0.7, 1.0, (n_days, 1))
     targets = pd.DataFrame(weights, index=days, columns=assets)
     sigma = pd.DataFrame(rng.uniform(0.01, 0.03, (n_days, n_assets)), index=days, columns=assets)
     adv = pd.DataFrame(rng.uniform(1e6, 1e8, (n_days, n_assets)), index=days, columns=assets)
-    adv.iloc[:, 0] = np.nan                               # no volume for one asset
+    adv.iloc[:, 0] = np.nan  # no volume for one asset
     return days, assets, close, targets, ImpactInputs(sigma, adv)
 
 
 def test_a_decision_at_the_close_fills_next_session_and_earns_from_there():
     days = pd.bdate_range("2001-01-01", periods=5)
     close = pd.DataFrame({"X": [100.0, 150.0, 165.0, 156.75, 159.885], "CASH": 1.0}, index=days)
-    out = bt.simulate(pd.DataFrame({"X": [1.0], "CASH": [0.0]}, index=days[:1]), close, days[:1],
-                      CostModel(10.0), capital_usd=1000.0).daily
+    out = bt.simulate(
+        pd.DataFrame({"X": [1.0], "CASH": [0.0]}, index=days[:1]),
+        close,
+        days[:1],
+        CostModel(10.0),
+        capital_usd=1000.0,
+    ).daily
     assert list(out["date"]) == list(days[1:])
     # Ordered 10 shares at 100; the fill at day 1's close (150) can pay for 1000 / (150 x 1.001) of them.
     shares = 1000.0 / (150 * 1.001)
-    assert out["net_return"].iat[0] == pytest.approx(-shares * 150 * 0.001 / 1000)   # the +50% came first
+    assert out["net_return"].iat[0] == pytest.approx(-shares * 150 * 0.001 / 1000)  # the +50% came first
     assert out["cost"].iat[0] == pytest.approx(shares * 150 * 0.001 / 1000)
     assert out["net_return"].iloc[1:].tolist() == pytest.approx([0.10, -0.05, 0.02])
     assert (out["turnover"].iloc[1:] == 0).all()
@@ -59,7 +66,7 @@ def test_zero_turnover_costs_nothing():
     days, _, close, targets, impact = synthetic_market()
     fixed = pd.DataFrame([targets.iloc[0].to_numpy()] * len(days), index=days, columns=targets.columns)
     run = bt.simulate(fixed, close, days[:1], CostModel(25.0, 10.0, 1.0), impact)
-    later = run.daily.iloc[1:]                             # only the initial purchase trades
+    later = run.daily.iloc[1:]  # only the initial purchase trades
     assert (later["turnover"] == 0).all() and (later["cost"] == 0).all()
     assert np.array_equal(later["net_return"].to_numpy(), later["gross_return"].to_numpy())
 
@@ -86,7 +93,7 @@ def test_rebalance_schedule_is_first_date_then_each_periods_last():
 
 def test_capacity_is_where_impact_halves_the_sharpe():
     days, _, close, targets, impact = synthetic_market(n_days=500, seed=5)
-    close = close.mul(np.exp(0.002 * np.arange(len(days))), axis=0)   # a clearly positive Sharpe
+    close = close.mul(np.exp(0.002 * np.arange(len(days))), axis=0)  # a clearly positive Sharpe
     run = bt.simulate(targets, close, bt.rebalance_dates(days, "weekly"), CostModel(5.0, 0.0, 1.0), impact)
     cap = bt.capacity_usd(run)
     base = metrics.sharpe(run.net_at_aum(0.0))
@@ -104,7 +111,7 @@ def test_capacity_with_a_modest_or_a_losing_sharpe(drift):
     base = metrics.sharpe(run.net_at_aum(0.0))
     cap = bt.capacity_usd(run)
     if drift > -0.001:
-        assert 0 < base < 1 and 1e3 < cap < 1e13   # a Sharpe of about 0.94
+        assert 0 < base < 1 and 1e3 < cap < 1e13  # a Sharpe of about 0.94
         assert metrics.sharpe(run.net_at_aum(cap)) == pytest.approx(base / 2, rel=1e-6)
     else:
         assert base <= 0 and cap == 0.0
@@ -156,8 +163,12 @@ def test_equal_weight_reproduces_the_design_reference_on_the_sample(sample_panel
     close = sample_panel
     stocks = [c for c in close.columns if c != "SP500"]
     decisions = close.index[:-1]
-    run = bt.simulate(bt.equal_weight_targets(close[stocks], decisions), close,
-                      bt.rebalance_dates(decisions, "monthly"), CostModel(10.0))
+    run = bt.simulate(
+        bt.equal_weight_targets(close[stocks], decisions),
+        close,
+        bt.rebalance_dates(decisions, "monthly"),
+        CostModel(10.0),
+    )
     net = _reference_days(run)
     assert run.daily["date"].iat[-1] == pd.Timestamp("2022-12-28")
     assert len(net) == len(close.loc["2000-01-03":])
@@ -176,7 +187,7 @@ def test_index_reproduces_the_design_reference_on_the_sample(sample_panel):
     np.testing.assert_allclose(net, index, rtol=0, atol=1e-12)  # fully invested from 1999-12-31's close
     assert round(metrics.sharpe(net), 2) == 0.31
     assert round(metrics.max_drawdown(net), 3) == -0.568
-    assert run.daily["turnover"].sum() == pytest.approx(1.0)   # bought once, never traded again
+    assert run.daily["turnover"].sum() == pytest.approx(1.0)  # bought once, never traded again
 
 
 def test_nothing_to_backtest_without_a_priced_decision_day_and_a_later_day():
@@ -185,16 +196,25 @@ def test_nothing_to_backtest_without_a_priced_decision_day_and_a_later_day():
     with pytest.raises(ValueError, match="nothing to backtest"):
         bt.simulate(pd.DataFrame({"A": [1.0]}, index=days[2:]), close, days[2:], CostModel(0.0))
     with pytest.raises(ValueError, match="nothing to backtest"):
-        bt.simulate(pd.DataFrame({"A": [1.0]}, index=[pd.Timestamp("2010-01-09")]), close, days, CostModel(0.0))
+        bt.simulate(
+            pd.DataFrame({"A": [1.0]}, index=[pd.Timestamp("2010-01-09")]), close, days, CostModel(0.0)
+        )
     two = bt.simulate(pd.DataFrame({"A": [1.0]}, index=days[1:2]), close, days[1:2], CostModel(0.0))
     assert list(two.daily["date"]) == [days[2]]
 
 
 def test_history_before_the_first_decision_only_carries_last_prices():
     days = pd.bdate_range("2010-01-04", periods=5)
-    close = pd.DataFrame({"A": [10.0, 11.0, 12.0, 13.0, 14.0], "B": [5.0, 6.0, np.nan, np.nan, 8.0]}, index=days)
-    run = bt.simulate(pd.DataFrame({"A": [0.5], "B": [0.5]}, index=days[2:3]), close, days[2:3], CostModel(0.0),
-                      capital_usd=1200.0)
+    close = pd.DataFrame(
+        {"A": [10.0, 11.0, 12.0, 13.0, 14.0], "B": [5.0, 6.0, np.nan, np.nan, 8.0]}, index=days
+    )
+    run = bt.simulate(
+        pd.DataFrame({"A": [0.5], "B": [0.5]}, index=days[2:3]),
+        close,
+        days[2:3],
+        CostModel(0.0),
+        capital_usd=1200.0,
+    )
     assert list(run.days) == list(days[2:]) and list(run.daily["date"]) == list(days[3:])
     # B had no price on the decision day: sized at its last close (6) and filled at it (stale) the next day;
     # A rose to 13 by its fill, so the buys are scaled to the cash: 1200 / (50 x 13 + 100 x 6) = 0.96.

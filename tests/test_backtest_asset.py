@@ -30,25 +30,53 @@ def _write_inputs(warehouse: Warehouse) -> None:
     days = pd.bdate_range("2007-06-01", periods=N_DAYS)
     prices, alloc, forecasts, targets = [], [], [], []
     for t in (*TICKERS, "SP500"):
-        close = 50 * np.exp(np.cumsum(rng.normal(0.001, 0.015, N_DAYS)))   # drift: a positive Sharpe
+        close = 50 * np.exp(np.cumsum(rng.normal(0.001, 0.015, N_DAYS)))  # drift: a positive Sharpe
         volume = rng.uniform(2e5, 2e6, N_DAYS)
-        prices.append(pd.DataFrame({"ticker": t, "date": days.date, "open": np.nan, "high": np.nan, "low": np.nan,
-                                    "close": close, "volume": volume, "source": "test"}))
+        prices.append(
+            pd.DataFrame(
+                {
+                    "ticker": t,
+                    "date": days.date,
+                    "open": np.nan,
+                    "high": np.nan,
+                    "low": np.nan,
+                    "close": close,
+                    "volume": volume,
+                    "source": "test",
+                }
+            )
+        )
         if t != "SP500":
             fwd = pd.Series(close).shift(-21) / close - 1
             targets.append(pd.DataFrame({"ticker": t, "date": days.date, "return_21d": fwd}))
-            forecasts.append(pd.DataFrame({"ticker": t, "date": days.date, "horizon": 21, "model": "ensemble",
-                                           "prediction": fwd.fillna(0) + rng.normal(0, 0.05, N_DAYS),
-                                           "model_id": "m1"}))
+            forecasts.append(
+                pd.DataFrame(
+                    {
+                        "ticker": t,
+                        "date": days.date,
+                        "horizon": 21,
+                        "model": "ensemble",
+                        "prediction": fwd.fillna(0) + rng.normal(0, 0.05, N_DAYS),
+                        "model_id": "m1",
+                    }
+                )
+            )
     for d in days[:-1]:
         w = rng.dirichlet(np.ones(len(TICKERS))) * 0.7
-        alloc += [(d.date(), t, float(x), "risky", "") for t, x in zip(TICKERS, w)] + [(d.date(), "CASH", 0.3,
-                                                                                          "safe", "")]
-    regimes = pd.DataFrame({"date": days.date, "state": np.where(np.arange(N_DAYS) % 40 < 15, "turbulent", "calm"),
-                            "probabilities": json.dumps({"calm": 0.5, "turbulent": 0.5})})
+        alloc += [(d.date(), t, float(x), "risky", "") for t, x in zip(TICKERS, w)] + [
+            (d.date(), "CASH", 0.3, "safe", "")
+        ]
+    regimes = pd.DataFrame(
+        {
+            "date": days.date,
+            "state": np.where(np.arange(N_DAYS) % 40 < 15, "turbulent", "calm"),
+            "probabilities": json.dumps({"calm": 0.5, "turbulent": 0.5}),
+        }
+    )
     warehouse.replace_where("prices", pd.concat(prices, ignore_index=True))
-    warehouse.replace_where("allocations", pd.DataFrame(alloc, columns=["date", "ticker", "weight", "sleeve",
-                                                                         "reasons"]))
+    warehouse.replace_where(
+        "allocations", pd.DataFrame(alloc, columns=["date", "ticker", "weight", "sleeve", "reasons"])
+    )
     warehouse.replace_where("regimes", regimes)
     warehouse.replace_where("targets", pd.concat(targets, ignore_index=True))
     warehouse.replace_where("forecasts", pd.concat(forecasts, ignore_index=True))
@@ -64,13 +92,26 @@ def materialized(tmp_path_factory) -> dict:
     config_path.write_text(yaml.safe_dump(cfg))
     warehouse = Warehouse(path=str(root / "warehouse.duckdb"))
     _write_inputs(warehouse)
-    result = dg.materialize([backtest, report], resources={
-        "settings": PipelineSettings(config_path=str(config_path)), "warehouse": warehouse,
-        "artifacts": ArtifactStore(root=str(root))})
+    result = dg.materialize(
+        [backtest, report],
+        resources={
+            "settings": PipelineSettings(config_path=str(config_path)),
+            "warehouse": warehouse,
+            "artifacts": ArtifactStore(root=str(root)),
+        },
+    )
     assert result.success
-    tables = {t: warehouse.query(f"SELECT * FROM {t}") for t in (
-        "backtest_daily", "backtest_summary", "backtest_rolling", "backtest_regimes", "backtest_criteria",
-        "backtest_variants")}
+    tables = {
+        t: warehouse.query(f"SELECT * FROM {t}")
+        for t in (
+            "backtest_daily",
+            "backtest_summary",
+            "backtest_rolling",
+            "backtest_regimes",
+            "backtest_criteria",
+            "backtest_variants",
+        )
+    }
     return {"root": root, "result": result, "tables": tables}
 
 
@@ -78,8 +119,16 @@ def test_every_evaluation_table_is_written(materialized):
     for name, frame in materialized["tables"].items():
         assert len(frame) > 0, name
     daily = materialized["tables"]["backtest_daily"]
-    assert set(daily["strategy"]) == {"ml_barbell", "rule_barbell", "ml_barbell_lag1", "equal_weight", "benchmark"}
-    assert pd.to_datetime(daily["date"]).min() > pd.Timestamp("2007-06-01")   # the first decision earns the next day
+    assert set(daily["strategy"]) == {
+        "ml_barbell",
+        "rule_barbell",
+        "ml_barbell_lag1",
+        "equal_weight",
+        "benchmark",
+    }
+    assert pd.to_datetime(daily["date"]).min() > pd.Timestamp(
+        "2007-06-01"
+    )  # the first decision earns the next day
 
 
 def test_impact_and_capacity_are_estimated_when_volume_exists(materialized):
@@ -118,5 +167,7 @@ def test_with_rule_based_as_the_product_rule_barbell_is_the_stored_allocations(m
     daily = materialized["tables"]["backtest_daily"]
     rule = daily[daily["strategy"] == "rule_barbell"].sort_values("date")
     ml = daily[daily["strategy"] == "ml_barbell"].sort_values("date")
-    np.testing.assert_allclose(rule["net_return"].to_numpy(), shadow["net_return"].to_numpy(), rtol=0, atol=1e-14)
+    np.testing.assert_allclose(
+        rule["net_return"].to_numpy(), shadow["net_return"].to_numpy(), rtol=0, atol=1e-14
+    )
     assert not np.allclose(ml["net_return"].to_numpy(), rule["net_return"].to_numpy())

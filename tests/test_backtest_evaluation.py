@@ -13,8 +13,20 @@ from portfolio_dagster.quant import criteria, variants
 from portfolio_dagster.quant.costs import CostModel
 from portfolio_dagster.quant.evaluation import EvaluationInputs, evaluate
 
-DESIGN_METRICS = ("annual_return", "annual_volatility", "sharpe", "sortino", "max_drawdown", "calmar",
-                  "information_ratio", "hit_rate", "profit_factor", "turnover", "deflated_sharpe", "capacity_usd")
+DESIGN_METRICS = (
+    "annual_return",
+    "annual_volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "information_ratio",
+    "hit_rate",
+    "profit_factor",
+    "turnover",
+    "deflated_sharpe",
+    "capacity_usd",
+)
 
 
 def synthetic_inputs(n_days: int = 400, seed: int = 0, **overrides) -> EvaluationInputs:
@@ -22,8 +34,12 @@ def synthetic_inputs(n_days: int = 400, seed: int = 0, **overrides) -> Evaluatio
     rng = np.random.default_rng(seed)
     days = pd.bdate_range("2008-01-01", periods=n_days)
     names = [f"S{i}" for i in range(8)]
-    close = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0.0004, 0.015, (n_days, 9)), axis=0)),
-                         index=days, columns=[*names, "IDX"])
+    close = pd.DataFrame(
+        100 * np.exp(np.cumsum(rng.normal(0.0004, 0.015, (n_days, 9)), axis=0)),
+        index=days,
+        columns=[*names, "IDX"],
+    )
+
     def history(k: int) -> pd.DataFrame:
         rows = []
         for d in days[:-1]:
@@ -34,14 +50,38 @@ def synthetic_inputs(n_days: int = 400, seed: int = 0, **overrides) -> Evaluatio
 
     alloc, rule = history(6), history(3)
     state = np.where(np.arange(n_days) % 50 < 20, "turbulent", "calm")
-    regimes = pd.DataFrame({"date": days, "state": state,
-                            "probabilities": [json.dumps({"calm": 0.5, "turbulent": 0.5})] * n_days})
-    skill = pd.DataFrame({"horizon": [1, 21], "directional_accuracy": [0.52, 0.58], "base_rate": [0.51, 0.60],
-                          "ic": [0.01, 0.03], "n": [100, 100], "rank_ic": [0.02, 0.04], "ic_tstat": [1.1, 2.3]})
-    args = dict(allocations=alloc, close=close, impact=None, regimes=regimes, skill=skill, benchmark="IDX",
-                rule_allocations=rule,
-                safe_assets=("CASH",), rebalance="monthly", costs=CostModel(10.0), configurations_tried=2,
-                impact_note="not estimable: no volume")
+    regimes = pd.DataFrame(
+        {
+            "date": days,
+            "state": state,
+            "probabilities": [json.dumps({"calm": 0.5, "turbulent": 0.5})] * n_days,
+        }
+    )
+    skill = pd.DataFrame(
+        {
+            "horizon": [1, 21],
+            "directional_accuracy": [0.52, 0.58],
+            "base_rate": [0.51, 0.60],
+            "ic": [0.01, 0.03],
+            "n": [100, 100],
+            "rank_ic": [0.02, 0.04],
+            "ic_tstat": [1.1, 2.3],
+        }
+    )
+    args = dict(
+        allocations=alloc,
+        close=close,
+        impact=None,
+        regimes=regimes,
+        skill=skill,
+        benchmark="IDX",
+        rule_allocations=rule,
+        safe_assets=("CASH",),
+        rebalance="monthly",
+        costs=CostModel(10.0),
+        configurations_tried=2,
+        impact_note="not estimable: no volume",
+    )
     return EvaluationInputs(**(args | overrides))
 
 
@@ -52,7 +92,13 @@ def result():
 
 def test_every_strategy_over_the_same_days(result):
     daily = result.daily
-    assert set(daily["strategy"]) == {"ml_barbell", "rule_barbell", "ml_barbell_lag1", "equal_weight", "benchmark"}
+    assert set(daily["strategy"]) == {
+        "ml_barbell",
+        "rule_barbell",
+        "ml_barbell_lag1",
+        "equal_weight",
+        "benchmark",
+    }
     dates = {s: tuple(g["date"]) for s, g in daily.groupby("strategy")}
     assert len(set(dates.values())) == 1
     bench = daily[daily["strategy"] == "benchmark"]
@@ -67,11 +113,18 @@ def test_summary_has_every_design_metric_and_skill_per_horizon(result):
         assert set(DESIGN_METRICS) <= set(s[s["strategy"] == strategy]["metric"])
     ml = s[s["strategy"] == "ml_barbell"].set_index("metric")["value"]
     for h in (1, 21):
-        assert {f"directional_accuracy_{h}d", f"base_rate_{h}d", f"ic_{h}d", f"rank_ic_{h}d",
-                f"ic_tstat_{h}d"} <= set(ml.index)
+        assert {
+            f"directional_accuracy_{h}d",
+            f"base_rate_{h}d",
+            f"ic_{h}d",
+            f"rank_ic_{h}d",
+            f"ic_tstat_{h}d",
+        } <= set(ml.index)
     assert ml["rank_ic_21d"] == 0.04 and ml["ic_tstat_21d"] == 2.3
     sharpe = s.set_index(["strategy", "metric"])["value"]
-    assert ml["sharpe_diff_vs_rule"] == pytest.approx(sharpe["ml_barbell", "sharpe"] - sharpe["rule_barbell", "sharpe"])
+    assert ml["sharpe_diff_vs_rule"] == pytest.approx(
+        sharpe["ml_barbell", "sharpe"] - sharpe["rule_barbell", "sharpe"]
+    )
     assert 0 < ml["sharpe_diff_pvalue"] <= 1
     assert ml["base_rate_21d"] == pytest.approx(0.60)
     assert ml["configurations_tried"] == 2
@@ -99,14 +152,22 @@ def test_lag1_executes_the_same_decisions_one_session_later(result):
     first_lag = lag.daily.index[lag.daily["turnover"] > 0][0]
     assert first_lag == first_ml + 1
     # The book the lagged run holds after its first fill is the product's first target, a day later.
-    np.testing.assert_allclose(lag.holdings().iloc[first_lag + 1].fillna(0).to_numpy(),
-                               ml.holdings().iloc[first_ml + 1].reindex(lag.holdings().columns).fillna(0).to_numpy(),
-                               atol=0.02)
+    np.testing.assert_allclose(
+        lag.holdings().iloc[first_lag + 1].fillna(0).to_numpy(),
+        ml.holdings().iloc[first_ml + 1].reindex(lag.holdings().columns).fillna(0).to_numpy(),
+        atol=0.02,
+    )
 
 
 def test_rolling_and_regime_tables(result):
     roll = result.rolling
-    assert set(roll["strategy"]) == {"ml_barbell", "rule_barbell", "ml_barbell_lag1", "equal_weight", "benchmark"}
+    assert set(roll["strategy"]) == {
+        "ml_barbell",
+        "rule_barbell",
+        "ml_barbell_lag1",
+        "equal_weight",
+        "benchmark",
+    }
     assert (roll["drawdown"] <= 0).all()
     reg = result.regimes
     ml = reg[reg["strategy"] == "ml_barbell"]
@@ -138,17 +199,24 @@ def test_criteria_thresholds_pass_and_fail():
     skill = pd.DataFrame({"horizon": [5, 63], "directional_accuracy": [0.56, 0.61], "base_rate": [0.5, 0.6]})
     stress = pd.DataFrame({"period": ["a", "b"], "max_drawdown": [-0.05, -0.16]})
     regimes = pd.DataFrame({"state": ["calm", "turbulent"], "annual_return": [0.10, 0.12], "days": [10, 10]})
-    table = criteria.criteria_table({"sharpe": 1.3, "hit_rate": 0.51, "capacity_usd": 2e7}, skill, stress,
-                                    regimes, "impact from volume").set_index("criterion")["passed"]
+    table = criteria.criteria_table(
+        {"sharpe": 1.3, "hit_rate": 0.51, "capacity_usd": 2e7}, skill, stress, regimes, "impact from volume"
+    ).set_index("criterion")["passed"]
     assert table.to_dict() == {
-        "directional accuracy across horizons": True, "Sharpe ratio": True,
-        "max drawdown in stress periods": False, "hit rate": False, "capacity": True,
-        "performance variance across regimes": True}
+        "directional accuracy across horizons": True,
+        "Sharpe ratio": True,
+        "max drawdown in stress periods": False,
+        "hit rate": False,
+        "capacity": True,
+        "performance variance across regimes": True,
+    }
 
 
 def test_variant_reshape_keeps_sleeve_totals():
     days = pd.bdate_range("2010-01-01", periods=2)
-    targets = pd.DataFrame({"A": [0.4, 0.1], "B": [0.3, 0.2], "C": [0.1, 0.0], "CASH": [0.2, 0.7]}, index=days)
+    targets = pd.DataFrame(
+        {"A": [0.4, 0.1], "B": [0.3, 0.2], "C": [0.1, 0.0], "CASH": [0.2, 0.7]}, index=days
+    )
     top2 = variants.reshape(targets, ["CASH"], variants.Variant(2, "signal", "monthly"))
     assert top2.loc[days[0], "C"] == 0 and top2.loc[days[0], "A"] == pytest.approx(0.8 * 4 / 7)
     equal = variants.reshape(targets, ["CASH"], variants.Variant(None, "equal", "monthly"))

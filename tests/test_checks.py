@@ -22,10 +22,19 @@ from portfolio_dagster.assets.paper import paper_ledger
 from portfolio_dagster.assets.prices import prices
 from portfolio_dagster.checks.all import CHECKS
 from portfolio_dagster.checks.integrity import allocations_valid, prices_unique_and_positive
-from portfolio_dagster.checks.market_data import (prices_no_missing_days, prices_no_suspicious_jumps,
-                                                  prices_sources_agree)
-from portfolio_dagster.checks.operations import (LIVE_SESSIONS, STALE_AFTER_SESSIONS, features_finite,
-                                                 forecast_coverage, prices_fresh, purge_guard)
+from portfolio_dagster.checks.market_data import (
+    prices_no_missing_days,
+    prices_no_suspicious_jumps,
+    prices_sources_agree,
+)
+from portfolio_dagster.checks.operations import (
+    LIVE_SESSIONS,
+    STALE_AFTER_SESSIONS,
+    features_finite,
+    forecast_coverage,
+    prices_fresh,
+    purge_guard,
+)
 from portfolio_dagster.checks.paper import paper_ledger_reconciles
 from portfolio_dagster.config import load_config
 from portfolio_dagster.quant.calendar import sessions
@@ -52,12 +61,20 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 def run_check(check, asset, resources, partition: str | None = None) -> dg.AssetCheckEvaluation:
     """Only the check, by Dagster (the asset is not rematerialized): its evaluation."""
-    stub = dg.AssetSpec(asset.key, partitions_def=asset.partitions_def)     # the real key; no upstream needed
+    stub = dg.AssetSpec(asset.key, partitions_def=asset.partitions_def)  # the real key; no upstream needed
     # A one-partition range (a check-only run cannot take a partition_key: it selects no asset).
-    tags = {"dagster/asset_partition_range_start": partition, "dagster/asset_partition_range_end": partition} \
-        if partition else None
-    result = dg.materialize([stub, check], selection=dg.AssetSelection.checks(check), resources=resources,
-                            tags=tags, raise_on_error=False)
+    tags = (
+        {"dagster/asset_partition_range_start": partition, "dagster/asset_partition_range_end": partition}
+        if partition
+        else None
+    )
+    result = dg.materialize(
+        [stub, check],
+        selection=dg.AssetSelection.checks(check),
+        resources=resources,
+        tags=tags,
+        raise_on_error=False,
+    )
     (evaluation,) = result.get_asset_check_evaluations()
     return evaluation
 
@@ -67,8 +84,9 @@ def meta(evaluation: dg.AssetCheckEvaluation) -> dict:
 
 
 def price_rows(ticker: str, days, close=100.0, **extra) -> pd.DataFrame:
-    return pd.DataFrame({"ticker": ticker, "date": pd.DatetimeIndex(days).date, "close": close, "source": "csv",
-                         **extra})
+    return pd.DataFrame(
+        {"ticker": ticker, "date": pd.DatetimeIndex(days).date, "close": close, "source": "csv", **extra}
+    )
 
 
 def test_prices_unique_and_positive(env):
@@ -87,12 +105,20 @@ def test_prices_unique_and_positive(env):
 def test_allocations_valid(env):
     resources, wh, cfg = env
     cap = cfg.strategy.max_position
-    good = pd.DataFrame({"date": [DAYS[0].date()] * 3, "ticker": ["AAA", "BBB", "CASH"],
-                         "weight": [cap, cap, 1 - 2 * cap], "sleeve": ["risky", "risky", "safe"]})
+    good = pd.DataFrame(
+        {
+            "date": [DAYS[0].date()] * 3,
+            "ticker": ["AAA", "BBB", "CASH"],
+            "weight": [cap, cap, 1 - 2 * cap],
+            "sleeve": ["risky", "risky", "safe"],
+        }
+    )
     wh.append("allocations", good)
     assert run_check(allocations_valid, allocations, resources).passed
-    short = good.assign(date=DAYS[1].date(), weight=[cap, cap, 0.5])             # sums to < 1
-    over = good.assign(date=DAYS[2].date(), weight=[cap + 0.01, cap - 0.01, 1 - 2 * cap])   # a risky weight over cap
+    short = good.assign(date=DAYS[1].date(), weight=[cap, cap, 0.5])  # sums to < 1
+    over = good.assign(
+        date=DAYS[2].date(), weight=[cap + 0.01, cap - 0.01, 1 - 2 * cap]
+    )  # a risky weight over cap
     negative = good.assign(date=DAYS[3].date(), weight=[-0.05, cap + 0.05, 1.0 - 2 * cap])
     wh.append("allocations", pd.concat([short, over, negative]))
     failed = run_check(allocations_valid, allocations, resources)
@@ -106,7 +132,9 @@ def test_prices_no_missing_days(env):
     assert run_check(prices_no_missing_days, prices, resources).passed
     wh.query("SELECT 1")  # a read between writes, as the pipeline does
     with duckdb.connect(wh.path) as con:
-        con.execute("DELETE FROM prices WHERE ticker = 'BBB' AND date IN (?, ?)", [DAYS[3].date(), DAYS[4].date()])
+        con.execute(
+            "DELETE FROM prices WHERE ticker = 'BBB' AND date IN (?, ?)", [DAYS[3].date(), DAYS[4].date()]
+        )
     failed = run_check(prices_no_missing_days, prices, resources)
     assert not failed.passed and failed.severity == ERROR
     assert meta(failed)["missing"] == 2 and meta(failed)["tickers_affected"] == 1
@@ -130,7 +158,7 @@ def test_prices_no_suspicious_jumps(env):
     wh.append("prices", price_rows("AAA", DAYS[:20], calm))
     assert run_check(prices_no_suspicious_jumps, prices, resources).passed
     spike = calm.copy()
-    spike[10] *= 1 + 2 * cfg.data.jump_threshold      # a bad print: up, then back down the next day
+    spike[10] *= 1 + 2 * cfg.data.jump_threshold  # a bad print: up, then back down the next day
     wh.append("prices", price_rows("BBB", DAYS[:20], spike))
     failed = run_check(prices_no_suspicious_jumps, prices, resources)
     assert not failed.passed and failed.severity == WARN and meta(failed)["flagged"] >= 1
@@ -146,7 +174,7 @@ def test_features_finite_blocks_on_inf_and_warns_on_nan_after_warmup(env):
     resources, wh, _ = env
     n = LOOKBACK + 5
     rows = _feature_rows("AAA", n)
-    rows.loc[: LOOKBACK - 1, FEATURE_NAMES[0]] = np.nan       # NaN inside the warm-up is expected
+    rows.loc[: LOOKBACK - 1, FEATURE_NAMES[0]] = np.nan  # NaN inside the warm-up is expected
     wh.append("features", rows)
     assert run_check(features_finite, features, resources).passed
     late_nan = _feature_rows("BBB", n)
@@ -156,8 +184,10 @@ def test_features_finite_blocks_on_inf_and_warns_on_nan_after_warmup(env):
     assert not warned.passed and warned.severity == WARN
     assert meta(warned)["nan_rows_after_warmup"] == 1 and meta(warned)["nan_rows_by_ticker"] == {"BBB": 1}
     with duckdb.connect(wh.path) as con:
-        con.execute(f"UPDATE features SET {FEATURE_NAMES[2]} = 'inf'::FLOAT WHERE ticker = 'AAA' AND date = ?",
-                    [rows["date"].iat[0]])
+        con.execute(
+            f"UPDATE features SET {FEATURE_NAMES[2]} = 'inf'::FLOAT WHERE ticker = 'AAA' AND date = ?",
+            [rows["date"].iat[0]],
+        )
     blocked = run_check(features_finite, features, resources)
     assert not blocked.passed and blocked.severity == ERROR and meta(blocked)["inf_rows"] == 1
 
@@ -168,8 +198,17 @@ def test_forecast_coverage(env):
     wh.append("features", feats)
 
     def ensemble(ticker, dates):
-        return pd.DataFrame({"ticker": ticker, "date": dates, "horizon": 5, "model": "ensemble",
-                             "prediction": 0.01, "model_id": "set-x"})
+        return pd.DataFrame(
+            {
+                "ticker": ticker,
+                "date": dates,
+                "horizon": 5,
+                "model": "ensemble",
+                "prediction": 0.01,
+                "model_id": "set-x",
+            }
+        )
+
     dates = list(feats["date"].unique())
     wh.append("forecasts", pd.concat([ensemble("AAA", dates), ensemble("BBB", dates)]))
     assert run_check(forecast_coverage, forecasts, resources).passed
@@ -180,13 +219,25 @@ def test_forecast_coverage(env):
     assert meta(failed)["missing_forecasts"] == 1 and meta(failed)["missing_by_ticker"] == {"BBB": 1}
 
 
-def _registry_row(cfg, model_id: str, horizon: int, train_end, valid_from, fit_end=None, validation_start=None):
-    return {"model_id": model_id, "model_type": "lightgbm", "horizon": horizon, "train_start": DAYS[0].date(),
-            "train_end": train_end.date(), "valid_from": valid_from.date(), "trained_at": pd.Timestamp("2020-07-01"),
-            "config_hash": cfg.fingerprint(*MODEL_LINEAGE_SECTIONS), "features": "[]", "metrics": "{}",
-            "artifact": "x.json", "artifact_sha256": "0" * 64,
-            "fit_end": fit_end.date() if fit_end is not None else None,
-            "validation_start": validation_start.date() if validation_start is not None else None}
+def _registry_row(
+    cfg, model_id: str, horizon: int, train_end, valid_from, fit_end=None, validation_start=None
+):
+    return {
+        "model_id": model_id,
+        "model_type": "lightgbm",
+        "horizon": horizon,
+        "train_start": DAYS[0].date(),
+        "train_end": train_end.date(),
+        "valid_from": valid_from.date(),
+        "trained_at": pd.Timestamp("2020-07-01"),
+        "config_hash": cfg.fingerprint(*MODEL_LINEAGE_SECTIONS),
+        "features": "[]",
+        "metrics": "{}",
+        "artifact": "x.json",
+        "artifact_sha256": "0" * 64,
+        "fit_end": fit_end.date() if fit_end is not None else None,
+        "validation_start": validation_start.date() if validation_start is not None else None,
+    }
 
 
 def test_purge_guard_fails_when_the_horizon_plus_embargo_gap_is_short_by_one_day(env):
@@ -211,11 +262,19 @@ def test_purge_guard_fails_when_the_horizon_plus_embargo_gap_is_short_by_one_day
 def test_prices_fresh_is_relative_to_the_partition_not_the_table_or_the_clock(env):
     resources, wh, _ = env
     history = sessions(dt.date(2019, 1, 2), dt.date(2020, 3, 3))
-    run_day = history[-1]                                                       # 2020-03-02
-    wh.append("prices", pd.concat([price_rows("AAA", history), price_rows("BBB", history),
-                                   price_rows("OLD", history[: -LIVE_SESSIONS - 10])]))
+    run_day = history[-1]  # 2020-03-02
+    wh.append(
+        "prices",
+        pd.concat(
+            [
+                price_rows("AAA", history),
+                price_rows("BBB", history),
+                price_rows("OLD", history[: -LIVE_SESSIONS - 10]),
+            ]
+        ),
+    )
     fresh = run_check(prices_fresh, prices, resources, run_day.strftime("%Y-%m-%d"))
-    assert fresh.passed and meta(fresh)["ended_series"] == ["OLD"]               # ended long ago: not stale
+    assert fresh.passed and meta(fresh)["ended_series"] == ["OLD"]  # ended long ago: not stale
     # An older partition of a table that reaches later is fresh too (no comparison with the table's end).
     assert run_check(prices_fresh, prices, resources, history[200].strftime("%Y-%m-%d")).passed
     # A run STALE_AFTER_SESSIONS + 1 sessions after the data's last day: every live ticker is stale, even
@@ -225,7 +284,9 @@ def test_prices_fresh_is_relative_to_the_partition_not_the_table_or_the_clock(en
     assert not stale.passed and stale.severity == WARN
     assert meta(stale)["stale_tickers"] == {"AAA": STALE_AFTER_SESSIONS + 1, "BBB": STALE_AFTER_SESSIONS + 1}
     assert "2 ticker(s) more than 5 sessions behind" in meta(stale)["reason"]
-    one_day_less = sessions(run_day.date() + dt.timedelta(days=1), dt.date(2020, 4, 1))[STALE_AFTER_SESSIONS - 1]
+    one_day_less = sessions(run_day.date() + dt.timedelta(days=1), dt.date(2020, 4, 1))[
+        STALE_AFTER_SESSIONS - 1
+    ]
     assert run_check(prices_fresh, prices, resources, one_day_less.strftime("%Y-%m-%d")).passed
     # One ticker behind inside the partition's data.
     with duckdb.connect(wh.path) as con:
@@ -239,10 +300,18 @@ def test_prices_fresh_over_a_range_and_on_a_holiday(env):
     resources, wh, _ = env
     history = sessions(dt.date(2019, 1, 2), dt.date(2019, 7, 3))
     wh.append("prices", price_rows("AAA", history))
-    tags = {"dagster/asset_partition_range_start": "2019-06-03", "dagster/asset_partition_range_end": "2019-07-02"}
+    tags = {
+        "dagster/asset_partition_range_start": "2019-06-03",
+        "dagster/asset_partition_range_end": "2019-07-02",
+    }
     stub = dg.AssetSpec(prices.key, partitions_def=prices.partitions_def)
-    result = dg.materialize([stub, prices_fresh], selection=dg.AssetSelection.checks(prices_fresh),
-                            resources=resources, tags=tags, raise_on_error=False)
+    result = dg.materialize(
+        [stub, prices_fresh],
+        selection=dg.AssetSelection.checks(prices_fresh),
+        resources=resources,
+        tags=tags,
+        raise_on_error=False,
+    )
     (evaluation,) = result.get_asset_check_evaluations()
     assert evaluation.passed and meta(evaluation)["last_session"] == "2019-07-02"
     holiday = run_check(prices_fresh, prices, resources, "2019-07-04")
@@ -250,36 +319,64 @@ def test_prices_fresh_over_a_range_and_on_a_holiday(env):
 
 
 def _account(day, cash, positions_value, nav):
-    return {"date": day, "cash_usd": cash, "positions_value_usd": positions_value, "nav_usd": nav, "turnover": 0.0,
-            "costs_usd": 0.0, "decision_id": "d", "controls": "", "run_id": "r",
-            "booked_at": pd.Timestamp("2020-07-01")}
+    return {
+        "date": day,
+        "cash_usd": cash,
+        "positions_value_usd": positions_value,
+        "nav_usd": nav,
+        "turnover": 0.0,
+        "costs_usd": 0.0,
+        "decision_id": "d",
+        "controls": "",
+        "run_id": "r",
+        "booked_at": pd.Timestamp("2020-07-01"),
+    }
 
 
 def test_paper_ledger_reconciles(env):
     resources, wh, _ = env
     d1, d2, d3 = (d.date() for d in DAYS[:3])
-    wh.append("paper_positions", pd.DataFrame({"date": [d1, d2], "ticker": "AAA", "quantity": 10.0, "price": 50.0,
-                                               "market_value_usd": 500.0, "weight": 0.5}))
+    wh.append(
+        "paper_positions",
+        pd.DataFrame(
+            {
+                "date": [d1, d2],
+                "ticker": "AAA",
+                "quantity": 10.0,
+                "price": 50.0,
+                "market_value_usd": 500.0,
+                "weight": 0.5,
+            }
+        ),
+    )
     wh.append("paper_account", pd.DataFrame([_account(d1, 500.0, 500.0, 1000.0)]))
     passed = run_check(paper_ledger_reconciles, paper_ledger, resources)
     assert passed.passed and meta(passed)["sessions"] == 1
     # d2: nav is not cash + positions; d3: negative cash (no positions).
-    wh.append("paper_account", pd.DataFrame([_account(d2, 500.0, 500.0, 1100.0), _account(d3, -5.0, 0.0, -5.0)]))
+    wh.append(
+        "paper_account", pd.DataFrame([_account(d2, 500.0, 500.0, 1100.0), _account(d3, -5.0, 0.0, -5.0)])
+    )
     failed = run_check(paper_ledger_reconciles, paper_ledger, resources)
     assert not failed.passed and failed.severity == ERROR and meta(failed)["problems"] == 2
-    assert meta(failed)["first_problems"] == [f"{d2}: nav 1100.00 != cash + positions 1000.00",
-                                              f"{d3}: negative cash -5.00"]
+    assert meta(failed)["first_problems"] == [
+        f"{d2}: nav 1100.00 != cash + positions 1000.00",
+        f"{d3}: negative cash -5.00",
+    ]
 
 
 # Checks whose failing case is tested elsewhere (a run that needs more than a table).
-FAILING_TESTS_ELSEWHERE = {"feature_drift": "tests/test_drift.py::test_drift_check_warns_with_the_worst_features_and_alerts_once"}
+FAILING_TESTS_ELSEWHERE = {
+    "feature_drift": "tests/test_drift.py::test_drift_check_warns_with_the_worst_features_and_alerts_once"
+}
 
 
 def test_every_registered_check_has_a_failing_test():
     here = Path(__file__).read_text()
     names = [spec.name for check in CHECKS for spec in check.check_specs]
     assert len(names) == len(CHECKS) >= 11
-    untested = [name for name in names if f"run_check({name}," not in here and name not in FAILING_TESTS_ELSEWHERE]
+    untested = [
+        name for name in names if f"run_check({name}," not in here and name not in FAILING_TESTS_ELSEWHERE
+    ]
     assert untested == []
     for reference in FAILING_TESTS_ELSEWHERE.values():
         path, name = reference.split("::")

@@ -31,9 +31,26 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def _pmx(home: Path, config: Path, csv: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "portfolio_dagster.cli", "run", "--config", str(config),
-                             "--csv", str(csv), "--start", SLICE_FROM, "--end", SLICE_TO], env=_env(home), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "portfolio_dagster.cli",
+            "run",
+            "--config",
+            str(config),
+            "--csv",
+            str(csv),
+            "--start",
+            SLICE_FROM,
+            "--end",
+            SLICE_TO,
+        ],
+        env=_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _finish(proc: subprocess.Popen) -> str:
@@ -87,15 +104,40 @@ def sequential(tmp_path_factory, inputs):
 def _daily_job_backfill(home: Path, first: str, last: str) -> subprocess.Popen:
     """daily_job over [first, last] as one run, multiprocess executor with 2 workers, via the dagster CLI."""
     run_config = home / "multiprocess.yaml"
-    run_config.write_text(yaml.safe_dump({
-        "execution": {"config": {"multiprocess": {"max_concurrent": 2}}},
-        "loggers": {"console": {"config": {"log_level": "WARNING"}}}}))
+    run_config.write_text(
+        yaml.safe_dump(
+            {
+                "execution": {"config": {"multiprocess": {"max_concurrent": 2}}},
+                "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+            }
+        )
+    )
     tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
-    env = _env(home) | {"DAGSTER_HOME": str(home / "dagster_home"),
-                        "PMX_CONFIG": str(home / "config.effective.yaml")}
-    return subprocess.Popen([sys.executable, "-m", "dagster", "job", "execute", "-m", "portfolio_dagster.definitions",
-                             "-j", "daily_job", "-c", str(run_config), "--tags", json.dumps(tags)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = _env(home) | {
+        "DAGSTER_HOME": str(home / "dagster_home"),
+        "PMX_CONFIG": str(home / "config.effective.yaml"),
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "job",
+            "execute",
+            "-m",
+            "portfolio_dagster.definitions",
+            "-j",
+            "daily_job",
+            "-c",
+            str(run_config),
+            "--tags",
+            json.dumps(tags),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def test_concurrent_runs_match_a_sequential_run(tmp_path, inputs, sequential):
@@ -103,7 +145,9 @@ def test_concurrent_runs_match_a_sequential_run(tmp_path, inputs, sequential):
     config, csv = inputs
     first = _pmx(home, config, csv)
     # Let the first run write the instance config and effective config the CLI backfill reuses.
-    while not (home / "config.effective.yaml").exists() or not (home / "dagster_home" / "dagster.yaml").exists():
+    while (
+        not (home / "config.effective.yaml").exists() or not (home / "dagster_home" / "dagster.yaml").exists()
+    ):
         time.sleep(0.2)
     others = [_pmx(home, config, csv), _daily_job_backfill(home, BACKTEST_FROM, SLICE_TO)]
     outputs = [_finish(p) for p in (first, *others)]
@@ -148,7 +192,9 @@ def test_sigkill_mid_run_then_rerun_gives_identical_tables(tmp_path, inputs, seq
     # Committed stages are intact and equal the uninterrupted run's; nothing half-written is visible.
     partial = _tables(home)
     for table in ("prices", "features", "targets", "model_registry"):
-        pd.testing.assert_frame_equal(partial[table], sequential[table], check_exact=False, rtol=1e-12, obj=table)
+        pd.testing.assert_frame_equal(
+            partial[table], sequential[table], check_exact=False, rtol=1e-12, obj=table
+        )
     assert len(partial["forecasts"]) in (0, len(sequential["forecasts"]))
     rerun = _finish(_pmx(home, config, csv))
     assert "cleaned up 1 dead run(s)" in rerun

@@ -17,7 +17,7 @@ WELL_FORMED = {
     "header case, spaces, column order": " Ticker ,CLOSE, Date \nAAA , 10 , 2024-06-03\n",
     "missing markers": "date,ticker,close,volume\n2024-06-03,AAA,nan,NA\n2024-06-04,AAA,null,\n2024-06-05,AAA,NaN,0\n",
     "non-finite and signed numbers": "date,ticker,close\n2024-06-03,AAA,inf\n2024-06-04,AAA,-Infinity\n"
-                                     "2024-06-05,AAA,+3\n2024-06-06,AAA,.5\n2024-06-07,AAA,1e-3\n",
+    "2024-06-05,AAA,+3\n2024-06-06,AAA,.5\n2024-06-07,AAA,1e-3\n",
     "quoted fields": 'date,ticker,close\n2024-06-03,"x\'); DROP TABLE prices; --",5\n2024-06-04,"A,B",7\n',
     "empty ticker": "date,ticker,close\n2024-06-03,,5\n2024-06-04,  ,6\n",
     "CRLF": "date,ticker,close\r\n2024-06-03,AAA,10\r\n",
@@ -56,14 +56,26 @@ def test_header_only_is_an_empty_frame(tmp_path: Path):
     assert frame.empty and list(frame.columns) == ["ticker", "date", "open", "high", "low", "close", "volume"]
 
 
-@pytest.mark.parametrize("content, message", [
-    ("", "row 1: empty file"),
-    ("date,ticker\n2024-06-03,AAA\n", "row 1, column 'close': required column missing"),
-    ("date,ticker,close\n2024-06-03,AAA,10\n2024-13-03,AAA,10\n", "row 3, column 'date': '2024-13-03' is not an ISO date"),
-    ("date,ticker,close\n2024-06-03,AAA,10\n2024-06-04,AAA,12;5\n", "row 3, column 'close': '12;5' is not a number"),
-    ("date,ticker,close,volume\n2024-06-03,AAA,10,lots\n", "row 2, column 'volume': 'lots' is not a number"),
-    ("date,ticker,close\n2024-06-03,AAA,10,11\n", "row 2: more fields than the header"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "row 1: empty file"),
+        ("date,ticker\n2024-06-03,AAA\n", "row 1, column 'close': required column missing"),
+        (
+            "date,ticker,close\n2024-06-03,AAA,10\n2024-13-03,AAA,10\n",
+            "row 3, column 'date': '2024-13-03' is not an ISO date",
+        ),
+        (
+            "date,ticker,close\n2024-06-03,AAA,10\n2024-06-04,AAA,12;5\n",
+            "row 3, column 'close': '12;5' is not a number",
+        ),
+        (
+            "date,ticker,close,volume\n2024-06-03,AAA,10,lots\n",
+            "row 2, column 'volume': 'lots' is not a number",
+        ),
+        ("date,ticker,close\n2024-06-03,AAA,10,11\n", "row 2: more fields than the header"),
+    ],
+)
 def test_a_broken_file_is_one_line_naming_file_row_and_column(tmp_path: Path, content: str, message: str):
     path = tmp_path / "px.csv"
     path.write_text(content)

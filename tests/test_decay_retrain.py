@@ -12,7 +12,7 @@ from portfolio_dagster.resources.alerts import DECAY_RETRAIN_FINISHED, alerts_ra
 from portfolio_dagster.run_tags import DECAY, REASON_TAG, TRIGGER_TAG, VALID_FROM_TAG
 from tests.test_models_assets import RANGE_TAGS, _setup
 
-VALID_FROM = "2007-06-15"       # a Friday session mid-period: not a yearly retrain date
+VALID_FROM = "2007-06-15"  # a Friday session mid-period: not a yearly retrain date
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +23,11 @@ def retrained(tmp_path_factory):
     warehouse, resources = _setup(root, enabled=["lightgbm", "bayesian_ridge"])
     assert dg.materialize([models], resources=resources).success
     before = warehouse.query("SELECT * FROM model_registry")
-    decay = dg.materialize([models], resources=resources, tags={
-        TRIGGER_TAG: DECAY, VALID_FROM_TAG: VALID_FROM, REASON_TAG: "IC -0.08 <= 0 over 63 dates"})
+    decay = dg.materialize(
+        [models],
+        resources=resources,
+        tags={TRIGGER_TAG: DECAY, VALID_FROM_TAG: VALID_FROM, REASON_TAG: "IC -0.08 <= 0 over 63 dates"},
+    )
     assert decay.success
     assert dg.materialize([forecasts], resources=resources, tags=RANGE_TAGS).success
     yield warehouse, before, decay
@@ -36,7 +39,11 @@ def test_the_decay_run_trains_a_set_valid_from_the_next_session(retrained):
     reg = warehouse.query("SELECT * FROM model_registry")
     assert set(before["trigger"]) == {"schedule"}
     new = reg[~reg["model_id"].isin(before["model_id"])]
-    assert len(new) and set(new["trigger"]) == {"decay"} and set(new["reason"]) == {"IC -0.08 <= 0 over 63 dates"}
+    assert (
+        len(new)
+        and set(new["trigger"]) == {"decay"}
+        and set(new["reason"]) == {"IC -0.08 <= 0 over 63 dates"}
+    )
     assert set(pd.to_datetime(new["valid_from"]).dt.date.astype(str)) == {VALID_FROM}
     # Trained only on rows whose targets were realized before it serves (purge + embargo).
     assert (pd.to_datetime(new["train_end"]) < pd.Timestamp(VALID_FROM)).all()

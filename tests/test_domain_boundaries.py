@@ -27,9 +27,12 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_the_domain_imports_no_orchestration_storage_or_config():
-    offending = {str(p.relative_to(PACKAGE)): sorted(n for n in _imports(p)
-                                                     if any(n == f or n.startswith(f + ".") for f in FORBIDDEN))
-                 for p in QUANT.rglob("*.py")}
+    offending = {
+        str(p.relative_to(PACKAGE)): sorted(
+            n for n in _imports(p) if any(n == f or n.startswith(f + ".") for f in FORBIDDEN)
+        )
+        for p in QUANT.rglob("*.py")
+    }
     assert {k: v for k, v in offending.items() if v} == {}
 
 
@@ -51,7 +54,9 @@ def _annualizes_by_literal(path: Path) -> bool:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div, ast.Pow)):
             operands = (node.left, node.right)
-        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "sqrt":
+        elif (
+            isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "sqrt"
+        ):
             operands = tuple(node.args)
         else:
             continue

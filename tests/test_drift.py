@@ -17,8 +17,8 @@ from portfolio_dagster.assets.report import drift_section
 from portfolio_dagster.checks.drift import feature_drift
 from portfolio_dagster.config import load_config
 from portfolio_dagster.jobs.pipeline import retrain_job
-from portfolio_dagster.quant.drift import feature_drift as drift_table
 from portfolio_dagster.quant.drift import ABSOLUTE, BEYOND_TRAINING, drifted, psi, training_baseline
+from portfolio_dagster.quant.drift import feature_drift as drift_table
 from portfolio_dagster.resources.alerts import DECAY_RETRAIN_REQUESTED, FEATURE_DRIFT
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
@@ -34,8 +34,11 @@ def test_psi_matches_a_hand_computation():
     # Four bins on 1..8 (cuts 2.75, 4.5, 6.25): 1/4 each; recent [1, 1, 1, 7]: 3/4, 0, 0, 1/4, with the
     # empty bins floored at 1e-4.
     floor = 1e-4
-    hand = ((0.75 - 0.25) * math.log(0.75 / 0.25) + 2 * (floor - 0.25) * math.log(floor / 0.25)
-            + (0.25 - 0.25) * math.log(1.0))
+    hand = (
+        (0.75 - 0.25) * math.log(0.75 / 0.25)
+        + 2 * (floor - 0.25) * math.log(floor / 0.25)
+        + (0.25 - 0.25) * math.log(1.0)
+    )
     assert psi(np.arange(1, 9), [1, 1, 1, 7], bins=4, floor=floor) == pytest.approx(hand, abs=1e-12)
     # A value on a cut goes to the bin above it: 5.5 counts with 6..10.
     assert psi(np.arange(1, 11), [5.5, 6.0], bins=2) == psi(np.arange(1, 11), [7.0, 8.0], bins=2)
@@ -45,23 +48,29 @@ def test_psi_edge_cases():
     rng = np.random.default_rng(0)
     x = rng.normal(size=1000)
     assert psi(x, x) == 0.0
-    assert psi(np.append(x, [np.nan, np.inf]), np.append(x, -np.inf)) == 0.0     # non-finite left out
-    assert math.isnan(psi(x[:5], x))                                              # fewer values than bins
+    assert psi(np.append(x, [np.nan, np.inf]), np.append(x, -np.inf)) == 0.0  # non-finite left out
+    assert math.isnan(psi(x[:5], x))  # fewer values than bins
     assert math.isnan(psi(x, [np.nan]))
-    assert psi(np.ones(50), np.ones(10)) == 0.0                                   # a constant: one bin
+    assert psi(np.ones(50), np.ones(10)) == 0.0  # a constant: one bin
     table = drift_table(pd.DataFrame({"a": x, "b": x}), pd.DataFrame({"a": x + 1.0, "b": x}), ["b", "a"])
     assert list(table["feature"]) == ["a", "b"] and table["psi"].iat[0] > 0.2 and table["psi"].iat[1] == 0.0
 
 
 def test_training_baseline_is_the_psi_of_the_training_windows_and_the_beyond_training_rule():
     rng = np.random.default_rng(3)
-    dates = pd.bdate_range("2019-01-01", periods=130)        # two full 63-day windows and a 4-day tail
-    walk = np.cumsum(rng.normal(size=130))                     # persistent: windows cover narrow ranges
-    train = pd.DataFrame({"date": np.repeat(dates, 2), "slow": np.repeat(walk, 2),
-                          "fast": rng.normal(size=260)})
+    dates = pd.bdate_range("2019-01-01", periods=130)  # two full 63-day windows and a 4-day tail
+    walk = np.cumsum(rng.normal(size=130))  # persistent: windows cover narrow ranges
+    train = pd.DataFrame(
+        {"date": np.repeat(dates, 2), "slow": np.repeat(walk, 2), "fast": rng.normal(size=260)}
+    )
     base = training_baseline(train, ["slow", "fast"], 63).set_index("feature")
-    by_window = {name: [psi(train[name], train.loc[train["date"].isin(dates[i * 63:(i + 1) * 63]), name])
-                        for i in range(2)] for name in ("slow", "fast")}
+    by_window = {
+        name: [
+            psi(train[name], train.loc[train["date"].isin(dates[i * 63 : (i + 1) * 63]), name])
+            for i in range(2)
+        ]
+        for name in ("slow", "fast")
+    }
     for name, values in by_window.items():
         assert base.at[name, "baseline_max"] == pytest.approx(max(values), abs=1e-12)
         assert base.at[name, "baseline_median"] == pytest.approx(np.median(values), abs=1e-12)
@@ -94,13 +103,41 @@ def drift_warehouse(root) -> tuple[dict, Warehouse, pd.DataFrame]:
     frame["date"] = frame["date"].dt.date
     wh = Warehouse(path=str(root / "warehouse.duckdb"))
     wh.append("features", frame)
-    wh.append("model_registry", pd.DataFrame([{
-        "model_id": "ensemble-test", "model_type": "ensemble", "horizon": 21, "train_start": TRAIN[0],
-        "train_end": TRAIN[1], "valid_from": "2020-01-02", "trained_at": pd.Timestamp("2020-01-01"),
-        "config_hash": "test", "features": json.dumps(["vol_20d", "ret_5d", "not_a_feature"]), "metrics": "{}",
-        "artifact": "-", "artifact_sha256": "-", "model_set_id": SET_ID}]))
-    wh.append("forecasts", pd.DataFrame({"ticker": ["AAA"], "date": [dates[-1].date()], "horizon": [21],
-                                         "model": ["ensemble"], "prediction": [0.01], "model_id": ["ensemble-test"]}))
+    wh.append(
+        "model_registry",
+        pd.DataFrame(
+            [
+                {
+                    "model_id": "ensemble-test",
+                    "model_type": "ensemble",
+                    "horizon": 21,
+                    "train_start": TRAIN[0],
+                    "train_end": TRAIN[1],
+                    "valid_from": "2020-01-02",
+                    "trained_at": pd.Timestamp("2020-01-01"),
+                    "config_hash": "test",
+                    "features": json.dumps(["vol_20d", "ret_5d", "not_a_feature"]),
+                    "metrics": "{}",
+                    "artifact": "-",
+                    "artifact_sha256": "-",
+                    "model_set_id": SET_ID,
+                }
+            ]
+        ),
+    )
+    wh.append(
+        "forecasts",
+        pd.DataFrame(
+            {
+                "ticker": ["AAA"],
+                "date": [dates[-1].date()],
+                "horizon": [21],
+                "model": ["ensemble"],
+                "prediction": [0.01],
+                "model_id": ["ensemble-test"],
+            }
+        ),
+    )
     cfg = load_config().model_dump(mode="json")
     path = root / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -116,7 +153,7 @@ def test_drift_check_warns_with_the_worst_features_and_alerts_once(pmx_home, tmp
     resources, wh, frame = drift_warehouse(tmp_path)
     for _ in range(2):
         result = dg.materialize([forecasts_in_warehouse, feature_drift], resources=resources)
-        assert result.success                                  # a warning never stops the run
+        assert result.success  # a warning never stops the run
     check = result.get_asset_check_evaluations()[0]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     meta = {k: v.value for k, v in check.metadata.items()}
@@ -127,12 +164,14 @@ def test_drift_check_warns_with_the_worst_features_and_alerts_once(pmx_home, tmp
     assert meta["recent_window"] == f"{newest[0]}..{newest[-1]}"
     assert meta["worst_features"].splitlines()[2].startswith("| vol_20d |")
     # The same PSI as quant.drift on exactly those windows (default 10 bins).
-    train = frame[(frame["date"] >= pd.Timestamp(TRAIN[0]).date()) & (frame["date"] <= pd.Timestamp(TRAIN[1]).date())]
+    train = frame[
+        (frame["date"] >= pd.Timestamp(TRAIN[0]).date()) & (frame["date"] <= pd.Timestamp(TRAIN[1]).date())
+    ]
     recent = frame[frame["date"] >= newest[0]]
     assert meta["psi"]["vol_20d"] == pytest.approx(psi(train["vol_20d"], recent["vol_20d"]), abs=1e-4)
     assert meta["psi"]["vol_20d"] > 5 and meta["psi"]["ret_5d"] < 0.1
     alerts = wh.query("SELECT kind, message, details FROM alerts")
-    assert list(alerts["kind"]) == [FEATURE_DRIFT]         # two runs, one drifted model set: one alert
+    assert list(alerts["kind"]) == [FEATURE_DRIFT]  # two runs, one drifted model set: one alert
     assert "feature drift: PSI above 0.2 on 1 of 2 model inputs (vol_20d" in alerts["message"].iat[0]
     assert json.loads(alerts["details"].iat[0])["model_set_id"] == SET_ID
 
@@ -177,21 +216,35 @@ def test_drift_sensor_requests_one_retrain_with_a_reason(pmx_home, tmp_path):
 
 
 def test_report_shows_the_drift_section():
+    from test_backtest_evaluation import synthetic_inputs
+
     from portfolio_dagster.quant.evaluation import evaluate
     from portfolio_dagster.quant.report import DriftSection, ReportData, render_html
-    from test_backtest_evaluation import synthetic_inputs
 
     inputs = synthetic_inputs(n_days=300)
     result = evaluate(inputs)
     alloc = inputs.allocations.assign(sleeve="risky")
-    table = drift_table(pd.DataFrame({"vol_20d": np.linspace(0, 1, 500), "ret_5d": np.linspace(0, 1, 500)}),
-                        pd.DataFrame({"vol_20d": np.linspace(0.8, 1.8, 60), "ret_5d": np.linspace(0, 1, 60)}),
-                        ["vol_20d", "ret_5d"])
-    common = dict(title="t", summary=result.summary, daily=result.daily[["date", "strategy", "net_return", "equity"]],
-                  rolling=result.rolling.assign(window_days=252), allocations=alloc, regimes=inputs.regimes,
-                  regime_performance=result.regimes, criteria=result.criteria, variants=result.variants,
-                  spans=pd.DataFrame(columns=["ticker", "first", "last", "days"]), latest=alloc.head(0))
-    page = render_html(ReportData(**common, drift=DriftSection(table, 0.2, "Model set S: newest vs training.")))
+    table = drift_table(
+        pd.DataFrame({"vol_20d": np.linspace(0, 1, 500), "ret_5d": np.linspace(0, 1, 500)}),
+        pd.DataFrame({"vol_20d": np.linspace(0.8, 1.8, 60), "ret_5d": np.linspace(0, 1, 60)}),
+        ["vol_20d", "ret_5d"],
+    )
+    common = dict(
+        title="t",
+        summary=result.summary,
+        daily=result.daily[["date", "strategy", "net_return", "equity"]],
+        rolling=result.rolling.assign(window_days=252),
+        allocations=alloc,
+        regimes=inputs.regimes,
+        regime_performance=result.regimes,
+        criteria=result.criteria,
+        variants=result.variants,
+        spans=pd.DataFrame(columns=["ticker", "first", "last", "days"]),
+        latest=alloc.head(0),
+    )
+    page = render_html(
+        ReportData(**common, drift=DriftSection(table, 0.2, "Model set S: newest vs training."))
+    )
     section = page.split("Feature drift of the model inputs")[1].split("<h2>")[0]
     assert "1 of 2 inputs drifted</b> (PSI &gt; 0.2): vol_20d." in section
     assert "Model set S: newest vs training." in section

@@ -11,8 +11,9 @@ from portfolio_dagster.quant import features
 from tests.feature_reference import seed_features
 
 
-def synthetic_ohlcv(n_days: int = 400, tickers=("AAA", "BBB", "CCC", "DDD"), seed: int = 1,
-                    ohlc: bool = True) -> pd.DataFrame:
+def synthetic_ohlcv(
+    n_days: int = 400, tickers=("AAA", "BBB", "CCC", "DDD"), seed: int = 1, ohlc: bool = True
+) -> pd.DataFrame:
     """Synthetic geometric random walks with a high/low band and volume (test data, not market data)."""
     rng = np.random.default_rng(seed)
     dates = pd.bdate_range("2003-01-01", periods=n_days)
@@ -42,7 +43,7 @@ def test_seed_features_match_the_pandas_reference_to_1e9(ohlc):
         a, b = engine[name].to_numpy(), reference[name].to_numpy()
         assert np.array_equal(np.isnan(a), np.isnan(b)), name
         assert np.nanmax(np.abs(a - b)) < 1e-9, name
-        assert np.isfinite(a).sum() > 0.7 * len(a), name   # defined after the warm-up, never all-NaN
+        assert np.isfinite(a).sum() > 0.7 * len(a), name  # defined after the warm-up, never all-NaN
 
 
 def test_adx_uses_high_low_when_present_and_the_close_variant_otherwise():
@@ -56,13 +57,15 @@ def test_adx_uses_high_low_when_present_and_the_close_variant_otherwise():
 
 def test_volatility_features_are_on_returns_not_price_levels():
     prices = synthetic_ohlcv(ohlc=False)
-    doubled = prices.assign(close=prices["close"] * 2)   # scale-free: the same returns
+    doubled = prices.assign(close=prices["close"] * 2)  # scale-free: the same returns
     pd.testing.assert_frame_equal(_engine(prices), _engine(doubled), rtol=1e-9, atol=1e-12)
 
 
 def test_every_feature_at_or_before_t_ignores_prices_after_t():
     prices = synthetic_ohlcv()
-    market = pd.Series(np.exp(np.linspace(0, 0.3, 400)) * 100, index=pd.bdate_range("2003-01-01", periods=400))
+    market = pd.Series(
+        np.exp(np.linspace(0, 0.3, 400)) * 100, index=pd.bdate_range("2003-01-01", periods=400)
+    )
     cut = prices["date"].sort_values().unique()[300]
     shocked = prices.copy()
     later = shocked["date"] > cut
@@ -85,7 +88,7 @@ def test_a_new_day_from_the_lookback_window_equals_the_full_history():
     assert new_day.notna().all().all()
     pd.testing.assert_frame_equal(full, new_day, rtol=1e-9, atol=1e-9)
     shorter = _engine(prices[prices["date"] >= dates[-features.LOOKBACK + 1]]).xs(dates[-1], level="date")
-    assert shorter.isna().any().any()   # LOOKBACK is what the slowest feature needs, not more
+    assert shorter.isna().any().any()  # LOOKBACK is what the slowest feature needs, not more
 
 
 def test_volume_and_candle_features_are_defined_with_volume_and_nan_without():
@@ -95,7 +98,7 @@ def test_volume_and_candle_features_are_defined_with_volume_and_nan_without():
     close_only = _engine(synthetic_ohlcv(ohlc=False))
     assert with_volume[needs].notna().mean().min() > 0.8
     assert close_only[needs].isna().all().all()
-    assert all(specs[n].note for n in needs)    # documented as NaN by design
+    assert all(specs[n].note for n in needs)  # documented as NaN by design
     others = [n for n in features.FEATURE_NAMES if n not in needs]
     assert close_only[others].notna().mean().min() > 0.3
 
@@ -104,7 +107,7 @@ def test_market_beta_uses_the_benchmark_when_given_else_the_equal_weight_univers
     prices = synthetic_ohlcv(ohlc=False)
     close = prices.pivot(index="date", columns="ticker", values="close")
     equal_weight = _engine(prices)
-    own = _engine(prices, close["AAA"])      # AAA itself as the market: beta and correlation 1
+    own = _engine(prices, close["AAA"])  # AAA itself as the market: beta and correlation 1
     aaa = own.xs("AAA")
     assert np.allclose(aaa["mkt_beta_60d"].dropna(), 1.0) and np.allclose(aaa["mkt_corr_60d"].dropna(), 1.0)
     ret = close.pct_change()
@@ -122,28 +125,32 @@ def test_library_matches_plain_definitions_on_one_date():
     d, i = c.index[300], 300
     row = out.loc[("CCC", d)]
     assert row["ret_60d"] == pytest.approx(c.iloc[i] / c.iloc[i - 60] - 1, abs=1e-12)
-    assert row["ma_ratio_20"] == pytest.approx(c.iloc[i - 19:i + 1].mean() / c.iloc[i] - 1, abs=1e-12)
+    assert row["ma_ratio_20"] == pytest.approx(c.iloc[i - 19 : i + 1].mean() / c.iloc[i] - 1, abs=1e-12)
     r = c.pct_change()
-    assert row["vol_20d"] == pytest.approx(r.iloc[i - 19:i + 1].std() * np.sqrt(252), abs=1e-12)
-    assert row["high_ratio_30"] == pytest.approx(hi.iloc[i - 29:i + 1].max() / c.iloc[i] - 1, abs=1e-12)
-    top, bottom = hi.iloc[i - 19:i + 1].max(), lo.iloc[i - 19:i + 1].min()
+    assert row["vol_20d"] == pytest.approx(r.iloc[i - 19 : i + 1].std() * np.sqrt(252), abs=1e-12)
+    assert row["high_ratio_30"] == pytest.approx(hi.iloc[i - 29 : i + 1].max() / c.iloc[i] - 1, abs=1e-12)
+    top, bottom = hi.iloc[i - 19 : i + 1].max(), lo.iloc[i - 19 : i + 1].min()
     assert row["range_pos_20"] == pytest.approx((c.iloc[i] - bottom) / (top - bottom), abs=1e-12)
-    assert row["rank_10"] == pytest.approx((c.iloc[i - 9:i + 1] <= c.iloc[i]).mean(), abs=1e-12)
-    assert row["high_age_60"] == pytest.approx((59 - int(np.flatnonzero(hi.iloc[i - 59:i + 1].to_numpy() == hi.iloc[i - 59:i + 1].max())[-1])) / 60)
-    assert row["drawdown_252d"] == pytest.approx(c.iloc[i] / c.iloc[i - 251:i + 1].max() - 1, abs=1e-12)
-    y = np.log(c.iloc[i - 29:i + 1].to_numpy())
+    assert row["rank_10"] == pytest.approx((c.iloc[i - 9 : i + 1] <= c.iloc[i]).mean(), abs=1e-12)
+    assert row["high_age_60"] == pytest.approx(
+        (59 - int(np.flatnonzero(hi.iloc[i - 59 : i + 1].to_numpy() == hi.iloc[i - 59 : i + 1].max())[-1]))
+        / 60
+    )
+    assert row["drawdown_252d"] == pytest.approx(c.iloc[i] / c.iloc[i - 251 : i + 1].max() - 1, abs=1e-12)
+    y = np.log(c.iloc[i - 29 : i + 1].to_numpy())
     slope, intercept = np.polyfit(np.arange(30), y, 1)
     assert row["trend_30"] == pytest.approx(slope, abs=1e-12)
     assert row["trend_r2_30"] == pytest.approx(np.corrcoef(np.arange(30), y)[0, 1] ** 2, abs=1e-9)
     lv = np.log1p(g["volume"])
-    assert row["corr_price_volume_20"] == pytest.approx(np.corrcoef(c.iloc[i - 19:i + 1], lv.iloc[i - 19:i + 1])[0, 1],
-                                                         abs=1e-9)
-    assert row["skew_60d"] == pytest.approx(_pop_skew(r.iloc[i - 59:i + 1]), abs=1e-9)
+    assert row["corr_price_volume_20"] == pytest.approx(
+        np.corrcoef(c.iloc[i - 19 : i + 1], lv.iloc[i - 19 : i + 1])[0, 1], abs=1e-9
+    )
+    assert row["skew_60d"] == pytest.approx(_pop_skew(r.iloc[i - 59 : i + 1]), abs=1e-9)
 
 
 def _pop_skew(x: pd.Series) -> float:
     d = x - x.mean()
-    return float((d ** 3).mean() / (d ** 2).mean() ** 1.5)
+    return float((d**3).mean() / (d**2).mean() ** 1.5)
 
 
 def test_cross_sectional_ranks_and_z_scores_per_date():
@@ -186,8 +193,12 @@ def test_stored_output_is_float32_of_the_float64_engine():
     exact = features.compute(prices, dtype=np.float64)
     assert (stored[list(features.FEATURE_NAMES)].dtypes == np.float32).all()
     assert list(stored.columns) == ["ticker", "date", *features.FEATURE_NAMES]
-    np.testing.assert_allclose(stored[list(features.FEATURE_NAMES)].to_numpy(dtype=float),
-                               exact[list(features.FEATURE_NAMES)].to_numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        stored[list(features.FEATURE_NAMES)].to_numpy(dtype=float),
+        exact[list(features.FEATURE_NAMES)].to_numpy(),
+        rtol=1e-6,
+        atol=1e-6,
+    )
 
 
 def test_gaps_and_late_listings_give_nan_windows_not_errors():
@@ -208,7 +219,9 @@ def test_since_outputs_only_the_newest_dates_with_the_same_values():
     prices = synthetic_ohlcv(n_days=320)
     dates = np.sort(prices["date"].unique())
     full = _engine(prices)
-    tail = features.compute(prices, dtype=np.float64, since=dates[-5]).set_index(["ticker", "date"]).sort_index()
+    tail = (
+        features.compute(prices, dtype=np.float64, since=dates[-5]).set_index(["ticker", "date"]).sort_index()
+    )
     assert set(tail.index.get_level_values("date")) == set(dates[-5:])
     pd.testing.assert_frame_equal(tail, full[full.index.get_level_values("date") >= dates[-5]])
 

@@ -47,10 +47,12 @@ def test_features_table_holds_every_feature_as_float_for_the_window_only(setup):
     wh, days = setup["warehouse"], setup["days"]
     stored = wh.query("SELECT * FROM features ORDER BY ticker, date")
     assert list(stored.columns) == ["ticker", "date", *feature_set.FEATURE_NAMES]
-    assert set(stored["ticker"]) == {"AAA", "BBB", "CCC"}          # the benchmark is the market, not a row
+    assert set(stored["ticker"]) == {"AAA", "BBB", "CCC"}  # the benchmark is the market, not a row
     assert pd.to_datetime(stored["date"]).min().date() == days[-30] and len(stored) == 3 * 30
-    types = wh.query("SELECT data_type FROM information_schema.columns WHERE table_name = 'features' "
-                     "AND column_name = 'hurst_100'")
+    types = wh.query(
+        "SELECT data_type FROM information_schema.columns WHERE table_name = 'features' "
+        "AND column_name = 'hurst_100'"
+    )
     assert types["data_type"].iloc[0] == "FLOAT"
     nulls = wh.query("SELECT count(*) AS n FROM features WHERE adx_14 IS NULL OR isnan(adx_14)")
     assert nulls["n"].iloc[0] == 0
@@ -59,12 +61,16 @@ def test_features_table_holds_every_feature_as_float_for_the_window_only(setup):
 def test_incremental_runs_equal_the_full_history_with_the_benchmark_as_market(setup):
     px, wh = setup["prices"], setup["warehouse"]
     universe = px[px["ticker"] != "SP500"]
-    market = px[px["ticker"] == "SP500"].set_index(pd.to_datetime(px.loc[px["ticker"] == "SP500", "date"]))["close"]
+    market = px[px["ticker"] == "SP500"].set_index(pd.to_datetime(px.loc[px["ticker"] == "SP500", "date"]))[
+        "close"
+    ]
     full = feature_set.compute(universe, market).set_index(["ticker", "date"])
     stored = wh.query("SELECT * FROM features").assign(date=lambda f: pd.to_datetime(f["date"]))
     stored = stored.set_index(["ticker", "date"]).sort_index()
     expected = full.loc[stored.index, list(feature_set.FEATURE_NAMES)]
-    np.testing.assert_allclose(stored.to_numpy(dtype=float), expected.to_numpy(dtype=float), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        stored.to_numpy(dtype=float), expected.to_numpy(dtype=float), rtol=1e-6, atol=1e-6
+    )
     equal_weight = feature_set.compute(universe).set_index(["ticker", "date"]).loc[stored.index]
     assert not np.allclose(stored["mkt_beta_60d"], equal_weight["mkt_beta_60d"])
 
@@ -87,6 +93,8 @@ def test_targets_table_has_every_kind_with_labels_and_nulls_past_the_data(setup)
     assert newest["return_1d"].isna().all() and newest["direction_1d"].isna().all()
     older = stored[stored["date"] == stored["date"].min()]
     assert older["risk_adj_return_5d"].notna().all() and older["significant_move_5d"].notna().all()
-    types = wh.query("SELECT data_type FROM information_schema.columns WHERE table_name = 'targets' "
-                     "AND column_name = 'direction_5d'")
+    types = wh.query(
+        "SELECT data_type FROM information_schema.columns WHERE table_name = 'targets' "
+        "AND column_name = 'direction_5d'"
+    )
     assert types["data_type"].iloc[0] == "BOOLEAN"

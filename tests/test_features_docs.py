@@ -11,8 +11,9 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "features.md"
 
 
 def test_feature_documentation_is_current():
-    assert DOC.read_text() == features_markdown(), \
+    assert DOC.read_text() == features_markdown(), (
         "regenerate: .venv/bin/python -m portfolio_dagster.quant.features.docs > docs/features.md"
+    )
 
 
 def test_every_feature_has_a_formula_inputs_and_a_row():

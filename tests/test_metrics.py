@@ -29,16 +29,18 @@ def test_return_and_risk_metrics_by_hand():
     assert perf["annual_volatility"] == pytest.approx(sd * math.sqrt(252))
     cagr = 1.00929906 ** (252 / 5) - 1
     assert perf["annual_return"] == pytest.approx(cagr)
-    assert perf["calmar"] == pytest.approx(cagr / 0.02)          # hand values, not the code's own output
+    assert perf["calmar"] == pytest.approx(cagr / 0.02)  # hand values, not the code's own output
     assert perf["sharpe"] == pytest.approx(mean / sd * math.sqrt(252))
     assert perf["sortino"] == pytest.approx(mean * 252 / downside)
     assert perf["max_drawdown"] == pytest.approx(-0.02)
     assert perf["turnover"] == pytest.approx(1.5 / (5 / 252))
-    assert math.isnan(perf["information_ratio"])                 # no benchmark: undefined
+    assert math.isnan(perf["information_ratio"])  # no benchmark: undefined
     bench = np.array([0.0, -0.01, 0.02, 0.01, 0.0])
     active = R - bench
     with_bench = metrics.performance(R, np.zeros(5), bench)
-    assert with_bench["information_ratio"] == pytest.approx(active.mean() / active.std(ddof=1) * math.sqrt(252))
+    assert with_bench["information_ratio"] == pytest.approx(
+        active.mean() / active.std(ddof=1) * math.sqrt(252)
+    )
     assert with_bench["turnover"] == 0.0
 
 
@@ -49,7 +51,7 @@ def test_degenerate_series_give_nan_not_a_number_that_looks_real():
         assert math.isnan(perf[key]), key
     assert perf["max_drawdown"] == 0.0 and perf["hit_rate"] == 0.0 and perf["annual_return"] == 0.0
     assert math.isnan(metrics.sharpe(np.array([0.01])))
-    assert math.isnan(metrics.cagr(np.array([-1.0, 0.1])))     # equity wiped out: no growth rate
+    assert math.isnan(metrics.cagr(np.array([-1.0, 0.1])))  # equity wiped out: no growth rate
     assert metrics.max_drawdown(np.array([])) == 0.0
     gains_only = metrics.performance(np.array([0.01, 0.02, 0.0]), np.zeros(3), None)
     assert math.isnan(gains_only["profit_factor"]) and math.isnan(gains_only["calmar"])
@@ -61,7 +63,7 @@ def test_information_ratio_is_active_return_over_tracking_error():
     active = R - bench
     expected = active.mean() / active.std(ddof=1) * math.sqrt(252)
     assert metrics.information_ratio(R, bench) == pytest.approx(expected)
-    assert math.isnan(metrics.information_ratio(bench, bench))      # no tracking error: undefined
+    assert math.isnan(metrics.information_ratio(bench, bench))  # no tracking error: undefined
 
 
 def test_rolling_metrics_match_a_window_computed_directly():
@@ -78,8 +80,10 @@ def test_rolling_metrics_match_a_window_computed_directly():
 def test_stress_windows_restart_equity_at_the_window_start():
     days = pd.bdate_range("2008-01-01", periods=6)
     net = pd.Series([-0.5, 0.1, -0.1, 0.2, -0.3, 0.0], index=days)
-    out = metrics.window_drawdowns(net, (("w", "2008-01-02", "2008-01-04"), ("none", "1990-01-01", "1990-02-01")))
-    assert list(out["period"]) == ["w"]                     # windows outside the data are left out
+    out = metrics.window_drawdowns(
+        net, (("w", "2008-01-02", "2008-01-04"), ("none", "1990-01-01", "1990-02-01"))
+    )
+    assert list(out["period"]) == ["w"]  # windows outside the data are left out
     assert out["max_drawdown"].iat[0] == pytest.approx(metrics.max_drawdown(np.array([0.1, -0.1, 0.2])))
     assert out["total_return"].iat[0] == pytest.approx(1.1 * 0.9 * 1.2 - 1)
 
@@ -105,8 +109,13 @@ def test_monthly_returns_compound_within_the_month():
 
 
 def test_skill_reports_base_rate_and_ic():
-    frame = pd.DataFrame({"date": [1, 1, 1, 2, 2, 2], "prediction": [1, 2, 3, 3, 2, 1],
-                          "realized": [0.1, 0.2, 0.3, -0.1, -0.2, 0.3]})
+    frame = pd.DataFrame(
+        {
+            "date": [1, 1, 1, 2, 2, 2],
+            "prediction": [1, 2, 3, 3, 2, 1],
+            "realized": [0.1, 0.2, 0.3, -0.1, -0.2, 0.3],
+        }
+    )
     skill = metrics.forecast_skill(frame)
     assert skill["base_rate"] == pytest.approx(4 / 6)
     assert skill["ic"] == pytest.approx((1.0 + -0.5) / 2)
@@ -115,12 +124,20 @@ def test_skill_reports_base_rate_and_ic():
 
 def test_grouped_rank_ic_equals_scipy_spearman_per_date_with_ties():
     rng = np.random.default_rng(4)
-    frame = pd.DataFrame({"date": np.repeat(np.arange(30), 8), "prediction": rng.integers(0, 4, 240).astype(float),
-                          "realized": rng.normal(size=240)})
-    frame.loc[frame["date"] == 7, "prediction"] = 1.0       # constant: no IC that day
+    frame = pd.DataFrame(
+        {
+            "date": np.repeat(np.arange(30), 8),
+            "prediction": rng.integers(0, 4, 240).astype(float),
+            "realized": rng.normal(size=240),
+        }
+    )
+    frame.loc[frame["date"] == 7, "prediction"] = 1.0  # constant: no IC that day
     ic = metrics.daily_rank_ic(frame)
-    expected = {d: spearmanr(g["prediction"], g["realized"]).statistic for d, g in frame.groupby("date")
-                if g["prediction"].nunique() > 1}
+    expected = {
+        d: spearmanr(g["prediction"], g["realized"]).statistic
+        for d, g in frame.groupby("date")
+        if g["prediction"].nunique() > 1
+    }
     assert set(ic.index) == set(expected)
     np.testing.assert_allclose(ic.to_numpy(), [expected[d] for d in ic.index], atol=1e-12)
 
@@ -152,9 +169,9 @@ def test_pbo_is_high_for_pure_noise_and_low_for_a_truly_better_variant():
     noise = rng.normal(0, 0.01, (2000, 20))
     assert overfitting.pbo_cscv(noise)["pbo"] > 0.3
     skilled = noise.copy()
-    skilled[:, 0] += 0.003                                  # one variant really is better everywhere
+    skilled[:, 0] += 0.003  # one variant really is better everywhere
     out = overfitting.pbo_cscv(skilled)
-    assert out["pbo"] < 0.05 and out["splits"] == 12870     # C(16, 8)
+    assert out["pbo"] < 0.05 and out["splits"] == 12870  # C(16, 8)
 
 
 def test_pbo_matches_a_direct_cscv_loop():
@@ -163,6 +180,7 @@ def test_pbo_matches_a_direct_cscv_loop():
     blocks = 6
     parts = np.array_split(np.arange(240), blocks)
     import itertools
+
     logits = []
     for combo in itertools.combinations(range(blocks), blocks // 2):
         ins = np.concatenate([parts[i] for i in combo])
@@ -216,9 +234,10 @@ def test_probabilistic_sharpe_uses_skew_and_kurtosis():
     g3, g4 = (m**3).mean() / (m**2).mean() ** 1.5, (m**4).mean() / (m**2).mean() ** 2
     sr = skewed.mean() / skewed.std(ddof=1)
     assert overfitting.probabilistic_sharpe(skewed) == pytest.approx(
-        overfitting.psr_from_moments(sr, 0.0, 500, g3, g4), rel=1e-12)
+        overfitting.psr_from_moments(sr, 0.0, 500, g3, g4), rel=1e-12
+    )
     assert math.isnan(overfitting.probabilistic_sharpe(np.array([0.01, 0.01, 0.01])))  # no dispersion
-    assert math.isnan(overfitting.probabilistic_sharpe(np.array([0.01, 0.02])))        # too short
+    assert math.isnan(overfitting.probabilistic_sharpe(np.array([0.01, 0.02])))  # too short
 
 
 def _block(mean: float, half_spread: float, days: int) -> np.ndarray:
@@ -246,7 +265,9 @@ def test_pbo_known_answer_ranks_variants_by_sharpe_not_mean():
 def test_pbo_is_zero_when_one_variant_is_best_in_every_block():
     days = 20
     best = np.concatenate([_block(0.004, 0.01, days) for _ in range(4)])
-    others = [np.concatenate([_block(0.001 * k, 0.01 + 0.002 * j, days) for j in range(4)]) for k in (0, 1, 2)]
+    others = [
+        np.concatenate([_block(0.001 * k, 0.01 + 0.002 * j, days) for j in range(4)]) for k in (0, 1, 2)
+    ]
     out = overfitting.pbo_cscv(np.column_stack([best, *others]), blocks=4)
     assert out["splits"] == 6 and out["pbo"] == 0.0
     # The winner is always ranked first of 4 out of sample: omega 4/5, logit log(4).
@@ -255,15 +276,21 @@ def test_pbo_is_zero_when_one_variant_is_best_in_every_block():
 
 def test_pbo_refuses_what_cscv_cannot_split():
     m = np.random.default_rng(0).normal(size=(100, 3))
-    for bad in (overfitting.pbo_cscv(m[:, :1]), overfitting.pbo_cscv(m, blocks=3),
-                overfitting.pbo_cscv(m, blocks=0), overfitting.pbo_cscv(m[:31], blocks=16)):
+    for bad in (
+        overfitting.pbo_cscv(m[:, :1]),
+        overfitting.pbo_cscv(m, blocks=3),
+        overfitting.pbo_cscv(m, blocks=0),
+        overfitting.pbo_cscv(m[:31], blocks=16),
+    ):
         assert math.isnan(bad["pbo"]) and math.isnan(bad["logit_median"]) and bad["splits"] == 0
     assert overfitting.pbo_cscv(m[:32], blocks=16)["splits"] == 12870
 
 
 def test_expected_max_sharpe_of_a_single_trial_is_zero_and_scales_with_dispersion():
     assert overfitting.expected_max_sharpe(1, 0.3) == 0.0
-    assert overfitting.expected_max_sharpe(50, 0.2) == pytest.approx(2 * overfitting.expected_max_sharpe(50, 0.1))
+    assert overfitting.expected_max_sharpe(50, 0.2) == pytest.approx(
+        2 * overfitting.expected_max_sharpe(50, 0.1)
+    )
 
 
 def test_boundaries_of_the_return_metrics():
@@ -271,9 +298,11 @@ def test_boundaries_of_the_return_metrics():
     two = np.array([0.01, 0.03])
     assert metrics.sharpe(two) == pytest.approx(0.02 / np.std(two, ddof=1) * math.sqrt(252))
     assert metrics.performance(two, np.zeros(2), None)["annual_volatility"] == pytest.approx(
-        np.std(two, ddof=1) * math.sqrt(252))
+        np.std(two, ddof=1) * math.sqrt(252)
+    )
     assert metrics.information_ratio(two, np.array([0.0, 0.01])) == pytest.approx(
-        0.015 / np.std([0.01, 0.02], ddof=1) * math.sqrt(252))
+        0.015 / np.std([0.01, 0.02], ddof=1) * math.sqrt(252)
+    )
     assert math.isnan(metrics.information_ratio(np.array([0.01]), np.array([0.0])))
     # No dispersion or no downside: undefined (NaN), never an infinite ratio.
     assert math.isnan(metrics.sharpe(np.full(5, 0.01)))
@@ -288,8 +317,8 @@ def test_rolling_columns_index_and_undefined_windows():
     assert out.index.equals(days)
     window = net.iloc[10:15]
     assert out["rolling_volatility"].iloc[14] == pytest.approx(window.std(ddof=1) * math.sqrt(252))
-    assert out["rolling_return"].iloc[4] == pytest.approx(1.001 ** 252 - 1)
-    assert np.isnan(out["rolling_sharpe"].iloc[9])                 # a constant window: no Sharpe
+    assert out["rolling_return"].iloc[4] == pytest.approx(1.001**252 - 1)
+    assert np.isnan(out["rolling_sharpe"].iloc[9])  # a constant window: no Sharpe
     assert out["rolling_volatility"].iloc[9] == pytest.approx(0.0, abs=1e-12)
 
 
@@ -309,7 +338,9 @@ def test_by_regime_is_sorted_by_state_with_volatility_and_one_day_shares():
     out = metrics.by_regime(net, state)
     assert list(out["state"]) == ["calm", "turbulent"]
     turbulent = out.set_index("state").loc["turbulent"]
-    assert turbulent["annual_volatility"] == pytest.approx(np.std([0.01, 0.03, 0.02], ddof=1) * math.sqrt(252))
+    assert turbulent["annual_volatility"] == pytest.approx(
+        np.std([0.01, 0.03, 0.02], ddof=1) * math.sqrt(252)
+    )
     assert turbulent["sharpe"] == pytest.approx(metrics.sharpe(np.array([0.01, 0.03, 0.02])))
     one = metrics.by_regime(net.iloc[:1], state.iloc[:1])
     assert one["share_of_days"].iat[0] == 1.0 and np.isnan(one["annual_volatility"].iat[0])
@@ -328,7 +359,7 @@ def test_pbo_with_two_variants_known_answer():
     b = np.concatenate([_block(-0.01, 0.01, days), _block(0.01, 0.01, days)])
     out = overfitting.pbo_cscv(np.column_stack([a, b]), blocks=2)
     assert out["splits"] == 2 and out["pbo"] == 1.0
-    assert out["logit_median"] == pytest.approx(math.log(0.5))       # omega 1/3 -> logit log(1/2)
+    assert out["logit_median"] == pytest.approx(math.log(0.5))  # omega 1/3 -> logit log(1/2)
 
 
 def test_by_regime_two_day_state_and_no_state_at_all():
@@ -337,16 +368,26 @@ def test_by_regime_two_day_state_and_no_state_at_all():
     out = metrics.by_regime(net, pd.Series(["a", "a", "b", "b"], index=days)).set_index("state")
     assert out.loc["a", "annual_volatility"] == pytest.approx(np.std([0.01, 0.03], ddof=1) * math.sqrt(252))
     empty = metrics.by_regime(net, pd.Series([None] * 4, index=days, dtype=object))
-    assert empty.empty and list(empty.columns) == ["state", "days", "share_of_days", "annual_return",
-                                                   "annual_volatility", "sharpe", "hit_rate"]
+    assert empty.empty and list(empty.columns) == [
+        "state",
+        "days",
+        "share_of_days",
+        "annual_return",
+        "annual_volatility",
+        "sharpe",
+        "hit_rate",
+    ]
 
 
 def test_forecast_skill_ignores_rows_without_a_realized_return():
     rng = np.random.default_rng(8)
-    frame = pd.DataFrame({"date": np.repeat([1, 2, 3], 5), "prediction": rng.normal(size=15),
-                          "realized": rng.normal(size=15)})
-    with_gaps = pd.concat([frame, pd.DataFrame({"date": [1, 2], "prediction": [0.5, -0.5],
-                                                "realized": [np.nan, np.inf]})], ignore_index=True)
+    frame = pd.DataFrame(
+        {"date": np.repeat([1, 2, 3], 5), "prediction": rng.normal(size=15), "realized": rng.normal(size=15)}
+    )
+    with_gaps = pd.concat(
+        [frame, pd.DataFrame({"date": [1, 2], "prediction": [0.5, -0.5], "realized": [np.nan, np.inf]})],
+        ignore_index=True,
+    )
     assert metrics.forecast_skill(with_gaps) == pytest.approx(metrics.forecast_skill(frame))
     short = metrics.forecast_skill(frame.iloc[:2])
     assert math.isnan(short["base_rate"]) and math.isnan(short["directional_accuracy"])

@@ -5,14 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from model_data import FEATURES, SMALL_PARAMS, panel
 
 from portfolio_dagster.config import ConfigError, PipelineConfig
 from portfolio_dagster.quant import walk_forward
 from portfolio_dagster.quant.models.selection import (
-    Candidate, candidates_from_config, choose, nested_walk_forward,
+    Candidate,
+    candidates_from_config,
+    choose,
+    nested_walk_forward,
 )
 from portfolio_dagster.quant.models.training import TrainingSpec
-from model_data import FEATURES, SMALL_PARAMS, panel
 
 CAL = pd.bdate_range("2001-01-01", periods=1500)
 
@@ -41,8 +44,17 @@ def test_a_window_too_short_for_the_three_parts_leaves_the_early_parts_empty():
 
 
 def _spec(**kw) -> TrainingSpec:
-    return TrainingSpec(families=("lightgbm",), params=SMALL_PARAMS, feature_names=tuple(FEATURES), horizon=1,
-                        embargo_days=2, validation_days=60, calibration_days=60, min_train_days=150, **kw)
+    return TrainingSpec(
+        families=("lightgbm",),
+        params=SMALL_PARAMS,
+        feature_names=tuple(FEATURES),
+        horizon=1,
+        embargo_days=2,
+        validation_days=60,
+        calibration_days=60,
+        min_train_days=150,
+        **kw,
+    )
 
 
 # The base learns a target unrelated to the features (its `excess_return_1d` column is noise here);
@@ -100,8 +112,20 @@ def test_choose_reads_only_dates_realized_before_the_asof():
 
 
 def test_candidates_come_from_the_config_with_the_base_first():
-    cfg = PipelineConfig.model_validate({"models": {"target": "excess_return", "candidates": [
-        {"name": "rank_lgb", "target": "rank", "params": {"lightgbm": {"objective": "lambdarank"}}}]}})
+    cfg = PipelineConfig.model_validate(
+        {
+            "models": {
+                "target": "excess_return",
+                "candidates": [
+                    {
+                        "name": "rank_lgb",
+                        "target": "rank",
+                        "params": {"lightgbm": {"objective": "lambdarank"}},
+                    }
+                ],
+            }
+        }
+    )
     got = candidates_from_config(cfg.models)
     assert [(c.name, c.target_kind) for c in got] == [("base", "excess_return"), ("rank_lgb", "rank")]
     assert got[1].params == {"lightgbm": {"objective": "lambdarank"}}

@@ -7,20 +7,34 @@ import json
 
 import numpy as np
 import pytest
+from model_data import FEATURES, SMALL_PARAMS, panel
 
 from portfolio_dagster.quant.models import (
-    FAMILIES, INTERVAL_QUANTILES, ArtifactError, Ensemble, family_class, load_model,
+    FAMILIES,
+    INTERVAL_QUANTILES,
+    ArtifactError,
+    Ensemble,
+    family_class,
+    load_model,
 )
 from portfolio_dagster.quant.models.ensemble import information_coefficient
 from portfolio_dagster.quant.significance import rank_ic_stats
-from model_data import FEATURES, SMALL_PARAMS, panel
 
-NATIVE = {"lightgbm": ".txt", "xgboost": ".ubj", "tcn": ".pt", "lstm": ".pt", "bayesian_ridge": ".npz",
-          "regime_adaptive": ".npz"}
+NATIVE = {
+    "lightgbm": ".txt",
+    "xgboost": ".ubj",
+    "tcn": ".pt",
+    "lstm": ".pt",
+    "bayesian_ridge": ".npz",
+    "regime_adaptive": ".npz",
+}
 
 
 def _fit(family: str, rows, seed: int = 7):
-    fit, val = rows[rows["date"] < rows["date"].unique()[300]], rows[rows["date"] >= rows["date"].unique()[310]]
+    fit, val = (
+        rows[rows["date"] < rows["date"].unique()[300]],
+        rows[rows["date"] >= rows["date"].unique()[310]],
+    )
     model = family_class(family)(SMALL_PARAMS[family], seed=seed, threads=1)
     return model.fit(fit, fit["y"].to_numpy(), FEATURES, val, val["y"].to_numpy()), val
 
@@ -77,6 +91,7 @@ def test_native_reader_errors_are_artifact_errors(rows, tmp_path):
     native = tmp_path / meta["native_file"]
     native.write_text("not a lightgbm model")
     import hashlib
+
     meta["native_sha256"] = hashlib.sha256(native.read_bytes()).hexdigest()
     manifest.write_text(json.dumps(meta))
     with pytest.raises(ArtifactError, match="corrupt"):
@@ -99,8 +114,9 @@ THEORETICAL_MAX = 0.5 + np.arcsin(1 / np.sqrt(2)) / np.pi  # 0.75
 @pytest.mark.parametrize("family", FAMILIES)
 def test_predictable_component_reaches_near_the_theoretical_accuracy(family, predictable):
     fit, val, test = predictable
-    model = family_class(family)(SMALL_PARAMS[family], seed=7).fit(fit, fit["y"].to_numpy(), FEATURES, val,
-                                                                   val["y"].to_numpy())
+    model = family_class(family)(SMALL_PARAMS[family], seed=7).fit(
+        fit, fit["y"].to_numpy(), FEATURES, val, val["y"].to_numpy()
+    )
     pred, lower, upper = model.predict_interval(test)
     y = test["y"].to_numpy()
     accuracy = np.mean(np.sign(pred) == np.sign(y))
@@ -116,10 +132,14 @@ def test_predictable_component_reaches_near_the_theoretical_accuracy(family, pre
 def test_random_walk_stays_at_chance(family):
     rows = panel(days=1000, signal=0.0, seed=2)
     dates = rows["date"].unique()
-    fit, val = rows[rows["date"] < dates[500]], rows[(rows["date"] >= dates[505]) & (rows["date"] < dates[700])]
+    fit, val = (
+        rows[rows["date"] < dates[500]],
+        rows[(rows["date"] >= dates[505]) & (rows["date"] < dates[700])],
+    )
     test = rows[rows["date"] >= dates[700]]
-    model = family_class(family)(SMALL_PARAMS[family], seed=7).fit(fit, fit["y"].to_numpy(), FEATURES, val,
-                                                                   val["y"].to_numpy())
+    model = family_class(family)(SMALL_PARAMS[family], seed=7).fit(
+        fit, fit["y"].to_numpy(), FEATURES, val, val["y"].to_numpy()
+    )
     y = test["y"].to_numpy()
     accuracy = np.mean(np.sign(model.predict(test)) == np.sign(y))
     base_rate = np.mean(y > 0)
@@ -145,10 +165,14 @@ def test_ensemble_weights_follow_validation_skill_and_round_trip(tmp_path):
 
 
 @pytest.mark.parametrize("family,objective", [("lightgbm", "lambdarank"), ("xgboost", "rank:pairwise")])
-def test_ranking_objectives_rank_each_date_and_map_to_forward_returns(family, objective, predictable, tmp_path):
+def test_ranking_objectives_rank_each_date_and_map_to_forward_returns(
+    family, objective, predictable, tmp_path
+):
     fit, val, test = predictable
     params = SMALL_PARAMS[family] | {"objective": objective}
-    model = family_class(family)(params, seed=7).fit(fit, fit["y"].to_numpy(), FEATURES, val, val["y"].to_numpy())
+    model = family_class(family)(params, seed=7).fit(
+        fit, fit["y"].to_numpy(), FEATURES, val, val["y"].to_numpy()
+    )
     assert model.ranking
     model.map_output(fit["y"].to_numpy(), val, val["y"].to_numpy())
     assert model.output_map["kind"] == "cross_sectional" and model.output_map["slope"] > 0
@@ -172,5 +196,6 @@ def test_ranking_objectives_need_rows_sorted_by_date(predictable):
     with pytest.raises(ValueError, match="sorted by date"):
         model.fit(shuffled, shuffled["y"].to_numpy(), FEATURES, val, val["y"].to_numpy())
     with pytest.raises(ValueError, match="unknown lightgbm objective"):
-        family_class("lightgbm")({"objective": "huber"}).fit(fit, fit["y"].to_numpy(), FEATURES, val,
-                                                            val["y"].to_numpy())
+        family_class("lightgbm")({"objective": "huber"}).fit(
+            fit, fit["y"].to_numpy(), FEATURES, val, val["y"].to_numpy()
+        )

@@ -42,8 +42,13 @@ def _setup(root, enabled=FAMILIES, **models_overrides) -> tuple[Warehouse, dict]
     cfg = load_config().model_dump(mode="json")
     cfg["data"].update(start="2003-01-01", end="2007-12-31")
     cfg["backtest"]["start"] = FIRST
-    cfg["models"].update(enabled=list(enabled), min_train_days=300, validation_days=120,
-                         regime_min_train_days=300, **models_overrides)
+    cfg["models"].update(
+        enabled=list(enabled),
+        min_train_days=300,
+        validation_days=120,
+        regime_min_train_days=300,
+        **models_overrides,
+    )
     cfg["models"]["lightgbm"]["n_estimators"] = 20
     cfg["models"]["xgboost"]["n_estimators"] = 20
     (root / "config.yaml").write_text(yaml.safe_dump(cfg))
@@ -54,8 +59,11 @@ def _setup(root, enabled=FAMILIES, **models_overrides) -> tuple[Warehouse, dict]
     warehouse.replace_where("features", feats.assign(date=feats["date"].dt.date))
     tg = target_set.compute(px, tuple(cfg["targets"]["horizons"]))
     warehouse.replace_where("targets", tg.assign(date=tg["date"].dt.date))
-    resources = {"settings": PipelineSettings(config_path=str(root / "config.yaml")), "warehouse": warehouse,
-                 "artifacts": ArtifactStore(root=str(root))}
+    resources = {
+        "settings": PipelineSettings(config_path=str(root / "config.yaml")),
+        "warehouse": warehouse,
+        "artifacts": ArtifactStore(root=str(root)),
+    }
     return warehouse, resources
 
 
@@ -66,10 +74,15 @@ def materialized(tmp_path_factory):
     trained = dg.materialize([models], resources=resources)
     ranged = dg.materialize([forecasts, regimes], resources=resources, tags=RANGE_TAGS)
     assert trained.success and ranged.success
-    tables = {t: warehouse.query(f"SELECT * FROM {t}") for t in (
-        "model_registry", "forecasts", "regimes", "model_metrics", "feature_importance")}
-    meta = {e.asset_key.path[-1]: e.materialization.metadata
-            for r in (trained, ranged) for e in r.get_asset_materialization_events()}
+    tables = {
+        t: warehouse.query(f"SELECT * FROM {t}")
+        for t in ("model_registry", "forecasts", "regimes", "model_metrics", "feature_importance")
+    }
+    meta = {
+        e.asset_key.path[-1]: e.materialization.metadata
+        for r in (trained, ranged)
+        for e in r.get_asset_materialization_events()
+    }
     return {"root": root, "warehouse": warehouse, "resources": resources, "tables": tables, "meta": meta}
 
 
@@ -106,7 +119,10 @@ def test_metrics_importance_and_regimes_are_stored_and_shown(materialized):
     assert set(skill["model"]) == {*FAMILIES, "ensemble"}
     assert skill["base_rate"].between(0, 1).all() and skill["interval_coverage"].between(0.5, 1).all()
     imp = t["feature_importance"]
-    assert set(imp["feature"]) == set(feature_set.selected_feature_names(load_config().features.selected)) and imp["permutation"].notna().all()
+    assert (
+        set(imp["feature"]) == set(feature_set.selected_feature_names(load_config().features.selected))
+        and imp["permutation"].notna().all()
+    )
     assert "Permutation importance" in meta["models"]["feature_importance"].value
     assert "directional_accuracy" in meta["forecasts"]["oos_skill"].value
     reg = t["regimes"]
@@ -127,8 +143,9 @@ def test_a_corrupt_artifact_fails_forecasts_with_a_clear_message(materialized, t
     try:
         with open(manifest, "w") as fh:
             fh.write(original.replace('"family"', '"famly"'))
-        result = dg.materialize([forecasts], resources=materialized["resources"], tags=RANGE_TAGS,
-                                raise_on_error=False)
+        result = dg.materialize(
+            [forecasts], resources=materialized["resources"], tags=RANGE_TAGS, raise_on_error=False
+        )
         assert not result.success
         failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"][0]
         assert "checksum mismatch" in failure.step_failure_data.error.message
@@ -141,7 +158,9 @@ def test_ml_off_writes_no_forecasts_and_says_so(tmp_path):
     warehouse, resources = _setup(tmp_path, enabled=[])
     result = dg.materialize([models, forecasts, regimes], resources=resources, tags=RANGE_TAGS)
     assert result.success
-    meta = {e.asset_key.path[-1]: e.materialization.metadata for e in result.get_asset_materialization_events()}
+    meta = {
+        e.asset_key.path[-1]: e.materialization.metadata for e in result.get_asset_materialization_events()
+    }
     assert meta["models"]["trained"].value == 0 and "ML is off" in meta["forecasts"]["note"].value
     assert warehouse.query("SELECT count(*) AS n FROM forecasts")["n"].iat[0] == 0
     assert warehouse.query("SELECT count(*) AS n FROM regimes")["n"].iat[0] > 0  # regimes do not need ML
@@ -150,10 +169,16 @@ def test_ml_off_writes_no_forecasts_and_says_so(tmp_path):
 @pytest.fixture(scope="module")
 def selected(tmp_path_factory):
     root = tmp_path_factory.mktemp("models_selection")
-    candidates = [{"name": "excess_rank", "target": "excess_return",
-                   "params": {"lightgbm": {"objective": "lambdarank"}}}]
-    warehouse, resources = _setup(root, enabled=["lightgbm", "bayesian_ridge"], retrain_frequency="quarterly",
-                                  candidates=candidates)
+    candidates = [
+        {
+            "name": "excess_rank",
+            "target": "excess_return",
+            "params": {"lightgbm": {"objective": "lambdarank"}},
+        }
+    ]
+    warehouse, resources = _setup(
+        root, enabled=["lightgbm", "bayesian_ridge"], retrain_frequency="quarterly", candidates=candidates
+    )
     assert dg.materialize([models], resources=resources).success
     assert dg.materialize([forecasts], resources=resources, tags=RANGE_TAGS).success
     return warehouse, resources
@@ -188,8 +213,9 @@ def test_candidates_are_trained_counted_and_one_is_selected_per_period(selected)
 def test_nested_choices_read_no_date_of_their_outer_period(selected):
     warehouse, _ = selected
     reg = warehouse.query("SELECT * FROM model_registry WHERE model_type = 'ensemble' ORDER BY valid_from")
-    calendar = pd.DatetimeIndex(pd.to_datetime(warehouse.query("SELECT DISTINCT date FROM features")["date"])
-                                ).sort_values()
+    calendar = pd.DatetimeIndex(
+        pd.to_datetime(warehouse.query("SELECT DISTINCT date FROM features")["date"])
+    ).sort_values()
     embargo = load_config().models.embargo_days
     scored = 0
     for row in reg.itertuples():
@@ -198,7 +224,10 @@ def test_nested_choices_read_no_date_of_their_outer_period(selected):
         if choice["inner_last"] is None:
             continue
         scored += 1
-        last, asof = calendar.get_loc(pd.Timestamp(choice["inner_last"])), calendar.get_loc(pd.Timestamp(row.valid_from))
+        last, asof = (
+            calendar.get_loc(pd.Timestamp(choice["inner_last"])),
+            calendar.get_loc(pd.Timestamp(row.valid_from)),
+        )
         assert last + row.horizon + embargo < asof
     assert scored > 0
 
@@ -208,4 +237,6 @@ def test_selection_is_incremental_and_stable(selected):
     before = warehouse.query("SELECT model_id, selected FROM model_registry ORDER BY model_id")
     again = dg.materialize([models], resources=resources)
     assert again.get_asset_materialization_events()[0].materialization.metadata["trained"].value == 0
-    pd.testing.assert_frame_equal(before, warehouse.query("SELECT model_id, selected FROM model_registry ORDER BY model_id"))
+    pd.testing.assert_frame_equal(
+        before, warehouse.query("SELECT model_id, selected FROM model_registry ORDER BY model_id")
+    )

@@ -43,13 +43,24 @@ def test_k8s_definitions_load_with_the_k8s_executor_and_a_motherduck_warehouse(m
     assert defs.resolve_implicit_global_asset_job_def().executor_def.name == "pmx_k8s_job_executor"
     assert defs.resources["warehouse"].path == "md:portfolio_maximizer"
     assert {s.name for s in defs.schedules} == {"daily_after_close", "weekly_retrain"}
-    assert {s.name for s in defs.sensors} == {"forecast_decay", "alert_on_run_failure", "feature_drift_retrain"}
+    assert {s.name for s in defs.sensors} == {
+        "forecast_decay",
+        "alert_on_run_failure",
+        "feature_drift_retrain",
+    }
 
 
 def test_dagster_cli_lists_the_k8s_definitions(tmp_path):
-    env = dict(os.environ, PMX_HOME=str(tmp_path), PMX_WAREHOUSE="md:portfolio_maximizer",
-               DAGSTER_HOME=str(tmp_path))
-    out = subprocess.run([sys.executable, "-m", "dagster", "job", "list", "-f", str(K8S / "definitions.py")],
-                         env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    env = dict(
+        os.environ, PMX_HOME=str(tmp_path), PMX_WAREHOUSE="md:portfolio_maximizer", DAGSTER_HOME=str(tmp_path)
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "dagster", "job", "list", "-f", str(K8S / "definitions.py")],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "daily_job" in out.stdout and "retrain_job" in out.stdout

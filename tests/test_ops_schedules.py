@@ -30,25 +30,39 @@ def setup(tmp_path):
 
 
 def _register_model(settings, warehouse, valid_from: str) -> None:
-    row = pd.DataFrame([{
-        "model_id": "m", "model_type": "lightgbm", "horizon": 21, "train_start": dt.date(2020, 1, 2),
-        "train_end": dt.date(2024, 1, 2), "valid_from": dt.date.fromisoformat(valid_from),
-        "trained_at": pd.Timestamp("2024-01-02"), "config_hash": settings.config.fingerprint(*MODEL_LINEAGE_SECTIONS),
-        "features": "[]", "metrics": "{}", "artifact": "m.txt", "artifact_sha256": "0"}])
+    row = pd.DataFrame(
+        [
+            {
+                "model_id": "m",
+                "model_type": "lightgbm",
+                "horizon": 21,
+                "train_start": dt.date(2020, 1, 2),
+                "train_end": dt.date(2024, 1, 2),
+                "valid_from": dt.date.fromisoformat(valid_from),
+                "trained_at": pd.Timestamp("2024-01-02"),
+                "config_hash": settings.config.fingerprint(*MODEL_LINEAGE_SECTIONS),
+                "features": "[]",
+                "metrics": "{}",
+                "artifact": "m.txt",
+                "artifact_sha256": "0",
+            }
+        ]
+    )
     warehouse.replace_where("model_registry", row, "model_id", ["m"])
 
 
 def _evaluate(schedule, settings, warehouse, when: dt.datetime) -> dg.RunRequest:
     import zoneinfo
-
     from pathlib import Path
 
     from portfolio_dagster.definitions import build_definitions
 
     defs = build_definitions(Path(settings.config_path), Path(warehouse.path), Path(warehouse.path).parent)
-    context = dg.build_schedule_context(scheduled_execution_time=when.replace(tzinfo=zoneinfo.ZoneInfo(NY)),
-                                        resources={"settings": settings, "warehouse": warehouse},
-                                        repository_def=defs.get_repository_def())
+    context = dg.build_schedule_context(
+        scheduled_execution_time=when.replace(tzinfo=zoneinfo.ZoneInfo(NY)),
+        resources={"settings": settings, "warehouse": warehouse},
+        repository_def=defs.get_repository_def(),
+    )
     return schedule.evaluate_tick(context).run_requests[0]
 
 
@@ -56,7 +70,11 @@ def test_daily_schedule_is_after_the_ny_close_on_weekdays(setup):
     daily, weekly, _, _ = setup
     assert (daily.cron_schedule, daily.execution_timezone) == ("0 18 * * 1-5", NY)
     assert daily.job_name == "daily_job"
-    assert (weekly.cron_schedule, weekly.execution_timezone, weekly.job_name) == ("0 6 * * 6", NY, "retrain_job")
+    assert (weekly.cron_schedule, weekly.execution_timezone, weekly.job_name) == (
+        "0 6 * * 6",
+        NY,
+        "retrain_job",
+    )
 
 
 def test_daily_run_is_the_days_partition_and_retrains_only_when_due(setup):

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-
 from pipeline_helpers import SLICE_END, SLICE_START, SLICE_TICKERS, run_cli, small_config
 from warehouse_compare import differences, tables
 
@@ -28,8 +27,13 @@ def _reference_run(home: Path, config_file: Path, first: str, last: str) -> None
     from portfolio_dagster import paths
     from portfolio_dagster.config import load_config
     from portfolio_dagster.definitions import build_definitions
-    from portfolio_dagster.pipeline_runner import (DECISION_STAGES, QUIET_RUN_CONFIG, RANGE_END_TAG,
-                                                   RANGE_START_TAG, stages)
+    from portfolio_dagster.pipeline_runner import (
+        DECISION_STAGES,
+        QUIET_RUN_CONFIG,
+        RANGE_END_TAG,
+        RANGE_START_TAG,
+        stages,
+    )
 
     config = load_config(config_file)
     defs = build_definitions(config_file, paths.warehouse_path(), paths.home())
@@ -39,8 +43,13 @@ def _reference_run(home: Path, config_file: Path, first: str, last: str) -> None
     for asset in stages(config):
         start = decisions_first if asset.key.to_user_string() in DECISION_STAGES else first
         tags = {RANGE_START_TAG: start, RANGE_END_TAG: last} if asset.partitions_def else {}
-        result = job.execute_in_process(run_config=QUIET_RUN_CONFIG, instance=instance,
-                                        asset_selection=[asset.key], tags=tags, raise_on_error=False)
+        result = job.execute_in_process(
+            run_config=QUIET_RUN_CONFIG,
+            instance=instance,
+            asset_selection=[asset.key],
+            tags=tags,
+            raise_on_error=False,
+        )
         assert result.success, asset.key
 
 
@@ -72,8 +81,11 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    return {"cheap": cheap / "warehouse.duckdb", "reference": reference / "warehouse.duckdb",
-            "cheap_home": cheap}
+    return {
+        "cheap": cheap / "warehouse.duckdb",
+        "reference": reference / "warehouse.duckdb",
+        "cheap_home": cheap,
+    }
 
 
 def test_every_table_is_identical_to_the_per_stage_daily_runs(two_runs):
@@ -82,8 +94,18 @@ def test_every_table_is_identical_to_the_per_stage_daily_runs(two_runs):
 
 def test_the_comparison_covers_the_pipeline_and_sees_a_changed_value(two_runs, tmp_path):
     found = tables(two_runs["cheap"])
-    for name in ("prices", "features", "targets", "model_registry", "forecasts", "regimes", "signals",
-                 "allocations", "backtest_daily", "backtest_summary"):
+    for name in (
+        "prices",
+        "features",
+        "targets",
+        "model_registry",
+        "forecasts",
+        "regimes",
+        "signals",
+        "allocations",
+        "backtest_daily",
+        "backtest_summary",
+    ):
         assert len(found[name]) > 0, name
     # The same comparison fails when one allocation weight differs by a millionth.
     import duckdb
@@ -91,8 +113,10 @@ def test_the_comparison_covers_the_pipeline_and_sees_a_changed_value(two_runs, t
     copy = tmp_path / "changed.duckdb"
     shutil.copy(two_runs["cheap"], copy)
     con = duckdb.connect(str(copy))
-    con.execute("UPDATE allocations SET weight = weight + 1e-6 "
-                "WHERE date = (SELECT max(date) FROM allocations) AND ticker = 'CASH'")
+    con.execute(
+        "UPDATE allocations SET weight = weight + 1e-6 "
+        "WHERE date = (SELECT max(date) FROM allocations) AND ticker = 'CASH'"
+    )
     con.close()
     assert [d.split(":")[0] for d in differences(two_runs["cheap"], copy)] == ["allocations"]
 

@@ -30,7 +30,7 @@ RUN_COLUMNS = ("run_id", "booked_at", "decision_id")
 def ledger(tmp_path):
     close, safe, regimes = market(n_days=420, n_assets=5, seed=4)
     rng = np.random.default_rng(9)
-    opens = close.shift(1) * np.exp(rng.normal(0, 0.004, close.shape))   # the open between two closes
+    opens = close.shift(1) * np.exp(rng.normal(0, 0.004, close.shape))  # the open between two closes
     index = close.mean(axis=1).rename("IDX")
     wh = Warehouse(path=str(tmp_path / "w.duckdb"))
     px = pd.concat([close, safe, index], axis=1).stack().rename("close").reset_index()
@@ -38,25 +38,38 @@ def ledger(tmp_path):
     op = opens.stack().rename("open").reset_index()
     op.columns = ["date", "ticker", "open"]
     wh.replace_where("prices", px.merge(op, on=["date", "ticker"], how="left").assign(source="test"))
-    wh.replace_where("forecasts", forecasts_from(close, 0.5).assign(horizon=HORIZON, model="ensemble",
-                                                                     model_id="test"))
+    wh.replace_where(
+        "forecasts", forecasts_from(close, 0.5).assign(horizon=HORIZON, model="ensemble", model_id="test")
+    )
     wh.replace_where("regimes", regimes)
     cfg = tmp_path / "config.yaml"
     days = close.index
-    cfg.write_text(yaml.safe_dump({
-        "strategy": {"signal_horizon": HORIZON, "covariance_days": 60, "safe_assets": ["CASH", "BOND"],
-                     "drawdown_days": 60},
-        "data": {"benchmark": "IDX"}, "backtest": {"start": days[250].date().isoformat()},
-        "paper": {"initial_cash_usd": 1_000_000}}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "strategy": {
+                    "signal_horizon": HORIZON,
+                    "covariance_days": 60,
+                    "safe_assets": ["CASH", "BOND"],
+                    "drawdown_days": 60,
+                },
+                "data": {"benchmark": "IDX"},
+                "backtest": {"start": days[250].date().isoformat()},
+                "paper": {"initial_cash_usd": 1_000_000},
+            }
+        )
+    )
     _run(wh, cfg, [signals, allocations], days[250], days[-1])
     return wh, cfg, days
 
 
 def _run(wh, cfg, assets, start, end, check=False, expect_success=True):
-    result = dg.materialize([*assets, *([paper_ledger_reconciles] if check else [])],
-                            resources={"warehouse": wh, "settings": PipelineSettings(config_path=str(cfg))},
-                            tags={RANGE[0]: start.strftime("%Y-%m-%d"), RANGE[1]: end.strftime("%Y-%m-%d")},
-                            raise_on_error=expect_success)
+    result = dg.materialize(
+        [*assets, *([paper_ledger_reconciles] if check else [])],
+        resources={"warehouse": wh, "settings": PipelineSettings(config_path=str(cfg))},
+        tags={RANGE[0]: start.strftime("%Y-%m-%d"), RANGE[1]: end.strftime("%Y-%m-%d")},
+        raise_on_error=expect_success,
+    )
     assert result.success == expect_success
     return result
 
@@ -75,7 +88,9 @@ def test_sessions_reconcile_track_the_backtest_and_are_never_rewritten(ledger):
     assert pd.isna(account["daily_return"].iat[0]) and account["nav_usd"].iat[0] == 1_000_000
     assert (account["cash_usd"] >= 0).all()
     assert (t["paper_positions"]["quantity"] > 0).all()
-    np.testing.assert_array_equal(t["paper_positions"]["quantity"], np.round(t["paper_positions"]["quantity"]))
+    np.testing.assert_array_equal(
+        t["paper_positions"]["quantity"], np.round(t["paper_positions"]["quantity"])
+    )
     assert reconcile(account, t["paper_positions"], t["paper_fills"], t["paper_orders"]) == []
     # Fills are at the next session's open; orders came from the previous close.
     fills = t["paper_fills"]
@@ -86,7 +101,7 @@ def test_sessions_reconcile_track_the_backtest_and_are_never_rewritten(ledger):
     meta = result.asset_materializations_for_node("paper_ledger")[0].metadata
     assert meta["sessions_booked"].value == 60 and "CASH" in meta["holdings"].value
 
-    _run(wh, cfg, [paper_ledger], days[330], days[359])         # a later run over booked sessions
+    _run(wh, cfg, [paper_ledger], days[330], days[359])  # a later run over booked sessions
     after = _tables(wh)
     for name in PAPER:
         pd.testing.assert_frame_equal(after[name], t[name])
@@ -113,7 +128,7 @@ def test_a_crash_mid_session_keeps_the_previous_session_and_a_rerun_completes(le
 
     monkeypatch.setattr(warehouse_module, "_insert", crash_on_account)
     _run(wh, cfg, [paper_ledger], days[321], days[321], expect_success=False)
-    for name in PAPER:                                          # nothing of session 321 landed
+    for name in PAPER:  # nothing of session 321 landed
         pd.testing.assert_frame_equal(_tables(wh)[name], before[name])
     monkeypatch.setattr(warehouse_module, "_insert", real_insert)
     _run(wh, cfg, [paper_ledger], days[321], days[321])

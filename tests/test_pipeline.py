@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
+from pipeline_helpers import (
+    CONTRACT_TABLES,
+    SLICE_END,
+    SLICE_START,
+    SLICE_TICKERS,
+    read_table,
+    run_cli,
+    sample_slice_csv,
+    small_config,
+)
 
 from portfolio_dagster.config import load_config
-
-from pipeline_helpers import (CONTRACT_TABLES, SLICE_END, SLICE_START, SLICE_TICKERS, read_table, run_cli,
-                              sample_slice_csv, small_config)
 
 PIT_CUTOFF = pd.Timestamp("1998-09-30")
 ORDER = ["date", "ticker"]
@@ -24,8 +28,17 @@ def slice_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("pipeline")
     home = root / "data"
     config = small_config(root / "config.yaml")
-    code = run_cli(home, "--config", str(config), "--tickers", ",".join(SLICE_TICKERS),
-                   "--start", SLICE_START, "--end", SLICE_END)
+    code = run_cli(
+        home,
+        "--config",
+        str(config),
+        "--tickers",
+        ",".join(SLICE_TICKERS),
+        "--start",
+        SLICE_START,
+        "--end",
+        SLICE_END,
+    )
     assert code == 0
     tables = {t: read_table(home / "warehouse.duckdb", t) for t in CONTRACT_TABLES}
     return {"root": root, "home": home, "config": config, "tables": tables}
@@ -56,28 +69,49 @@ def test_allocations_are_valid_and_forecasts_follow_the_purge(slice_run):
     assert np.allclose(alloc.groupby("date")["weight"].sum(), 1.0)
     assert (alloc["weight"] >= 0).all() and (alloc[alloc.sleeve == "risky"]["weight"] <= 0.10 + 1e-12).all()
     reg = t["model_registry"]
-    fc = t["forecasts"].merge(reg[["model_id", "valid_from", "train_end", "horizon"]], on=["model_id", "horizon"])
+    fc = t["forecasts"].merge(
+        reg[["model_id", "valid_from", "train_end", "horizon"]], on=["model_id", "horizon"]
+    )
     assert (pd.to_datetime(fc["valid_from"]) <= pd.to_datetime(fc["date"])).all()
     assert (pd.to_datetime(reg["train_end"]) < pd.to_datetime(reg["valid_from"])).all()
     assert set(fc["model"]) == {"lightgbm", "xgboost", "bayesian_ridge", "regime_adaptive", "ensemble"}
     summary = t["backtest_summary"]
     assert {"ml_barbell", "equal_weight", "benchmark"} <= set(summary["strategy"])
-    for metric in ("annual_return", "sharpe", "max_drawdown", "deflated_sharpe", "directional_accuracy_21d",
-                   "base_rate_21d", "ic_21d"):
+    for metric in (
+        "annual_return",
+        "sharpe",
+        "max_drawdown",
+        "deflated_sharpe",
+        "directional_accuracy_21d",
+        "base_rate_21d",
+        "ic_21d",
+    ):
         assert metric in set(summary["metric"])
 
 
 def test_rerun_is_idempotent(slice_run):
     home = slice_run["home"]
-    code = run_cli(home, "--config", str(slice_run["config"]), "--tickers", ",".join(SLICE_TICKERS),
-                   "--start", SLICE_START, "--end", SLICE_END)
+    code = run_cli(
+        home,
+        "--config",
+        str(slice_run["config"]),
+        "--tickers",
+        ",".join(SLICE_TICKERS),
+        "--start",
+        SLICE_START,
+        "--end",
+        SLICE_END,
+    )
     assert code == 0
     for table in ("prices", "features", "targets", "forecasts", "signals", "allocations", "backtest_daily"):
         again = read_table(home / "warehouse.duckdb", table)
         before = slice_run["tables"][table]
         keys = [c for c in ("ticker", "date", "horizon", "model", "strategy") if c in again]
-        pd.testing.assert_frame_equal(again.sort_values(keys).reset_index(drop=True),
-                                      before.sort_values(keys).reset_index(drop=True), check_dtype=False)
+        pd.testing.assert_frame_equal(
+            again.sort_values(keys).reset_index(drop=True),
+            before.sort_values(keys).reset_index(drop=True),
+            check_dtype=False,
+        )
 
 
 def test_point_in_time_prices_after_cutoff_change_nothing_before(slice_run, tmp_path):
@@ -92,26 +126,53 @@ def test_point_in_time_prices_after_cutoff_change_nothing_before(slice_run, tmp_
     results = {}
     for name, csv in (("original", original), ("shocked", shocked)):
         home = tmp_path / name
-        assert run_cli(home, "--config", str(slice_run["config"]), "--source", "csv", "--csv", str(csv),
-                       "--tickers", ",".join(SLICE_TICKERS), "--start", SLICE_START, "--end", SLICE_END) == 0
-        results[name] = {t: read_table(home / "warehouse.duckdb", t) for t in ("forecasts", "allocations", "signals")}
-    for table, keys in (("forecasts", ["ticker", "date", "horizon", "model"]), ("signals", ["ticker", "date"]),
-                        ("allocations", ["date", "ticker"])):
+        assert (
+            run_cli(
+                home,
+                "--config",
+                str(slice_run["config"]),
+                "--source",
+                "csv",
+                "--csv",
+                str(csv),
+                "--tickers",
+                ",".join(SLICE_TICKERS),
+                "--start",
+                SLICE_START,
+                "--end",
+                SLICE_END,
+            )
+            == 0
+        )
+        results[name] = {
+            t: read_table(home / "warehouse.duckdb", t) for t in ("forecasts", "allocations", "signals")
+        }
+    for table, keys in (
+        ("forecasts", ["ticker", "date", "horizon", "model"]),
+        ("signals", ["ticker", "date"]),
+        ("allocations", ["date", "ticker"]),
+    ):
         a, b = (results[n][table] for n in ("original", "shocked"))
         a = a[pd.to_datetime(a["date"]) <= PIT_CUTOFF].drop(columns=["model_id"], errors="ignore")
         b = b[pd.to_datetime(b["date"]) <= PIT_CUTOFF].drop(columns=["model_id"], errors="ignore")
         assert len(a) > 0
-        pd.testing.assert_frame_equal(a.sort_values(keys).reset_index(drop=True),
-                                      b.sort_values(keys).reset_index(drop=True))
+        pd.testing.assert_frame_equal(
+            a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True)
+        )
         after_a = results["original"][table]
         after_b = results["shocked"][table]
-        assert not after_a[pd.to_datetime(after_a["date"]) > PIT_CUTOFF].reset_index(drop=True).equals(
-            after_b[pd.to_datetime(after_b["date"]) > PIT_CUTOFF].reset_index(drop=True)), "the shock must matter"
+        assert (
+            not after_a[pd.to_datetime(after_a["date"]) > PIT_CUTOFF]
+            .reset_index(drop=True)
+            .equals(after_b[pd.to_datetime(after_b["date"]) > PIT_CUTOFF].reset_index(drop=True))
+        ), "the shock must matter"
 
 
 def test_failed_run_leaves_earlier_tables_intact(slice_run, tmp_path, capsys):
     home = slice_run["home"]
-    before = {t: read_table(home / "warehouse.duckdb", t) for t in ("prices", "allocations", "backtest_summary")}
+    before = {
+        t: read_table(home / "warehouse.duckdb", t) for t in ("prices", "allocations", "backtest_summary")
+    }
     broken = tmp_path / "broken.csv"
     broken.write_text("date,ticker,close\n1996-01-02,AAPL,1.0\n1996-01-03,AAPL,oops\n")
     assert run_cli(home, "--config", str(slice_run["config"]), "--source", "csv", "--csv", str(broken)) == 1

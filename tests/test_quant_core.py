@@ -91,21 +91,44 @@ def test_cap_weights_respects_cap_and_total():
 
 
 def test_validation_rejects_bad_rows_with_reasons_and_loses_none():
-    raw = pd.DataFrame({
-        "ticker": ["A", "A", "A", "A", "A", "B", "B"],
-        "date": pd.to_datetime(["2001-01-02", "2001-01-03", "2001-01-04", "2001-01-06", "2001-01-05",
-                                "2001-01-02", "2001-01-02"]),
-        "close": [10.0, np.nan, -1.0, 10.0, np.inf, 5.0, 6.0]})
+    raw = pd.DataFrame(
+        {
+            "ticker": ["A", "A", "A", "A", "A", "B", "B"],
+            "date": pd.to_datetime(
+                [
+                    "2001-01-02",
+                    "2001-01-03",
+                    "2001-01-04",
+                    "2001-01-06",
+                    "2001-01-05",
+                    "2001-01-02",
+                    "2001-01-02",
+                ]
+            ),
+            "close": [10.0, np.nan, -1.0, 10.0, np.inf, 5.0, 6.0],
+        }
+    )
     clean, rejected = validate(raw, "csv")
     assert len(clean) + len(rejected) == len(raw)
-    assert set(rejected["reason"]) == {"missing close", "non-positive close", "weekend date",
-                                       "non-finite close", "duplicate key with different values"}
+    assert set(rejected["reason"]) == {
+        "missing close",
+        "non-positive close",
+        "weekend date",
+        "non-finite close",
+        "duplicate key with different values",
+    }
     assert list(clean["ticker"]) == ["A"]
 
 
 def test_consolidate_prefers_earlier_source():
     a = pd.DataFrame({"ticker": ["X"], "date": [pd.Timestamp("2001-01-02")], "close": [1.0], "source": ["a"]})
-    b = pd.DataFrame({"ticker": ["X", "X"], "date": pd.to_datetime(["2001-01-02", "2001-01-03"]),
-                      "close": [2.0, 3.0], "source": ["b", "b"]})
+    b = pd.DataFrame(
+        {
+            "ticker": ["X", "X"],
+            "date": pd.to_datetime(["2001-01-02", "2001-01-03"]),
+            "close": [2.0, 3.0],
+            "source": ["b", "b"],
+        }
+    )
     out = consolidate([a, b])
     assert list(out["source"]) == ["a", "b"]

@@ -24,16 +24,31 @@ def _pmx(home: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PMX_HOME": str(home)}
     env.pop("PMX_CONFIG", None)
     env.pop("PMX_WAREHOUSE", None)
-    return subprocess.run([sys.executable, "-m", "portfolio_dagster.cli", *args], env=env, capture_output=True,
-                          text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "portfolio_dagster.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("replay")
     home = tmp / "home"
-    run = _pmx(home, "run", "--config", str(small_config(tmp / "c.yaml")), "--source", "csv",
-               "--csv", str(sample_slice_csv(tmp / "p.csv")), "--end", RUN_END)
+    run = _pmx(
+        home,
+        "run",
+        "--config",
+        str(small_config(tmp / "c.yaml")),
+        "--source",
+        "csv",
+        "--csv",
+        str(sample_slice_csv(tmp / "p.csv")),
+        "--end",
+        RUN_END,
+    )
     assert run.returncode == 0, run.stderr
     replay = _pmx(home, "replay", "--start", REPLAY[0], "--end", REPLAY[1])
     assert replay.returncode == 0, replay.stderr
@@ -41,8 +56,12 @@ def replayed(tmp_path_factory):
 
 
 def _tables(home: Path) -> dict[str, pd.DataFrame]:
-    return {t: read_table(home / "warehouse.duckdb", t).sort_values(list(read_table(
-        home / "warehouse.duckdb", t).columns[:2])).reset_index(drop=True) for t in PAPER}
+    return {
+        t: read_table(home / "warehouse.duckdb", t)
+        .sort_values(list(read_table(home / "warehouse.duckdb", t).columns[:2]))
+        .reset_index(drop=True)
+        for t in PAPER
+    }
 
 
 def test_replay_books_one_reconciled_session_per_exchange_session(replayed):
@@ -51,7 +70,7 @@ def test_replay_books_one_reconciled_session_per_exchange_session(replayed):
     assert [pd.Timestamp(d).date() for d in t["paper_account"]["date"]] == sessions
     assert reconcile(t["paper_account"], t["paper_positions"], t["paper_fills"], t["paper_orders"]) == []
     assert (t["paper_account"]["cash_usd"] >= 0).all() and (t["paper_positions"]["quantity"] >= 0).all()
-    assert t["paper_account"]["backtest_return"].iloc[1:].notna().all()   # the shadow, every session
+    assert t["paper_account"]["backtest_return"].iloc[1:].notna().all()  # the shadow, every session
     assert "Paper trading" in (replayed / "reports" / "report.html").read_text()
 
 
@@ -82,7 +101,9 @@ def test_a_second_replay_resumes_and_rewrites_nothing(replayed):
 
 def test_replay_of_a_bad_range_is_one_line(replayed):
     bad = _pmx(replayed, "replay", "--start", "1999-11-05", "--end", "1999-11-01")
-    assert bad.returncode == 1 and bad.stderr.startswith("pmx: error: --end") and "Traceback" not in bad.stderr
+    assert (
+        bad.returncode == 1 and bad.stderr.startswith("pmx: error: --end") and "Traceback" not in bad.stderr
+    )
 
 
 def test_ctrl_c_sets_the_stop_flag_instead_of_interrupting_the_session():
@@ -92,8 +113,8 @@ def test_ctrl_c_sets_the_stop_flag_instead_of_interrupting_the_session():
     from portfolio_dagster.replay import _stop_after_session
 
     with _stop_after_session() as flag:
-        os.kill(os.getpid(), signal.SIGINT)           # the first Ctrl-C: finish the session, then stop
+        os.kill(os.getpid(), signal.SIGINT)  # the first Ctrl-C: finish the session, then stop
         assert flag["stop"]
-        with pytest.raises(KeyboardInterrupt):        # a second one stops at once
+        with pytest.raises(KeyboardInterrupt):  # a second one stops at once
             os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

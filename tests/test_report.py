@@ -7,60 +7,94 @@ import re
 
 import pandas as pd
 import pytest
-
-from portfolio_dagster.quant.evaluation import evaluate
-from portfolio_dagster.quant.report.verdict import ml_verdict
-from portfolio_dagster.quant.report import ReportData, markdown_table, render_html, skill_table, summary_table
 from test_backtest_evaluation import synthetic_inputs
 
-SECTIONS = ("Headline", "Equity", "Drawdown (underwater)", "Rolling Sharpe", "Monthly returns",
-            "Weights over time by sleeve", "Regimes", "Forecast skill by horizon", "Skill, luck or overfitting?",
-            "success criteria", "Latest allocation", "Data caveats")
+from portfolio_dagster.quant.evaluation import evaluate
+from portfolio_dagster.quant.report import ReportData, markdown_table, render_html, skill_table, summary_table
+from portfolio_dagster.quant.report.verdict import ml_verdict
+
+SECTIONS = (
+    "Headline",
+    "Equity",
+    "Drawdown (underwater)",
+    "Rolling Sharpe",
+    "Monthly returns",
+    "Weights over time by sleeve",
+    "Regimes",
+    "Forecast skill by horizon",
+    "Skill, luck or overfitting?",
+    "success criteria",
+    "Latest allocation",
+    "Data caveats",
+)
 
 
 @pytest.fixture(scope="module")
 def page() -> str:
     inputs = synthetic_inputs(n_days=300)
     result = evaluate(inputs)
-    alloc = inputs.allocations.assign(sleeve=lambda a: a["ticker"].map(lambda t: "safe" if t == "CASH" else "risky"))
+    alloc = inputs.allocations.assign(
+        sleeve=lambda a: a["ticker"].map(lambda t: "safe" if t == "CASH" else "risky")
+    )
     latest = alloc[alloc["date"] == alloc["date"].max()]
-    return render_html(ReportData(
-        title="Test <report>", summary=result.summary,
-        daily=result.daily[["date", "strategy", "net_return", "equity"]],
-        rolling=result.rolling.assign(window_days=252),
-        allocations=alloc,
-        regimes=inputs.regimes, regime_performance=result.regimes, criteria=result.criteria,
-        variants=result.variants,
-        spans=pd.DataFrame({"ticker": ["S0"], "first": ["2008-01-01"], "last": ["2009-02-20"], "days": [300]}),
-        latest=latest))
+    return render_html(
+        ReportData(
+            title="Test <report>",
+            summary=result.summary,
+            daily=result.daily[["date", "strategy", "net_return", "equity"]],
+            rolling=result.rolling.assign(window_days=252),
+            allocations=alloc,
+            regimes=inputs.regimes,
+            regime_performance=result.regimes,
+            criteria=result.criteria,
+            variants=result.variants,
+            spans=pd.DataFrame(
+                {"ticker": ["S0"], "first": ["2008-01-01"], "last": ["2009-02-20"], "days": [300]}
+            ),
+            latest=latest,
+        )
+    )
 
 
 def test_report_is_self_contained(page):
     assert not re.search(r"""(src|href)=["'](?!data:)""", page), "every resource must be inlined"
     assert "<script" not in page
-    assert "Test &lt;report&gt;" in page                   # text is escaped
+    assert "Test &lt;report&gt;" in page  # text is escaped
 
 
 def test_report_has_every_section_and_figure(page):
     for section in SECTIONS:
         assert section in page, section
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
-    assert len(images) == 7          # equity, underwater, rolling Sharpe, heatmap, sleeves, regimes, skill
+    assert len(images) == 7  # equity, underwater, rolling Sharpe, heatmap, sleeves, regimes, skill
     for data in images:
         assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_report_shows_criteria_verdicts_and_caveats(page):
     assert re.search(r'<td class="fail">FAIL</td>', page)
-    assert re.search(r'<td class="na">not measured</td>', page)     # capacity without volume
+    assert re.search(r'<td class="na">not measured</td>', page)  # capacity without volume
     assert "survived to 2022" in page and "S0" in page and "2009-02-20" in page
 
 
 def test_skill_table_reads_horizons_from_summary():
-    summary = pd.DataFrame({"strategy": "ml_barbell",
-                            "metric": ["directional_accuracy_5d", "base_rate_5d", "ic_5d", "directional_accuracy_21d",
-                                       "base_rate_21d", "ic_21d", "rank_ic_21d", "ic_tstat_21d", "sharpe"],
-                            "value": [0.55, 0.53, 0.02, 0.6, 0.57, 0.04, 0.03, 2.5, 1.0]})
+    summary = pd.DataFrame(
+        {
+            "strategy": "ml_barbell",
+            "metric": [
+                "directional_accuracy_5d",
+                "base_rate_5d",
+                "ic_5d",
+                "directional_accuracy_21d",
+                "base_rate_21d",
+                "ic_21d",
+                "rank_ic_21d",
+                "ic_tstat_21d",
+                "sharpe",
+            ],
+            "value": [0.55, 0.53, 0.02, 0.6, 0.57, 0.04, 0.03, 2.5, 1.0],
+        }
+    )
     table = skill_table(summary)
     assert table["horizon"].tolist() == [5, 21]
     assert table.set_index("horizon").loc[21].tolist() == pytest.approx([0.6, 0.57, 0.04, 0.03, 2.5])
@@ -74,12 +108,22 @@ def test_markdown_table():
     assert text.splitlines() == ["| a | b |", "|---|---|", "| x | 0.5000 |"]
 
 
-@pytest.mark.parametrize("diff,p,says", [(0.3, 0.01, "significantly better"), (0.1, 0.4, "NOT significantly better"),
-                                         (-0.2, 0.6, "WORSE than the rule (not significantly)"),
-                                         (-0.5, 0.001, "WORSE than the rule (significantly)")])
+@pytest.mark.parametrize(
+    "diff,p,says",
+    [
+        (0.3, 0.01, "significantly better"),
+        (0.1, 0.4, "NOT significantly better"),
+        (-0.2, 0.6, "WORSE than the rule (not significantly)"),
+        (-0.5, 0.001, "WORSE than the rule (significantly)"),
+    ],
+)
 def test_the_headline_verdict_on_what_the_ml_adds(diff, p, says):
-    values = {("ml_barbell", "sharpe_diff_vs_rule"): diff, ("ml_barbell", "sharpe_diff_pvalue"): p,
-              ("ml_barbell", "sharpe"): 0.8, ("rule_barbell", "sharpe"): 0.8 - diff}
+    values = {
+        ("ml_barbell", "sharpe_diff_vs_rule"): diff,
+        ("ml_barbell", "sharpe_diff_pvalue"): p,
+        ("ml_barbell", "sharpe"): 0.8,
+        ("rule_barbell", "sharpe"): 0.8 - diff,
+    }
     text = ml_verdict(lambda metric, strategy="ml_barbell": values.get((strategy, metric), float("nan")))
     assert f"The ML is {says}" in text and f"p = {p:.3f}" in text
     assert "not measured" in ml_verdict(lambda metric, strategy="ml_barbell": float("nan"))

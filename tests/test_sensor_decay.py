@@ -3,15 +3,20 @@ evidence, decay retrains with a cool-down, the emergency as an operations-state 
 
 import json
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-import dagster as dg
 from portfolio_dagster.config import load_config
 from portfolio_dagster.quant.calendar import session_offset
-from portfolio_dagster.resources.alerts import DECAY_RETRAIN_REQUESTED, EMERGENCY_OFF, EMERGENCY_ON, alerts_raised
+from portfolio_dagster.resources.alerts import (
+    DECAY_RETRAIN_REQUESTED,
+    EMERGENCY_OFF,
+    EMERGENCY_ON,
+    alerts_raised,
+)
 from portfolio_dagster.resources.operations_state import active_periods, emergency_flag, history, in_force
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
@@ -34,8 +39,14 @@ def _write(warehouse: Warehouse, days: pd.DatetimeIndex, hit_rate: float, seed: 
     hit = rng.random(n) < hit_rate
     prediction = np.where(hit, 1.0, -1.0) * np.abs(rng.normal(0.0, 0.02, n) + 1e-4) * np.sign(realized)
     idx = pd.MultiIndex.from_product([days, TICKERS], names=["date", "ticker"]).to_frame(index=False)
-    forecasts = idx.assign(horizon=HORIZON, model="ensemble", prediction=prediction, lower=prediction - 0.1,
-                           upper=prediction + 0.1, model_id="m")
+    forecasts = idx.assign(
+        horizon=HORIZON,
+        model="ensemble",
+        prediction=prediction,
+        lower=prediction - 0.1,
+        upper=prediction + 0.1,
+        model_id="m",
+    )
     targets = idx.assign(return_1d=0.0, return_5d=0.0, return_21d=realized, return_63d=np.nan)
     start, end = days.min().date(), (days.max() + pd.Timedelta(days=1)).date()
     warehouse.replace_range("forecasts", forecasts, start, end)
@@ -44,10 +55,11 @@ def _write(warehouse: Warehouse, days: pd.DatetimeIndex, hit_rate: float, seed: 
 
 @pytest.fixture()
 def setup(tmp_path, monkeypatch):
-    monkeypatch.setenv("PMX_HOME", str(tmp_path))           # the alerts' JSON-lines file
+    monkeypatch.setenv("PMX_HOME", str(tmp_path))  # the alerts' JSON-lines file
     cfg = load_config().model_dump(mode="json")
-    cfg["operations"].update(skill_window_days=40, retrain_below=0.55, emergency_below=0.45,
-                             retrain_cooldown_sessions=10)
+    cfg["operations"].update(
+        skill_window_days=40, retrain_below=0.55, emergency_below=0.45, retrain_cooldown_sessions=10
+    )
     config_path = tmp_path / "pipeline.yaml"
     config_path.write_text(yaml.safe_dump(cfg))
     settings = PipelineSettings(config_path=str(config_path))
@@ -58,7 +70,11 @@ def setup(tmp_path, monkeypatch):
 def _tick(sensor, settings, warehouse, cursor=None):
     context = dg.build_sensor_context(cursor=cursor, resources={"settings": settings, "warehouse": warehouse})
     result = sensor(context)
-    return result.run_requests or [], result.cursor, result.skip_reason.skip_message if result.skip_reason else None
+    return (
+        result.run_requests or [],
+        result.cursor,
+        result.skip_reason.skip_message if result.skip_reason else None,
+    )
 
 
 def _evidence(cursor: str) -> str:
@@ -129,10 +145,10 @@ def test_emergency_takes_effect_the_next_session_as_a_history(setup):
     days = _days("2020-01-02", 120)
     _write(warehouse, days, hit_rate=0.2, seed=4)
     requests, cursor, _ = _tick(sensor, settings, warehouse)
-    assert [r.job_name for r in requests] == ["retrain_job"]   # no re-decision of a past day
+    assert [r.job_name for r in requests] == ["retrain_job"]  # no re-decision of a past day
     as_of = days[-1].date()
     effective = session_offset(as_of, 1)
-    assert not in_force(warehouse, as_of).active              # not before its evidence is realized
+    assert not in_force(warehouse, as_of).active  # not before its evidence is realized
     on = in_force(warehouse, effective)
     assert on.active and "emergency threshold 0.45" in on.reason and on.evidence_date == as_of
     assert alerts_raised(warehouse, EMERGENCY_ON) == 1

@@ -6,7 +6,12 @@ import pytest
 from sklearn.covariance import ledoit_wolf
 
 from portfolio_dagster.quant.signals import (
-    ML, RULE_BASED, SIGNAL_COLUMNS, build_signals, kelly_weights, monthly_covariances,
+    ML,
+    RULE_BASED,
+    SIGNAL_COLUMNS,
+    build_signals,
+    kelly_weights,
+    monthly_covariances,
 )
 from tests.strategy_data import HORIZON, forecasts_from, market
 
@@ -22,8 +27,9 @@ def test_ml_signals_where_forecasts_exist_and_rule_based_elsewhere():
     close, *_ = market(n_days=400)
     fc = forecasts_from(close, 0.5)
     fc = fc[fc.date >= close.index[300]]
-    sig = build_signals(fc, close, close.index[260:], mode="ml", horizon=HORIZON, kelly_fraction=0.5,
-                        covariance_days=60)
+    sig = build_signals(
+        fc, close, close.index[260:], mode="ml", horizon=HORIZON, kelly_fraction=0.5, covariance_days=60
+    )
     assert list(sig.columns) == SIGNAL_COLUMNS
     assert set(sig.loc[sig.date >= close.index[300], "source"]) == {ML}
     assert set(sig.loc[sig.date < close.index[300], "source"]) == {RULE_BASED}
@@ -35,8 +41,9 @@ def test_ml_signals_where_forecasts_exist_and_rule_based_elsewhere():
 def test_position_size_uses_the_previous_months_shrunk_covariance():
     close, *_ = market(n_days=300)
     fc = forecasts_from(close, 0.5)
-    sig = build_signals(fc, close, close.index[200:], mode="ml", horizon=HORIZON, kelly_fraction=0.5,
-                        covariance_days=60)
+    sig = build_signals(
+        fc, close, close.index[200:], mode="ml", horizon=HORIZON, kelly_fraction=0.5, covariance_days=60
+    )
     day = sig[sig.date == sig.date.max()].set_index("ticker")
     prev_end = close.index[close.index < pd.Timestamp(sig.date.max()).to_period("M").start_time][-1]
     window = close.pct_change().loc[:prev_end].iloc[-60:]
@@ -51,23 +58,53 @@ def test_signals_point_in_time():
     close, *_ = market(n_days=350)
     t = close.index[300]
     fc = forecasts_from(close, 0.0)
-    base = build_signals(fc[fc.date <= t], close.loc[:t], close.index[260:301], mode="ml", horizon=HORIZON,
-                         kelly_fraction=0.5, covariance_days=60)
+    base = build_signals(
+        fc[fc.date <= t],
+        close.loc[:t],
+        close.index[260:301],
+        mode="ml",
+        horizon=HORIZON,
+        kelly_fraction=0.5,
+        covariance_days=60,
+    )
     shocked = close.copy()
     shocked.loc[shocked.index > t] *= 3.0
-    again = build_signals(fc[fc.date <= t], shocked, close.index[260:], mode="ml",
-                          horizon=HORIZON, kelly_fraction=0.5, covariance_days=60)
+    again = build_signals(
+        fc[fc.date <= t],
+        shocked,
+        close.index[260:],
+        mode="ml",
+        horizon=HORIZON,
+        kelly_fraction=0.5,
+        covariance_days=60,
+    )
     pd.testing.assert_frame_equal(base, again[again.date <= t].reset_index(drop=True))
 
 
 def test_rule_based_mode_ignores_forecasts():
     close, *_ = market(n_days=320)
-    sig = build_signals(forecasts_from(close, 0.5), close, close.index[260:], mode="rule_based", horizon=HORIZON,
-                        kelly_fraction=0.5, covariance_days=60)
+    sig = build_signals(
+        forecasts_from(close, 0.5),
+        close,
+        close.index[260:],
+        mode="rule_based",
+        horizon=HORIZON,
+        kelly_fraction=0.5,
+        covariance_days=60,
+    )
     assert set(sig["source"]) == {RULE_BASED} and len(sig) == 60 * close.shape[1]
     assert sig["confidence"].between(0.5, 1.0).all()
-    assert sig.equals(build_signals(pd.DataFrame(), close, close.index[260:], mode="ml", horizon=HORIZON,
-                                    kelly_fraction=0.5, covariance_days=60))
+    assert sig.equals(
+        build_signals(
+            pd.DataFrame(),
+            close,
+            close.index[260:],
+            mode="ml",
+            horizon=HORIZON,
+            kelly_fraction=0.5,
+            covariance_days=60,
+        )
+    )
 
 
 @pytest.mark.parametrize("fraction", [0.25, 1.0])

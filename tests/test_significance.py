@@ -10,7 +10,11 @@ from scipy.stats import spearmanr
 
 from portfolio_dagster.quant.metrics import cross_sectional_ic
 from portfolio_dagster.quant.significance import (
-    newey_west_lags, newey_west_tstat, rank_ic_stats, sharpe_diff_pvalue, sharpe_difference_test,
+    newey_west_lags,
+    newey_west_tstat,
+    rank_ic_stats,
+    sharpe_diff_pvalue,
+    sharpe_difference_test,
 )
 
 
@@ -41,7 +45,8 @@ def test_a_known_shift_is_significant(method):
     assert result.pvalue < 0.01
     # The test is two-sided: swapping the series flips the sign, not the p-value.
     assert sharpe_difference_test(a - 0.0005, a, "hac").pvalue == pytest.approx(
-        sharpe_difference_test(a, a - 0.0005, "hac").pvalue)
+        sharpe_difference_test(a, a - 0.0005, "hac").pvalue
+    )
 
 
 def test_a_small_difference_in_noisy_series_is_not_significant():
@@ -64,8 +69,9 @@ def test_random_walk_strategies_are_not_significantly_different():
 
 def test_size_holds_under_serial_correlation_and_fat_tails():
     """Two series with the same Sharpe ratio, AR(1) and Student-t: rejections near 5%, not the naive rate."""
-    rejections = [sharpe_diff_pvalue(_returns(1000, 1000 + s), _returns(1000, 2000 + s)) < 0.05
-                  for s in range(200)]
+    rejections = [
+        sharpe_diff_pvalue(_returns(1000, 1000 + s), _returns(1000, 2000 + s)) < 0.05 for s in range(200)
+    ]
     assert np.mean(rejections) <= 0.10
 
 
@@ -85,7 +91,9 @@ def _panel(days: int, names: int, signal: float, seed: int) -> pd.DataFrame:
     dates = pd.bdate_range("2010-01-01", periods=days)
     pred = rng.normal(size=(days, names))
     actual = signal * pred + rng.normal(size=(days, names))
-    return pd.DataFrame({"date": np.repeat(dates, names), "prediction": pred.ravel(), "actual": actual.ravel()})
+    return pd.DataFrame(
+        {"date": np.repeat(dates, names), "prediction": pred.ravel(), "actual": actual.ravel()}
+    )
 
 
 def test_cross_sectional_ic_is_the_per_date_spearman_correlation():
@@ -104,7 +112,9 @@ def test_cross_sectional_ic_is_the_per_date_spearman_correlation():
 def test_rank_ic_tstat_finds_a_planted_signal_and_not_noise():
     stats = rank_ic_stats(_panel(500, 20, 0.3, 1), horizon=1)
     assert 0.2 < stats["rank_ic"] < 0.35 and stats["ic_tstat"] > 10 and stats["ic_dates"] == 500
-    noise = [abs(rank_ic_stats(_panel(300, 20, 0.0, 10 + s), horizon=1)["ic_tstat"]) > 1.96 for s in range(100)]
+    noise = [
+        abs(rank_ic_stats(_panel(300, 20, 0.0, 10 + s), horizon=1)["ic_tstat"]) > 1.96 for s in range(100)
+    ]
     assert np.mean(noise) <= 0.12
 
 

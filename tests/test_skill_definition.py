@@ -34,19 +34,30 @@ def test_directional_skill_by_hand():
 
 
 def _frame() -> pd.DataFrame:
-    return pd.DataFrame({"date": pd.Timestamp("2020-01-02"), "ticker": [f"T{i}" for i in range(8)],
-                         "prediction": PRED, "realized": REAL})
+    return pd.DataFrame(
+        {
+            "date": pd.Timestamp("2020-01-02"),
+            "ticker": [f"T{i}" for i in range(8)],
+            "prediction": PRED,
+            "realized": REAL,
+        }
+    )
 
 
 def test_evaluation_model_metrics_and_sensor_agree():
     frame = _frame()
     evaluation = metrics.forecast_skill(frame)
-    model = oos_skill(frame.rename(columns={"realized": "actual"}).assign(
-        model="ensemble", horizon=1, lower=np.nan, upper=np.nan)).iloc[0]
+    model = oos_skill(
+        frame.rename(columns={"realized": "actual"}).assign(
+            model="ensemble", horizon=1, lower=np.nan, upper=np.nan
+        )
+    ).iloc[0]
     sensor = rolling_skill(frame, window_days=5)
-    for accuracy, base_rate in ((evaluation["directional_accuracy"], evaluation["base_rate"]),
-                                (model["directional_accuracy"], model["base_rate"]),
-                                (sensor.directional_accuracy, sensor.base_rate)):
+    for accuracy, base_rate in (
+        (evaluation["directional_accuracy"], evaluation["base_rate"]),
+        (model["directional_accuracy"], model["base_rate"]),
+        (sensor.directional_accuracy, sensor.base_rate),
+    ):
         assert accuracy == pytest.approx(4 / 6) and base_rate == pytest.approx(3 / 6)
     assert evaluation["n"] == 6 and sensor.observations == 6
     assert sensor.ic == pytest.approx(evaluation["ic"])
@@ -54,15 +65,23 @@ def test_evaluation_model_metrics_and_sensor_agree():
 
 def test_the_sensor_ic_is_the_evaluations_over_several_dates():
     rng = np.random.default_rng(5)
-    frame = pd.DataFrame({"date": np.repeat(pd.bdate_range("2021-01-04", periods=6), 7),
-                          "ticker": np.tile([f"T{i}" for i in range(7)], 6),
-                          "prediction": rng.normal(size=42), "realized": rng.normal(size=42)})
-    frame.loc[::5, "realized"] = 0.0                                  # flat moves: no direction, still ranked
+    frame = pd.DataFrame(
+        {
+            "date": np.repeat(pd.bdate_range("2021-01-04", periods=6), 7),
+            "ticker": np.tile([f"T{i}" for i in range(7)], 6),
+            "prediction": rng.normal(size=42),
+            "realized": rng.normal(size=42),
+        }
+    )
+    frame.loc[::5, "realized"] = 0.0  # flat moves: no direction, still ranked
     sensor = rolling_skill(frame, window_days=6)
     evaluation = metrics.forecast_skill(frame)
     assert sensor.ic == pytest.approx(evaluation["ic"]) and np.isfinite(sensor.ic)
-    assert (sensor.directional_accuracy, sensor.base_rate, sensor.observations) == \
-        (pytest.approx(evaluation["directional_accuracy"]), pytest.approx(evaluation["base_rate"]), evaluation["n"])
+    assert (sensor.directional_accuracy, sensor.base_rate, sensor.observations) == (
+        pytest.approx(evaluation["directional_accuracy"]),
+        pytest.approx(evaluation["base_rate"]),
+        evaluation["n"],
+    )
 
 
 def test_emergency_control_counts_hits_by_the_same_rule():
@@ -76,7 +95,7 @@ def test_emergency_control_counts_hits_by_the_same_rule():
 
 
 def test_forecast_skill_needs_three_counted_rows():
-    frame = _frame().iloc[:4]            # rows 0..3: row 3 is a flat move, so 3 counted
+    frame = _frame().iloc[:4]  # rows 0..3: row 3 is a flat move, so 3 counted
     assert metrics.forecast_skill(frame)["n"] == 3
     short = metrics.forecast_skill(_frame().iloc[:3].assign(realized=[0.01, 0.0, 0.02]))
     assert short["n"] == 0 and math.isnan(short["directional_accuracy"]) and math.isnan(short["ic"])

@@ -12,8 +12,7 @@ import pandas as pd
 import pytest
 import respx
 
-from portfolio_dagster.resources.sources import SourceError
-from portfolio_dagster.resources.sources import alpha_vantage, finnhub
+from portfolio_dagster.resources.sources import SourceError, alpha_vantage, finnhub
 from portfolio_dagster.resources.sources.alpha_vantage import AlphaVantageSource
 from portfolio_dagster.resources.sources.finnhub import FinnhubSource
 from portfolio_dagster.resources.sources.http import HttpClient
@@ -43,10 +42,13 @@ class FakeClock:
         return self.now
 
 
-def client(provider: str, tmp_path: Path | None = None, rpm: float = 0.0, retries: int = 3) -> tuple[HttpClient, FakeClock]:
+def client(
+    provider: str, tmp_path: Path | None = None, rpm: float = 0.0, retries: int = 3
+) -> tuple[HttpClient, FakeClock]:
     clock = FakeClock()
-    http = HttpClient(provider, tmp_path, rpm, max_retries=retries, backoff_seconds=1.0, sleep=clock.sleep,
-                      clock=clock)
+    http = HttpClient(
+        provider, tmp_path, rpm, max_retries=retries, backoff_seconds=1.0, sleep=clock.sleep, clock=clock
+    )
     return http, clock
 
 
@@ -57,8 +59,9 @@ def av(tmp_path=None, **kw):
 
 @respx.mock
 def test_alpha_vantage_daily_adjusted_is_parsed_and_adjusted():
-    route = respx.get(alpha_vantage.URL).mock(return_value=httpx.Response(
-        200, text=recorded("alpha_vantage_daily_adjusted_ibm.json")))
+    route = respx.get(alpha_vantage.URL).mock(
+        return_value=httpx.Response(200, text=recorded("alpha_vantage_daily_adjusted_ibm.json"))
+    )
     source, _, _ = av()
     frame = source.fetch("IBM", dt.date(2024, 5, 7), dt.date(2024, 5, 11), TODAY)
     assert route.call_count == 1
@@ -75,12 +78,15 @@ def test_alpha_vantage_daily_adjusted_is_parsed_and_adjusted():
 
 
 @respx.mock
-@pytest.mark.parametrize("body, expected", [
-    ("alpha_vantage_rate_limit_note.json", "rate limit or daily quota exhausted"),
-    ("alpha_vantage_daily_quota_information.json", "rate limit or daily quota exhausted"),
-    ("alpha_vantage_invalid_call.json", "unknown symbol or invalid call"),
-    ("alpha_vantage_invalid_key.json", "API key was refused"),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("alpha_vantage_rate_limit_note.json", "rate limit or daily quota exhausted"),
+        ("alpha_vantage_daily_quota_information.json", "rate limit or daily quota exhausted"),
+        ("alpha_vantage_invalid_call.json", "unknown symbol or invalid call"),
+        ("alpha_vantage_invalid_key.json", "API key was refused"),
+    ],
+)
 def test_alpha_vantage_errors_in_a_200_body_are_one_clear_line(body, expected, tmp_path):
     respx.get(alpha_vantage.URL).mock(return_value=httpx.Response(200, text=recorded(body)))
     source, _, _ = av(tmp_path)
@@ -102,12 +108,14 @@ def test_another_tickers_data_is_marked_with_the_delivered_symbol():
 
 @respx.mock
 def test_429_and_5xx_retry_with_exponential_backoff_then_succeed():
-    route = respx.get(finnhub.URL).mock(side_effect=[
-        httpx.Response(429, json={"error": "API limit reached"}),
-        httpx.Response(502, text=recorded("html_502.html"), headers={"content-type": "text/html"}),
-        httpx.TimeoutException("timed out"),
-        httpx.Response(200, text=recorded("finnhub_candle_aapl.json")),
-    ])
+    route = respx.get(finnhub.URL).mock(
+        side_effect=[
+            httpx.Response(429, json={"error": "API limit reached"}),
+            httpx.Response(502, text=recorded("html_502.html"), headers={"content-type": "text/html"}),
+            httpx.TimeoutException("timed out"),
+            httpx.Response(200, text=recorded("finnhub_candle_aapl.json")),
+        ]
+    )
     http, clock = client("finnhub", retries=3)
     frame = FinnhubSource(http, SECRET).fetch("AAPL", dt.date(2024, 5, 9), dt.date(2024, 5, 14), TODAY)
     assert route.call_count == 4
@@ -128,15 +136,23 @@ def test_retries_exhausted_is_one_line_without_the_key():
 
 
 @respx.mock
-@pytest.mark.parametrize("response, expected", [
-    (httpx.Response(200, text=recorded("finnhub_no_data.json")), "no data for 'ZZZZ'"),
-    (httpx.Response(401, text=recorded("finnhub_invalid_key.json")), "API key was refused"),
-    (httpx.Response(200, text=recorded("finnhub_limit.json")), "API limit reached"),
-    (httpx.Response(200, text=recorded("finnhub_candle_aapl.json")[:57]), "truncated or invalid JSON"),
-    (httpx.Response(200, text=recorded("html_502.html")), "an HTML page instead of data"),
-    (httpx.Response(200, json={"s": "ok", "t": [1715212800], "c": [1.0, 2.0], "o": [1], "h": [1], "l": [1],
-                               "v": [1]}), "different lengths"),
-])
+@pytest.mark.parametrize(
+    "response, expected",
+    [
+        (httpx.Response(200, text=recorded("finnhub_no_data.json")), "no data for 'ZZZZ'"),
+        (httpx.Response(401, text=recorded("finnhub_invalid_key.json")), "API key was refused"),
+        (httpx.Response(200, text=recorded("finnhub_limit.json")), "API limit reached"),
+        (httpx.Response(200, text=recorded("finnhub_candle_aapl.json")[:57]), "truncated or invalid JSON"),
+        (httpx.Response(200, text=recorded("html_502.html")), "an HTML page instead of data"),
+        (
+            httpx.Response(
+                200,
+                json={"s": "ok", "t": [1715212800], "c": [1.0, 2.0], "o": [1], "h": [1], "l": [1], "v": [1]},
+            ),
+            "different lengths",
+        ),
+    ],
+)
 def test_finnhub_error_shapes(response, expected):
     respx.get(finnhub.URL).mock(return_value=response)
     http, _ = client("finnhub", retries=0)
@@ -156,11 +172,12 @@ def test_connection_error_message_does_not_leak_the_url_with_key():
 
 @respx.mock
 def test_responses_are_cached_on_disk_without_the_key(tmp_path):
-    route = respx.get(alpha_vantage.URL).mock(return_value=httpx.Response(
-        200, text=recorded("alpha_vantage_daily_adjusted_ibm.json")))
+    route = respx.get(alpha_vantage.URL).mock(
+        return_value=httpx.Response(200, text=recorded("alpha_vantage_daily_adjusted_ibm.json"))
+    )
     first, _, _ = av(tmp_path)
     a = first.fetch("IBM", dt.date(2024, 5, 7), dt.date(2024, 5, 11), TODAY)
-    second, http, _ = av(tmp_path)       # a re-run: a new client on the same cache
+    second, http, _ = av(tmp_path)  # a re-run: a new client on the same cache
     b = second.fetch("IBM", dt.date(2024, 5, 7), dt.date(2024, 5, 11), TODAY)
     assert route.call_count == 1 and http.requests_sent == 0
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
@@ -174,7 +191,7 @@ def test_responses_are_cached_on_disk_without_the_key(tmp_path):
 @respx.mock
 def test_rate_limit_spaces_requests():
     respx.get(finnhub.URL).mock(return_value=httpx.Response(200, text=recorded("finnhub_candle_aapl.json")))
-    http, clock = client("finnhub", rpm=30.0)   # one request per 2 s
+    http, clock = client("finnhub", rpm=30.0)  # one request per 2 s
     source = FinnhubSource(http, SECRET)
     for ticker in ("AAPL", "MSFT", "KO"):
         source.fetch(ticker, dt.date(2024, 5, 9), dt.date(2024, 5, 14), TODAY)

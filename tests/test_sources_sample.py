@@ -22,8 +22,8 @@ def safe() -> pd.DataFrame:
 
 def test_spans_are_documented_and_nothing_is_invented_past_the_data(safe):
     assert safe["CASH"].first_valid_index() == dt.date(1990, 1, 2)
-    assert safe["CASH"].last_valid_index() == dt.date(2018, 11, 30)     # Fama-French RF ends 2018-11
-    assert safe["BOND"].last_valid_index() == dt.date(2019, 1, 31)      # Dec-2018 yield, accrued in Jan-2019
+    assert safe["CASH"].last_valid_index() == dt.date(2018, 11, 30)  # Fama-French RF ends 2018-11
+    assert safe["BOND"].last_valid_index() == dt.date(2019, 1, 31)  # Dec-2018 yield, accrued in Jan-2019
     assert fama_french_rf().index.max() == pd.Timestamp("2018-11-01")
     assert moodys_aaa().index.max() == pd.Timestamp("2018-12-01")
     days = set(sessions(SAMPLE_SPAN[0], dt.date(2019, 2, 1)).date)
@@ -43,7 +43,9 @@ def test_cash_compounds_each_months_risk_free_rate(safe):
 
 def test_par_bond_prices_at_par_and_loses_when_yields_rise():
     assert par_bond_price(np.array([0.05]), np.array([0.05]), 20.0)[0] == pytest.approx(1.0)
-    r = bond_monthly_returns(pd.Series([5.0, 6.0, 6.0], index=pd.date_range("2000-01-01", periods=3, freq="MS")))
+    r = bond_monthly_returns(
+        pd.Series([5.0, 6.0, 6.0], index=pd.date_range("2000-01-01", periods=3, freq="MS"))
+    )
     assert r.iloc[0] < -0.08 and r.iloc[1] == pytest.approx(0.06 / 12, rel=1e-6)
 
 
@@ -54,7 +56,7 @@ def test_bond_is_point_in_time_a_later_yield_never_moves_earlier_values():
     shocked = yields.copy()
     shocked.loc["1998-06-01":] += 3.0
     moved = bond_index(shocked, days)
-    before = base.index < pd.Timestamp("1998-07-01")       # June's yield is known at June's end
+    before = base.index < pd.Timestamp("1998-07-01")  # June's yield is known at June's end
     pd.testing.assert_series_equal(base[before], moved[before])
     assert not np.allclose(base[~before], moved[~before])
 

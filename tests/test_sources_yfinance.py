@@ -37,8 +37,6 @@ def recorded_history() -> pd.DataFrame:
     return frame
 
 
-
-
 class Yahoo:
     """The network edge: answers from a script (exceptions are raised), then the recorded frame."""
 
@@ -55,8 +53,9 @@ class Yahoo:
 
 def source(yahoo: Yahoo, cache: Path | None, rpm: float = 0.0, retries: int = 3):
     clock = FakeClock()
-    throttle = Throttle("yfinance", cache, rpm, max_retries=retries, backoff_seconds=1.0, sleep=clock.sleep,
-                        clock=clock)
+    throttle = Throttle(
+        "yfinance", cache, rpm, max_retries=retries, backoff_seconds=1.0, sleep=clock.sleep, clock=clock
+    )
     return YFinanceSource(yahoo, throttle), throttle, clock
 
 
@@ -68,7 +67,7 @@ def test_a_429_is_retried_with_backoff_and_the_second_run_reads_the_cache(tmp_pa
     assert list(a["date"]) == [dt.date(2024, 5, 6), dt.date(2024, 5, 7), dt.date(2024, 5, 8)]
     assert a["close"].tolist() == [413.54, 409.34, 410.54]
 
-    second, throttle, _ = source(yahoo, tmp_path)        # a re-run: a new source on the same cache
+    second, throttle, _ = source(yahoo, tmp_path)  # a re-run: a new source on the same cache
     b = second.fetch("MSFT", START, END, TODAY)
     assert len(yahoo.calls) == 3 and throttle.requests_sent == 0
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
@@ -84,7 +83,7 @@ def test_a_range_reaching_today_is_not_cached(tmp_path):
 
 def test_rate_limit_spaces_the_requests(tmp_path):
     yahoo = Yahoo()
-    src, _, clock = source(yahoo, None, rpm=30.0)         # one request per 2 s
+    src, _, clock = source(yahoo, None, rpm=30.0)  # one request per 2 s
     for ticker in ("MSFT", "SPY", "BIL"):
         src.fetch(ticker, START, END, TODAY)
     assert clock.sleeps == [pytest.approx(2.0), pytest.approx(2.0)]
@@ -104,7 +103,9 @@ def test_retries_exhausted_on_a_dropped_connection_is_one_line():
 def test_refusals_are_one_line_and_not_retried():
     yahoo = Yahoo(YFPricesMissingError("XXXX", ""))
     src, _, clock = source(yahoo, None)
-    with pytest.raises(SourceError, match=r"no data for 'XXXX' in 2024-05-06..2024-05-08: unknown or delisted"):
+    with pytest.raises(
+        SourceError, match=r"no data for 'XXXX' in 2024-05-06..2024-05-08: unknown or delisted"
+    ):
         src.fetch("XXXX", START, END, TODAY)
     assert len(yahoo.calls) == 1 and clock.sleeps == []
 
@@ -136,20 +137,28 @@ def test_live_asset_fetches_universe_benchmark_and_safe_sleeve_then_reads_its_ca
     cfg = load_config(ROOT / "config" / "live.yaml").model_dump(mode="json")
     cfg["data"]["sources"] = ["yfinance"]
     cfg["data"]["tickers"] = ["MSFT", "AAPL"]
-    cfg["data"]["live"].update(cache_dir=str(tmp_path / "cache"), overlap_days=0,
-                               requests_per_minute={"yfinance": 0.0})
+    cfg["data"]["live"].update(
+        cache_dir=str(tmp_path / "cache"), overlap_days=0, requests_per_minute={"yfinance": 0.0}
+    )
     config = tmp_path / "live.yaml"
     config.write_text(yaml.safe_dump(cfg))
-    resources = {"settings": PipelineSettings(config_path=str(config)),
-                 "warehouse": Warehouse(path=str(tmp_path / "wh.duckdb")),
-                 "provider_keys": ProviderKeys()}
-    tags = {"dagster/asset_partition_range_start": "2024-05-06", "dagster/asset_partition_range_end": "2024-05-08"}
+    resources = {
+        "settings": PipelineSettings(config_path=str(config)),
+        "warehouse": Warehouse(path=str(tmp_path / "wh.duckdb")),
+        "provider_keys": ProviderKeys(),
+    }
+    tags = {
+        "dagster/asset_partition_range_start": "2024-05-06",
+        "dagster/asset_partition_range_end": "2024-05-08",
+    }
     for _ in range(2):
         result = dg.materialize([raw_prices_yfinance], resources=resources, tags=tags)
         assert result.success
     # The first run asked Yahoo for every instrument once; the second was served by the cache.
     assert sorted(FakeTicker.symbols) == ["AAPL", "BIL", "MSFT", "SPY", "TLT"]
-    stored = resources["warehouse"].query("SELECT ticker, count(*) AS n FROM raw_prices_yfinance GROUP BY ticker")
+    stored = resources["warehouse"].query(
+        "SELECT ticker, count(*) AS n FROM raw_prices_yfinance GROUP BY ticker"
+    )
     assert dict(zip(stored["ticker"], stored["n"])) == {t: 3 for t in ("AAPL", "BIL", "MSFT", "SPY", "TLT")}
 
 

@@ -21,8 +21,9 @@ def test_features_ddl_columns_equal_the_feature_names():
 
 
 def test_features_ddl_file_is_the_generated_one():
-    assert (SQL_DIR / "tables" / "04_features.sql").read_text() == features_ddl(), \
+    assert (SQL_DIR / "tables" / "04_features.sql").read_text() == features_ddl(), (
         "regenerate: .venv/bin/python -m portfolio_dagster.quant.features.ddl > sql/tables/04_features.sql"
+    )
 
 
 def test_targets_ddl_columns_are_every_kind_per_default_horizon():

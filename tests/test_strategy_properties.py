@@ -9,34 +9,47 @@ from hypothesis import strategies as st
 from portfolio_dagster.quant.allocation import DRAWDOWN, EMERGENCY, allocate
 from tests.strategy_data import forecasts_from, inputs, market, strategy
 
-SETTINGS = settings(max_examples=12, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 
-cases = st.fixed_dictionaries({
-    "seed": st.integers(0, 10_000),
-    "n_assets": st.integers(1, 8),
-    "drift": st.floats(-0.002, 0.002),
-    "vol": st.floats(0.002, 0.05),
-    "skill": st.floats(-1.0, 1.0),
-    "bond": st.booleans(),
-    "max_position": st.floats(0.02, 1.0),
-    "min_confidence": st.floats(0.5, 0.9),
-    "risky_share": st.floats(0.0, 1.0),
-    "top_k": st.integers(1, 10),
-    "max_turnover": st.floats(0.05, 1.0),
-    "drawdown_trigger": st.floats(0.01, 0.5),
-    "mode": st.sampled_from(["ml", "rule_based"]),
-    "rebalance": st.sampled_from(["daily", "weekly", "monthly"]),
-})
+cases = st.fixed_dictionaries(
+    {
+        "seed": st.integers(0, 10_000),
+        "n_assets": st.integers(1, 8),
+        "drift": st.floats(-0.002, 0.002),
+        "vol": st.floats(0.002, 0.05),
+        "skill": st.floats(-1.0, 1.0),
+        "bond": st.booleans(),
+        "max_position": st.floats(0.02, 1.0),
+        "min_confidence": st.floats(0.5, 0.9),
+        "risky_share": st.floats(0.0, 1.0),
+        "top_k": st.integers(1, 10),
+        "max_turnover": st.floats(0.05, 1.0),
+        "drawdown_trigger": st.floats(0.01, 0.5),
+        "mode": st.sampled_from(["ml", "rule_based"]),
+        "rebalance": st.sampled_from(["daily", "weekly", "monthly"]),
+    }
+)
 
 
 def _run(c, **extra):
-    close, safe, regimes = market(n_days=300, n_assets=c["n_assets"], seed=c["seed"], drift=c["drift"],
-                                  vol=c["vol"], bond=c["bond"])
-    s = strategy(max_position=c["max_position"], min_confidence=c["min_confidence"], risky_share=c["risky_share"],
-                 top_k=c["top_k"], max_turnover=c["max_turnover"], drawdown_trigger=c["drawdown_trigger"],
-                 mode=c["mode"], **extra)
-    dates, m = inputs(close, safe, regimes, forecasts_from(close, c["skill"], seed=c["seed"]), s, c["rebalance"])
+    close, safe, regimes = market(
+        n_days=300, n_assets=c["n_assets"], seed=c["seed"], drift=c["drift"], vol=c["vol"], bond=c["bond"]
+    )
+    s = strategy(
+        max_position=c["max_position"],
+        min_confidence=c["min_confidence"],
+        risky_share=c["risky_share"],
+        top_k=c["top_k"],
+        max_turnover=c["max_turnover"],
+        drawdown_trigger=c["drawdown_trigger"],
+        mode=c["mode"],
+        **extra,
+    )
+    dates, m = inputs(
+        close, safe, regimes, forecasts_from(close, c["skill"], seed=c["seed"]), s, c["rebalance"]
+    )
     return allocate(dates, m, s), s
 
 

@@ -35,10 +35,10 @@ def test_null_past_the_data_and_before_the_volatility_exists():
     for h in HORIZONS:
         for kind in targets.TARGET_KINDS:
             col = targets.target_name(h, kind)
-            assert aaa[col].iloc[-h:].isna().all() and aaa[col].iloc[-h - 1:-h].notna().all(), col
+            assert aaa[col].iloc[-h:].isna().all() and aaa[col].iloc[-h - 1 : -h].notna().all(), col
         # The scale needs VOL_WINDOW daily returns: NULL on the first VOL_WINDOW rows only.
         scaled = aaa[targets.target_name(h, "risk_adj_return")]
-        assert scaled.iloc[:targets.VOL_WINDOW].isna().all() and pd.notna(scaled.iloc[targets.VOL_WINDOW])
+        assert scaled.iloc[: targets.VOL_WINDOW].isna().all() and pd.notna(scaled.iloc[targets.VOL_WINDOW])
     assert str(out["direction_5d"].dtype) == "boolean" and str(out["significant_move_5d"].dtype) == "boolean"
     # The column order is the targets table's DDL order (one schema, written in sql/tables/).
     assert list(out.columns) == ["ticker", "date", *targets.target_columns(HORIZONS)]
@@ -49,7 +49,7 @@ def test_significant_moves_are_a_minority_and_direction_follows_the_sign():
     out = targets.compute(prices, HORIZONS).dropna()
     for h in HORIZONS:
         share = out[f"significant_move_{h}d"].astype(bool).mean()
-        assert 0.15 < share < 0.5     # a 1-sigma move: about a third of the time for a random walk
+        assert 0.15 < share < 0.5  # a 1-sigma move: about a third of the time for a random walk
         assert (out[f"direction_{h}d"].astype(bool) == (out[f"return_{h}d"] > 0)).all()
 
 
@@ -57,7 +57,7 @@ def test_targets_of_a_date_use_prices_from_that_date_forward_only_for_the_return
     prices = synthetic_ohlcv(n_days=300, ohlc=False)
     cut = np.sort(prices["date"].unique())[150]
     shocked = prices.copy()
-    shocked.loc[shocked["date"] < cut - pd.Timedelta(days=200), "close"] *= 2   # far past: outside vol window
+    shocked.loc[shocked["date"] < cut - pd.Timedelta(days=200), "close"] *= 2  # far past: outside vol window
     a = targets.compute(prices, HORIZONS)
     b = targets.compute(shocked, HORIZONS)
     after = a["date"] >= cut

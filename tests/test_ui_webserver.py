@@ -67,14 +67,33 @@ def webserver(tmp_path):
     config = tmp_path / "pipeline.yaml"
     config.write_text(yaml.safe_dump(cfg))
     env = {k: v for k, v in os.environ.items()} | {
-        "PMX_HOME": str(home), "PMX_CONFIG": str(config), "PMX_WAREHOUSE": str(home / "warehouse.duckdb"),
-        "DAGSTER_HOME": str(dagster_home)}
+        "PMX_HOME": str(home),
+        "PMX_CONFIG": str(config),
+        "PMX_WAREHOUSE": str(home / "warehouse.duckdb"),
+        "DAGSTER_HOME": str(dagster_home),
+    }
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port),
-         "-m", "portfolio_dagster.definitions"],
-        env=env, cwd=os.getcwd(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        preexec_fn=_restore_default_signals, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "dev",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-m",
+            "portfolio_dagster.definitions",
+        ],
+        env=env,
+        cwd=os.getcwd(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=_restore_default_signals,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}/graphql"
     deadline = time.monotonic() + STARTUP_TIMEOUT
     try:
@@ -99,7 +118,9 @@ def test_ui_graph_schedules_sensors_checks_and_a_launched_materialization(webser
     nodes = _gql(url, ASSET_GRAPH)["assetNodes"]
     keys = {"/".join(n["assetKey"]["path"]) for n in nodes}
     assert {"raw_prices_csv", "prices", "features", "targets", "models", "forecasts", "allocations"} <= keys
-    deps = {"/".join(n["assetKey"]["path"]): {"/".join(d["path"]) for d in n["dependencyKeys"]} for n in nodes}
+    deps = {
+        "/".join(n["assetKey"]["path"]): {"/".join(d["path"]) for d in n["dependencyKeys"]} for n in nodes
+    }
     assert "signals" in deps["allocations"] and "models" in deps["forecasts"]
     checks = {c["name"]: c["blocking"] for n in nodes for c in n["assetChecksOrError"].get("checks", [])}
     assert checks["purge_guard"] and checks["forecast_coverage"] and checks["features_finite"]
@@ -114,10 +135,19 @@ def test_ui_graph_schedules_sensors_checks_and_a_launched_materialization(webser
     sensors = {s["name"] for s in _gql(url, SENSORS, {"r": repo})["sensorsOrError"]["results"]}
     assert "forecast_decay" in sensors
 
-    launched = _gql(url, LAUNCH, {"p": {
-        "selector": repo | {"pipelineName": "__ASSET_JOB", "assetSelection": [{"path": ["raw_prices_csv"]}]},
-        "runConfigData": {}, "mode": "default",
-        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": PARTITION}]}}})
+    launched = _gql(
+        url,
+        LAUNCH,
+        {
+            "p": {
+                "selector": repo
+                | {"pipelineName": "__ASSET_JOB", "assetSelection": [{"path": ["raw_prices_csv"]}]},
+                "runConfigData": {},
+                "mode": "default",
+                "executionMetadata": {"tags": [{"key": "dagster/partition", "value": PARTITION}]},
+            }
+        },
+    )
     launch = launched["launchPipelineExecution"]
     assert launch["__typename"] == "LaunchRunSuccess", launch
     run_id = launch["run"]["runId"]
@@ -130,6 +160,7 @@ def test_ui_graph_schedules_sensors_checks_and_a_launched_materialization(webser
         time.sleep(1)
     assert status == "SUCCESS"
     import duckdb
+
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
         rows = con.execute("SELECT count(*), min(date), max(date) FROM raw_prices_csv").fetchone()

@@ -8,13 +8,13 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from model_data import SMALL_PARAMS
 
 from portfolio_dagster.quant import features as feature_set
 from portfolio_dagster.quant import regimes, targets, walk_forward
 from portfolio_dagster.quant.calendar import sessions
 from portfolio_dagster.quant.models.training import TrainingSpec, walk_forward_forecasts
 from portfolio_dagster.quant.panel import wide
-from model_data import SMALL_PARAMS
 
 CAL = pd.bdate_range("2000-01-03", periods=600)
 
@@ -52,7 +52,7 @@ def test_rolling_window_keeps_the_last_days():
 
 def test_no_eligible_row_gives_an_empty_window_and_empty_sets():
     w = walk_forward.training_window(CAL, CAL[11], 5, 5)
-    assert not w.empty and w.start == w.end == CAL[0]             # the first row only: 0 + 5 + 5 < 11
+    assert not w.empty and w.start == w.end == CAL[0]  # the first row only: 0 + 5 + 5 < 11
     empty = walk_forward.training_window(CAL, CAL[11], 5, 6)
     assert empty.empty and empty.start is None
     s = walk_forward.split(CAL, CAL[11], 5, 6, 20)
@@ -77,7 +77,7 @@ def test_no_eligible_row_gives_an_empty_window_and_empty_sets():
     assert walk_forward.select(pd.DataFrame({"date": CAL}), empty).empty
 
 
-SESSIONS = sessions(dt.date(2000, 1, 3), dt.date(2004, 1, 1))       # the real XNYS calendar, holidays and all
+SESSIONS = sessions(dt.date(2000, 1, 3), dt.date(2004, 1, 1))  # the real XNYS calendar, holidays and all
 
 
 def _target_end_positions(horizon: int) -> pd.DataFrame:
@@ -102,7 +102,7 @@ def _purged(s, rows: pd.DataFrame, embargo: int) -> bool:
 @pytest.mark.parametrize("horizon,embargo", [(63, 5), (21, 5), (5, 0), (1, 3)])
 def test_purge_measured_on_real_target_end_dates_and_tight(horizon, embargo):
     rows = _target_end_positions(horizon)
-    assert (rows["target_end"] - np.arange(len(rows)) == horizon).all()     # the encoding works
+    assert (rows["target_end"] - np.arange(len(rows)) == horizon).all()  # the encoding works
     for asof in SESSIONS[400::97]:
         s = walk_forward.split(SESSIONS, asof, horizon, embargo, 120)
         assert _purged(s, rows, embargo)
@@ -135,15 +135,24 @@ def _synthetic_prices(seed: int = 5, days: int = 900) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)
 
 
-def _pipeline(prices: pd.DataFrame, families=("lightgbm", "xgboost", "bayesian_ridge", "regime_adaptive", "tcn")):
+def _pipeline(
+    prices: pd.DataFrame, families=("lightgbm", "xgboost", "bayesian_ridge", "regime_adaptive", "tcn")
+):
     """prices -> features, targets, point-in-time regime columns -> walk-forward forecasts (h=5)."""
     rows = feature_set.compute(prices).merge(targets.compute(prices, (5,)), on=["ticker", "date"])
     mf = regimes.market_features(wide(prices, "close"))
     refits = walk_forward.retrain_dates(mf.index, mf.index[300].date(), "quarterly")
     probs = regimes.walk_forward_probabilities(mf, refits, seed=7, min_train_days=300)
     rows = regimes.with_regime_columns(rows, probs)
-    spec = TrainingSpec(families=families, params=SMALL_PARAMS, feature_names=feature_set.DEFAULT_MODEL_FEATURES,
-                        horizon=5, embargo_days=3, validation_days=60, min_train_days=150)
+    spec = TrainingSpec(
+        families=families,
+        params=SMALL_PARAMS,
+        feature_names=feature_set.DEFAULT_MODEL_FEATURES,
+        horizon=5,
+        embargo_days=3,
+        validation_days=60,
+        min_train_days=150,
+    )
     calendar = pd.DatetimeIndex(rows["date"].unique()).sort_values()
     schedule = walk_forward.retrain_dates(calendar, calendar[400].date(), "quarterly")
     return walk_forward_forecasts(rows, schedule, spec, "return_5d"), probs
@@ -165,12 +174,21 @@ def test_prices_changed_after_t_leave_forecasts_and_regimes_up_to_t_unchanged(ba
     keys = ["ticker", "date", "horizon", "model"]
     a = fc[fc["date"] <= cutoff].sort_values(keys).reset_index(drop=True)
     b = fc2[fc2["date"] <= cutoff].sort_values(keys).reset_index(drop=True)
-    assert len(a) > 1000 and set(a["model"]) == {"lightgbm", "xgboost", "bayesian_ridge", "regime_adaptive",
-                                                 "tcn", "ensemble"}
+    assert len(a) > 1000 and set(a["model"]) == {
+        "lightgbm",
+        "xgboost",
+        "bayesian_ridge",
+        "regime_adaptive",
+        "tcn",
+        "ensemble",
+    }
     pd.testing.assert_frame_equal(a, b)
     pd.testing.assert_frame_equal(probs[probs.index <= cutoff], probs2[probs2.index <= cutoff])
     # And the perturbation did reach later forecasts (the test can fail).
-    later_a, later_b = fc[fc["date"] > cutoff + pd.Timedelta(days=30)], fc2[fc2["date"] > cutoff + pd.Timedelta(days=30)]
+    later_a, later_b = (
+        fc[fc["date"] > cutoff + pd.Timedelta(days=30)],
+        fc2[fc2["date"] > cutoff + pd.Timedelta(days=30)],
+    )
     assert not np.allclose(later_a.sort_values(keys)["prediction"], later_b.sort_values(keys)["prediction"])
 
 
@@ -195,8 +213,9 @@ def test_regimes_are_filtered_point_in_time_and_ordered_by_volatility():
     assert probs.index.min() == refits[0] and np.allclose(probs.sum(axis=1), 1.0)
     # Truncating the data at any date gives the same probabilities up to it (no smoothing, no look-ahead).
     for cut in (mf.index[420], mf.index[560], mf.index[700]):
-        short = regimes.walk_forward_probabilities(mf[mf.index <= cut], refits[refits <= cut], seed=7,
-                                                   min_train_days=300)
+        short = regimes.walk_forward_probabilities(
+            mf[mf.index <= cut], refits[refits <= cut], seed=7, min_train_days=300
+        )
         pd.testing.assert_frame_equal(short, probs[probs.index <= cut])
     table = regimes.regime_table(probs)
     assert set(table["state"]) <= set(regimes.REGIME_STATES)
@@ -220,16 +239,31 @@ def test_calibrated_split_edges_one_fit_row_one_day_validation_and_too_short():
     rows = pd.DataFrame({"date": CAL})
     # gap = h + embargo + 1 = 11 sessions between parts; calibration 10 days, validation 5.
     s = walk_forward.calibrated_split(CAL, CAL[46], 5, 5, 5, 10)
-    assert (s.fit_end, s.validation_start, s.validation_end, s.calibration_start, s.window.end) == \
-        (CAL[0], CAL[11], CAL[15], CAL[26], CAL[35])
+    assert (s.fit_end, s.validation_start, s.validation_end, s.calibration_start, s.window.end) == (
+        CAL[0],
+        CAL[11],
+        CAL[15],
+        CAL[26],
+        CAL[35],
+    )
     fit, val, cal = walk_forward.fit_validation_calibration(rows, s)
     assert (len(fit), len(val), len(cal)) == (1, 5, 10)
     # The validation window reaches back to the first row: it is kept (one day), nothing before it.
     s = walk_forward.calibrated_split(CAL, CAL[31], 5, 5, 5, 10)
-    assert (s.fit_end, s.validation_start, s.validation_end, s.calibration_start) == (None, CAL[0], CAL[0], CAL[11])
+    assert (s.fit_end, s.validation_start, s.validation_end, s.calibration_start) == (
+        None,
+        CAL[0],
+        CAL[0],
+        CAL[11],
+    )
     # Too short for a validation window: calibration only, the window itself kept.
     s = walk_forward.calibrated_split(CAL, CAL[30], 5, 5, 5, 10)
-    assert (s.fit_end, s.validation_start, s.validation_end, s.calibration_start) == (None, None, None, CAL[10])
+    assert (s.fit_end, s.validation_start, s.validation_end, s.calibration_start) == (
+        None,
+        None,
+        None,
+        CAL[10],
+    )
     assert s.window == walk_forward.training_window(CAL, CAL[30], 5, 5) and s.asof == CAL[30]
     fit, val, cal = walk_forward.fit_validation_calibration(rows, s)
     assert fit.empty and val.empty and list(cal["date"]) == list(CAL[10:20])

@@ -24,16 +24,26 @@ FLOAT_RTOL, FLOAT_ATOL = 1e-10, 1e-13
 def tables(path: Path) -> dict[str, pd.DataFrame]:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        names = [r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
-            "ORDER BY table_name").fetchall()]
+        names = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
+                "ORDER BY table_name"
+            ).fetchall()
+        ]
         out = {}
         for name in names:
-            cols = con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                               "WHERE table_name = ? ORDER BY ordinal_position", [name]).fetchall()
+            cols = con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = ? ORDER BY ordinal_position",
+                [name],
+            ).fetchall()
             keep = [c for c, t in cols if not t.startswith("TIMESTAMP") and c not in VOLATILE_COLUMNS]
-            frame = con.execute(f'SELECT {", ".join(chr(34) + c + chr(34) for c in keep)} FROM "{name}"').df() \
-                if keep else pd.DataFrame()
+            frame = (
+                con.execute(f'SELECT {", ".join(chr(34) + c + chr(34) for c in keep)} FROM "{name}"').df()
+                if keep
+                else pd.DataFrame()
+            )
             out[name] = frame.sort_values(keep).reset_index(drop=True) if keep and len(frame) else frame
         return out
     finally:
@@ -46,8 +56,9 @@ def differences(a: Path, b: Path) -> list[str]:
     diff = [f"{t}: only in {a if t in left else b}" for t in sorted(set(left) ^ set(right))]
     for name in sorted(set(left) & set(right)):
         try:
-            pd.testing.assert_frame_equal(left[name], right[name], check_exact=False, rtol=FLOAT_RTOL,
-                                          atol=FLOAT_ATOL, check_dtype=True)
+            pd.testing.assert_frame_equal(
+                left[name], right[name], check_exact=False, rtol=FLOAT_RTOL, atol=FLOAT_ATOL, check_dtype=True
+            )
         except AssertionError as exc:
             diff.append(f"{name}: {str(exc).splitlines()[0]} ({len(left[name])} vs {len(right[name])} rows)")
     return diff

@@ -13,8 +13,9 @@ from portfolio_dagster import paths
 from portfolio_dagster.definitions import build_definitions
 
 # Step pods: same image as the run; the pool limit still serializes warehouse writers.
-STEP_EXECUTOR = k8s_job_executor.configured({"max_concurrent": 4, "env_secrets": ["portfolio-maximizer-warehouse"]},
-                                            name="pmx_k8s_job_executor")
+STEP_EXECUTOR = k8s_job_executor.configured(
+    {"max_concurrent": 4, "env_secrets": ["portfolio-maximizer-warehouse"]}, name="pmx_k8s_job_executor"
+)
 
 defs = dg.Definitions.merge(
     build_definitions(paths.config_path(), paths.warehouse_path(), paths.home()),

@@ -1,7 +1,6 @@
 """backtest: ml_barbell against 1/N and the index over the same days, net of costs, with the
 overfitting-aware statistics, performance by regime and the seed's criteria."""
 
-
 import base64
 import dataclasses
 import datetime as dt
@@ -31,10 +30,18 @@ from portfolio_dagster.resources.warehouse import Warehouse
 EQUITY_PNG = "equity.png"
 
 
-@dg.asset(pool=WAREHOUSE_POOL, group_name="evaluation", kinds={"duckdb", "pandas"},
-          deps=[allocations, forecasts, targets, regimes])
-def backtest(context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse,
-             artifacts: ArtifactStore) -> dg.MaterializeResult:
+@dg.asset(
+    pool=WAREHOUSE_POOL,
+    group_name="evaluation",
+    kinds={"duckdb", "pandas"},
+    deps=[allocations, forecasts, targets, regimes],
+)
+def backtest(
+    context: dg.AssetExecutionContext,
+    settings: PipelineSettings,
+    warehouse: Warehouse,
+    artifacts: ArtifactStore,
+) -> dg.MaterializeResult:
     cfg = settings.config
     b = cfg.backtest
     inputs = evaluation_inputs(warehouse, cfg)
@@ -49,47 +56,65 @@ def backtest(context: dg.AssetExecutionContext, settings: PipelineSettings, ware
     png = equity_png(result.daily)
     png_path = artifacts.reports_dir / EQUITY_PNG
     png_path.write_bytes(png)
-    crit = result.criteria.assign(passed=result.criteria["passed"].map({True: "PASS", False: "FAIL"}).fillna(
-        "not measured"))[["criterion", "target", "measured", "passed"]]
-    return dg.MaterializeResult(metadata={
-        "days": int(len(result.runs["ml_barbell"].daily)),
-        "summary": dg.MetadataValue.md(markdown_table(summary_table(result.summary).reset_index())),
-        "criteria": dg.MetadataValue.md(markdown_table(crit)),
-        "equity_curve": dg.MetadataValue.md(_png_markdown(png)),
-        "equity_png": dg.MetadataValue.path(str(png_path)),
-        "impact": inputs.impact_note,
-    })
+    crit = result.criteria.assign(
+        passed=result.criteria["passed"].map({True: "PASS", False: "FAIL"}).fillna("not measured")
+    )[["criterion", "target", "measured", "passed"]]
+    return dg.MaterializeResult(
+        metadata={
+            "days": int(len(result.runs["ml_barbell"].daily)),
+            "summary": dg.MetadataValue.md(markdown_table(summary_table(result.summary).reset_index())),
+            "criteria": dg.MetadataValue.md(markdown_table(crit)),
+            "equity_curve": dg.MetadataValue.md(_png_markdown(png)),
+            "equity_png": dg.MetadataValue.path(str(png_path)),
+            "impact": inputs.impact_note,
+        }
+    )
 
 
-def evaluation_inputs(warehouse: Warehouse, cfg, end: dt.date | None = None, full: bool = True) -> EvaluationInputs:
+def evaluation_inputs(
+    warehouse: Warehouse, cfg, end: dt.date | None = None, full: bool = True
+) -> EvaluationInputs:
     """The backtest's inputs from the warehouse: allocations from backtest.start (before `end` when
     given), prices with the impact window before them; with `full`, regimes, skill and trial counts."""
     b = cfg.backtest
     before = end or dt.date.max
-    alloc = warehouse.query("SELECT date, ticker, weight, reasons FROM allocations WHERE date >= ? AND date < ? "
-                            "ORDER BY date", [b.start, before])
+    alloc = warehouse.query(
+        "SELECT date, ticker, weight, reasons FROM allocations WHERE date >= ? AND date < ? ORDER BY date",
+        [b.start, before],
+    )
     if alloc.empty:
         raise dg.Failure("no allocations on or after backtest.start: materialize allocations first")
     alloc["date"] = pd.to_datetime(alloc["date"])
     first = alloc["date"].min().date()
     # Impact needs a trailing window of volatility and volume before the first trade.
-    px = warehouse.query("SELECT ticker, date, open, close, volume FROM prices WHERE date >= ? AND date < ? "
-                         "ORDER BY date", [trading_days_before(first, IMPACT_WINDOW_DAYS + 1), before])
+    px = warehouse.query(
+        "SELECT ticker, date, open, close, volume FROM prices WHERE date >= ? AND date < ? ORDER BY date",
+        [trading_days_before(first, IMPACT_WINDOW_DAYS + 1), before],
+    )
     px["date"] = pd.to_datetime(px["date"])
     close, volume = wide(px, "close"), wide(px, "volume")
     if cfg.data.benchmark not in close.columns:
-        raise dg.Failure(f"the benchmark {cfg.data.benchmark!r} has no prices: the backtest compares against it")
+        raise dg.Failure(
+            f"the benchmark {cfg.data.benchmark!r} has no prices: the backtest compares against it"
+        )
     impact = impact_inputs(close, volume, IMPACT_WINDOW_DAYS, b.fallback_adv_usd)
-    impact_note = ("impact from trailing 21-day volatility and dollar volume" if impact is not None
-                   and b.fallback_adv_usd is None else
-                   f"impact with an ASSUMED ADV of ${b.fallback_adv_usd:,.0f} where volume is missing"
-                   if impact is not None else
-                   "not estimable: the prices have no volume (close-only), so impact is charged as 0")
-    reg, skill, tried = pd.DataFrame(columns=["date", "state"]), pd.DataFrame(
-        columns=list(SKILL_COLUMNS)), b.configurations_tried
+    impact_note = (
+        "impact from trailing 21-day volatility and dollar volume"
+        if impact is not None and b.fallback_adv_usd is None
+        else f"impact with an ASSUMED ADV of ${b.fallback_adv_usd:,.0f} where volume is missing"
+        if impact is not None
+        else "not estimable: the prices have no volume (close-only), so impact is charged as 0"
+    )
+    reg, skill, tried = (
+        pd.DataFrame(columns=["date", "state"]),
+        pd.DataFrame(columns=list(SKILL_COLUMNS)),
+        b.configurations_tried,
+    )
     rule = None
     if full:
-        reg = warehouse.query("SELECT date, state, probabilities FROM regimes WHERE date >= ? ORDER BY date", [first])
+        reg = warehouse.query(
+            "SELECT date, state, probabilities FROM regimes WHERE date >= ? ORDER BY date", [first]
+        )
         reg = reg if len(reg) else pd.DataFrame(columns=["date", "state"])
         hashes = warehouse.query("SELECT count(DISTINCT config_hash) AS n FROM model_registry")
         tried = max(b.configurations_tried, int(hashes["n"].iat[0]) if len(hashes) else 0)
@@ -102,12 +127,24 @@ def evaluation_inputs(warehouse: Warehouse, cfg, end: dt.date | None = None, ful
         else:
             rule = barbell_allocations(warehouse, cfg, first, last, RULE_BASED)
     return EvaluationInputs(
-        allocations=alloc, close=close.loc[pd.Timestamp(first):], impact=impact, regimes=reg, skill=skill,
-        benchmark=cfg.data.benchmark, safe_assets=cfg.strategy.safe_assets, rebalance=b.rebalance,
-        configurations_tried=tried, costs=CostModel(b.cost_bps, b.half_spread_bps, b.impact_coefficient, b.aum_usd),
-        rolling_window=b.rolling_window_days, impact_note=impact_note, open=wide(px, "open"),
-        controls=daily_controls(alloc, cfg.strategy.safe_assets[0]), max_position=cfg.strategy.max_position,
-        cap_tolerance=b.cap_tolerance, rule_allocations=rule)
+        allocations=alloc,
+        close=close.loc[pd.Timestamp(first) :],
+        impact=impact,
+        regimes=reg,
+        skill=skill,
+        benchmark=cfg.data.benchmark,
+        safe_assets=cfg.strategy.safe_assets,
+        rebalance=b.rebalance,
+        configurations_tried=tried,
+        costs=CostModel(b.cost_bps, b.half_spread_bps, b.impact_coefficient, b.aum_usd),
+        rolling_window=b.rolling_window_days,
+        impact_note=impact_note,
+        open=wide(px, "open"),
+        controls=daily_controls(alloc, cfg.strategy.safe_assets[0]),
+        max_position=cfg.strategy.max_position,
+        cap_tolerance=b.cap_tolerance,
+        rule_allocations=rule,
+    )
 
 
 def barbell_allocations(warehouse: Warehouse, cfg, first: dt.date, end: dt.date, mode: str) -> pd.DataFrame:
@@ -117,16 +154,29 @@ def barbell_allocations(warehouse: Warehouse, cfg, first: dt.date, end: dt.date,
     s = cfg.strategy
     # Signals from `first` on, as the signals asset has them (its history starts at backtest.start), so the
     # product's own source recomputed here equals its stored allocations.
-    forecasts = warehouse.query(
-        "SELECT ticker, date, prediction, lower, upper FROM forecasts WHERE model = 'ensemble' AND horizon = ? "
-        "AND date >= ? AND date < ? ORDER BY date, ticker", [s.signal_horizon, first, end]) \
-        if mode == ML else pd.DataFrame()
-    market = market_inputs(warehouse, cfg, end, pd.DataFrame(),
-                           active_periods(warehouse, EMERGENCY) if mode == ML else ())
+    forecasts = (
+        warehouse.query(
+            "SELECT ticker, date, prediction, lower, upper FROM forecasts WHERE model = 'ensemble' AND horizon = ? "
+            "AND date >= ? AND date < ? ORDER BY date, ticker",
+            [s.signal_horizon, first, end],
+        )
+        if mode == ML
+        else pd.DataFrame()
+    )
+    market = market_inputs(
+        warehouse, cfg, end, pd.DataFrame(), active_periods(warehouse, EMERGENCY) if mode == ML else ()
+    )
     close = market.close
     dates = close.index[close.index >= pd.Timestamp(first)]
-    signals = build_signals(forecasts, close, dates, mode=mode, horizon=s.signal_horizon,
-                            kelly_fraction=s.kelly_fraction, covariance_days=s.covariance_days)
+    signals = build_signals(
+        forecasts,
+        close,
+        dates,
+        mode=mode,
+        horizon=s.signal_horizon,
+        kelly_fraction=s.kelly_fraction,
+        covariance_days=s.covariance_days,
+    )
     table = allocate(dates, dataclasses.replace(market, signals=signals), s)
     table["date"] = pd.to_datetime(table["date"])
     return table
@@ -144,11 +194,18 @@ def _skill(warehouse: Warehouse, cfg) -> pd.DataFrame:
         joined = warehouse.query(
             f"SELECT f.date, f.ticker, f.prediction, t.{target_name(h)} AS realized FROM forecasts f "
             "JOIN targets t USING (ticker, date) WHERE f.model = 'ensemble' AND f.horizon = ? AND f.date >= ?",
-            [h, cfg.backtest.start])
+            [h, cfg.backtest.start],
+        )
         if joined.empty:
             joined = pd.DataFrame({"date": [], "ticker": [], "prediction": [], "realized": []})
         joined = joined.dropna()
         ranks = rank_ic_stats(joined, h, actual="realized")
-        rows.append({"horizon": h, **metrics.forecast_skill(joined[["date", "prediction", "realized"]]),
-                     "rank_ic": ranks["rank_ic"], "ic_tstat": ranks["ic_tstat"]})
+        rows.append(
+            {
+                "horizon": h,
+                **metrics.forecast_skill(joined[["date", "prediction", "realized"]]),
+                "rank_ic": ranks["rank_ic"],
+                "ic_tstat": ranks["ic_tstat"],
+            }
+        )
     return pd.DataFrame(rows, columns=list(SKILL_COLUMNS))

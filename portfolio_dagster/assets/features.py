@@ -1,6 +1,5 @@
 """features: point-in-time features per (ticker, date) of the tradable universe (docs/features.md)."""
 
-
 import dagster as dg
 import pandas as pd
 
@@ -14,37 +13,55 @@ from portfolio_dagster.resources.warehouse import Warehouse
 def benchmark_close(warehouse: Warehouse, ticker: str, start, end) -> pd.Series:
     """The benchmark's close by date (the market of beta/correlation features); empty when absent.
     Read on its own: universe_prices excludes the benchmark."""
-    frame = warehouse.query("SELECT date, close FROM prices WHERE ticker = ? AND date >= ? AND date < ? "
-                            "ORDER BY date", [ticker, start, end])
+    frame = warehouse.query(
+        "SELECT date, close FROM prices WHERE ticker = ? AND date >= ? AND date < ? ORDER BY date",
+        [ticker, start, end],
+    )
     if frame.empty:
         return pd.Series(dtype=float)
     return pd.Series(frame["close"].to_numpy(dtype=float), index=pd.to_datetime(frame["date"]))
 
 
-@dg.asset(partitions_def=TRADING_DAYS, backfill_policy=SINGLE_RUN, pool=WAREHOUSE_POOL,
-          group_name="features", kinds={"duckdb", "numpy"}, deps=[prices],
-          description="The seed's features, an Alpha158-style library and cross-sectional ranks per (ticker, date); "
-                      "a value at a date uses only prices dated on or before it. A run reads only its window plus "
-                      "the lookback the longest feature needs.")
-def features(context: dg.AssetExecutionContext, settings: PipelineSettings,
-             warehouse: Warehouse) -> dg.MaterializeResult:
+@dg.asset(
+    partitions_def=TRADING_DAYS,
+    backfill_policy=SINGLE_RUN,
+    pool=WAREHOUSE_POOL,
+    group_name="features",
+    kinds={"duckdb", "numpy"},
+    deps=[prices],
+    description="The seed's features, an Alpha158-style library and cross-sectional ranks per (ticker, date); "
+    "a value at a date uses only prices dated on or before it. A run reads only its window plus "
+    "the lookback the longest feature needs.",
+)
+def features(
+    context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse
+) -> dg.MaterializeResult:
     cfg = settings.config
     start, end = window(context)
     first = trading_days_before(start, max(cfg.features.lookback_days, feature_set.LOOKBACK))
     history = warehouse.universe_prices(first, end, cfg)
     market = benchmark_close(warehouse, cfg.data.benchmark, first, end)
-    table = feature_set.compute(history, market if len(market) else None, since=start)   # history < end
+    table = feature_set.compute(history, market if len(market) else None, since=start)  # history < end
     warehouse.replace_range("features", table, start, end)
-    return dg.MaterializeResult(metadata=feature_metadata(table, cfg, market_source=(
-        f"benchmark {cfg.data.benchmark}" if len(market) else "equal-weight universe")))
+    return dg.MaterializeResult(
+        metadata=feature_metadata(
+            table,
+            cfg,
+            market_source=(f"benchmark {cfg.data.benchmark}" if len(market) else "equal-weight universe"),
+        )
+    )
 
 
 def feature_metadata(table: pd.DataFrame, cfg, market_source: str) -> dict:
     names = list(feature_set.FEATURE_NAMES)
     nan_share = table[names].isna().mean() if len(table) else pd.Series(dtype=float)
     selected = feature_set.selected_feature_names(cfg.features.selected)
-    by_group = pd.DataFrame({"group": [s.group for s in feature_set.SPECS], "nan_share": nan_share.reindex(names)})
-    summary = by_group.groupby("group").agg(features=("nan_share", "size"), mean_nan_share=("nan_share", "mean"))
+    by_group = pd.DataFrame(
+        {"group": [s.group for s in feature_set.SPECS], "nan_share": nan_share.reindex(names)}
+    )
+    summary = by_group.groupby("group").agg(
+        features=("nan_share", "size"), mean_nan_share=("nan_share", "mean")
+    )
     return {
         "rows": len(table),
         "tickers": int(table["ticker"].nunique()) if len(table) else 0,

@@ -1,12 +1,16 @@
 """forecasts: at the close of each date, the model set valid then predicts each ticker: one row per
 enabled family and the ensemble, with conformal 10%/90% intervals; then the out-of-sample skill."""
 
-
 import dagster as dg
 import pandas as pd
 
 from portfolio_dagster.assets.features import features
-from portfolio_dagster.assets.models import ML_OFF_NOTE, MODEL_LINEAGE_SECTIONS, models, predict_registered_set
+from portfolio_dagster.assets.models import (
+    ML_OFF_NOTE,
+    MODEL_LINEAGE_SECTIONS,
+    models,
+    predict_registered_set,
+)
 from portfolio_dagster.assets.regimes import regime_probabilities
 from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL, trading_days_before, window
 from portfolio_dagster.quant import walk_forward
@@ -19,13 +23,23 @@ from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 
 
-@dg.asset(partitions_def=TRADING_DAYS, backfill_policy=SINGLE_RUN, pool=WAREHOUSE_POOL,
-          group_name="models", kinds={"duckdb", "pandas"}, deps=[features, models],
-          description="Forecasts of every enabled family and the ensemble per (ticker, date, horizon); then "
-                      "model_metrics: out-of-sample skill of all forecasts with a realized target (a daily run refreshes "
-                      "it when it closes a month; longer ranges always do).")
-def forecasts(context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse,
-              artifacts: ArtifactStore) -> dg.MaterializeResult:
+@dg.asset(
+    partitions_def=TRADING_DAYS,
+    backfill_policy=SINGLE_RUN,
+    pool=WAREHOUSE_POOL,
+    group_name="models",
+    kinds={"duckdb", "pandas"},
+    deps=[features, models],
+    description="Forecasts of every enabled family and the ensemble per (ticker, date, horizon); then "
+    "model_metrics: out-of-sample skill of all forecasts with a realized target (a daily run refreshes "
+    "it when it closes a month; longer ranges always do).",
+)
+def forecasts(
+    context: dg.AssetExecutionContext,
+    settings: PipelineSettings,
+    warehouse: Warehouse,
+    artifacts: ArtifactStore,
+) -> dg.MaterializeResult:
     cfg = settings.config
     start, end = window(context)
     if not cfg.models.enabled:
@@ -33,15 +47,18 @@ def forecasts(context: dg.AssetExecutionContext, settings: PipelineSettings, war
         return dg.MaterializeResult(metadata={"rows": 0, "note": ML_OFF_NOTE})
     config_hash = cfg.fingerprint(*MODEL_LINEAGE_SECTIONS)
     # Sequence families (TCN, LSTM) read each ticker's trailing rows: load that much context first.
-    context_days = max([getattr(cfg.models, f).lookback for f in cfg.models.enabled if f in SEQUENCE_FAMILIES],
-                       default=0)
+    context_days = max(
+        [getattr(cfg.models, f).lookback for f in cfg.models.enabled if f in SEQUENCE_FAMILIES], default=0
+    )
     first = trading_days_before(start, context_days) if context_days else start
-    feats = warehouse.query("SELECT * FROM features WHERE date >= ? AND date < ? ORDER BY date, ticker",
-                            [first, end])
+    feats = warehouse.query(
+        "SELECT * FROM features WHERE date >= ? AND date < ? ORDER BY date, ticker", [first, end]
+    )
     registry = warehouse.query(
         "SELECT model_id, model_type, horizon, valid_from, model_set_id, artifact, artifact_sha256 "
         "FROM model_registry WHERE selection_hash = ? AND selected ORDER BY horizon, valid_from, model_type",
-        [config_hash])
+        [config_hash],
+    )
     out = []
     if not feats.empty and not registry.empty:
         feats["date"] = pd.to_datetime(feats["date"])
@@ -59,20 +76,30 @@ def forecasts(context: dg.AssetExecutionContext, settings: PipelineSettings, war
                 ctx_first = calendar[max(0, int(calendar.searchsorted(seg.min())) - context_days)]
                 ctx_rows = ((feats["date"] >= ctx_first) & (feats["date"] <= seg.max())).to_numpy()
                 try:
-                    out += predict_registered_set(reg[reg["model_set_id"] == sets.at[i, "model_set_id"]],
-                                                  feats[ctx_rows], keep[ctx_rows], int(h))
+                    out += predict_registered_set(
+                        reg[reg["model_set_id"] == sets.at[i, "model_set_id"]],
+                        feats[ctx_rows],
+                        keep[ctx_rows],
+                        int(h),
+                    )
                 except ArtifactError as exc:
                     raise dg.Failure(str(exc)) from None
     table = pd.concat(out, ignore_index=True) if out else pd.DataFrame()
     warehouse.replace_range("forecasts", table, start, end)
-    skill = _update_skill(warehouse, cfg) if _skill_due(warehouse, start, end) else \
-        warehouse.query("SELECT * FROM model_metrics")
+    skill = (
+        _update_skill(warehouse, cfg)
+        if _skill_due(warehouse, start, end)
+        else warehouse.query("SELECT * FROM model_metrics")
+    )
     dates = feats.loc[feats["date"] >= pd.Timestamp(start), "date"].nunique() if len(feats) else 0
-    return dg.MaterializeResult(metadata={
-        "rows": len(table), "models": ", ".join(sorted(table["model"].unique())) if len(table) else "none",
-        "dates_without_model": int(dates - (table["date"].nunique() if len(table) else 0)),
-        "oos_skill": dg.MetadataValue.md(_skill_markdown(skill)),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "rows": len(table),
+            "models": ", ".join(sorted(table["model"].unique())) if len(table) else "none",
+            "dates_without_model": int(dates - (table["date"].nunique() if len(table) else 0)),
+            "oos_skill": dg.MetadataValue.md(_skill_markdown(skill)),
+        }
+    )
 
 
 # Every forecast's skill since the first model is a full-history join: 5.8 s of a 20 s daily session at
@@ -91,11 +118,15 @@ def _skill_due(warehouse: Warehouse, start, end) -> bool:
 
 def _update_skill(warehouse: Warehouse, cfg) -> pd.DataFrame:
     """model_metrics from every forecast with a realized target (replaces the table)."""
-    actual = "CASE f.horizon " + " ".join(f"WHEN {int(h)} THEN t.{target_name(h)}" for h in cfg.targets.horizons) \
+    actual = (
+        "CASE f.horizon "
+        + " ".join(f"WHEN {int(h)} THEN t.{target_name(h)}" for h in cfg.targets.horizons)
         + " END"
+    )
     joined = warehouse.query(
         f"SELECT f.model, f.horizon, f.date, f.ticker, f.prediction, f.lower, f.upper, {actual} AS actual "
-        "FROM forecasts f JOIN targets t USING (ticker, date)")
+        "FROM forecasts f JOIN targets t USING (ticker, date)"
+    )
     skill = oos_skill(joined) if len(joined) else pd.DataFrame()
     warehouse.replace_where("model_metrics", skill)
     return skill
@@ -104,7 +135,16 @@ def _update_skill(warehouse: Warehouse, cfg) -> pd.DataFrame:
 def _skill_markdown(skill: pd.DataFrame) -> str:
     if skill.empty:
         return "no realized targets yet"
-    cols = ["model", "horizon", "observations", "directional_accuracy", "base_rate", "ic", "rank_ic",
-            "interval_coverage"]
-    return "Out-of-sample skill (all forecasts with realized targets; coverage nominal 0.80):\n\n" + \
-        skill[cols].round(4).to_markdown(index=False)
+    cols = [
+        "model",
+        "horizon",
+        "observations",
+        "directional_accuracy",
+        "base_rate",
+        "ic",
+        "rank_ic",
+        "interval_coverage",
+    ]
+    return "Out-of-sample skill (all forecasts with realized targets; coverage nominal 0.80):\n\n" + skill[
+        cols
+    ].round(4).to_markdown(index=False)

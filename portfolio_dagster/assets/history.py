@@ -59,29 +59,44 @@ def _twin(daily: dg.AssetsDefinition, twins: dict[dg.AssetKey, dg.AssetKey]) -> 
     compute = daily.op.compute_fn.decorated_fn
     resources = sorted(daily.required_resource_keys - {"io_manager"})
 
-    @dg.asset(key=history_key(daily.key), partitions_def=HISTORY_YEARS, backfill_policy=SINGLE_RUN,
-              pool=WAREHOUSE_POOL, group_name=HISTORY_GROUP, kinds=set(spec.kinds),
-              deps=[twins.get(d.asset_key, d.asset_key) for d in spec.deps],
-              required_resource_keys={*resources, "settings"},
-              description=f"`{name}` over calendar years (history loads; same code and table as the daily "
-                          f"asset). {spec.description or ''}".strip())
+    @dg.asset(
+        key=history_key(daily.key),
+        partitions_def=HISTORY_YEARS,
+        backfill_policy=SINGLE_RUN,
+        pool=WAREHOUSE_POOL,
+        group_name=HISTORY_GROUP,
+        kinds=set(spec.kinds),
+        deps=[twins.get(d.asset_key, d.asset_key) for d in spec.deps],
+        required_resource_keys={*resources, "settings"},
+        description=f"`{name}` over calendar years (history loads; same code and table as the daily "
+        f"asset). {spec.description or ''}".strip(),
+    )
     def _history(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         cfg = context.resources.settings.config
         lower = max(cfg.data.start, cfg.backtest.start) if name in DECISION_STAGES else cfg.data.start
         window = clipped_window(context.partition_time_window, lower, cfg.data.end + dt.timedelta(days=1))
         if window is None:
             return dg.MaterializeResult(metadata={"rows": 0, "note": "outside the configured date range"})
-        result = compute(_ClippedContext(context, window),
-                         **{key: getattr(context.resources, key) for key in resources})
-        return dg.MaterializeResult(metadata={
-            **(result.metadata or {}), "first_date": str(window.start.date()),
-            "last_date_exclusive": str(window.end.date())})
+        result = compute(
+            _ClippedContext(context, window), **{key: getattr(context.resources, key) for key in resources}
+        )
+        return dg.MaterializeResult(
+            metadata={
+                **(result.metadata or {}),
+                "first_date": str(window.start.date()),
+                "last_date_exclusive": str(window.end.date()),
+            }
+        )
 
     return _history
 
 
 # The stages `pmx run` loads: every source's raw prices and the pipeline's daily assets.
-HISTORY_OF = {a.key: history_key(a.key) for a in (*RAW_PRICE_ASSETS.values(), *PIPELINE)
-              if a.partitions_def == TRADING_DAYS}
-HISTORY_ASSETS = tuple(_twin(a, HISTORY_OF) for a in (*RAW_PRICE_ASSETS.values(), *PIPELINE)
-                       if a.key in HISTORY_OF)
+HISTORY_OF = {
+    a.key: history_key(a.key)
+    for a in (*RAW_PRICE_ASSETS.values(), *PIPELINE)
+    if a.partitions_def == TRADING_DAYS
+}
+HISTORY_ASSETS = tuple(
+    _twin(a, HISTORY_OF) for a in (*RAW_PRICE_ASSETS.values(), *PIPELINE) if a.key in HISTORY_OF
+)

@@ -2,7 +2,6 @@
 walk-forward with purge, embargo, a validation window (early stopping) and a later calibration window
 (intervals, ensemble weights); registry lineage and feature importance."""
 
-
 import datetime as dt
 import json
 
@@ -15,22 +14,32 @@ from portfolio_dagster.assets.regimes import regime_probabilities
 from portfolio_dagster.assets.targets import targets
 from portfolio_dagster.partitions import WAREHOUSE_POOL
 from portfolio_dagster.quant import walk_forward
+from portfolio_dagster.quant.calendar import session_offset
 from portfolio_dagster.quant.models import ENSEMBLE, ArtifactError, Ensemble, load_model
 from portfolio_dagster.quant.models.selection import (
-    BASE_CANDIDATE, add_history, candidate_hash, candidate_spec, candidates_from_config, choice_record, choose,
+    add_history,
+    candidate_hash,
+    candidate_spec,
+    candidates_from_config,
+    choice_record,
+    choose,
     empty_history,
 )
 from portfolio_dagster.quant.models.training import (
-    ModelSet, context_days, model_feature_names, period_context, train_model_set, training_spec,
+    ModelSet,
+    context_days,
+    model_feature_names,
+    period_context,
+    train_model_set,
+    training_spec,
 )
 from portfolio_dagster.quant.regimes import with_regime_columns
 from portfolio_dagster.quant.targets import target_name
-from portfolio_dagster.quant.calendar import session_offset
 from portfolio_dagster.resources.alerts import DECAY_RETRAIN_FINISHED, raise_alert
 from portfolio_dagster.resources.artifacts import ArtifactStore, sha256, verified
-from portfolio_dagster.run_tags import DECAY, DRIFT, REASON_TAG, SCHEDULE, TRIGGER_TAG, VALID_FROM_TAG
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
+from portfolio_dagster.run_tags import DECAY, DRIFT, REASON_TAG, SCHEDULE, TRIGGER_TAG, VALID_FROM_TAG
 
 MODEL_LINEAGE_SECTIONS = ("data", "features", "targets", "models")
 ML_OFF_NOTE = "models.enabled is empty: ML is off; forecasts stay empty and signals use the rule-based path"
@@ -44,28 +53,54 @@ def model_set_id(horizon: int, valid_from: pd.Timestamp, config_hash: str) -> st
     return f"set-h{horizon}-{valid_from:%Y%m%d}-{config_hash}"
 
 
-def _registry_rows(ms: ModelSet, artifacts: ArtifactStore, h: int, config_hash: str, trained_at,
-                   selection: dict, why: tuple[str, str]) -> list[dict]:
+def _registry_rows(
+    ms: ModelSet,
+    artifacts: ArtifactStore,
+    h: int,
+    config_hash: str,
+    trained_at,
+    selection: dict,
+    why: tuple[str, str],
+) -> list[dict]:
     """selection: candidate, selection_hash, selected and the choice record (ensemble metrics); why:
     (trigger, reason) of the retrain."""
     asof, win = ms.split.asof, ms.split.window
-    common = {"horizon": h, "train_start": win.start.date(), "train_end": win.end.date(),
-              "valid_from": asof.date(), "trained_at": trained_at, "config_hash": config_hash,
-              "features": json.dumps(ms.models[next(iter(ms.models))].feature_names),
-              "model_set_id": model_set_id(h, asof, config_hash), "fit_end": ms.split.fit_end.date(),
-              "validation_start": ms.split.validation_start.date(),
-              "validation_end": ms.split.validation_end.date() if ms.split.validation_end is not None else None,
-              "calibration_start": ms.split.calibration_start.date()
-              if ms.split.calibration_start is not None else None,
-              "candidate": selection["candidate"], "selection_hash": selection["selection_hash"],
-              "selected": selection["selected"], "trigger": why[0], "reason": why[1]}
+    common = {
+        "horizon": h,
+        "train_start": win.start.date(),
+        "train_end": win.end.date(),
+        "valid_from": asof.date(),
+        "trained_at": trained_at,
+        "config_hash": config_hash,
+        "features": json.dumps(ms.models[next(iter(ms.models))].feature_names),
+        "model_set_id": model_set_id(h, asof, config_hash),
+        "fit_end": ms.split.fit_end.date(),
+        "validation_start": ms.split.validation_start.date(),
+        "validation_end": ms.split.validation_end.date() if ms.split.validation_end is not None else None,
+        "calibration_start": ms.split.calibration_start.date()
+        if ms.split.calibration_start is not None
+        else None,
+        "candidate": selection["candidate"],
+        "selection_hash": selection["selection_hash"],
+        "selected": selection["selected"],
+        "trigger": why[0],
+        "reason": why[1],
+    }
     rows = []
     for family, model in [*ms.models.items(), (ENSEMBLE, ms.ensemble)]:
         mid = model_id(family, h, asof, config_hash)
         path = model.save(artifacts.model_path(mid, ".json"))
         metrics = ms.metrics[family] | ({"selection": selection["record"]} if family == ENSEMBLE else {})
-        rows.append(common | {"model_id": mid, "model_type": family, "metrics": json.dumps(metrics),
-                              "artifact": str(path), "artifact_sha256": sha256(path)})
+        rows.append(
+            common
+            | {
+                "model_id": mid,
+                "model_type": family,
+                "metrics": json.dumps(metrics),
+                "artifact": str(path),
+                "artifact_sha256": sha256(path),
+            }
+        )
     return rows
 
 
@@ -80,26 +115,38 @@ def predict_registered_set(reg: pd.DataFrame, ctx: pd.DataFrame, keep, horizon: 
     loaded = {r.model_type: (r.model_id, load_registered(r)) for r in reg.itertuples()}
     ensemble_id, ensemble = loaded.pop(ENSEMBLE)
     out, points = [], {}
-    base = pd.DataFrame({"ticker": ctx["ticker"].to_numpy()[keep], "date": ctx["date"].to_numpy()[keep],
-                         "horizon": horizon})
+    base = pd.DataFrame(
+        {"ticker": ctx["ticker"].to_numpy()[keep], "date": ctx["date"].to_numpy()[keep], "horizon": horizon}
+    )
     for family, (mid, model) in sorted(loaded.items()):
         pred, lower, upper = model.predict_interval(ctx)
         points[family] = pred[keep]
-        out.append(base.assign(model=family, prediction=pred[keep], lower=lower[keep], upper=upper[keep],
-                               model_id=mid))
+        out.append(
+            base.assign(
+                model=family, prediction=pred[keep], lower=lower[keep], upper=upper[keep], model_id=mid
+            )
+        )
     pred, lower, upper = ensemble.interval(points)
     out.append(base.assign(model=ENSEMBLE, prediction=pred, lower=lower, upper=upper, model_id=ensemble_id))
     return out
 
 
-@dg.asset(pool=WAREHOUSE_POOL, group_name="models", kinds={"duckdb", "lightgbm", "xgboost", "pytorch", "sklearn"},
-          deps=[features, targets],
-          description="A model set per (retrain date, horizon) and configuration candidate: the enabled families "
-                      "(lightgbm, xgboost, tcn, lstm, bayesian_ridge, regime_adaptive) and their calibration-skill-"
-                      "weighted ensemble; with models.candidates, the nested walk-forward choice per retrain date "
-                      "(registry `selected`). Incremental: trains only the sets missing from model_registry.")
-def models(context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse,
-           artifacts: ArtifactStore) -> dg.MaterializeResult:
+@dg.asset(
+    pool=WAREHOUSE_POOL,
+    group_name="models",
+    kinds={"duckdb", "lightgbm", "xgboost", "pytorch", "sklearn"},
+    deps=[features, targets],
+    description="A model set per (retrain date, horizon) and configuration candidate: the enabled families "
+    "(lightgbm, xgboost, tcn, lstm, bayesian_ridge, regime_adaptive) and their calibration-skill-"
+    "weighted ensemble; with models.candidates, the nested walk-forward choice per retrain date "
+    "(registry `selected`). Incremental: trains only the sets missing from model_registry.",
+)
+def models(
+    context: dg.AssetExecutionContext,
+    settings: PipelineSettings,
+    warehouse: Warehouse,
+    artifacts: ArtifactStore,
+) -> dg.MaterializeResult:
     cfg = settings.config
     config_hash = cfg.fingerprint(*MODEL_LINEAGE_SECTIONS)
     if not cfg.models.enabled:
@@ -109,14 +156,20 @@ def models(context: dg.AssetExecutionContext, settings: PipelineSettings, wareho
     hashes = {c.name: candidate_hash(config_hash, c) for c in candidates}
     kinds = sorted({"return", *(c.target_kind for c in candidates)})
     table = warehouse.query(
-        "SELECT f.*, " + ", ".join(f"t.{target_name(h, k)}" for h in cfg.targets.horizons for k in kinds) +
-        " FROM features f JOIN targets t USING (ticker, date) ORDER BY date, ticker")
+        "SELECT f.*, "
+        + ", ".join(f"t.{target_name(h, k)}" for h in cfg.targets.horizons for k in kinds)
+        + " FROM features f JOIN targets t USING (ticker, date) ORDER BY date, ticker"
+    )
     if table.empty:
         raise dg.Failure("no features joined with targets: materialize prices, features and targets first")
     table["date"] = pd.to_datetime(table["date"])
     if "regime_adaptive" in cfg.models.enabled:
-        table = with_regime_columns(table, regime_probabilities(
-            warehouse, artifacts, cfg, None, table["date"].max().date() + dt.timedelta(days=1)))
+        table = with_regime_columns(
+            table,
+            regime_probabilities(
+                warehouse, artifacts, cfg, None, table["date"].max().date() + dt.timedelta(days=1)
+            ),
+        )
     calendar = pd.DatetimeIndex(table["date"].unique()).sort_values()
     schedule = walk_forward.retrain_dates(calendar, cfg.backtest.start, cfg.models.retrain_frequency)
     trigger, reason, requested = requested_retrain(context.run.tags, calendar)
@@ -125,13 +178,17 @@ def models(context: dg.AssetExecutionContext, settings: PipelineSettings, wareho
         schedule = schedule.union(pd.DatetimeIndex([requested]))
     registered = warehouse.query(
         "SELECT model_id, model_type, model_set_id, artifact, artifact_sha256 FROM model_registry "
-        "WHERE config_hash IN (SELECT unnest(?))", [sorted(set(hashes.values()))])
+        "WHERE config_hash IN (SELECT unnest(?))",
+        [sorted(set(hashes.values()))],
+    )
     existing = set(registered.get("model_set_id", []))
     trained_at = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
     rows, importance, skipped = [], [], 0
     selecting = len(candidates) > 1
     for h in cfg.targets.horizons:
-        specs = {c.name: candidate_spec(training_spec(cfg.models, h, cfg.features.selected), c) for c in candidates}
+        specs = {
+            c.name: candidate_spec(training_spec(cfg.models, h, cfg.features.selected), c) for c in candidates
+        }
         lookback = max(context_days(s) for s in specs.values())
         history = {c.name: empty_history() for c in candidates}
         ids = {asof: {c.name: model_set_id(h, asof, hashes[c.name]) for c in candidates} for asof in schedule}
@@ -139,23 +196,42 @@ def models(context: dg.AssetExecutionContext, settings: PipelineSettings, wareho
         for i, asof in enumerate(schedule):
             if not missing or asof > missing[-1] or (not selecting and asof not in missing):
                 continue
-            new_sets = {n: train_model_set(table, calendar, asof, target_name(h), specs[n])
-                        for n, sid in ids[asof].items() if sid not in existing}
+            new_sets = {
+                n: train_model_set(table, calendar, asof, target_name(h), specs[n])
+                for n, sid in ids[asof].items()
+                if sid not in existing
+            }
             if any(ms is None for ms in new_sets.values()):
                 skipped += 1
                 continue
             choice = choose(asof, history, calendar, h, cfg.models.embargo_days)
-            why = (trigger, reason) if asof == requested else (SCHEDULE, "retrain calendar "
-                                                                f"({cfg.models.retrain_frequency})")
+            why = (
+                (trigger, reason)
+                if asof == requested
+                else (SCHEDULE, f"retrain calendar ({cfg.models.retrain_frequency})")
+            )
             for name, ms in new_sets.items():
-                new = _registry_rows(ms, artifacts, h, hashes[name], trained_at, {
-                    "candidate": name, "selection_hash": config_hash, "selected": name == choice.chosen,
-                    "record": choice_record(choice, name)}, why)
+                new = _registry_rows(
+                    ms,
+                    artifacts,
+                    h,
+                    hashes[name],
+                    trained_at,
+                    {
+                        "candidate": name,
+                        "selection_hash": config_hash,
+                        "selected": name == choice.chosen,
+                        "record": choice_record(choice, name),
+                    },
+                    why,
+                )
                 rows += new
                 by_type = {r["model_type"]: r["model_id"] for r in new}
-                importance.append(ms.importance.assign(model_id=ms.importance["family"].map(by_type), horizon=h,
-                                                       valid_from=asof.date())
-                                  .rename(columns={"family": "model_type"}))
+                importance.append(
+                    ms.importance.assign(
+                        model_id=ms.importance["family"].map(by_type), horizon=h, valid_from=asof.date()
+                    ).rename(columns={"family": "model_type"})
+                )
             if not selecting:
                 continue
             # Each candidate's forecasts of this period: inner history for the later choices.
@@ -166,7 +242,9 @@ def models(context: dg.AssetExecutionContext, settings: PipelineSettings, wareho
                     point = new_sets[name].predict(ctx)[ENSEMBLE][0]
                 else:
                     try:
-                        frames = predict_registered_set(registered[registered["model_set_id"] == sid], ctx, keep, h)
+                        frames = predict_registered_set(
+                            registered[registered["model_set_id"] == sid], ctx, keep, h
+                        )
                     except ArtifactError as exc:
                         raise dg.Failure(str(exc)) from None
                     point = np.zeros(len(ctx))
@@ -175,22 +253,33 @@ def models(context: dg.AssetExecutionContext, settings: PipelineSettings, wareho
     warehouse.replace_where("model_registry", pd.DataFrame(rows), "model_id", [r["model_id"] for r in rows])
     if requested is not None:
         served = sorted({r["model_set_id"] for r in rows if r["valid_from"] == requested.date()})
-        raise_alert(warehouse, cfg, DECAY_RETRAIN_FINISHED,
-                    f"{trigger} retrain finished: {len(served)} model set(s) valid from {requested.date()}"
-                    + ("" if served else " (none trained: not enough history, or already registered)"),
-                    run_id=context.run.run_id, log=context.log,
-                    details={"trigger": trigger, "valid_from": str(requested.date()), "model_sets": len(served)})
+        raise_alert(
+            warehouse,
+            cfg,
+            DECAY_RETRAIN_FINISHED,
+            f"{trigger} retrain finished: {len(served)} model set(s) valid from {requested.date()}"
+            + ("" if served else " (none trained: not enough history, or already registered)"),
+            run_id=context.run.run_id,
+            log=context.log,
+            details={"trigger": trigger, "valid_from": str(requested.date()), "model_sets": len(served)},
+        )
     imp = pd.concat(importance, ignore_index=True) if importance else pd.DataFrame()
     warehouse.replace_where("feature_importance", imp, "model_id", sorted(set(imp.get("model_id", []))))
-    return dg.MaterializeResult(metadata={
-        "trained": len(rows), "model_sets_already_trained": len(existing), "skipped_short_history": skipped,
-        "candidates": ", ".join(f"{c.name} ({hashes[c.name]})" for c in candidates),
-        "retrain_dates": len(schedule), "enabled": ", ".join(cfg.models.enabled), "config_hash": config_hash,
-        "features": dg.MetadataValue.json(list(model_feature_names(cfg.features.selected))),
-        "latest_valid_from": str(schedule.max().date()) if len(schedule) else "none",
-        "ensemble_weights_latest": dg.MetadataValue.json(_latest_weights(rows)),
-        "feature_importance": dg.MetadataValue.md(_importance_markdown(imp)),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "trained": len(rows),
+            "model_sets_already_trained": len(existing),
+            "skipped_short_history": skipped,
+            "candidates": ", ".join(f"{c.name} ({hashes[c.name]})" for c in candidates),
+            "retrain_dates": len(schedule),
+            "enabled": ", ".join(cfg.models.enabled),
+            "config_hash": config_hash,
+            "features": dg.MetadataValue.json(list(model_feature_names(cfg.features.selected))),
+            "latest_valid_from": str(schedule.max().date()) if len(schedule) else "none",
+            "ensemble_weights_latest": dg.MetadataValue.json(_latest_weights(rows)),
+            "feature_importance": dg.MetadataValue.md(_importance_markdown(imp)),
+        }
+    )
 
 
 def requested_retrain(tags: dict, calendar: pd.DatetimeIndex) -> tuple[str, str, pd.Timestamp | None]:
@@ -209,7 +298,11 @@ def _latest_weights(rows: list[dict]) -> dict:
     if not ens:
         return {}
     latest = max(r["valid_from"] for r in ens)
-    return {f"h{r['horizon']}": json.loads(r["metrics"]).get("weights", {}) for r in ens if r["valid_from"] == latest}
+    return {
+        f"h{r['horizon']}": json.loads(r["metrics"]).get("weights", {})
+        for r in ens
+        if r["valid_from"] == latest
+    }
 
 
 def _importance_markdown(imp: pd.DataFrame) -> str:
@@ -218,5 +311,7 @@ def _importance_markdown(imp: pd.DataFrame) -> str:
         return "no new models"
     latest = imp[imp["valid_from"] == imp["valid_from"].max()]
     table = latest.groupby(["feature", "model_type"])["permutation"].mean().unstack() * 1e6
-    return f"Permutation importance, models valid from {latest['valid_from'].max()} (mean over horizons, " \
-           f"validation MSE rise x 1e6):\n\n" + table.round(3).to_markdown()
+    return (
+        f"Permutation importance, models valid from {latest['valid_from'].max()} (mean over horizons, "
+        f"validation MSE rise x 1e6):\n\n" + table.round(3).to_markdown()
+    )

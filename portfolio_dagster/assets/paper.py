@@ -5,7 +5,6 @@ Append-only: a session already booked is read, never rewritten (only `pmx paper 
 session is written in one transaction, so a kill mid-session leaves the previous one intact.
 """
 
-
 import datetime as dt
 import hashlib
 
@@ -36,44 +35,77 @@ PAPER_TABLES = ("paper_orders", "paper_fills", "paper_positions", "paper_account
 _PRICE_WINDOW_DAYS = 45
 
 
-@dg.asset(key=PAPER_LEDGER, partitions_def=TRADING_DAYS, backfill_policy=SINGLE_RUN, pool=WAREHOUSE_POOL,
-          group_name="operations", kinds={"duckdb", "pandas"},
-          deps=[allocations, dg.AssetDep(PAPER_LEDGER, partition_mapping=PREVIOUS_SESSION)],
-          description="Paper trading: each session fills the orders decided at the previous close (open, "
-                      "else close), marks the book at the close and orders toward the day's allocation "
-                      "(quant/trading.py, the backtest's rule). Append-only: booked sessions are never rewritten.")
-def paper_ledger(context: dg.AssetExecutionContext, settings: PipelineSettings,
-                 warehouse: Warehouse) -> dg.MaterializeResult:
+@dg.asset(
+    key=PAPER_LEDGER,
+    partitions_def=TRADING_DAYS,
+    backfill_policy=SINGLE_RUN,
+    pool=WAREHOUSE_POOL,
+    group_name="operations",
+    kinds={"duckdb", "pandas"},
+    deps=[allocations, dg.AssetDep(PAPER_LEDGER, partition_mapping=PREVIOUS_SESSION)],
+    description="Paper trading: each session fills the orders decided at the previous close (open, "
+    "else close), marks the book at the close and orders toward the day's allocation "
+    "(quant/trading.py, the backtest's rule). Append-only: booked sessions are never rewritten.",
+)
+def paper_ledger(
+    context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse
+) -> dg.MaterializeResult:
     cfg = settings.config
     start, end = window(context)
     prior = read_prior(warehouse)
-    days = warehouse.query("SELECT DISTINCT date FROM allocations WHERE date >= ? AND date < ? ORDER BY date",
-                           [min(prior.date or start, start), end])
+    days = warehouse.query(
+        "SELECT DISTINCT date FROM allocations WHERE date >= ? AND date < ? ORDER BY date",
+        [min(prior.date or start, start), end],
+    )
     days = [pd.Timestamp(d).date() for d in days["date"]] if len(days) else []
     sessions = [d for d in days if d >= start and (prior.date is None or d > prior.date)]
     already = sum(1 for d in days if d >= start and prior.date is not None and d <= prior.date)
     if sessions and prior.date is not None:
         expected = [d for d in days if d > prior.date][0]
         if sessions[0] != expected:
-            raise dg.Failure(f"paper ledger is booked through {prior.date}; book {expected} first "
-                             f"(pmx replay --start {expected}) before {sessions[0]}")
+            raise dg.Failure(
+                f"paper ledger is booked through {prior.date}; book {expected} first "
+                f"(pmx replay --start {expected}) before {sessions[0]}"
+            )
     shadow = _shadow(warehouse, cfg, end) if sessions else pd.Series(dtype=float)
-    rule = TradingRule(CostModel(cfg.backtest.cost_bps, cfg.backtest.half_spread_bps,
-                                 cfg.backtest.impact_coefficient, cfg.backtest.aum_usd),
-                       fractional=cfg.paper.fractional_shares, max_position=cfg.strategy.max_position,
-                       cap_tolerance=cfg.backtest.cap_tolerance)
+    rule = TradingRule(
+        CostModel(
+            cfg.backtest.cost_bps,
+            cfg.backtest.half_spread_bps,
+            cfg.backtest.impact_coefficient,
+            cfg.backtest.aum_usd,
+        ),
+        fractional=cfg.paper.fractional_shares,
+        max_position=cfg.strategy.max_position,
+        cap_tolerance=cfg.backtest.cap_tolerance,
+    )
     for d in sessions:
         decision = decision_row(warehouse, cfg, d, context.run.run_id)
         inputs = session_inputs(warehouse, cfg, prior, d, shadow, decision["decision_id"].iat[0])
         booked = book_session(prior, inputs, rule, cfg.paper.initial_cash_usd)
-        account = pd.DataFrame([booked.account | {"run_id": context.run.run_id,
-                                                  "booked_at": pd.Timestamp.now(tz="UTC").tz_localize(None)}])
-        warehouse.append_all([("paper_orders", booked.orders), ("paper_fills", booked.fills),
-                              ("paper_positions", booked.positions), ("paper_account", account),
-                              ("decision_runs", decision)])
-        prior = PriorSession(date=d, quantity=booked.positions.set_index("ticker")["quantity"],
-                             cash=booked.account["cash_usd"], nav=booked.account["nav_usd"],
-                             orders=booked.orders, control=inputs.control)
+        account = pd.DataFrame(
+            [
+                booked.account
+                | {"run_id": context.run.run_id, "booked_at": pd.Timestamp.now(tz="UTC").tz_localize(None)}
+            ]
+        )
+        warehouse.append_all(
+            [
+                ("paper_orders", booked.orders),
+                ("paper_fills", booked.fills),
+                ("paper_positions", booked.positions),
+                ("paper_account", account),
+                ("decision_runs", decision),
+            ]
+        )
+        prior = PriorSession(
+            date=d,
+            quantity=booked.positions.set_index("ticker")["quantity"],
+            cash=booked.account["cash_usd"],
+            nav=booked.account["nav_usd"],
+            orders=booked.orders,
+            control=inputs.control,
+        )
     return dg.MaterializeResult(metadata=_metadata(warehouse, len(sessions), already))
 
 
@@ -81,50 +113,72 @@ def read_prior(warehouse: Warehouse) -> PriorSession:
     """The ledger after its last booked session (an empty PriorSession when nothing is booked)."""
     last = warehouse.query("SELECT * FROM paper_account ORDER BY date DESC LIMIT 1")
     if last.empty:
-        return PriorSession(None, pd.Series(dtype=float), 0.0, None, pd.DataFrame(columns=ORDER_COLUMNS), None)
+        return PriorSession(
+            None, pd.Series(dtype=float), 0.0, None, pd.DataFrame(columns=ORDER_COLUMNS), None
+        )
     d = pd.Timestamp(last["date"].iat[0]).date()
     held = warehouse.query("SELECT ticker, quantity FROM paper_positions WHERE date = ?", [d])
     orders = warehouse.query("SELECT * FROM paper_orders WHERE date = ?", [d])
     # The controls the ledger decided under (allocations of that day may have been re-decided since).
-    return PriorSession(date=d, quantity=held.set_index("ticker")["quantity"] if len(held) else pd.Series(dtype=float),
-                        cash=float(last["cash_usd"].iat[0]), nav=float(last["nav_usd"].iat[0]),
-                        orders=orders if len(orders) else pd.DataFrame(columns=ORDER_COLUMNS),
-                        control=str(last["controls"].iat[0]))
+    return PriorSession(
+        date=d,
+        quantity=held.set_index("ticker")["quantity"] if len(held) else pd.Series(dtype=float),
+        cash=float(last["cash_usd"].iat[0]),
+        nav=float(last["nav_usd"].iat[0]),
+        orders=orders if len(orders) else pd.DataFrame(columns=ORDER_COLUMNS),
+        control=str(last["controls"].iat[0]),
+    )
 
 
-def session_inputs(warehouse: Warehouse, cfg, prior: PriorSession, d: dt.date, shadow: pd.Series,
-                   decision_id: str) -> SessionInputs:
+def session_inputs(
+    warehouse: Warehouse, cfg, prior: PriorSession, d: dt.date, shadow: pd.Series, decision_id: str
+) -> SessionInputs:
     """Everything session `d` needs, known at its close: the prior's and d's prices, d's allocation."""
     cash, benchmark = cfg.strategy.safe_assets[0], cfg.data.benchmark
     alloc = warehouse.query("SELECT date, ticker, weight, reasons FROM allocations WHERE date = ?", [d])
     tickers = sorted(set(alloc["ticker"]) | set(prior.quantity.index) | set(prior.orders["ticker"]))
     px = warehouse.query(
         "SELECT ticker, date, open, close, volume FROM prices WHERE ticker IN (SELECT unnest(?)) "
-        "AND date > ? AND date <= ? ORDER BY date", [tickers + [benchmark], d - dt.timedelta(_PRICE_WINDOW_DAYS), d])
+        "AND date > ? AND date <= ? ORDER BY date",
+        [tickers + [benchmark], d - dt.timedelta(_PRICE_WINDOW_DAYS), d],
+    )
     # Series that ended before the window (a safe-sleeve proxy) are carried at their last close.
-    last = warehouse.query("SELECT ticker, arg_max(close, date) AS close, max(date) AS date FROM prices "
-                           "WHERE ticker IN (SELECT unnest(?)) AND date <= ? GROUP BY ticker", [tickers, d])
+    last = warehouse.query(
+        "SELECT ticker, arg_max(close, date) AS close, max(date) AS date FROM prices "
+        "WHERE ticker IN (SELECT unnest(?)) AND date <= ? GROUP BY ticker",
+        [tickers, d],
+    )
     px["date"], last["date"] = pd.to_datetime(px["date"]), pd.to_datetime(last["date"])
     seed = last[~last.set_index(["ticker", "date"]).index.isin(px.set_index(["ticker", "date"]).index)]
     panel = pd.concat([seed.assign(open=np.nan, volume=np.nan), px], ignore_index=True)
-    close, opens, volume = (wide(panel, c).reindex(columns=tickers + [benchmark]) for c in ("close", "open", "volume"))
+    close, opens, volume = (
+        wide(panel, c).reindex(columns=tickers + [benchmark]) for c in ("close", "open", "volume")
+    )
     rows = pd.DatetimeIndex([pd.Timestamp(x) for x in ([prior.date] if prior.date else []) + [d]])
     impact = impact_inputs(close, volume, IMPACT_WINDOW_DAYS, cfg.backtest.fallback_adv_usd)
     market = market_panels(close[tickers], rows, tickers, opens[tickers], impact)
     weights = alloc.set_index("ticker")["weight"].reindex(tickers).fillna(0.0).to_numpy()
     control = daily_controls(alloc, cash)
     bench = close[benchmark].ffill() if benchmark in close else pd.Series(dtype=float)
-    bench_return = (float(bench.get(rows[-1]) / bench.get(rows[0]) - 1.0)
-                    if prior.date and rows[0] in bench.index and rows[-1] in bench.index else None)
+    bench_return = (
+        float(bench.get(rows[-1]) / bench.get(rows[0]) - 1.0)
+        if prior.date and rows[0] in bench.index and rows[-1] in bench.index
+        else None
+    )
     safe = set(cfg.strategy.safe_assets)
     shadow_value = shadow.get(pd.Timestamp(d))
     return SessionInputs(
-        session=d, assets=tickers, market=market, target=weights,
+        session=d,
+        assets=tickers,
+        market=market,
+        target=weights,
         scheduled=bool(risk_controls.rebalance_days(pd.DatetimeIndex([d]), cfg.backtest.rebalance)[0]),
         control=control.iat[0] if len(control) else "",
-        capped=np.array([t not in safe and t != benchmark for t in tickers]), decision_id=decision_id,
+        capped=np.array([t not in safe and t != benchmark for t in tickers]),
+        decision_id=decision_id,
         benchmark_return=bench_return,
-        backtest_return=None if shadow_value is None or pd.isna(shadow_value) else float(shadow_value))
+        backtest_return=None if shadow_value is None or pd.isna(shadow_value) else float(shadow_value),
+    )
 
 
 def decision_row(warehouse: Warehouse, cfg, d: dt.date, run_id: str) -> pd.DataFrame:
@@ -134,8 +188,17 @@ def decision_row(warehouse: Warehouse, cfg, d: dt.date, run_id: str) -> pd.DataF
     model_ids = ",".join(ids["model_id"]) if len(ids) else ""
     config_hash = cfg.fingerprint()
     decision_id = hashlib.sha256(f"{d}|{config_hash}|{model_ids}|{run_id}".encode()).hexdigest()[:16]
-    return pd.DataFrame([{"decision_id": decision_id, "date": d, "run_id": run_id, "config_hash": config_hash,
-                          "model_ids": model_ids}])
+    return pd.DataFrame(
+        [
+            {
+                "decision_id": decision_id,
+                "date": d,
+                "run_id": run_id,
+                "config_hash": config_hash,
+                "model_ids": model_ids,
+            }
+        ]
+    )
 
 
 def _shadow(warehouse: Warehouse, cfg, end: dt.date) -> pd.Series:
@@ -144,7 +207,7 @@ def _shadow(warehouse: Warehouse, cfg, end: dt.date) -> pd.Series:
     try:
         inputs = evaluation_inputs(warehouse, cfg, end=end, full=False)
     except dg.Failure:
-        return pd.Series(dtype=float)          # no allocations from backtest.start: no shadow
+        return pd.Series(dtype=float)  # no allocations from backtest.start: no shadow
     daily = product_run(inputs).daily
     return daily.set_index("date")["net_return"]
 
@@ -155,9 +218,15 @@ def _metadata(warehouse: Warehouse, booked: int, already: int) -> dict:
     if account.empty:
         return meta
     d = account["date"].iat[0]
-    held = warehouse.query("SELECT ticker, quantity, price, market_value_usd, weight FROM paper_positions "
-                           "WHERE date = ? ORDER BY market_value_usd DESC", [d])
-    meta |= {"date": str(pd.Timestamp(d).date()), "nav_usd": dg.MetadataValue.float(float(account["nav_usd"].iat[0])),
-             "cash_usd": dg.MetadataValue.float(float(account["cash_usd"].iat[0])),
-             "holdings": dg.MetadataValue.md(markdown_table(held.round(4)) if len(held) else "no holdings")}
+    held = warehouse.query(
+        "SELECT ticker, quantity, price, market_value_usd, weight FROM paper_positions "
+        "WHERE date = ? ORDER BY market_value_usd DESC",
+        [d],
+    )
+    meta |= {
+        "date": str(pd.Timestamp(d).date()),
+        "nav_usd": dg.MetadataValue.float(float(account["nav_usd"].iat[0])),
+        "cash_usd": dg.MetadataValue.float(float(account["cash_usd"].iat[0])),
+        "holdings": dg.MetadataValue.md(markdown_table(held.round(4)) if len(held) else "no holdings"),
+    }
     return meta

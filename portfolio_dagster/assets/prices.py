@@ -1,6 +1,5 @@
 """prices: the sources merged by priority and validated; failures go to rejected_prices."""
 
-
 import dagster as dg
 import pandas as pd
 
@@ -13,12 +12,19 @@ from portfolio_dagster.resources.warehouse import Warehouse
 OUTSIDE_UNIVERSE = "ticker not in the configured universe"
 
 
-@dg.asset(partitions_def=TRADING_DAYS, backfill_policy=SINGLE_RUN, pool=WAREHOUSE_POOL,
-          group_name="market_data", kinds={"duckdb", "pandas"}, deps=list(RAW_PRICE_ASSETS.values()),
-          description="Validated prices, one row per (ticker, date) from the first source in data.sources "
-                      "that has a valid row (a day missing in one source is filled from the next).")
-def prices(context: dg.AssetExecutionContext, settings: PipelineSettings,
-           warehouse: Warehouse) -> dg.MaterializeResult:
+@dg.asset(
+    partitions_def=TRADING_DAYS,
+    backfill_policy=SINGLE_RUN,
+    pool=WAREHOUSE_POOL,
+    group_name="market_data",
+    kinds={"duckdb", "pandas"},
+    deps=list(RAW_PRICE_ASSETS.values()),
+    description="Validated prices, one row per (ticker, date) from the first source in data.sources "
+    "that has a valid row (a day missing in one source is filled from the next).",
+)
+def prices(
+    context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse
+) -> dg.MaterializeResult:
     cfg = settings.config
     start, end = window(context)
     clean, rejected = [], []
@@ -31,7 +37,9 @@ def prices(context: dg.AssetExecutionContext, settings: PipelineSettings,
         extra = ", delivered_ticker" if source not in ("sample", "csv") else ""
         raw = warehouse.query(
             f"SELECT ticker, date, open, high, low, close, volume{extra} FROM raw_prices_{source} "
-            "WHERE date >= ? AND date < ? ORDER BY ticker, date", [start, end])
+            "WHERE date >= ? AND date < ? ORDER BY ticker, date",
+            [start, end],
+        )
         raw_rows[source] = len(raw)
         if raw.empty:
             continue
@@ -49,18 +57,25 @@ def prices(context: dg.AssetExecutionContext, settings: PipelineSettings,
     merged_away = clean_rows - len(merged)
     # Reconciliation: every raw row is a price, a rejected row, or a duplicate of a higher-priority source.
     if total_raw != len(merged) + len(rejected_all) + merged_away:
-        raise dg.Failure(f"prices do not reconcile: raw {total_raw} != clean {len(merged)} + rejected "
-                         f"{len(rejected_all)} + merged {merged_away}")
+        raise dg.Failure(
+            f"prices do not reconcile: raw {total_raw} != clean {len(merged)} + rejected "
+            f"{len(rejected_all)} + merged {merged_away}"
+        )
     warehouse.replace_range("prices", merged, start, end)
     warehouse.replace_range("rejected_prices", rejected_all, start, end)
     reasons = rejected_all["reason"].value_counts().to_dict() if len(rejected_all) else {}
     by_source = merged["source"].value_counts().to_dict() if len(merged) else {}
-    return dg.MaterializeResult(metadata={
-        "rows": len(merged), "raw_rows": total_raw, "rejected_rows": len(rejected_all),
-        "merged_away": merged_away, "reconciles": True,
-        "raw_rows_by_source": dg.MetadataValue.json(raw_rows),
-        "rows_by_source": dg.MetadataValue.json({k: int(v) for k, v in by_source.items()}),
-        "rejected_by_reason": dg.MetadataValue.json({k: int(v) for k, v in reasons.items()}),
-        "tickers": int(merged["ticker"].nunique()) if len(merged) else 0,
-        "newest": str(merged["date"].max().date()) if len(merged) else "none",
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "rows": len(merged),
+            "raw_rows": total_raw,
+            "rejected_rows": len(rejected_all),
+            "merged_away": merged_away,
+            "reconciles": True,
+            "raw_rows_by_source": dg.MetadataValue.json(raw_rows),
+            "rows_by_source": dg.MetadataValue.json({k: int(v) for k, v in by_source.items()}),
+            "rejected_by_reason": dg.MetadataValue.json({k: int(v) for k, v in reasons.items()}),
+            "tickers": int(merged["ticker"].nunique()) if len(merged) else 0,
+            "newest": str(merged["date"].max().date()) if len(merged) else "none",
+        }
+    )

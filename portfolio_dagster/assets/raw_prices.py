@@ -4,7 +4,6 @@ Incremental: a run over [start, end) replaces only that range of its table; live
 range plus data.live.overlap_days before it (late corrections), so a daily run's cost does not grow
 with the history already stored. A range with no XNYS session (a holiday) is an empty, valid partition."""
 
-
 import datetime as dt
 from pathlib import Path
 
@@ -18,7 +17,11 @@ from portfolio_dagster.resources.alerts import CRITICAL, SOURCE_FAILED, WARNING,
 from portfolio_dagster.resources.provider_keys import ProviderKeys
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.sources import (
-    SAFE_SERIES_NOTE, DataError, read_price_csv, sample_all, series_spans,
+    SAFE_SERIES_NOTE,
+    DataError,
+    read_price_csv,
+    sample_all,
+    series_spans,
 )
 from portfolio_dagster.resources.sources.alpha_vantage import AlphaVantageSource
 from portfolio_dagster.resources.sources.finnhub import FinnhubSource
@@ -27,8 +30,13 @@ from portfolio_dagster.resources.sources.throttle import Throttle
 from portfolio_dagster.resources.sources.yfinance import YFinanceSource
 from portfolio_dagster.resources.warehouse import Warehouse
 
-_COMMON = dict(partitions_def=TRADING_DAYS, backfill_policy=SINGLE_RUN, pool=WAREHOUSE_POOL,
-               group_name="market_data", kinds={"duckdb", "pandas"})
+_COMMON = dict(
+    partitions_def=TRADING_DAYS,
+    backfill_policy=SINGLE_RUN,
+    pool=WAREHOUSE_POOL,
+    group_name="market_data",
+    kinds={"duckdb", "pandas"},
+)
 LIVE_SOURCES = ("yfinance", "alpha_vantage", "finnhub")
 
 
@@ -37,37 +45,56 @@ def _in_window(frame: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFram
     return frame[(dates >= start) & (dates < end)]
 
 
-def _store(warehouse: Warehouse, table: str, frame: pd.DataFrame, start: dt.date, end: dt.date,
-           **metadata: object) -> dg.MaterializeResult:
+def _store(
+    warehouse: Warehouse, table: str, frame: pd.DataFrame, start: dt.date, end: dt.date, **metadata: object
+) -> dg.MaterializeResult:
     frame = frame.assign(ingested_at=pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s"))
     warehouse.replace_range(table, frame, start, end)
-    return dg.MaterializeResult(metadata={
-        "rows": len(frame), "tickers": int(frame["ticker"].nunique()),
-        "newest": str(max(frame["date"])) if len(frame) else "none", **metadata,
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "rows": len(frame),
+            "tickers": int(frame["ticker"].nunique()),
+            "newest": str(max(frame["date"])) if len(frame) else "none",
+            **metadata,
+        }
+    )
 
 
-@dg.asset(**_COMMON, description="Bundled sample: 20 US large caps and the S&P 500 index (skfolio, adjusted "
-          "closes 1990-01-02..2022-12-28), CASH from the Fama-French risk-free rate (to 2018-11-30) and a "
-          "BOND total-return proxy from Moody's AAA yields (to 2019-01-31); no rows past a series' end.")
-def raw_prices_sample(context: dg.AssetExecutionContext, settings: PipelineSettings,
-                      warehouse: Warehouse) -> dg.MaterializeResult:
+@dg.asset(
+    **_COMMON,
+    description="Bundled sample: 20 US large caps and the S&P 500 index (skfolio, adjusted "
+    "closes 1990-01-02..2022-12-28), CASH from the Fama-French risk-free rate (to 2018-11-30) and a "
+    "BOND total-return proxy from Moody's AAA yields (to 2019-01-31); no rows past a series' end.",
+)
+def raw_prices_sample(
+    context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse
+) -> dg.MaterializeResult:
     cfg = settings.config
     start, end = window(context)
     frame = _in_window(sample_all(cfg.data.benchmark), start, end)
     if cfg.data.tickers is not None:
         frame = frame[frame["ticker"].isin(instruments(cfg))]
-    ended = sorted(t for t, span in series_spans(sample_all(cfg.data.benchmark)).items()
-                   if dt.date.fromisoformat(span.split("..")[1]) < end - dt.timedelta(days=1))
-    return _store(warehouse, "raw_prices_sample", frame, start, end,
-                  series_spans=dg.MetadataValue.json(series_spans(frame) if len(frame) else {}),
-                  series_ended_before_window_end=", ".join(ended) or "none",
-                  note=SAFE_SERIES_NOTE)
+    ended = sorted(
+        t
+        for t, span in series_spans(sample_all(cfg.data.benchmark)).items()
+        if dt.date.fromisoformat(span.split("..")[1]) < end - dt.timedelta(days=1)
+    )
+    return _store(
+        warehouse,
+        "raw_prices_sample",
+        frame,
+        start,
+        end,
+        series_spans=dg.MetadataValue.json(series_spans(frame) if len(frame) else {}),
+        series_ended_before_window_end=", ".join(ended) or "none",
+        note=SAFE_SERIES_NOTE,
+    )
 
 
 @dg.asset(**_COMMON, description="A user's CSV file (date,ticker,close[,open,high,low,volume]), as read.")
-def raw_prices_csv(context: dg.AssetExecutionContext, settings: PipelineSettings,
-                   warehouse: Warehouse) -> dg.MaterializeResult:
+def raw_prices_csv(
+    context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse
+) -> dg.MaterializeResult:
     cfg = settings.config.data
     start, end = window(context)
     if not cfg.csv_path:
@@ -89,11 +116,23 @@ def live_source(name: str, settings: PipelineSettings, keys: ProviderKeys):
         cache = Path(live.cache_dir) if Path(live.cache_dir).is_absolute() else paths.home() / live.cache_dir
     if name == "yfinance":
         # yfinance does its own HTTP; it gets the same limiter, retries and cache as the HTTP sources.
-        return YFinanceSource(throttle=Throttle(name, cache, live.requests_per_minute.get(name, 60.0),
-                                                max_retries=live.max_retries,
-                                                backoff_seconds=live.backoff_seconds))
-    client = HttpClient(name, cache, live.requests_per_minute.get(name, 60.0), max_retries=live.max_retries,
-                        backoff_seconds=live.backoff_seconds, timeout_seconds=live.timeout_seconds)
+        return YFinanceSource(
+            throttle=Throttle(
+                name,
+                cache,
+                live.requests_per_minute.get(name, 60.0),
+                max_retries=live.max_retries,
+                backoff_seconds=live.backoff_seconds,
+            )
+        )
+    client = HttpClient(
+        name,
+        cache,
+        live.requests_per_minute.get(name, 60.0),
+        max_retries=live.max_retries,
+        backoff_seconds=live.backoff_seconds,
+        timeout_seconds=live.timeout_seconds,
+    )
     source_class = {"alpha_vantage": AlphaVantageSource, "finnhub": FinnhubSource}[name]
     return source_class(client, keys.key(name))
 
@@ -113,11 +152,18 @@ def fetch_range(source, tickers: list[str], start: dt.date, end: dt.date, today:
 
 
 def _live_asset(name: str):
-    @dg.asset(**_COMMON, name=f"raw_prices_{name}",
-              description=f"Daily prices from {name}, adjusted; each run fetches its range plus "
-                          "data.live.overlap_days before it, with retries, a rate limit and a disk cache.")
-    def _asset(context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse,
-               provider_keys: ProviderKeys) -> dg.MaterializeResult:
+    @dg.asset(
+        **_COMMON,
+        name=f"raw_prices_{name}",
+        description=f"Daily prices from {name}, adjusted; each run fetches its range plus "
+        "data.live.overlap_days before it, with retries, a rate limit and a disk cache.",
+    )
+    def _asset(
+        context: dg.AssetExecutionContext,
+        settings: PipelineSettings,
+        warehouse: Warehouse,
+        provider_keys: ProviderKeys,
+    ) -> dg.MaterializeResult:
         cfg = settings.config
         start, end = window(context)
         if not cfg.data.tickers:
@@ -125,23 +171,36 @@ def _live_asset(name: str):
         tickers = instruments(cfg)
         fetch_start = overlap_start(start, cfg.data.live.overlap_days)
         try:
-            frame = fetch_range(live_source(name, settings, provider_keys), tickers, fetch_start, end,
-                                dt.date.today())
+            frame = fetch_range(
+                live_source(name, settings, provider_keys), tickers, fetch_start, end, dt.date.today()
+            )
         except DataError as exc:
             fallbacks = [s for s in cfg.data.sources if s != name]
-            raise_alert(warehouse, cfg, SOURCE_FAILED,
-                        f"{exc}; " + (f"falling back to {', '.join(fallbacks)}" if fallbacks else "no fallback source"),
-                        severity=WARNING if fallbacks else CRITICAL, run_id=context.run.run_id, log=context.log,
-                        details={"source": name, "range": f"{fetch_start}..{end - dt.timedelta(days=1)}",
-                                 "fallback_to": ", ".join(fallbacks) or None})
+            raise_alert(
+                warehouse,
+                cfg,
+                SOURCE_FAILED,
+                f"{exc}; "
+                + (f"falling back to {', '.join(fallbacks)}" if fallbacks else "no fallback source"),
+                severity=WARNING if fallbacks else CRITICAL,
+                run_id=context.run.run_id,
+                log=context.log,
+                details={
+                    "source": name,
+                    "range": f"{fetch_start}..{end - dt.timedelta(days=1)}",
+                    "fallback_to": ", ".join(fallbacks) or None,
+                },
+            )
             if not fallbacks:
                 raise dg.Failure(str(exc)) from None
             # An outage (after retries) must not stop the day: keep this table's stored rows and let
             # `prices` take the range from the next source in priority order.
             context.log.warning(f"{name} failed, falling back to {', '.join(fallbacks)}: {exc}")
-            return dg.MaterializeResult(metadata={"rows": 0, "source_failed": str(exc),
-                                                  "fallback_to": ", ".join(fallbacks)})
+            return dg.MaterializeResult(
+                metadata={"rows": 0, "source_failed": str(exc), "fallback_to": ", ".join(fallbacks)}
+            )
         return _store(warehouse, f"raw_prices_{name}", frame, fetch_start, end, fetched_from=str(fetch_start))
+
     return _asset
 
 
@@ -149,5 +208,10 @@ raw_prices_yfinance = _live_asset("yfinance")
 raw_prices_alpha_vantage = _live_asset("alpha_vantage")
 raw_prices_finnhub = _live_asset("finnhub")
 
-RAW_PRICE_ASSETS = {"sample": raw_prices_sample, "csv": raw_prices_csv, "yfinance": raw_prices_yfinance,
-                    "alpha_vantage": raw_prices_alpha_vantage, "finnhub": raw_prices_finnhub}
+RAW_PRICE_ASSETS = {
+    "sample": raw_prices_sample,
+    "csv": raw_prices_csv,
+    "yfinance": raw_prices_yfinance,
+    "alpha_vantage": raw_prices_alpha_vantage,
+    "finnhub": raw_prices_finnhub,
+}

@@ -1,6 +1,5 @@
 """regimes: the market regime known at each close, from a point-in-time 4-state GaussianHMM."""
 
-
 import datetime as dt
 import json
 
@@ -13,7 +12,12 @@ from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POO
 from portfolio_dagster.quant import walk_forward
 from portfolio_dagster.quant.panel import wide
 from portfolio_dagster.quant.regimes import (
-    REGIME_STATES, RegimeHMM, fit_key, market_features, regime_table, walk_forward_probabilities,
+    REGIME_STATES,
+    RegimeHMM,
+    fit_key,
+    market_features,
+    regime_table,
+    walk_forward_probabilities,
 )
 from portfolio_dagster.resources.artifacts import ArtifactStore
 from portfolio_dagster.resources.settings import PipelineSettings
@@ -42,8 +46,9 @@ def _cached_fit(artifacts: ArtifactStore):
     return fit
 
 
-def regime_probabilities(warehouse: Warehouse, artifacts: ArtifactStore, cfg: PipelineConfig,
-                         start: dt.date | None, end: dt.date) -> pd.DataFrame:
+def regime_probabilities(
+    warehouse: Warehouse, artifacts: ArtifactStore, cfg: PipelineConfig, start: dt.date | None, end: dt.date
+) -> pd.DataFrame:
     """Point-in-time regime probabilities (date index x REGIME_STATES) for start <= date < end
     (all dates before `end` when start is None), from market history since data.start."""
     m = cfg.models
@@ -54,33 +59,51 @@ def regime_probabilities(warehouse: Warehouse, artifacts: ArtifactStore, cfg: Pi
     feats = market_features(wide(history, "close"))
     if len(feats) <= m.regime_min_train_days:
         return empty
-    refits = walk_forward.retrain_dates(feats.index, feats.index[m.regime_min_train_days].date(),
-                                        m.retrain_frequency)
+    refits = walk_forward.retrain_dates(
+        feats.index, feats.index[m.regime_min_train_days].date(), m.retrain_frequency
+    )
     if start is not None:
         # Only the fits whose validity reaches the window: the last refit <= start onward.
-        refits = refits[max(0, int(refits.searchsorted(pd.Timestamp(start), side="right")) - 1):]
-    probs = walk_forward_probabilities(feats, refits, m.seed, m.regime_min_train_days,
-                                       m.rolling_days if m.window == "rolling" else None,
-                                       fit=_cached_fit(artifacts))
+        refits = refits[max(0, int(refits.searchsorted(pd.Timestamp(start), side="right")) - 1) :]
+    probs = walk_forward_probabilities(
+        feats,
+        refits,
+        m.seed,
+        m.regime_min_train_days,
+        m.rolling_days if m.window == "rolling" else None,
+        fit=_cached_fit(artifacts),
+    )
     keep = probs.index < pd.Timestamp(end)
     if start is not None:
         keep &= probs.index >= pd.Timestamp(start)
     return probs[keep]
 
 
-@dg.asset(partitions_def=TRADING_DAYS, backfill_policy=SINGLE_RUN, pool=WAREHOUSE_POOL,
-          group_name="strategy", kinds={"duckdb", "hmmlearn"}, deps=[prices],
-          description="Market regime at each close: forward-filtered 4-state GaussianHMM on equal-weight market "
-                      "return and volatility, refitted on the models' retrain schedule with data before each refit.")
-def regimes(context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse,
-            artifacts: ArtifactStore) -> dg.MaterializeResult:
+@dg.asset(
+    partitions_def=TRADING_DAYS,
+    backfill_policy=SINGLE_RUN,
+    pool=WAREHOUSE_POOL,
+    group_name="strategy",
+    kinds={"duckdb", "hmmlearn"},
+    deps=[prices],
+    description="Market regime at each close: forward-filtered 4-state GaussianHMM on equal-weight market "
+    "return and volatility, refitted on the models' retrain schedule with data before each refit.",
+)
+def regimes(
+    context: dg.AssetExecutionContext,
+    settings: PipelineSettings,
+    warehouse: Warehouse,
+    artifacts: ArtifactStore,
+) -> dg.MaterializeResult:
     cfg = settings.config
     start, end = window(context)
     table = regime_table(regime_probabilities(warehouse, artifacts, cfg, start, end))
     warehouse.replace_range("regimes", table, start, end)
-    return dg.MaterializeResult(metadata={
-        "rows": len(table),
-        "states": dg.MetadataValue.json(table["state"].value_counts().to_dict() if len(table) else {}),
-        "refit": cfg.models.retrain_frequency,
-        "first_date": str(table["date"].min().date()) if len(table) else "none",
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "rows": len(table),
+            "states": dg.MetadataValue.json(table["state"].value_counts().to_dict() if len(table) else {}),
+            "refit": cfg.models.retrain_frequency,
+            "first_date": str(table["date"].min().date()) if len(table) else "none",
+        }
+    )

@@ -1,6 +1,5 @@
 """report: the self-contained HTML report a PM reads, from the backtest's tables."""
 
-
 import dagster as dg
 import pandas as pd
 
@@ -17,26 +16,44 @@ REPORT_FILE = "report.html"
 def drift_section(warehouse: Warehouse, cfg) -> DriftSection:
     """Feature drift of the model set in use (the feature_drift check's figures)."""
     found = drift_report(warehouse, cfg.operations, cfg.strategy.signal_horizon)
-    caption = found.note or (f"Model set {found.model_set_id}: its inputs over the newest sessions "
-                             f"{found.recent_window} vs its training window {found.train_window}.")
+    caption = found.note or (
+        f"Model set {found.model_set_id}: its inputs over the newest sessions "
+        f"{found.recent_window} vs its training window {found.train_window}."
+    )
     return DriftSection(found.table, found.threshold, caption, found.rule)
 
 
 def paper_section(warehouse: Warehouse) -> PaperSection:
     """The paper ledger's sessions, the last session's orders and holdings."""
-    account = warehouse.query("SELECT date, nav_usd, cash_usd, daily_return, backtest_return, benchmark_return "
-                              "FROM paper_account ORDER BY date")
+    account = warehouse.query(
+        "SELECT date, nav_usd, cash_usd, daily_return, backtest_return, benchmark_return "
+        "FROM paper_account ORDER BY date"
+    )
     last = account["date"].max() if len(account) else None
-    orders = warehouse.query("SELECT date, ticker, side, quantity, reference_price, target_weight, previous_weight, "
-                             "reason FROM paper_orders WHERE date = ? ORDER BY ticker", [last]) if last else account
-    held = warehouse.query("SELECT * FROM paper_positions WHERE date = ? ORDER BY weight DESC", [last]) if last \
+    orders = (
+        warehouse.query(
+            "SELECT date, ticker, side, quantity, reference_price, target_weight, previous_weight, "
+            "reason FROM paper_orders WHERE date = ? ORDER BY ticker",
+            [last],
+        )
+        if last
         else account
+    )
+    held = (
+        warehouse.query("SELECT * FROM paper_positions WHERE date = ? ORDER BY weight DESC", [last])
+        if last
+        else account
+    )
     return PaperSection(account, orders, held)
 
 
 @dg.asset(group_name="evaluation", kinds={"html"}, deps=[backtest])
-def report(context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse,
-           artifacts: ArtifactStore) -> dg.MaterializeResult:
+def report(
+    context: dg.AssetExecutionContext,
+    settings: PipelineSettings,
+    warehouse: Warehouse,
+    artifacts: ArtifactStore,
+) -> dg.MaterializeResult:
     q = warehouse.query
     daily = q("SELECT date, strategy, net_return, equity FROM backtest_daily ORDER BY date")
     if daily.empty:
@@ -47,14 +64,18 @@ def report(context: dg.AssetExecutionContext, settings: PipelineSettings, wareho
         summary=q("SELECT * FROM backtest_summary"),
         daily=daily,
         rolling=q("SELECT * FROM backtest_rolling ORDER BY date"),
-        allocations=q("SELECT date, ticker, weight, sleeve FROM allocations WHERE date >= ? ORDER BY date",
-                      [settings.config.backtest.start]),
+        allocations=q(
+            "SELECT date, ticker, weight, sleeve FROM allocations WHERE date >= ? ORDER BY date",
+            [settings.config.backtest.start],
+        ),
         regimes=q("SELECT date, state, probabilities FROM regimes WHERE date >= ? ORDER BY date", [first]),
         regime_performance=q("SELECT * FROM backtest_regimes ORDER BY strategy, state"),
         criteria=q("SELECT * FROM backtest_criteria ORDER BY rowid"),
         variants=q("SELECT * FROM backtest_variants"),
-        spans=q("SELECT ticker, min(date) AS first, max(date) AS last, count(*) AS days FROM prices "
-                "GROUP BY ticker ORDER BY ticker"),
+        spans=q(
+            "SELECT ticker, min(date) AS first, max(date) AS last, count(*) AS days FROM prices "
+            "GROUP BY ticker ORDER BY ticker"
+        ),
         latest=q("SELECT * FROM latest_allocations ORDER BY sleeve, weight DESC"),
         drift=drift_section(warehouse, settings.config),
         paper=paper_section(warehouse),
@@ -62,8 +83,10 @@ def report(context: dg.AssetExecutionContext, settings: PipelineSettings, wareho
     path = artifacts.reports_dir / REPORT_FILE
     path.write_text(render_html(data))
     crit = data.criteria[["criterion", "measured", "passed"]]
-    return dg.MaterializeResult(metadata={
-        "path": dg.MetadataValue.path(str(path)),
-        "size_kb": round(path.stat().st_size / 1024, 1),
-        "criteria": dg.MetadataValue.md(markdown_table(crit) if len(crit) else "none"),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(path)),
+            "size_kb": round(path.stat().st_size / 1024, 1),
+            "criteria": dg.MetadataValue.md(markdown_table(crit) if len(crit) else "none"),
+        }
+    )

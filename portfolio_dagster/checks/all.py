@@ -2,9 +2,15 @@
 
 from portfolio_dagster.checks.drift import feature_drift
 from portfolio_dagster.checks.integrity import allocations_valid, prices_unique_and_positive
-
 from portfolio_dagster.checks.market_data import MARKET_DATA_CHECKS
 from portfolio_dagster.checks.operations import OPERATIONS_CHECKS
 from portfolio_dagster.checks.paper import PAPER_CHECKS
 
-CHECKS = (prices_unique_and_positive, allocations_valid, *MARKET_DATA_CHECKS, *OPERATIONS_CHECKS, feature_drift, *PAPER_CHECKS)
+CHECKS = (
+    prices_unique_and_positive,
+    allocations_valid,
+    *MARKET_DATA_CHECKS,
+    *OPERATIONS_CHECKS,
+    feature_drift,
+    *PAPER_CHECKS,
+)

@@ -10,13 +10,17 @@ from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 
 
-@dg.asset_check(asset=forecasts, blocking=False,
-                description="Population stability index of each input of the model set in use (the newest "
-                            "ensemble forecast's), its newest operations.drift_window_days sessions vs its "
-                            "training window; warns above operations.drift_threshold (0.2) (rule "
-                            "beyond_training: and above the PSI of every window of the training period).")
-def feature_drift(context: dg.AssetCheckExecutionContext, settings: PipelineSettings,
-                  warehouse: Warehouse) -> dg.AssetCheckResult:
+@dg.asset_check(
+    asset=forecasts,
+    blocking=False,
+    description="Population stability index of each input of the model set in use (the newest "
+    "ensemble forecast's), its newest operations.drift_window_days sessions vs its "
+    "training window; warns above operations.drift_threshold (0.2) (rule "
+    "beyond_training: and above the PSI of every window of the training period).",
+)
+def feature_drift(
+    context: dg.AssetCheckExecutionContext, settings: PipelineSettings, warehouse: Warehouse
+) -> dg.AssetCheckResult:
     cfg = settings.config
     report = drift_report(warehouse, cfg.operations, cfg.strategy.signal_horizon)
     if report.note:
@@ -25,18 +29,38 @@ def feature_drift(context: dg.AssetCheckExecutionContext, settings: PipelineSett
     worst = report.worst().round(4)
     if len(drifting) and not alerts_raised(warehouse, FEATURE_DRIFT, model_set_id=report.model_set_id):
         # Once per model set: the same drift seen every day is one alert, a new set starts afresh.
-        raise_alert(warehouse, cfg, FEATURE_DRIFT, report.reason(), run_id=context.run.run_id, log=context.log,
-                    details={"model_set_id": report.model_set_id, "max_psi": round(report.max_psi, 4),
-                             "drifting": list(drifting["feature"]), "recent_window": report.recent_window,
-                             "train_window": report.train_window})
-    return dg.AssetCheckResult(passed=drifting.empty, severity=dg.AssetCheckSeverity.WARN, metadata={
-        "model_set_id": report.model_set_id, "training_window": report.train_window,
-        "recent_window": report.recent_window, "threshold": report.threshold,
-        "max_psi": round(report.max_psi, 4), "drifting_features": len(drifting),
-        "inputs": len(report.table), "drift_rule": report.rule,
-        "above_threshold": int((report.table["psi"] > report.threshold).sum()),
-        "beyond_training_windows": int((report.table["psi"] > report.table["baseline_max"]).sum()),
-        "worst_features": dg.MetadataValue.md(markdown_table(worst)),
-        "psi": dg.MetadataValue.json({r.feature: round(float(r.psi), 4) for r in report.table.itertuples()
-                                      if r.psi == r.psi}),
-    })
+        raise_alert(
+            warehouse,
+            cfg,
+            FEATURE_DRIFT,
+            report.reason(),
+            run_id=context.run.run_id,
+            log=context.log,
+            details={
+                "model_set_id": report.model_set_id,
+                "max_psi": round(report.max_psi, 4),
+                "drifting": list(drifting["feature"]),
+                "recent_window": report.recent_window,
+                "train_window": report.train_window,
+            },
+        )
+    return dg.AssetCheckResult(
+        passed=drifting.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "model_set_id": report.model_set_id,
+            "training_window": report.train_window,
+            "recent_window": report.recent_window,
+            "threshold": report.threshold,
+            "max_psi": round(report.max_psi, 4),
+            "drifting_features": len(drifting),
+            "inputs": len(report.table),
+            "drift_rule": report.rule,
+            "above_threshold": int((report.table["psi"] > report.threshold).sum()),
+            "beyond_training_windows": int((report.table["psi"] > report.table["baseline_max"]).sum()),
+            "worst_features": dg.MetadataValue.md(markdown_table(worst)),
+            "psi": dg.MetadataValue.json(
+                {r.feature: round(float(r.psi), 4) for r in report.table.itertuples() if r.psi == r.psi}
+            ),
+        },
+    )

@@ -4,7 +4,6 @@ Blocking checks return ERROR severity on failure and so stop the stages downstre
 user's data can legitimately show (NaN after a gap, a stale ticker) fail with WARN and only inform.
 """
 
-
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -30,53 +29,87 @@ def _per_ticker(frame: pd.DataFrame, column: str) -> dict[str, int]:
     return {str(t): int(n) for t, n in zip(frame["ticker"], frame[column]) if n}
 
 
-@dg.asset_check(asset=features, blocking=True,
-                description="Model inputs: no +/-inf anywhere (blocks); NaN after each ticker's warm-up warns.")
-def features_finite(context: dg.AssetCheckExecutionContext, settings: PipelineSettings,
-                    warehouse: Warehouse) -> dg.AssetCheckResult:
+@dg.asset_check(
+    asset=features,
+    blocking=True,
+    description="Model inputs: no +/-inf anywhere (blocks); NaN after each ticker's warm-up warns.",
+)
+def features_finite(
+    context: dg.AssetCheckExecutionContext, settings: PipelineSettings, warehouse: Warehouse
+) -> dg.AssetCheckResult:
     inf = " OR ".join(f"isinf({c})" for c in FEATURE_NAMES)
     nan = " OR ".join(f"{c} IS NULL OR isnan({c})" for c in FEATURE_NAMES)
     counts = warehouse.query(
         f"SELECT ticker, sum(CASE WHEN {inf} THEN 1 ELSE 0 END) AS inf_rows, "
         f"sum(CASE WHEN rn > ? AND ({nan}) THEN 1 ELSE 0 END) AS nan_rows FROM "
         f"(SELECT *, row_number() OVER (PARTITION BY ticker ORDER BY date) AS rn FROM features) GROUP BY ticker",
-        [LOOKBACK])
+        [LOOKBACK],
+    )
     if counts.empty:
         return dg.AssetCheckResult(passed=True, metadata={"rows": 0})
     inf_rows, nan_rows = int(counts["inf_rows"].sum()), int(counts["nan_rows"].sum())
     passed = inf_rows == 0 and nan_rows == 0
-    return alert_if_blocked(context, settings, warehouse, dg.AssetCheckResult(
-        passed=passed,
-        severity=dg.AssetCheckSeverity.ERROR if inf_rows else dg.AssetCheckSeverity.WARN,
-        metadata={"inf_rows": inf_rows, "nan_rows_after_warmup": nan_rows, "warmup_days": LOOKBACK,
-                  "nan_rows_by_ticker": dg.MetadataValue.json(_per_ticker(counts, "nan_rows"))}))
+    return alert_if_blocked(
+        context,
+        settings,
+        warehouse,
+        dg.AssetCheckResult(
+            passed=passed,
+            severity=dg.AssetCheckSeverity.ERROR if inf_rows else dg.AssetCheckSeverity.WARN,
+            metadata={
+                "inf_rows": inf_rows,
+                "nan_rows_after_warmup": nan_rows,
+                "warmup_days": LOOKBACK,
+                "nan_rows_by_ticker": dg.MetadataValue.json(_per_ticker(counts, "nan_rows")),
+            },
+        ),
+    )
 
 
-@dg.asset_check(asset=forecasts, blocking=True,
-                description="Every ticker with features on a forecast date has an ensemble forecast per horizon.")
-def forecast_coverage(context: dg.AssetCheckExecutionContext, settings: PipelineSettings,
-                      warehouse: Warehouse) -> dg.AssetCheckResult:
+@dg.asset_check(
+    asset=forecasts,
+    blocking=True,
+    description="Every ticker with features on a forecast date has an ensemble forecast per horizon.",
+)
+def forecast_coverage(
+    context: dg.AssetCheckExecutionContext, settings: PipelineSettings, warehouse: Warehouse
+) -> dg.AssetCheckResult:
     # From each horizon's first forecast date on (before it no model is valid yet).
     missing = warehouse.query(
         "WITH first AS (SELECT horizon, min(date) AS d FROM forecasts WHERE model = 'ensemble' GROUP BY horizon) "
         "SELECT f.ticker, count(*) AS missing FROM features f JOIN first ON f.date >= first.d "
         "LEFT JOIN forecasts c ON c.ticker = f.ticker AND c.date = f.date AND c.horizon = first.horizon "
-        "AND c.model = 'ensemble' WHERE c.ticker IS NULL GROUP BY f.ticker ORDER BY f.ticker")
+        "AND c.model = 'ensemble' WHERE c.ticker IS NULL GROUP BY f.ticker ORDER BY f.ticker"
+    )
     total = int(missing["missing"].sum()) if len(missing) else 0
-    return alert_if_blocked(context, settings, warehouse, dg.AssetCheckResult(passed=total == 0, metadata={
-        "missing_forecasts": total,
-        "missing_by_ticker": dg.MetadataValue.json(_per_ticker(missing, "missing") if total else {})}))
+    return alert_if_blocked(
+        context,
+        settings,
+        warehouse,
+        dg.AssetCheckResult(
+            passed=total == 0,
+            metadata={
+                "missing_forecasts": total,
+                "missing_by_ticker": dg.MetadataValue.json(_per_ticker(missing, "missing") if total else {}),
+            },
+        ),
+    )
 
 
-@dg.asset_check(asset=models, blocking=True,
-                description="Purge guard: each model's last training target was realized before its first use.")
-def purge_guard(context: dg.AssetCheckExecutionContext, settings: PipelineSettings,
-                warehouse: Warehouse) -> dg.AssetCheckResult:
+@dg.asset_check(
+    asset=models,
+    blocking=True,
+    description="Purge guard: each model's last training target was realized before its first use.",
+)
+def purge_guard(
+    context: dg.AssetCheckExecutionContext, settings: PipelineSettings, warehouse: Warehouse
+) -> dg.AssetCheckResult:
     cfg = settings.config
     registry = warehouse.query(
         "SELECT model_id, horizon, train_end, valid_from, fit_end, validation_start FROM model_registry "
         "WHERE config_hash = ?",
-        [cfg.fingerprint(*MODEL_LINEAGE_SECTIONS)])
+        [cfg.fingerprint(*MODEL_LINEAGE_SECTIONS)],
+    )
     calendar = warehouse.query("SELECT DISTINCT date FROM prices ORDER BY date")
     if registry.empty:
         return dg.AssetCheckResult(passed=True, metadata={"models": 0})
@@ -93,35 +126,66 @@ def purge_guard(context: dg.AssetCheckExecutionContext, settings: PipelineSettin
     val_pos = days.searchsorted(pd.to_datetime(registry["validation_start"]))
     leak |= both & (fit_pos + gap >= val_pos)
     leaking = registry[leak]
-    return alert_if_blocked(context, settings, warehouse, dg.AssetCheckResult(passed=leaking.empty, metadata={
-        "models": len(registry), "leaking_models": dg.MetadataValue.json(list(leaking["model_id"]))}))
+    return alert_if_blocked(
+        context,
+        settings,
+        warehouse,
+        dg.AssetCheckResult(
+            passed=leaking.empty,
+            metadata={
+                "models": len(registry),
+                "leaking_models": dg.MetadataValue.json(list(leaking["model_id"])),
+            },
+        ),
+    )
 
 
-@dg.asset_check(asset=prices, blocking=False, partitions_def=PARTITIONS,
-                description=f"Freshness against the run's partitions: every ticker with a close in the "
-                            f"{LIVE_SESSIONS} sessions up to the range's last session has one no more than "
-                            f"{STALE_AFTER_SESSIONS} sessions before it (XNYS calendar).")
+@dg.asset_check(
+    asset=prices,
+    blocking=False,
+    partitions_def=PARTITIONS,
+    description=f"Freshness against the run's partitions: every ticker with a close in the "
+    f"{LIVE_SESSIONS} sessions up to the range's last session has one no more than "
+    f"{STALE_AFTER_SESSIONS} sessions before it (XNYS calendar).",
+)
 def prices_fresh(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
     window = context.partition_time_window
     days = sessions(window.start.date() - pd.Timedelta(days=LIVE_SESSIONS * 2), window.end.date()).values
     if not len(days) or days[-1] < np.datetime64(window.start.date(), "ns"):
         return dg.AssetCheckResult(passed=True, metadata={"reason": "no trading session in the partitions"})
     last = pd.Timestamp(days[-1])
-    newest = warehouse.query("SELECT ticker, max(date) AS newest FROM prices WHERE date <= ? "
-                             "GROUP BY ticker ORDER BY ticker", [last.date()])
+    newest = warehouse.query(
+        "SELECT ticker, max(date) AS newest FROM prices WHERE date <= ? GROUP BY ticker ORDER BY ticker",
+        [last.date()],
+    )
     if newest.empty:
-        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
-                                   metadata={"reason": f"no prices up to {last.date()}"})
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"reason": f"no prices up to {last.date()}"},
+        )
     # Sessions after the ticker's newest close, up to the last session of the run.
     lag = len(days) - np.searchsorted(days, pd.to_datetime(newest["newest"]).to_numpy(), side="right")
     live = lag < LIVE_SESSIONS
-    stale = {str(t): int(n) for t, n, ok in zip(newest["ticker"], lag, live) if ok and n > STALE_AFTER_SESSIONS}
+    stale = {
+        str(t): int(n) for t, n, ok in zip(newest["ticker"], lag, live) if ok and n > STALE_AFTER_SESSIONS
+    }
     ended = sorted(str(t) for t, ok in zip(newest["ticker"], live) if not ok)
-    reason = (f"{len(stale)} ticker(s) more than {STALE_AFTER_SESSIONS} sessions behind {last.date()}"
-              if stale else f"every live ticker priced within {STALE_AFTER_SESSIONS} sessions of {last.date()}")
-    return dg.AssetCheckResult(passed=not stale, severity=dg.AssetCheckSeverity.WARN, metadata={
-        "reason": reason, "last_session": str(last.date()), "stale_tickers": dg.MetadataValue.json(stale),
-        "ended_series": dg.MetadataValue.json(ended)})
+    reason = (
+        f"{len(stale)} ticker(s) more than {STALE_AFTER_SESSIONS} sessions behind {last.date()}"
+        if stale
+        else f"every live ticker priced within {STALE_AFTER_SESSIONS} sessions of {last.date()}"
+    )
+    return dg.AssetCheckResult(
+        passed=not stale,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "reason": reason,
+            "last_session": str(last.date()),
+            "stale_tickers": dg.MetadataValue.json(stale),
+            "ended_series": dg.MetadataValue.json(ended),
+        },
+    )
 
 
 OPERATIONS_CHECKS = (features_finite, forecast_coverage, purge_guard, prices_fresh)

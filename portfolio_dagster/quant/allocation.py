@@ -34,13 +34,28 @@ from portfolio_dagster.quant.signals import RULE_BASED
 ALLOCATION_COLUMNS = ["date", "ticker", "weight", "sleeve", "reasons", "policy_weight"]
 RISKY, SAFE = "risky", "safe"
 # Reason codes (comma-separated in `reasons`).
-CAPPED, BELOW_CONFIDENCE, NOT_PERSISTENT, KELLY_LIMITED = "capped", "below_confidence", "not_persistent", "kelly_limited"
+CAPPED, BELOW_CONFIDENCE, NOT_PERSISTENT, KELLY_LIMITED = (
+    "capped",
+    "below_confidence",
+    "not_persistent",
+    "kelly_limited",
+)
 DRAWDOWN, EMERGENCY, TURNOVER = "drawdown_derisk", "emergency", "turnover_limited"
 VOL_BREACH = "vol_breach"
 REGIME, VOLATILITY, RULE, NO_CANDIDATES = "regime_derisk", "vol_derisk", "rule_based", "no_candidates"
 LONG_DURATION, SHORT_DURATION, BOND_UNAVAILABLE = "long_duration", "short_duration", "bond_unavailable"
-MIN_HISTORY_DAYS = 20   # daily returns a risky composition needs at the least
-CONTROL_CODES = (EMERGENCY, DRAWDOWN, VOL_BREACH, TURNOVER, REGIME, VOLATILITY, KELLY_LIMITED, NO_CANDIDATES, RULE)
+MIN_HISTORY_DAYS = 20  # daily returns a risky composition needs at the least
+CONTROL_CODES = (
+    EMERGENCY,
+    DRAWDOWN,
+    VOL_BREACH,
+    TURNOVER,
+    REGIME,
+    VOLATILITY,
+    KELLY_LIMITED,
+    NO_CANDIDATES,
+    RULE,
+)
 # Controls that change the target between scheduled rebalances (the book trades the session after).
 DAILY_CONTROLS = (EMERGENCY, DRAWDOWN, VOL_BREACH)
 # Codes of the scheduled policy: carried with it between rebalances (and read back when a range resumes).
@@ -100,11 +115,11 @@ class MarketInputs:
     close: pd.DataFrame
     safe_close: pd.DataFrame
     regimes: pd.DataFrame
-    signals: pd.DataFrame                  # SIGNAL_COLUMNS, dated <= the last decision date
+    signals: pd.DataFrame  # SIGNAL_COLUMNS, dated <= the last decision date
     horizon: int
-    accuracy_window: int                   # operations.skill_window_days
-    emergency_below: float                 # operations.emergency_below
-    rebalance: str                         # backtest.rebalance
+    accuracy_window: int  # operations.skill_window_days
+    emergency_below: float  # operations.emergency_below
+    rebalance: str  # backtest.rebalance
     # The operations emergency state's active periods [from, to) (to None: still active), point in time.
     emergency_periods: tuple[tuple[dt.date, dt.date | None], ...] = ()
 
@@ -116,37 +131,52 @@ class PriorState:
 
     policy: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
     weights: pd.DataFrame = field(default_factory=pd.DataFrame)
-    codes: frozenset[str] = frozenset()    # the last day's date-level reason codes
+    codes: frozenset[str] = frozenset()  # the last day's date-level reason codes
 
 
 def _daily_inputs(m: MarketInputs, s: StrategyParams, dates: pd.DatetimeIndex) -> pd.DataFrame:
     vol = barbell.market_volatility(m.close, s.vol_days)
     risk_off = barbell.regime_risk_off(barbell.regime_probabilities(m.regimes), vol, dates)
-    share = barbell.risky_share(s.risky_share, risk_off, vol.reindex(dates), regime_derisk=s.regime_derisk,
-                                vol_target=s.vol_target)
+    share = barbell.risky_share(
+        s.risky_share, risk_off, vol.reindex(dates), regime_derisk=s.regime_derisk, vol_target=s.vol_target
+    )
     cash_t, bond_t = _safe_tickers(s)
-    bond = barbell.bond_share(m.safe_close[bond_t] if bond_t in m.safe_close else None,
-                              m.safe_close[cash_t] if cash_t in m.safe_close else None, dates,
-                              momentum_days=s.bond_momentum_days, long_share=s.bond_share_long,
-                              short_share=s.bond_share_short)
+    bond = barbell.bond_share(
+        m.safe_close[bond_t] if bond_t in m.safe_close else None,
+        m.safe_close[cash_t] if cash_t in m.safe_close else None,
+        dates,
+        momentum_days=s.bond_momentum_days,
+        long_share=s.bond_share_long,
+        short_share=s.bond_share_short,
+    )
     accuracy = risk_controls.live_accuracy(m.signals, m.close, m.horizon, m.accuracy_window).reindex(dates)
     flag = np.zeros(len(dates), dtype=bool)
     for start, end in m.emergency_periods:
         flag |= (dates >= pd.Timestamp(start)) & ((dates < pd.Timestamp(end)) if end is not None else True)
     emergency = s.emergency_stop | flag | (accuracy < m.emergency_below).to_numpy()
-    return pd.DataFrame({"risky_share": share["share"].to_numpy(), "regime_cut": share["regime_cut"].to_numpy(),
-                         "vol_cut": share["vol_cut"].to_numpy(), "bond_share": bond["share"].to_numpy(),
-                         "bond_long": bond["long"].to_numpy(), "bond_available": bond["available"].to_numpy(),
-                         "accuracy": accuracy.to_numpy(), "emergency": emergency,
-                         "rebalance": risk_controls.rebalance_days(dates, m.rebalance)}, index=dates)
+    return pd.DataFrame(
+        {
+            "risky_share": share["share"].to_numpy(),
+            "regime_cut": share["regime_cut"].to_numpy(),
+            "vol_cut": share["vol_cut"].to_numpy(),
+            "bond_share": bond["share"].to_numpy(),
+            "bond_long": bond["long"].to_numpy(),
+            "bond_available": bond["available"].to_numpy(),
+            "accuracy": accuracy.to_numpy(),
+            "emergency": emergency,
+            "rebalance": risk_controls.rebalance_days(dates, m.rebalance),
+        },
+        index=dates,
+    )
 
 
 def _safe_tickers(s: StrategyParams) -> tuple[str, str | None]:
     return s.safe_assets[0], (s.safe_assets[1] if len(s.safe_assets) > 1 else None)
 
 
-def allocate(dates: pd.DatetimeIndex, m: MarketInputs, s: StrategyParams,
-             prior: PriorState | None = None) -> pd.DataFrame:
+def allocate(
+    dates: pd.DatetimeIndex, m: MarketInputs, s: StrategyParams, prior: PriorState | None = None
+) -> pd.DataFrame:
     """Allocation rows (ALLOCATION_COLUMNS) for each of `dates` (sorted decision dates)."""
     dates = pd.DatetimeIndex(dates).sort_values()
     if dates.empty:
@@ -158,7 +188,9 @@ def allocate(dates: pd.DatetimeIndex, m: MarketInputs, s: StrategyParams,
     assets = universe + [t for t in safe if t not in universe]
     col = {a: j for j, a in enumerate(assets)}
     daily = _daily_inputs(m, s, dates)
-    prices = pd.concat([m.close, m.safe_close.reindex(columns=[t for t in safe if t in m.safe_close])], axis=1)
+    prices = pd.concat(
+        [m.close, m.safe_close.reindex(columns=[t for t in safe if t in m.safe_close])], axis=1
+    )
     prices = prices.reindex(columns=assets)
     asset_returns = prices.ffill(limit=5).pct_change(fill_method=None).fillna(0.0)
     ret_pos = {d: i for i, d in enumerate(asset_returns.index)}
@@ -181,12 +213,25 @@ def allocate(dates: pd.DatetimeIndex, m: MarketInputs, s: StrategyParams,
         i = ret_pos.get(d)
         if held is not None and i is not None:
             past_returns.append(float(held @ returns_values[i]))
-        drawdown = risk_controls.trailing_drawdown(np.asarray(past_returns[-s.drawdown_days:]),
-                                                   s.drawdown_days) if past_returns else 0.0
+        drawdown = (
+            risk_controls.trailing_drawdown(np.asarray(past_returns[-s.drawdown_days :]), s.drawdown_days)
+            if past_returns
+            else 0.0
+        )
         notes: dict[str, set[str]] = {}
         if policy is None or today["rebalance"]:
-            target, policy_codes, notes = _policy_target(d, by_date.get(d), persist, returns_values_universe,
-                                                         universe_col, close_pos, today, s, assets, col)
+            target, policy_codes, notes = _policy_target(
+                d,
+                by_date.get(d),
+                persist,
+                returns_values_universe,
+                universe_col,
+                close_pos,
+                today,
+                s,
+                assets,
+                col,
+            )
             if policy is not None:
                 target, limited = risk_controls.limit_turnover(policy, target, s.max_turnover)
                 if limited:
@@ -211,8 +256,9 @@ def allocate(dates: pd.DatetimeIndex, m: MarketInputs, s: StrategyParams,
     return pd.DataFrame(rows, columns=ALLOCATION_COLUMNS)
 
 
-def _prior_returns(prior: PriorState, asset_returns: pd.DataFrame, assets: list[str],
-                   first: pd.Timestamp) -> tuple[np.ndarray | None, list[float]]:
+def _prior_returns(
+    prior: PriorState, asset_returns: pd.DataFrame, assets: list[str], first: pd.Timestamp
+) -> tuple[np.ndarray | None, list[float]]:
     """The held weights and realized daily strategy returns before `first` from the prior allocations."""
     w = prior.weights
     if w.empty:
@@ -230,8 +276,18 @@ def _prior_returns(prior: PriorState, asset_returns: pd.DataFrame, assets: list[
     return w.iloc[-1].to_numpy(), past
 
 
-def _policy_target(d, day_signals, persist, daily_returns, daily_returns_col, close_pos, today,
-                   s: StrategyParams, assets, col) -> tuple[np.ndarray, set[str], dict[str, set[str]]]:
+def _policy_target(
+    d,
+    day_signals,
+    persist,
+    daily_returns,
+    daily_returns_col,
+    close_pos,
+    today,
+    s: StrategyParams,
+    assets,
+    col,
+) -> tuple[np.ndarray, set[str], dict[str, set[str]]]:
     """A fresh policy target at a rebalance: (weights over assets, date codes, per-ticker codes)."""
     target = np.zeros(len(assets))
     codes: set[str] = set()
@@ -242,7 +298,9 @@ def _policy_target(d, day_signals, persist, daily_returns, daily_returns_col, cl
         codes.add(VOLATILITY)
     chosen = pd.DataFrame()
     if day_signals is not None and len(day_signals):
-        positive = day_signals[(day_signals["expected_return"] > 0) & day_signals["ticker"].isin(daily_returns_col)]
+        positive = day_signals[
+            (day_signals["expected_return"] > 0) & day_signals["ticker"].isin(daily_returns_col)
+        ]
         row = persist.loc[d] if d in persist.index else pd.Series(dtype=bool)
         ok_persist = positive["ticker"].map(row).fillna(False).astype(bool).to_numpy()
         confident = (positive["confidence"] >= s.min_confidence).to_numpy()
@@ -259,7 +317,7 @@ def _policy_target(d, day_signals, persist, daily_returns, daily_returns_col, cl
         target[col[s.safe_assets[0]]] = 1.0
         return target, codes, notes
     returns_cols = [daily_returns_col[t] for t in chosen["ticker"]]
-    window = daily_returns[max(0, i + 1 - s.covariance_days):i + 1][:, returns_cols]
+    window = daily_returns[max(0, i + 1 - s.covariance_days) : i + 1][:, returns_cols]
     usable = np.isfinite(window).all(axis=0)
     if not usable.any():
         codes.add(NO_CANDIDATES)
@@ -272,9 +330,12 @@ def _policy_target(d, day_signals, persist, daily_returns, daily_returns_col, cl
             codes.add(KELLY_LIMITED)
         rule = (chosen["source"] == RULE_BASED).all()
         mu = None if rule else chosen["expected_return"].to_numpy() / s.signal_horizon
-        comp = composition(window[:, usable], mu,
-                           max_weight=min(1.0, s.max_position / budget) if budget > 0 else 1.0,
-                           kelly_fraction=s.kelly_fraction)
+        comp = composition(
+            window[:, usable],
+            mu,
+            max_weight=min(1.0, s.max_position / budget) if budget > 0 else 1.0,
+            kelly_fraction=s.kelly_fraction,
+        )
         weights = cap_weights(comp, budget, s.max_position)
         for t, w, c in zip(chosen["ticker"], weights, comp):
             target[col[t]] = w
@@ -284,7 +345,9 @@ def _policy_target(d, day_signals, persist, daily_returns, daily_returns_col, cl
     return target, codes, notes
 
 
-def _resplit_safe(final: np.ndarray, today, col, cash_t: str, bond_t: str | None, codes: set[str]) -> np.ndarray:
+def _resplit_safe(
+    final: np.ndarray, today, col, cash_t: str, bond_t: str | None, codes: set[str]
+) -> np.ndarray:
     """The safe remainder split cash / bond by today's duration call (all cash without a bond price)."""
     safe_idx = [col[cash_t]] + ([col[bond_t]] if bond_t else [])
     risky_total = final.sum() - final[safe_idx].sum()
@@ -293,8 +356,13 @@ def _resplit_safe(final: np.ndarray, today, col, cash_t: str, bond_t: str | None
     share = float(today["bond_share"]) if bond_t else 0.0
     if bond_t:
         final[col[bond_t]] = safe_total * share
-        codes.add(BOND_UNAVAILABLE if not today["bond_available"] else
-                  LONG_DURATION if today["bond_long"] else SHORT_DURATION)
+        codes.add(
+            BOND_UNAVAILABLE
+            if not today["bond_available"]
+            else LONG_DURATION
+            if today["bond_long"]
+            else SHORT_DURATION
+        )
     final[col[cash_t]] = safe_total - (final[col[bond_t]] if bond_t else 0.0)
     return final
 
@@ -319,7 +387,9 @@ def daily_controls(alloc: pd.DataFrame, cash: str) -> pd.Series:
     """Per decision date, the daily controls in force ('' when none) from the cash row's reasons: a
     change between two dates is a new target between rebalances, which the trading rule trades."""
     day = alloc[alloc["ticker"] == cash].drop_duplicates("date")
-    codes = day["reasons"].fillna("").str.split(",").map(lambda r: ",".join(sorted(set(r) & set(DAILY_CONTROLS))))
+    codes = (
+        day["reasons"].fillna("").str.split(",").map(lambda r: ",".join(sorted(set(r) & set(DAILY_CONTROLS))))
+    )
     return pd.Series(codes.to_numpy(), index=pd.DatetimeIndex(day["date"]), dtype=object)
 
 

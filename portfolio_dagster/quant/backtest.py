@@ -26,8 +26,16 @@ from portfolio_dagster.quant.metrics import sharpe
 from portfolio_dagster.quant.trading import Book, BookRun, Decisions, Market, TradingRule, run_book
 
 _PERIOD = {"weekly": "W", "monthly": "M", "quarterly": "Q"}
-DAILY_COLUMNS = ["date", "gross_return", "net_return", "turnover", "cost", "equity",
-                 "linear_cost", "impact_cost"]
+DAILY_COLUMNS = [
+    "date",
+    "gross_return",
+    "net_return",
+    "turnover",
+    "cost",
+    "equity",
+    "linear_cost",
+    "impact_cost",
+]
 DEFAULT_CAPITAL_USD = 1_000_000.0
 
 
@@ -46,19 +54,20 @@ def rebalance_dates(decision_dates: pd.DatetimeIndex, frequency: str) -> pd.Date
 
 @dataclass(frozen=True)
 class BacktestResult:
-    daily: pd.DataFrame                  # DAILY_COLUMNS; `date` is the day the return is earned
-    book: BookRun                        # shares, cash and NAV after each close (row 0: the first decision)
-    days: pd.DatetimeIndex               # the rows of `book`
+    daily: pd.DataFrame  # DAILY_COLUMNS; `date` is the day the return is earned
+    book: BookRun  # shares, cash and NAV after each close (row 0: the first decision)
+    days: pd.DatetimeIndex  # the rows of `book`
     assets: list[str]
-    close: np.ndarray                    # last known closes on those rows (the valuation prices)
-    impact_per_sqrt_aum: pd.Series       # per return day: impact cost per sqrt(AUM in USD)
+    close: np.ndarray  # last known closes on those rows (the valuation prices)
+    impact_per_sqrt_aum: pd.Series  # per return day: impact cost per sqrt(AUM in USD)
     impact_estimable: bool
 
     def net_at_aum(self, aum_usd: float) -> np.ndarray:
         """Daily net returns if the book were `aum_usd` (impact rescaled, everything else equal)."""
         d = self.daily
-        return (d["gross_return"] - d["linear_cost"]).to_numpy() - \
-            self.impact_per_sqrt_aum.to_numpy() * np.sqrt(aum_usd)
+        return (
+            d["gross_return"] - d["linear_cost"]
+        ).to_numpy() - self.impact_per_sqrt_aum.to_numpy() * np.sqrt(aum_usd)
 
     def holdings(self) -> pd.DataFrame:
         """date x asset weights after each close (the rows of `book`)."""
@@ -66,8 +75,13 @@ class BacktestResult:
         return pd.DataFrame(values / self.book.nav[:, None], index=self.days, columns=self.assets)
 
 
-def market_panels(close: pd.DataFrame, days: pd.DatetimeIndex, assets: list[str],
-                  open_: pd.DataFrame | None = None, impact: ImpactInputs | None = None) -> Market:
+def market_panels(
+    close: pd.DataFrame,
+    days: pd.DatetimeIndex,
+    assets: list[str],
+    open_: pd.DataFrame | None = None,
+    impact: ImpactInputs | None = None,
+) -> Market:
     """The trading rule's price panels over `days`: last known closes (carried from any earlier row
     of `close`), the session's fill price (open, else close) and the impact inputs at each close."""
     raw = close.reindex(columns=assets)
@@ -85,10 +99,17 @@ def market_panels(close: pd.DataFrame, days: pd.DatetimeIndex, assets: list[str]
     return Market(close=last, fill=fill, sigma=sigma, adv=adv)
 
 
-def simulate(targets: pd.DataFrame, close: pd.DataFrame, rebalance_on: pd.DatetimeIndex,
-             rule: TradingRule | CostModel, impact: ImpactInputs | None = None,
-             open_: pd.DataFrame | None = None, controls: pd.Series | None = None,
-             capped: list[str] | None = None, capital_usd: float | None = None) -> BacktestResult:
+def simulate(
+    targets: pd.DataFrame,
+    close: pd.DataFrame,
+    rebalance_on: pd.DatetimeIndex,
+    rule: TradingRule | CostModel,
+    impact: ImpactInputs | None = None,
+    open_: pd.DataFrame | None = None,
+    controls: pd.Series | None = None,
+    capped: list[str] | None = None,
+    capital_usd: float | None = None,
+) -> BacktestResult:
     """targets: date x asset weights decided at those closes; close (and optionally open_): date x
     asset prices, the sessions to simulate from the first decision on (earlier rows only carry last
     prices). controls: per decision date, the daily controls in force (a change trades); capped:
@@ -104,30 +125,51 @@ def simulate(targets: pd.DataFrame, close: pd.DataFrame, rebalance_on: pd.Dateti
     market = market_panels(close, days, assets, open_, impact)
     decided = days.isin(targets.index)
     target = targets.reindex(index=days, columns=assets).fillna(0.0).to_numpy(dtype=float)
-    target[~decided] = np.nan                      # rows without a decision
+    target[~decided] = np.nan  # rows without a decision
     decisions = Decisions(
-        target=target, scheduled=days.isin(pd.DatetimeIndex(rebalance_on)),
-        control=(controls.reindex(days).fillna("").astype(str).to_numpy() if controls is not None
-                 else np.full(len(days), "", dtype=object)),
-        capped=np.isin(assets, capped or []))
+        target=target,
+        scheduled=days.isin(pd.DatetimeIndex(rebalance_on)),
+        control=(
+            controls.reindex(days).fillna("").astype(str).to_numpy()
+            if controls is not None
+            else np.full(len(days), "", dtype=object)
+        ),
+        capped=np.isin(assets, capped or []),
+    )
     capital = capital_usd or (rule.costs.aum_usd if rule.costs.aum_usd > 0 else DEFAULT_CAPITAL_USD)
     run = run_book(market, decisions, rule, Book(np.zeros(len(assets)), float(capital)))
     return _result(run, days, assets, market, impact is not None)
 
 
-def _result(run: BookRun, days: pd.DatetimeIndex, assets: list[str], market: Market,
-            estimable: bool) -> BacktestResult:
+def _result(
+    run: BookRun, days: pd.DatetimeIndex, assets: list[str], market: Market, estimable: bool
+) -> BacktestResult:
     nav = run.nav
     prev = nav[:-1]
     net = nav[1:] / prev - 1.0
     lin = run.linear_usd[1:] / prev
     imp = run.impact_usd[1:] / prev
-    daily = pd.DataFrame({"date": days[1:], "gross_return": net + lin + imp, "net_return": net,
-                          "turnover": run.traded_usd[1:] / prev, "cost": lin + imp,
-                          "equity": nav[1:] / nav[0], "linear_cost": lin, "impact_cost": imp})
-    return BacktestResult(daily=daily, book=run, days=days, assets=assets, close=market.close,
-                          impact_per_sqrt_aum=pd.Series(run.impact_per_sqrt_nav[1:], index=days[1:]),
-                          impact_estimable=estimable)
+    daily = pd.DataFrame(
+        {
+            "date": days[1:],
+            "gross_return": net + lin + imp,
+            "net_return": net,
+            "turnover": run.traded_usd[1:] / prev,
+            "cost": lin + imp,
+            "equity": nav[1:] / nav[0],
+            "linear_cost": lin,
+            "impact_cost": imp,
+        }
+    )
+    return BacktestResult(
+        daily=daily,
+        book=run,
+        days=days,
+        assets=assets,
+        close=market.close,
+        impact_per_sqrt_aum=pd.Series(run.impact_per_sqrt_nav[1:], index=days[1:]),
+        impact_estimable=estimable,
+    )
 
 
 def equal_weight_targets(close: pd.DataFrame, decisions: pd.DatetimeIndex) -> pd.DataFrame:
@@ -162,7 +204,7 @@ def capacity_usd(result: BacktestResult, lower: float = 1e3, upper: float = 1e13
     lo, hi = np.log(lower), np.log(upper)
     if not above(lower):
         return lower
-    for _ in range(80):                     # bisection in log AUM: ~1e-10 relative
+    for _ in range(80):  # bisection in log AUM: ~1e-10 relative
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if above(np.exp(mid)) else (lo, mid)
     return float(np.exp((lo + hi) / 2))

@@ -36,7 +36,9 @@ def regime_probabilities(regimes: pd.DataFrame) -> pd.DataFrame:
     if regimes.empty:
         return pd.DataFrame(index=pd.DatetimeIndex([], name="date"))
     rows = [json.loads(p) for p in regimes["probabilities"]]
-    probs = pd.DataFrame(rows, index=pd.DatetimeIndex(pd.to_datetime(regimes["date"]), name="date")).fillna(0.0)
+    probs = pd.DataFrame(rows, index=pd.DatetimeIndex(pd.to_datetime(regimes["date"]), name="date")).fillna(
+        0.0
+    )
     states = sorted(set(probs.columns) | set(regimes["state"]))
     return probs.reindex(columns=states, fill_value=0.0).sort_index()
 
@@ -69,17 +71,31 @@ def regime_risk_off(probs: pd.DataFrame, market_vol: pd.Series, dates: pd.Dateti
     return pd.Series(np.where(probs.notna().all(axis=1), risk_off, np.nan), index=dates).reindex(out_dates)
 
 
-def risky_share(max_share: float, risk_off: pd.Series, market_vol: pd.Series, *, regime_derisk: float,
-                vol_target: float) -> pd.DataFrame:
+def risky_share(
+    max_share: float, risk_off: pd.Series, market_vol: pd.Series, *, regime_derisk: float, vol_target: float
+) -> pd.DataFrame:
     """Per date: share, and whether the regime or the volatility cut it (for the reason codes)."""
     regime_factor = 1.0 - regime_derisk * risk_off.fillna(UNSEEN_SEVERITY)
     vol_factor = (vol_target / market_vol).clip(upper=1.0).fillna(1.0)
-    return pd.DataFrame({"share": max_share * regime_factor * vol_factor,
-                         "regime_cut": regime_factor < REASON_FACTOR, "vol_cut": vol_factor < REASON_FACTOR})
+    return pd.DataFrame(
+        {
+            "share": max_share * regime_factor * vol_factor,
+            "regime_cut": regime_factor < REASON_FACTOR,
+            "vol_cut": vol_factor < REASON_FACTOR,
+        }
+    )
 
 
-def bond_share(bond_close: pd.Series | None, cash_close: pd.Series | None, dates: pd.DatetimeIndex, *,
-               momentum_days: int, long_share: float, short_share: float, stale_days: int = 5) -> pd.DataFrame:
+def bond_share(
+    bond_close: pd.Series | None,
+    cash_close: pd.Series | None,
+    dates: pd.DatetimeIndex,
+    *,
+    momentum_days: int,
+    long_share: float,
+    short_share: float,
+    stale_days: int = 5,
+) -> pd.DataFrame:
     """Per date: the bond's share of the safe sleeve (0 where the bond has no recent price) and whether
     the duration is long (rates forecast down)."""
     out = pd.DataFrame({"share": 0.0, "long": False, "available": False}, index=dates)

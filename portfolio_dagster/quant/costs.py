@@ -28,17 +28,21 @@ IMPACT_WINDOW_DAYS = 21
 class CostModel:
     commission_bps: float = 10.0
     half_spread_bps: float = 0.0
-    impact_coefficient: float = 1.0      # Y of the square-root law (empirically ~0.5-1)
-    aum_usd: float = 10_000_000.0        # book size the reported net returns assume (held constant)
+    impact_coefficient: float = 1.0  # Y of the square-root law (empirically ~0.5-1)
+    aum_usd: float = 10_000_000.0  # book size the reported net returns assume (held constant)
 
     @property
     def linear_rate(self) -> float:
         return (self.commission_bps + self.half_spread_bps) / 1e4
 
-    def scaled(self, factor: float) -> "CostModel":
+    def scaled(self, factor: float) -> CostModel:
         """Every cost component multiplied by `factor` (impact through its coefficient)."""
-        return CostModel(self.commission_bps * factor, self.half_spread_bps * factor,
-                         self.impact_coefficient * factor, self.aum_usd)
+        return CostModel(
+            self.commission_bps * factor,
+            self.half_spread_bps * factor,
+            self.impact_coefficient * factor,
+            self.aum_usd,
+        )
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,12 @@ class ImpactInputs:
     adv_usd: pd.DataFrame
 
 
-def impact_inputs(close: pd.DataFrame, volume: pd.DataFrame | None, window: int = IMPACT_WINDOW_DAYS,
-                  fallback_adv_usd: float | None = None) -> ImpactInputs | None:
+def impact_inputs(
+    close: pd.DataFrame,
+    volume: pd.DataFrame | None,
+    window: int = IMPACT_WINDOW_DAYS,
+    fallback_adv_usd: float | None = None,
+) -> ImpactInputs | None:
     """Trailing sigma and ADV from date x asset close and volume panels; None when not estimable
     (no volume anywhere and no fallback). Cells without enough volume use the fallback or stay NaN."""
     returns = close.pct_change(fill_method=None)
@@ -72,12 +80,13 @@ def linear_cost(trades: np.ndarray, model: CostModel) -> np.ndarray:
     return np.abs(trades).sum(axis=1) * model.linear_rate
 
 
-def impact_per_sqrt_aum(trades: np.ndarray, sigma: np.ndarray, adv_usd: np.ndarray,
-                        coefficient: float) -> np.ndarray:
+def impact_per_sqrt_aum(
+    trades: np.ndarray, sigma: np.ndarray, adv_usd: np.ndarray, coefficient: float
+) -> np.ndarray:
     """k x n trades, sigma, ADV -> k impact costs per sqrt(dollar of AUM). Assets whose sigma or ADV
     is unknown contribute nothing (the caller reports whether impact was estimable at all)."""
     size = np.abs(trades)
     with np.errstate(divide="ignore", invalid="ignore"):
-        per = coefficient * sigma * size ** 1.5 / np.sqrt(adv_usd)
+        per = coefficient * sigma * size**1.5 / np.sqrt(adv_usd)
     per = np.where(np.isfinite(per) & (size > 0), per, 0.0)
     return per.sum(axis=1)

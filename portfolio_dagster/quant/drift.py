@@ -24,9 +24,17 @@ import pandas as pd
 
 DEFAULT_BINS = 10
 SHARE_FLOOR = 1e-4
-DRIFT_COLUMNS = ["feature", "psi", "baseline_median", "baseline_max", "train_rows", "recent_rows", "train_median",
-                 "recent_median"]
-ABSOLUTE, BEYOND_TRAINING = "absolute", "beyond_training"   # drift rules: PSI > threshold (and > baseline_max)
+DRIFT_COLUMNS = [
+    "feature",
+    "psi",
+    "baseline_median",
+    "baseline_max",
+    "train_rows",
+    "recent_rows",
+    "train_median",
+    "recent_median",
+]
+ABSOLUTE, BEYOND_TRAINING = "absolute", "beyond_training"  # drift rules: PSI > threshold (and > baseline_max)
 
 
 def bin_edges(expected: np.ndarray, bins: int = DEFAULT_BINS) -> np.ndarray:
@@ -39,8 +47,12 @@ def bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return counts / max(len(values), 1)
 
 
-def psi(expected: Sequence[float] | np.ndarray, actual: Sequence[float] | np.ndarray,
-        bins: int = DEFAULT_BINS, floor: float = SHARE_FLOOR) -> float:
+def psi(
+    expected: Sequence[float] | np.ndarray,
+    actual: Sequence[float] | np.ndarray,
+    bins: int = DEFAULT_BINS,
+    floor: float = SHARE_FLOOR,
+) -> float:
     """PSI of `actual` against `expected`; NaN when either side has no finite value or the training
     side has fewer values than bins."""
     e = np.asarray(expected, dtype=float)
@@ -54,8 +66,13 @@ def psi(expected: Sequence[float] | np.ndarray, actual: Sequence[float] | np.nda
     return float(np.sum((a_share - e_share) * np.log(a_share / e_share)))
 
 
-def training_baseline(train: pd.DataFrame, features: Sequence[str], window_days: int,
-                      bins: int = DEFAULT_BINS, floor: float = SHARE_FLOOR) -> pd.DataFrame:
+def training_baseline(
+    train: pd.DataFrame,
+    features: Sequence[str],
+    window_days: int,
+    bins: int = DEFAULT_BINS,
+    floor: float = SHARE_FLOOR,
+) -> pd.DataFrame:
     """feature, baseline_median, baseline_max: the PSI of each run of `window_days` consecutive dates of
     `train` (a `date` column; a shorter tail is left out) against all of `train`. NaN without a full run."""
     dates = np.sort(train["date"].unique())
@@ -76,8 +93,13 @@ def training_baseline(train: pd.DataFrame, features: Sequence[str], window_days:
             totals = counts.sum(axis=1)
             a_share = np.maximum(counts[totals > 0] / totals[totals > 0, None], floor)
             psis = ((a_share - e_share) * np.log(a_share / e_share)).sum(axis=1)
-        rows.append({"feature": name, "baseline_median": float(np.median(psis)) if len(psis) else math.nan,
-                     "baseline_max": float(psis.max()) if len(psis) else math.nan})
+        rows.append(
+            {
+                "feature": name,
+                "baseline_median": float(np.median(psis)) if len(psis) else math.nan,
+                "baseline_max": float(psis.max()) if len(psis) else math.nan,
+            }
+        )
     return pd.DataFrame(rows, columns=["feature", "baseline_median", "baseline_max"])
 
 
@@ -92,18 +114,30 @@ def drifted(table: pd.DataFrame, threshold: float, rule: str = ABSOLUTE) -> pd.S
     return over
 
 
-def feature_drift(train: pd.DataFrame, recent: pd.DataFrame, features: Sequence[str],
-                  bins: int = DEFAULT_BINS, floor: float = SHARE_FLOOR, window_days: int | None = None) -> pd.DataFrame:
+def feature_drift(
+    train: pd.DataFrame,
+    recent: pd.DataFrame,
+    features: Sequence[str],
+    bins: int = DEFAULT_BINS,
+    floor: float = SHARE_FLOOR,
+    window_days: int | None = None,
+) -> pd.DataFrame:
     """One row per feature (DRIFT_COLUMNS), the most drifted first (NaN PSI last). With window_days (and a
     `date` column in train) the training baseline too; NaN otherwise."""
     rows = []
     for name in features:
         e = train[name].to_numpy(dtype=float)
         a = recent[name].to_numpy(dtype=float)
-        rows.append({"feature": name, "psi": psi(e, a, bins, floor),
-                     "train_rows": int(np.isfinite(e).sum()), "recent_rows": int(np.isfinite(a).sum()),
-                     "train_median": float(np.nanmedian(e)) if np.isfinite(e).any() else math.nan,
-                     "recent_median": float(np.nanmedian(a)) if np.isfinite(a).any() else math.nan})
+        rows.append(
+            {
+                "feature": name,
+                "psi": psi(e, a, bins, floor),
+                "train_rows": int(np.isfinite(e).sum()),
+                "recent_rows": int(np.isfinite(a).sum()),
+                "train_median": float(np.nanmedian(e)) if np.isfinite(e).any() else math.nan,
+                "recent_median": float(np.nanmedian(a)) if np.isfinite(a).any() else math.nan,
+            }
+        )
     table = pd.DataFrame(rows).assign(baseline_median=math.nan, baseline_max=math.nan)
     if window_days and "date" in train:
         baseline = training_baseline(train, features, window_days, bins, floor).set_index("feature")

@@ -25,11 +25,11 @@ NO_COSTS = CostModel(0.0, 0.0, 0.0, 0.0)
 
 @dataclass(frozen=True)
 class EvaluationInputs:
-    allocations: pd.DataFrame          # date, ticker, weight (decided at the close of date)
-    close: pd.DataFrame                # date x ticker closes from the first decision date
-    impact: ImpactInputs | None        # None: impact not estimable (no volume)
-    regimes: pd.DataFrame              # date, state
-    skill: pd.DataFrame                # SKILL_COLUMNS (rank_ic, ic_tstat optional)
+    allocations: pd.DataFrame  # date, ticker, weight (decided at the close of date)
+    close: pd.DataFrame  # date x ticker closes from the first decision date
+    impact: ImpactInputs | None  # None: impact not estimable (no volume)
+    regimes: pd.DataFrame  # date, state
+    skill: pd.DataFrame  # SKILL_COLUMNS (rank_ic, ic_tstat optional)
     benchmark: str
     safe_assets: tuple[str, ...]
     rebalance: str
@@ -37,11 +37,13 @@ class EvaluationInputs:
     configurations_tried: int
     rolling_window: int = metrics.ROLLING_WINDOW_DAYS
     impact_note: str = ""
-    open: pd.DataFrame | None = None   # date x ticker opens (fills at the open where present)
+    open: pd.DataFrame | None = None  # date x ticker opens (fills at the open where present)
     controls: pd.Series | None = None  # per decision date: the daily controls in force (a change trades)
     max_position: float | None = None  # drift cap of the risky holdings (the trading rule's cap trades)
     cap_tolerance: float = 0.0
-    rule_allocations: pd.DataFrame | None = None   # the same barbell with ML off (date, ticker, weight, reasons)
+    rule_allocations: pd.DataFrame | None = (
+        None  # the same barbell with ML off (date, ticker, weight, reasons)
+    )
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,9 @@ class Evaluation:
 
 def product_rule(inp: EvaluationInputs) -> TradingRule:
     """The trading rule of the product's backtest: fractional shares, the drift cap on risky names."""
-    return TradingRule(inp.costs, fractional=True, max_position=inp.max_position, cap_tolerance=inp.cap_tolerance)
+    return TradingRule(
+        inp.costs, fractional=True, max_position=inp.max_position, cap_tolerance=inp.cap_tolerance
+    )
 
 
 @dataclass(frozen=True)
@@ -73,12 +77,14 @@ class _Days:
 
 def _days(inp: EvaluationInputs) -> _Days:
     if inp.benchmark not in inp.close.columns:
-        raise ValueError(f"the benchmark {inp.benchmark!r} has no prices over the backtest: cannot compare to it")
+        raise ValueError(
+            f"the benchmark {inp.benchmark!r} has no prices over the backtest: cannot compare to it"
+        )
     alloc = inp.allocations
     decisions = pd.DatetimeIndex(alloc["date"].unique()).sort_values()
     after_last = inp.close.index[inp.close.index > decisions.max()]
     # Same days for every strategy: from the first decision to the day after the last one.
-    close = inp.close.loc[:after_last.min() if len(after_last) else decisions.max()]
+    close = inp.close.loc[: after_last.min() if len(after_last) else decisions.max()]
     universe = [t for t in inp.close.columns if t != inp.benchmark and t not in inp.safe_assets]
     targets = alloc.pivot(index="date", columns="ticker", values="weight").fillna(0.0)
     targets.columns.name = None
@@ -88,8 +94,16 @@ def _days(inp: EvaluationInputs) -> _Days:
 def product_run(inp: EvaluationInputs, days: _Days | None = None) -> bt.BacktestResult:
     """ml_barbell exactly as `evaluate` runs it (also the paper ledger's shadow)."""
     d = days or _days(inp)
-    return bt.simulate(d.targets, d.close, d.schedule, product_rule(inp), inp.impact, open_=inp.open,
-                       controls=inp.controls, capped=d.universe)
+    return bt.simulate(
+        d.targets,
+        d.close,
+        d.schedule,
+        product_rule(inp),
+        inp.impact,
+        open_=inp.open,
+        controls=inp.controls,
+        capped=d.universe,
+    )
 
 
 def evaluate(inp: EvaluationInputs) -> Evaluation:
@@ -99,10 +113,22 @@ def evaluate(inp: EvaluationInputs) -> Evaluation:
     runs = {
         "ml_barbell": product_run(inp, d),
         **_ablations(inp, d),
-        "equal_weight": bt.simulate(bt.equal_weight_targets(inp.close[universe], decisions), close, schedule,
-                                    TradingRule(inp.costs), inp.impact, open_=inp.open),
-        "benchmark": bt.simulate(bt.buy_and_hold_targets(inp.benchmark, decisions), close, decisions[:1],
-                                 TradingRule(NO_COSTS), capital_usd=inp.costs.aum_usd, open_=inp.open),
+        "equal_weight": bt.simulate(
+            bt.equal_weight_targets(inp.close[universe], decisions),
+            close,
+            schedule,
+            TradingRule(inp.costs),
+            inp.impact,
+            open_=inp.open,
+        ),
+        "benchmark": bt.simulate(
+            bt.buy_and_hold_targets(inp.benchmark, decisions),
+            close,
+            decisions[:1],
+            TradingRule(NO_COSTS),
+            capital_usd=inp.costs.aum_usd,
+            open_=inp.open,
+        ),
     }
     tried = _variants(targets, close, decisions, inp, product, universe)
     # Variants that trade identically (e.g. top-5 when no day holds more than 5 names) are one trial.
@@ -123,40 +149,69 @@ def evaluate(inp: EvaluationInputs) -> Evaluation:
         m["probabilistic_sharpe"] = overfitting.probabilistic_sharpe(net.to_numpy())
         product = name == "ml_barbell"
         m["deflated_sharpe"] = overfitting.deflated_sharpe(
-            net.to_numpy(), trials if product else 1, float(variant_sharpes.std(ddof=1)) if product else None)
+            net.to_numpy(), trials if product else 1, float(variant_sharpes.std(ddof=1)) if product else None
+        )
         m["capacity_usd"] = bt.capacity_usd(run) if name != "benchmark" else float("nan")
         m["impact_estimable"] = float(run.impact_estimable)
         m["cost_drag"] = float(d["cost"].sum() / (len(d) / metrics.TRADING_DAYS))
         stress = metrics.window_drawdowns(net, criteria.STRESS_PERIODS)
         m["stress_max_drawdown"] = float(stress["max_drawdown"].min()) if len(stress) else float("nan")
         if product:
-            m |= {"trials": float(trials), "configurations_tried": float(inp.configurations_tried),
-                  "variants_tried": float(distinct.shape[1]), "pbo": pbo["pbo"],
-                  "pbo_logit_median": pbo["logit_median"]}
+            m |= {
+                "trials": float(trials),
+                "configurations_tried": float(inp.configurations_tried),
+                "variants_tried": float(distinct.shape[1]),
+                "pbo": pbo["pbo"],
+                "pbo_logit_median": pbo["logit_median"],
+            }
             for row in inp.skill.itertuples():
-                m |= {f"directional_accuracy_{row.horizon}d": row.directional_accuracy,
-                      f"base_rate_{row.horizon}d": row.base_rate, f"ic_{row.horizon}d": row.ic,
-                      f"rank_ic_{row.horizon}d": getattr(row, "rank_ic", float("nan")),
-                      f"ic_tstat_{row.horizon}d": getattr(row, "ic_tstat", float("nan"))}
+                m |= {
+                    f"directional_accuracy_{row.horizon}d": row.directional_accuracy,
+                    f"base_rate_{row.horizon}d": row.base_rate,
+                    f"ic_{row.horizon}d": row.ic,
+                    f"rank_ic_{row.horizon}d": getattr(row, "rank_ic", float("nan")),
+                    f"ic_tstat_{row.horizon}d": getattr(row, "ic_tstat", float("nan")),
+                }
             if "rule_barbell" in runs:
                 m |= ml_vs_rule(net.to_numpy(), runs["rule_barbell"].daily["net_return"].to_numpy())
         summary += [(name, k, float(v)) for k, v in m.items()]
-        rolling.append(metrics.rolling(net, inp.rolling_window).reset_index(names="date").assign(strategy=name))
+        rolling.append(
+            metrics.rolling(net, inp.rolling_window).reset_index(names="date").assign(strategy=name)
+        )
         regime_rows = metrics.by_regime(net, state.reindex(net.index)).assign(strategy=name)
         by_regime.append(regime_rows)
         if product:
-            crit = criteria.criteria_table(m, inp.skill, stress, regime_rows, inp.impact_note)  # the product's
+            crit = criteria.criteria_table(
+                m, inp.skill, stress, regime_rows, inp.impact_note
+            )  # the product's
 
     daily = pd.concat([r.daily.assign(strategy=s) for s, r in runs.items()], ignore_index=True)
     summary_frame = pd.DataFrame(summary, columns=["strategy", "metric", "value"])
     summary_frame["value"] = summary_frame["value"].replace([np.inf, -np.inf], np.nan)
-    variant_table = pd.DataFrame([
-        {"variant": v.name, "top_k": v.top_k or 0, "weighting": v.weighting, "rebalance": v.rebalance,
-         **{k: metrics.performance(tried[v.name].to_numpy(), np.zeros(1), None)[k]
-            for k in ("annual_return", "sharpe", "max_drawdown")}}
-        for v in variants.grid()])
-    return Evaluation(runs=runs, daily=daily, summary=summary_frame, rolling=pd.concat(rolling, ignore_index=True),
-                      regimes=pd.concat(by_regime, ignore_index=True), variants=variant_table, criteria=crit)
+    variant_table = pd.DataFrame(
+        [
+            {
+                "variant": v.name,
+                "top_k": v.top_k or 0,
+                "weighting": v.weighting,
+                "rebalance": v.rebalance,
+                **{
+                    k: metrics.performance(tried[v.name].to_numpy(), np.zeros(1), None)[k]
+                    for k in ("annual_return", "sharpe", "max_drawdown")
+                },
+            }
+            for v in variants.grid()
+        ]
+    )
+    return Evaluation(
+        runs=runs,
+        daily=daily,
+        summary=summary_frame,
+        rolling=pd.concat(rolling, ignore_index=True),
+        regimes=pd.concat(by_regime, ignore_index=True),
+        variants=variant_table,
+        criteria=crit,
+    )
 
 
 def ml_vs_rule(ml: np.ndarray, rule: np.ndarray) -> dict[str, float]:
@@ -165,7 +220,7 @@ def ml_vs_rule(ml: np.ndarray, rule: np.ndarray) -> dict[str, float]:
     diff = metrics.sharpe(ml) - metrics.sharpe(rule)
     try:
         pvalue = sharpe_difference_test(ml, rule, "hac").pvalue
-    except ValueError:                     # a constant series: the Sharpe ratio is undefined
+    except ValueError:  # a constant series: the Sharpe ratio is undefined
         pvalue = float("nan")
     return {"sharpe_diff_vs_rule": float(diff), "sharpe_diff_pvalue": float(pvalue)}
 
@@ -180,10 +235,20 @@ def _ablations(inp: EvaluationInputs, d: _Days) -> dict[str, bt.BacktestResult]:
         targets = ra.pivot(index="date", columns="ticker", values="weight").fillna(0.0)
         targets.columns.name = None
         controls = daily_controls(ra, inp.safe_assets[0]) if "reasons" in ra else None
-        out["rule_barbell"] = bt.simulate(targets, d.close, bt.rebalance_dates(targets.index, inp.rebalance), rule,
-                                          inp.impact, open_=inp.open, controls=controls, capped=d.universe)
+        out["rule_barbell"] = bt.simulate(
+            targets,
+            d.close,
+            bt.rebalance_dates(targets.index, inp.rebalance),
+            rule,
+            inp.impact,
+            open_=inp.open,
+            controls=controls,
+            capped=d.universe,
+        )
     sessions = d.close.index
-    later = pd.DatetimeIndex(sessions[np.minimum(sessions.searchsorted(d.targets.index) + 1, len(sessions) - 1)])
+    later = pd.DatetimeIndex(
+        sessions[np.minimum(sessions.searchsorted(d.targets.index) + 1, len(sessions) - 1)]
+    )
     keep = later > d.targets.index
     lagged = d.targets[keep].set_index(later[keep])
     # Hold cash on the first day so every strategy covers the same days.
@@ -192,20 +257,44 @@ def _ablations(inp: EvaluationInputs, d: _Days) -> dict[str, bt.BacktestResult]:
     if inp.controls is not None:
         shifted = inp.controls.reindex(d.targets.index).fillna("")[keep]
         lag_controls = pd.concat([pd.Series([""], index=d.targets.index[:1]), shifted.set_axis(later[keep])])
-    lag_schedule = pd.DatetimeIndex(sessions[np.minimum(sessions.searchsorted(d.schedule) + 1, len(sessions) - 1)])
-    out["ml_barbell_lag1"] = bt.simulate(lagged, d.close, lag_schedule, rule, inp.impact, open_=inp.open,
-                                         controls=lag_controls, capped=d.universe)
+    lag_schedule = pd.DatetimeIndex(
+        sessions[np.minimum(sessions.searchsorted(d.schedule) + 1, len(sessions) - 1)]
+    )
+    out["ml_barbell_lag1"] = bt.simulate(
+        lagged,
+        d.close,
+        lag_schedule,
+        rule,
+        inp.impact,
+        open_=inp.open,
+        controls=lag_controls,
+        capped=d.universe,
+    )
     return out
 
 
-def _variants(targets: pd.DataFrame, close: pd.DataFrame, decisions: pd.DatetimeIndex,
-              inp: EvaluationInputs, rule: TradingRule, universe: list[str]) -> pd.DataFrame:
+def _variants(
+    targets: pd.DataFrame,
+    close: pd.DataFrame,
+    decisions: pd.DatetimeIndex,
+    inp: EvaluationInputs,
+    rule: TradingRule,
+    universe: list[str],
+) -> pd.DataFrame:
     """Daily net returns of every variant over the same days: date + one column per variant."""
     columns = {}
     for v in variants.grid():
         shaped = variants.reshape(targets, list(inp.safe_assets), v)
-        run = bt.simulate(shaped, close, bt.rebalance_dates(decisions, v.rebalance), rule, inp.impact,
-                          open_=inp.open, controls=inp.controls, capped=universe)
+        run = bt.simulate(
+            shaped,
+            close,
+            bt.rebalance_dates(decisions, v.rebalance),
+            rule,
+            inp.impact,
+            open_=inp.open,
+            controls=inp.controls,
+            capped=universe,
+        )
         columns.setdefault("date", run.daily["date"].to_numpy())
         columns[v.name] = run.daily["net_return"].to_numpy()
     return pd.DataFrame(columns)
@@ -218,4 +307,3 @@ def _state_before(regimes: pd.DataFrame, calendar: pd.DatetimeIndex) -> pd.Serie
         return pd.Series(index=calendar, dtype=object)
     known = regimes.assign(date=pd.to_datetime(regimes["date"])).set_index("date")["state"]
     return known.reindex(calendar).shift(1)
-

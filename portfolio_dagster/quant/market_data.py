@@ -52,8 +52,9 @@ def bond_monthly_returns(yield_percent: pd.Series, maturity_years: float = BOND_
     return (pd.Series(price, index=y.index) - 1.0 + coupon / 12.0).dropna()
 
 
-def bond_index(yield_percent: pd.Series, sessions: pd.DatetimeIndex,
-               maturity_years: float = BOND_MATURITY_YEARS) -> pd.Series:
+def bond_index(
+    yield_percent: pd.Series, sessions: pd.DatetimeIndex, maturity_years: float = BOND_MATURITY_YEARS
+) -> pd.Series:
     """The bond proxy: Moody's monthly yields are month averages, known at the month's end, so month m's
     return is accrued over the sessions of month m+1 (point in time: a value dated d uses yields of
     months before d's month only)."""

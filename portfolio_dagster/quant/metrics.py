@@ -18,7 +18,7 @@ import pandas as pd
 
 from portfolio_dagster.quant.calendar import TRADING_DAYS
 
-ROLLING_WINDOW_DAYS = TRADING_DAYS      # one year of sessions
+ROLLING_WINDOW_DAYS = TRADING_DAYS  # one year of sessions
 MIN_SKILL_ROWS = 3
 NAN = float("nan")
 
@@ -90,12 +90,15 @@ def rolling(net: pd.Series, window: int = ROLLING_WINDOW_DAYS) -> pd.DataFrame:
     mean = net.rolling(window, min_periods=window).mean()
     sd = net.rolling(window, min_periods=window).std(ddof=1)
     growth = np.exp(np.log1p(net).rolling(window, min_periods=window).sum())
-    return pd.DataFrame({
-        "rolling_return": growth ** (TRADING_DAYS / window) - 1.0,
-        "rolling_volatility": sd * np.sqrt(TRADING_DAYS),
-        "rolling_sharpe": (mean / sd.where(sd > 0)) * np.sqrt(TRADING_DAYS),
-        "drawdown": drawdown(net.to_numpy()),
-    }, index=net.index)
+    return pd.DataFrame(
+        {
+            "rolling_return": growth ** (TRADING_DAYS / window) - 1.0,
+            "rolling_volatility": sd * np.sqrt(TRADING_DAYS),
+            "rolling_sharpe": (mean / sd.where(sd > 0)) * np.sqrt(TRADING_DAYS),
+            "drawdown": drawdown(net.to_numpy()),
+        },
+        index=net.index,
+    )
 
 
 def window_drawdowns(net: pd.Series, windows: tuple[tuple[str, str, str], ...]) -> pd.DataFrame:
@@ -104,8 +107,15 @@ def window_drawdowns(net: pd.Series, windows: tuple[tuple[str, str, str], ...]) 
     for name, first, last in windows:
         part = net[(net.index >= pd.Timestamp(first)) & (net.index <= pd.Timestamp(last))]
         if len(part):
-            rows.append((name, part.index[0], part.index[-1], max_drawdown(part.to_numpy()),
-                         float(np.prod(1.0 + part.to_numpy()) - 1.0)))
+            rows.append(
+                (
+                    name,
+                    part.index[0],
+                    part.index[-1],
+                    max_drawdown(part.to_numpy()),
+                    float(np.prod(1.0 + part.to_numpy()) - 1.0),
+                )
+            )
     return pd.DataFrame(rows, columns=["period", "first", "last", "max_drawdown", "total_return"])
 
 
@@ -116,12 +126,29 @@ def by_regime(net: pd.Series, state: pd.Series) -> pd.DataFrame:
     rows = []
     for name, part in frame.groupby("state", sort=True):
         r = part["net"].to_numpy()
-        rows.append({"state": name, "days": len(r), "share_of_days": len(r) / max(len(frame), 1),
-                     "annual_return": float(r.mean() * TRADING_DAYS),
-                     "annual_volatility": float(r.std(ddof=1) * np.sqrt(TRADING_DAYS)) if len(r) > 1 else np.nan,
-                     "sharpe": sharpe(r), "hit_rate": float(np.mean(r > 0))})
-    return pd.DataFrame(rows, columns=["state", "days", "share_of_days", "annual_return", "annual_volatility",
-                                       "sharpe", "hit_rate"])
+        rows.append(
+            {
+                "state": name,
+                "days": len(r),
+                "share_of_days": len(r) / max(len(frame), 1),
+                "annual_return": float(r.mean() * TRADING_DAYS),
+                "annual_volatility": float(r.std(ddof=1) * np.sqrt(TRADING_DAYS)) if len(r) > 1 else np.nan,
+                "sharpe": sharpe(r),
+                "hit_rate": float(np.mean(r > 0)),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "state",
+            "days",
+            "share_of_days",
+            "annual_return",
+            "annual_volatility",
+            "sharpe",
+            "hit_rate",
+        ],
+    )
 
 
 def monthly_returns(net: pd.Series) -> pd.DataFrame:
@@ -165,16 +192,21 @@ def forecast_skill(frame: pd.DataFrame) -> dict[str, float]:
     if n < MIN_SKILL_ROWS:
         return {"directional_accuracy": NAN, "base_rate": NAN, "ic": NAN, "n": 0}
     ics = daily_rank_ic(finite)
-    return {"directional_accuracy": accuracy, "base_rate": base_rate,
-            "ic": float(ics.mean()) if len(ics) else NAN, "n": n}
+    return {
+        "directional_accuracy": accuracy,
+        "base_rate": base_rate,
+        "ic": float(ics.mean()) if len(ics) else NAN,
+        "n": n,
+    }
 
 
 # Fewer names than this on a date and its cross-sectional correlation is not computed.
 MIN_NAMES_PER_DATE = 3
 
 
-def cross_sectional_ic(frame: pd.DataFrame, prediction: str = "prediction", actual: str = "actual",
-                       rank: bool = True) -> pd.Series:
+def cross_sectional_ic(
+    frame: pd.DataFrame, prediction: str = "prediction", actual: str = "actual", rank: bool = True
+) -> pd.Series:
     """Per date (frame's `date` column) the correlation across names of `prediction` and `actual`:
     Spearman (rank=True; average ranks for ties) or Pearson, in one grouped pass. Rows with a NaN on
     either side are left out; dates with fewer than MIN_NAMES_PER_DATE names or a constant side are
@@ -182,7 +214,9 @@ def cross_sectional_ic(frame: pd.DataFrame, prediction: str = "prediction", actu
     f = frame[["date", prediction, actual]].dropna()
     if rank:
         g = f.groupby("date")
-        f = f.assign(**{prediction: g[prediction].rank(method="average"), actual: g[actual].rank(method="average")})
+        f = f.assign(
+            **{prediction: g[prediction].rank(method="average"), actual: g[actual].rank(method="average")}
+        )
     g = f.groupby("date")
     x, y = f[prediction] - g[prediction].transform("mean"), f[actual] - g[actual].transform("mean")
     parts = pd.DataFrame({"date": f["date"], "xy": x * y, "xx": x * x, "yy": y * y})

@@ -36,23 +36,30 @@ def probabilistic_sharpe(returns: np.ndarray, benchmark_sr: float = 0.0) -> floa
     sd = returns.std(ddof=1) if n > 1 else 0.0
     if n < 3 or sd == 0:
         return NAN
-    return psr_from_moments(returns.mean() / sd, benchmark_sr, n, skew(returns), kurtosis(returns, fisher=False))
+    return psr_from_moments(
+        returns.mean() / sd, benchmark_sr, n, skew(returns), kurtosis(returns, fisher=False)
+    )
 
 
 def expected_max_sharpe(trials: int, trial_sharpe_std: float) -> float:
     """Expected maximum of `trials` per-period Sharpe ratios with true mean 0 and this dispersion."""
     if trials <= 1:
         return 0.0
-    return float(trial_sharpe_std * ((1 - EULER_GAMMA) * norm.ppf(1 - 1 / trials)
-                                     + EULER_GAMMA * norm.ppf(1 - 1 / (trials * np.e))))
+    return float(
+        trial_sharpe_std
+        * ((1 - EULER_GAMMA) * norm.ppf(1 - 1 / trials) + EULER_GAMMA * norm.ppf(1 - 1 / (trials * np.e)))
+    )
 
 
 def deflated_sharpe(returns: np.ndarray, trials: int, trial_sharpe_std: float | None = None) -> float:
     """PSR against the expected maximum Sharpe of `trials` tries. Without the trials' dispersion,
     it is taken as one Sharpe estimate's sampling error, 1/sqrt(n - 1)."""
     returns = np.asarray(returns, dtype=float)
-    v = trial_sharpe_std if trial_sharpe_std is not None and np.isfinite(trial_sharpe_std) \
+    v = (
+        trial_sharpe_std
+        if trial_sharpe_std is not None and np.isfinite(trial_sharpe_std)
         else 1.0 / np.sqrt(max(returns.size - 1, 1))
+    )
     return probabilistic_sharpe(returns, expected_max_sharpe(trials, v))
 
 
@@ -68,7 +75,7 @@ def pbo_cscv(variant_returns: np.ndarray, blocks: int = CSCV_BLOCKS) -> dict[str
     if n < 2 or blocks < 2 or blocks % 2 or t < 2 * blocks:
         return {"pbo": NAN, "logit_median": NAN, "splits": 0}
     edges = np.linspace(0, t, blocks + 1).astype(int)
-    s1 = np.add.reduceat(m, edges[:-1], axis=0)          # S x N sums
+    s1 = np.add.reduceat(m, edges[:-1], axis=0)  # S x N sums
     s2 = np.add.reduceat(m * m, edges[:-1], axis=0)
     counts = np.diff(edges).astype(float)
     combos = np.array([c for c in itertools.combinations(range(blocks), blocks // 2)])
@@ -89,5 +96,8 @@ def pbo_cscv(variant_returns: np.ndarray, blocks: int = CSCV_BLOCKS) -> dict[str
     rank = 1 + (sr_out < chosen_out[:, None]).sum(axis=1)
     omega = rank / (n + 1)
     logit = np.log(omega / (1 - omega))
-    return {"pbo": float(np.mean(logit <= 0)), "logit_median": float(np.median(logit)),
-            "splits": int(len(combos))}
+    return {
+        "pbo": float(np.mean(logit <= 0)),
+        "logit_median": float(np.median(logit)),
+        "splits": int(len(combos)),
+    }

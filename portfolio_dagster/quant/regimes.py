@@ -52,9 +52,15 @@ class RegimeHMM:
     variances: np.ndarray  # diagonal covariances, states x features
 
     @classmethod
-    def fit(cls, feats: np.ndarray, seed: int) -> "RegimeHMM":
-        hmm = GaussianHMM(n_components=len(REGIME_STATES), covariance_type="diag", n_iter=HMM_ITERATIONS,
-                          random_state=seed, tol=HMM_TOLERANCE, init_params="stc")
+    def fit(cls, feats: np.ndarray, seed: int) -> RegimeHMM:
+        hmm = GaussianHMM(
+            n_components=len(REGIME_STATES),
+            covariance_type="diag",
+            n_iter=HMM_ITERATIONS,
+            random_state=seed,
+            tol=HMM_TOLERANCE,
+            init_params="stc",
+        )
         # Means start at the volatility quartiles' centroids: deterministic, and much cheaper than
         # hmmlearn's default k-means initialization (10 restarts).
         vol = feats[:, MARKET_FEATURES.index("market_log_vol")]
@@ -63,13 +69,16 @@ class RegimeHMM:
         hmm.fit(feats)
         order = np.argsort(hmm.means_[:, MARKET_FEATURES.index("market_log_vol")], kind="stable")
         variances = np.array([np.diag(c) for c in hmm.covars_])
-        return cls(hmm.startprob_[order], hmm.transmat_[np.ix_(order, order)], hmm.means_[order], variances[order])
+        return cls(
+            hmm.startprob_[order], hmm.transmat_[np.ix_(order, order)], hmm.means_[order], variances[order]
+        )
 
     def filtered(self, feats: np.ndarray) -> np.ndarray:
         """P(state_t | obs_1..t) for every t: the forward recursion, normalized each step."""
         var = np.maximum(self.variances, 1e-12)
-        loglik = -0.5 * (np.log(2 * np.pi * var)[None] + (feats[:, None, :] - self.means[None]) ** 2 / var[None]
-                         ).sum(axis=2)
+        loglik = -0.5 * (
+            np.log(2 * np.pi * var)[None] + (feats[:, None, :] - self.means[None]) ** 2 / var[None]
+        ).sum(axis=2)
         # Scaled recursion in probability space: alpha_t ~ (alpha_{t-1} @ A) * b_t, renormalized.
         lik = np.exp(loglik - loglik.max(axis=1, keepdims=True))
         out = np.empty_like(lik)
@@ -82,12 +91,19 @@ class RegimeHMM:
         return out
 
     def to_json(self) -> str:
-        return json.dumps({"states": list(REGIME_STATES), "features": list(MARKET_FEATURES),
-                           "startprob": self.startprob.tolist(), "transmat": self.transmat.tolist(),
-                           "means": self.means.tolist(), "variances": self.variances.tolist()})
+        return json.dumps(
+            {
+                "states": list(REGIME_STATES),
+                "features": list(MARKET_FEATURES),
+                "startprob": self.startprob.tolist(),
+                "transmat": self.transmat.tolist(),
+                "means": self.means.tolist(),
+                "variances": self.variances.tolist(),
+            }
+        )
 
     @classmethod
-    def from_json(cls, text: str) -> "RegimeHMM":
+    def from_json(cls, text: str) -> RegimeHMM:
         d = json.loads(text)
         return cls(*(np.asarray(d[k], dtype=float) for k in ("startprob", "transmat", "means", "variances")))
 
@@ -99,9 +115,14 @@ def fit_key(values: np.ndarray, seed: int) -> str:
     return h.hexdigest()[:20]
 
 
-def walk_forward_probabilities(feats: pd.DataFrame, refit_dates: pd.DatetimeIndex, seed: int,
-                               min_train_days: int, rolling_days: int | None = None,
-                               fit: Callable[[np.ndarray, int], RegimeHMM] | None = None) -> pd.DataFrame:
+def walk_forward_probabilities(
+    feats: pd.DataFrame,
+    refit_dates: pd.DatetimeIndex,
+    seed: int,
+    min_train_days: int,
+    rolling_days: int | None = None,
+    fit: Callable[[np.ndarray, int], RegimeHMM] | None = None,
+) -> pd.DataFrame:
     """Filtered regime probabilities (date x REGIME_STATES) from the HMM refitted at each refit date.
 
     The HMM valid from refit date r is fitted on feature rows dated < r (the last `rolling_days`
@@ -124,7 +145,7 @@ def walk_forward_probabilities(feats: pd.DataFrame, refit_dates: pd.DatetimeInde
             continue
         # Filter forward from a fixed burn-in through the segment: only data <= each date.
         begin = max(0, upto - FILTER_BURN_IN_DAYS)
-        probs = hmm.filtered(values[begin:stop])[upto - begin:]
+        probs = hmm.filtered(values[begin:stop])[upto - begin :]
         parts.append(pd.DataFrame(probs, index=dates[upto:stop], columns=list(REGIME_STATES)))
     if not parts:
         return pd.DataFrame(columns=list(REGIME_STATES), index=pd.DatetimeIndex([], name="date"))
@@ -135,12 +156,16 @@ def walk_forward_probabilities(feats: pd.DataFrame, refit_dates: pd.DatetimeInde
 
 def regime_table(probs: pd.DataFrame) -> pd.DataFrame:
     """The `regimes` table: date, most likely state, probabilities as JSON {state: p}."""
-    return pd.DataFrame({
-        "date": probs.index,
-        "state": [REGIME_STATES[i] for i in np.argmax(probs.to_numpy(), axis=1)] if len(probs) else [],
-        "probabilities": [json.dumps({s: round(float(p), 6) for s, p in zip(REGIME_STATES, row)})
-                          for row in probs.to_numpy()],
-    }).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "date": probs.index,
+            "state": [REGIME_STATES[i] for i in np.argmax(probs.to_numpy(), axis=1)] if len(probs) else [],
+            "probabilities": [
+                json.dumps({s: round(float(p), 6) for s, p in zip(REGIME_STATES, row)})
+                for row in probs.to_numpy()
+            ],
+        }
+    ).reset_index(drop=True)
 
 
 def probability_columns(regimes: pd.DataFrame) -> pd.DataFrame:

@@ -18,13 +18,15 @@ def live_accuracy(signals: pd.DataFrame, close: pd.DataFrame, horizon: int, wind
     NaN until half a window of realized dates exists. Accuracy per metrics.directional_skill (flat
     realized moves are skipped)."""
     days = close.index
-    realized = close.shift(-horizon) / close - 1          # known only at t + horizon: used from there on
+    realized = close.shift(-horizon) / close - 1  # known only at t + horizon: used from there on
     sig = signals.pivot(index="date", columns="ticker", values="expected_return").reindex(
-        index=days, columns=close.columns)
+        index=days, columns=close.columns
+    )
     valid = direction_counted(sig, realized)
     hits = (direction_hit(sig, realized) & valid).sum(axis=1).to_numpy(dtype=float)
     counts = valid.sum(axis=1).to_numpy(dtype=float)
     has = (counts > 0).astype(float)
+
     # At position i the newest realized signal date is i - horizon.
     def trailing(x: np.ndarray) -> np.ndarray:
         c = np.concatenate([[0.0], np.cumsum(x)])
@@ -32,6 +34,7 @@ def live_accuracy(signals: pd.DataFrame, close: pd.DataFrame, horizon: int, wind
         start = np.maximum(end - window_days, 0)
         end = np.maximum(end, 0)
         return c[end] - c[start]
+
     h, n, d = trailing(hits), trailing(counts), trailing(has)
     with np.errstate(invalid="ignore", divide="ignore"):
         acc = np.where((d >= window_days / 2) & (n > 0), h / n, np.nan)

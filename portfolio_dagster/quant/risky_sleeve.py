@@ -22,13 +22,14 @@ class GivenMu(BaseMu):
     def __init__(self, mu: np.ndarray | None = None) -> None:
         self.mu = mu
 
-    def fit(self, X, y=None) -> "GivenMu":
+    def fit(self, X, y=None) -> GivenMu:
         self.mu_ = np.asarray(self.mu, dtype=float)
         return self
 
 
-def composition(daily_returns: np.ndarray, mu_daily: np.ndarray | None, *, max_weight: float,
-                kelly_fraction: float) -> np.ndarray:
+def composition(
+    daily_returns: np.ndarray, mu_daily: np.ndarray | None, *, max_weight: float, kelly_fraction: float
+) -> np.ndarray:
     """Long-only weights summing to 1 over the columns; mu_daily None: inverse volatility."""
     n = daily_returns.shape[1]
     if n == 1:
@@ -38,11 +39,15 @@ def composition(daily_returns: np.ndarray, mu_daily: np.ndarray | None, *, max_w
         return np.asarray(model.fit(daily_returns).weights_, dtype=float)
     # A cap the budget cannot meet (n * cap < 1) is left to the allocation's water-filling instead.
     cap = max_weight if n * max_weight >= 1.0 + 1e-9 else 1.0
-    model = MeanRisk(objective_function=ObjectiveFunction.MAXIMIZE_UTILITY, risk_measure=RiskMeasure.VARIANCE,
-                     risk_aversion=1.0 / (2.0 * kelly_fraction), max_weights=cap,
-                     prior_estimator=EmpiricalPrior(mu_estimator=GivenMu(mu_daily),
-                                                    covariance_estimator=LedoitWolf()),
-                     fallback=InverseVolatility(), raise_on_failure=False)
+    model = MeanRisk(
+        objective_function=ObjectiveFunction.MAXIMIZE_UTILITY,
+        risk_measure=RiskMeasure.VARIANCE,
+        risk_aversion=1.0 / (2.0 * kelly_fraction),
+        max_weights=cap,
+        prior_estimator=EmpiricalPrior(mu_estimator=GivenMu(mu_daily), covariance_estimator=LedoitWolf()),
+        fallback=InverseVolatility(),
+        raise_on_failure=False,
+    )
     w = np.clip(np.asarray(model.fit(daily_returns).weights_, dtype=float), 0.0, None)
     if not np.isfinite(w).all() or w.sum() <= 0:
         return np.full(n, 1.0 / n)

@@ -36,20 +36,30 @@ def ml_expectations(forecasts: pd.DataFrame) -> pd.DataFrame:
     """forecasts: ticker, date, prediction, lower, upper (the ensemble at one horizon)."""
     sigma = ((forecasts["upper"] - forecasts["lower"]) / (2 * _Z)).to_numpy(dtype=float)
     mu = forecasts["prediction"].to_numpy(dtype=float)
-    return pd.DataFrame({"ticker": forecasts["ticker"].to_numpy(), "date": pd.to_datetime(forecasts["date"]).to_numpy(),
-                         "expected_return": mu, "confidence": sign_confidence(mu, np.nan_to_num(sigma)),
-                         "source": ML})
+    return pd.DataFrame(
+        {
+            "ticker": forecasts["ticker"].to_numpy(),
+            "date": pd.to_datetime(forecasts["date"]).to_numpy(),
+            "expected_return": mu,
+            "confidence": sign_confidence(mu, np.nan_to_num(sigma)),
+            "source": ML,
+        }
+    )
 
 
 def momentum_expectations(close: pd.DataFrame, horizon: int) -> pd.DataFrame:
     """close: date x ticker. Momentum over [t-252, t-21] as a drift per day, times the horizon."""
     log_close = np.log(close)
     drift = (log_close.shift(MOMENTUM_SKIP_DAYS) - log_close.shift(MOMENTUM_DAYS)) / (
-        MOMENTUM_DAYS - MOMENTUM_SKIP_DAYS)
+        MOMENTUM_DAYS - MOMENTUM_SKIP_DAYS
+    )
     vol = log_close.diff().rolling(VOLATILITY_DAYS).std()
     mu = np.expm1(drift * horizon)
-    conf = pd.DataFrame(sign_confidence(mu.to_numpy(), (vol * np.sqrt(horizon)).to_numpy()),
-                        index=close.index, columns=close.columns)
+    conf = pd.DataFrame(
+        sign_confidence(mu.to_numpy(), (vol * np.sqrt(horizon)).to_numpy()),
+        index=close.index,
+        columns=close.columns,
+    )
     out = pd.concat({"expected_return": mu, "confidence": conf}, axis=1).stack(future_stack=True)
     out.index.names = ["date", "ticker"]
     out = out.dropna().reset_index()
@@ -61,7 +71,9 @@ def kelly_weights(mu: np.ndarray, covariance_h: np.ndarray, fraction: float) -> 
     return fraction * np.linalg.solve(covariance_h, mu)
 
 
-def monthly_covariances(close: pd.DataFrame, covariance_days: int) -> dict[pd.Period, tuple[list[str], np.ndarray]]:
+def monthly_covariances(
+    close: pd.DataFrame, covariance_days: int
+) -> dict[pd.Period, tuple[list[str], np.ndarray]]:
     """Per month: (tickers, daily Ledoit-Wolf covariance) from the `covariance_days` returns ending at the
     previous month's last close, i.e. known before any date of the month; tickers with a full window only.
     Re-estimated monthly instead of daily: ~280 fits instead of ~5,800 over the full sample."""
@@ -72,7 +84,7 @@ def monthly_covariances(close: pd.DataFrame, covariance_days: int) -> dict[pd.Pe
     for i in last_of_month:
         if i + 1 < covariance_days:
             continue
-        window = returns.iloc[i + 1 - covariance_days:i + 1]
+        window = returns.iloc[i + 1 - covariance_days : i + 1]
         full = window.columns[window.notna().all().to_numpy()]
         if len(full):
             cov, _ = ledoit_wolf(window[full].to_numpy(), assume_centered=False)
@@ -80,8 +92,9 @@ def monthly_covariances(close: pd.DataFrame, covariance_days: int) -> dict[pd.Pe
     return out
 
 
-def add_kelly_sizes(expectations: pd.DataFrame, close: pd.DataFrame, horizon: int, fraction: float,
-                    covariance_days: int) -> pd.DataFrame:
+def add_kelly_sizes(
+    expectations: pd.DataFrame, close: pd.DataFrame, horizon: int, fraction: float, covariance_days: int
+) -> pd.DataFrame:
     """position_size per (ticker, date): Kelly over the names with a covariance estimate for that
     date's month (names without one get 0)."""
     covs = monthly_covariances(close, covariance_days)
@@ -103,8 +116,16 @@ def add_kelly_sizes(expectations: pd.DataFrame, close: pd.DataFrame, horizon: in
     return exp.assign(position_size=size)
 
 
-def build_signals(forecasts: pd.DataFrame, close: pd.DataFrame, dates: pd.DatetimeIndex, *, mode: str,
-                  horizon: int, kelly_fraction: float, covariance_days: int) -> pd.DataFrame:
+def build_signals(
+    forecasts: pd.DataFrame,
+    close: pd.DataFrame,
+    dates: pd.DatetimeIndex,
+    *,
+    mode: str,
+    horizon: int,
+    kelly_fraction: float,
+    covariance_days: int,
+) -> pd.DataFrame:
     """Signals on `dates`: ML where the ensemble forecast exists (mode 'ml'), rule-based elsewhere.
     close: date x ticker of the universe, dated <= the last of `dates`, with enough history before."""
     dates = pd.DatetimeIndex(dates)
@@ -113,8 +134,11 @@ def build_signals(forecasts: pd.DataFrame, close: pd.DataFrame, dates: pd.Dateti
     covered = set(pd.DatetimeIndex(ml["date"].unique())) if len(ml) else set()
     rule = momentum_expectations(close, horizon)
     rule = rule[rule["date"].isin(dates) & ~rule["date"].isin(covered)]
-    exp = pd.concat([f for f in (ml, rule) if len(f)], ignore_index=True) if len(ml) or len(rule) else \
-        pd.DataFrame(columns=SIGNAL_COLUMNS)
+    exp = (
+        pd.concat([f for f in (ml, rule) if len(f)], ignore_index=True)
+        if len(ml) or len(rule)
+        else pd.DataFrame(columns=SIGNAL_COLUMNS)
+    )
     if exp.empty:
         return pd.DataFrame(columns=SIGNAL_COLUMNS)
     exp["date"] = pd.to_datetime(exp["date"])

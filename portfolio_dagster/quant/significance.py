@@ -48,14 +48,14 @@ def _moments(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sharpe(mean: float, second: float) -> float:
-    var = second - mean ** 2
+    var = second - mean**2
     return mean / math.sqrt(var) if var > 0 else float("nan")
 
 
 def _gradient(v: np.ndarray) -> np.ndarray:
     """d(SR_a - SR_b) / d(mean_a, mean_b, second_a, second_b) with SR = mean / sqrt(second - mean^2)."""
     ma, mb, ga, gb = v
-    da, db = (ga - ma ** 2) ** 1.5, (gb - mb ** 2) ** 1.5
+    da, db = (ga - ma**2) ** 1.5, (gb - mb**2) ** 1.5
     return np.array([ga / da, -gb / db, -ma / (2 * da), mb / (2 * db)])
 
 
@@ -66,7 +66,9 @@ def _standard_error(grad: np.ndarray, psi: np.ndarray, n: int) -> float:
 def _aligned(a, b) -> np.ndarray:
     a, b = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
     if a.shape != b.shape:
-        raise ValueError(f"the two return series differ in length ({len(a)} vs {len(b)}): align them by date first")
+        raise ValueError(
+            f"the two return series differ in length ({len(a)} vs {len(b)}): align them by date first"
+        )
     r = np.column_stack([a, b])
     r = r[np.isfinite(r).all(axis=1)]
     if len(r) < 10:
@@ -81,8 +83,9 @@ def default_block_size(a, b) -> int:
     return int(min(max(1, math.ceil(max(lengths))), len(r) // 4))
 
 
-def sharpe_difference_test(a, b, method: str = "hac", *, block_size: int | None = None,
-                           reps: int = BOOTSTRAP_REPS, seed: int = 7) -> SharpeDifference:
+def sharpe_difference_test(
+    a, b, method: str = "hac", *, block_size: int | None = None, reps: int = BOOTSTRAP_REPS, seed: int = 7
+) -> SharpeDifference:
     """H0: SR_a == SR_b for two return series on the same periods (NaN rows dropped pairwise).
 
     method 'hac': z = diff / se with se from the delta method and a quadratic-spectral HAC covariance.
@@ -147,10 +150,14 @@ def newey_west_tstat(series, horizon: int = 1) -> float:
     return mean / math.sqrt(lrv / len(x))
 
 
-def rank_ic_stats(frame: pd.DataFrame, horizon: int, prediction: str = "prediction",
-                  actual: str = "actual") -> dict[str, float]:
+def rank_ic_stats(
+    frame: pd.DataFrame, horizon: int, prediction: str = "prediction", actual: str = "actual"
+) -> dict[str, float]:
     """{rank_ic: mean of the per-date Spearman IC, ic_tstat: its Newey-West t (lags >= 2 (horizon - 1)),
     ic_dates: dates used} for one horizon's forecasts (date, prediction, actual)."""
     ic = cross_sectional_ic(frame, prediction, actual, rank=True)
-    return {"rank_ic": float(ic.mean()) if len(ic) else float("nan"),
-            "ic_tstat": newey_west_tstat(ic.to_numpy(), horizon), "ic_dates": float(len(ic))}
+    return {
+        "rank_ic": float(ic.mean()) if len(ic) else float("nan"),
+        "ic_tstat": newey_west_tstat(ic.to_numpy(), horizon),
+        "ic_dates": float(len(ic)),
+    }

@@ -24,7 +24,7 @@ VOL_WINDOW = 63
 TARGET_KINDS = ("return", "risk_adj_return", "significant_move", "direction", "excess_return", "rank")
 # What the models may learn (models.target): the forward return, or one of its cross-sectional forms.
 MODEL_TARGET_KINDS = ("return", "excess_return", "rank")
-LABEL_KINDS = ("significant_move", "direction")   # booleans; the others are DOUBLE
+LABEL_KINDS = ("significant_move", "direction")  # booleans; the others are DOUBLE
 
 
 def target_name(horizon: int, kind: str = "return") -> str:
@@ -49,7 +49,8 @@ def compute(prices: pd.DataFrame, horizons: tuple[int, ...]) -> pd.DataFrame:
             panels[target_name(h)] = fwd
             panels[target_name(h, "risk_adj_return")] = np.where(scale > 0, fwd / scale, np.nan)
             panels[target_name(h, "significant_move")] = np.where(
-                np.isnan(fwd) | np.isnan(scale), np.nan, np.abs(fwd) > scale)
+                np.isnan(fwd) | np.isnan(scale), np.nan, np.abs(fwd) > scale
+            )
             panels[target_name(h, "direction")] = np.where(np.isnan(fwd), np.nan, fwd > 0)
             known = np.isfinite(fwd)
             mean = np.where(known, fwd, 0.0).sum(axis=1, keepdims=True) / known.sum(axis=1, keepdims=True)
@@ -57,8 +58,9 @@ def compute(prices: pd.DataFrame, horizons: tuple[int, ...]) -> pd.DataFrame:
             panels[target_name(h, "rank")] = pd.DataFrame(fwd).rank(axis=1, pct=True).to_numpy()
     frames = {k: pd.DataFrame(v, index=close.index, columns=close.columns) for k, v in panels.items()}
     out = long(frames, dropna_all=False)
-    out = out.merge(prices[["ticker", "date"]].assign(date=lambda f: pd.to_datetime(f["date"])),
-                    on=["ticker", "date"]).reset_index(drop=True)
+    out = out.merge(
+        prices[["ticker", "date"]].assign(date=lambda f: pd.to_datetime(f["date"])), on=["ticker", "date"]
+    ).reset_index(drop=True)
     for h in horizons:
         for kind in LABEL_KINDS:
             col = target_name(h, kind)

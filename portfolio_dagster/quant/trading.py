@@ -39,8 +39,8 @@ _CASH_EPS = 1e-9
 @dataclass(frozen=True)
 class TradingRule:
     costs: CostModel
-    fractional: bool = True                 # False: whole shares (the paper ledger's default)
-    max_position: float | None = None       # drift cap of the capped (risky) assets; None: no cap trades
+    fractional: bool = True  # False: whole shares (the paper ledger's default)
+    max_position: float | None = None  # drift cap of the capped (risky) assets; None: no cap trades
     cap_tolerance: float = 0.0
 
 
@@ -94,7 +94,7 @@ class BookRun:
     impact_per_sqrt_nav: np.ndarray
     orders: list[dict] = field(default_factory=list)
     fills: list[dict] = field(default_factory=list)
-    pending: np.ndarray | None = None       # orders decided at the last row (fill after the range)
+    pending: np.ndarray | None = None  # orders decided at the last row (fill after the range)
     pending_reason: str | None = None
 
 
@@ -109,7 +109,9 @@ def order_quantities(book: Book, target: np.ndarray, close: np.ndarray, fraction
     return np.where(priced, desired - book.quantity, 0.0)
 
 
-def trim_orders(book: Book, target: np.ndarray, close: np.ndarray, over: np.ndarray, fractional: bool) -> np.ndarray:
+def trim_orders(
+    book: Book, target: np.ndarray, close: np.ndarray, over: np.ndarray, fractional: bool
+) -> np.ndarray:
     """Orders that sell only the positions in `over` back to their target weights."""
     full = order_quantities(book, target, close, fractional)
     return np.where(over & (full < 0), full, 0.0)
@@ -117,15 +119,15 @@ def trim_orders(book: Book, target: np.ndarray, close: np.ndarray, over: np.ndar
 
 @dataclass(frozen=True)
 class Execution:
-    quantity: np.ndarray        # signed shares executed
+    quantity: np.ndarray  # signed shares executed
     price: np.ndarray
-    commission: np.ndarray      # USD per asset
+    commission: np.ndarray  # USD per asset
     spread: np.ndarray
     impact: np.ndarray
-    priced: np.ndarray          # a fill price exists (the session's or the last close)
+    priced: np.ndarray  # a fill price exists (the session's or the last close)
     session_priced: np.ndarray  # the session itself had a price
-    short: np.ndarray           # a buy filled below its order (cash_limited)
-    traded_usd: float           # value traded at the fill prices
+    short: np.ndarray  # a buy filled below its order (cash_limited)
+    traded_usd: float  # value traded at the fill prices
 
     def status(self, j: int) -> tuple[str, str]:
         """(status, reason) of asset j's order (for the records; the loop never needs it)."""
@@ -135,8 +137,15 @@ class Execution:
         return (PARTIAL if self.short[j] else FILLED), ",".join(why)
 
 
-def execute(book: Book, orders: np.ndarray, fill: np.ndarray, last_close: np.ndarray, rule: TradingRule,
-            sigma: np.ndarray | None = None, adv: np.ndarray | None = None) -> tuple[Book, Execution]:
+def execute(
+    book: Book,
+    orders: np.ndarray,
+    fill: np.ndarray,
+    last_close: np.ndarray,
+    rule: TradingRule,
+    sigma: np.ndarray | None = None,
+    adv: np.ndarray | None = None,
+) -> tuple[Book, Execution]:
     """Fill `orders` at the session's `fill` prices (last close where the session has none): sells
     first, then buys scaled down together so that cash stays >= 0; costs paid from cash."""
     c = rule.costs
@@ -145,7 +154,7 @@ def execute(book: Book, orders: np.ndarray, fill: np.ndarray, last_close: np.nda
     price = np.where(have_fill, fill, np.where(have_last, last_close, np.nan))
     priced = np.isfinite(price)
     qty = np.where(priced, orders, 0.0)
-    qty = np.maximum(qty, -book.quantity)                     # long only: never sell more than held
+    qty = np.maximum(qty, -book.quantity)  # long only: never sell more than held
     p = np.where(priced, price, 0.0)
     sell, buy = np.minimum(qty, 0.0), np.maximum(qty, 0.0)
 
@@ -174,8 +183,9 @@ def execute(book: Book, orders: np.ndarray, fill: np.ndarray, last_close: np.nda
     executed = sell + buy
     short = (orders > 0) & (executed < orders - 1e-9) & priced
     new = Book(book.quantity + executed, cash)
-    return new, Execution(executed, price, sc + bc, ss + bs, si + bi, priced, have_fill, short,
-                          float(np.abs(executed) @ p))
+    return new, Execution(
+        executed, price, sc + bc, ss + bs, si + bi, priced, have_fill, short, float(np.abs(executed) @ p)
+    )
 
 
 def _buy_scale(cash: float, linear: float, impact: float) -> float:
@@ -184,10 +194,10 @@ def _buy_scale(cash: float, linear: float, impact: float) -> float:
         return 0.0
     if impact == 0:
         return min(1.0, cash / linear)
-    lo, hi = cash / (linear + impact), 1.0          # s^1.5 <= s on [0, 1]: lo is feasible
+    lo, hi = cash / (linear + impact), 1.0  # s^1.5 <= s on [0, 1]: lo is feasible
     for _ in range(60):
         mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if mid * linear + mid ** 1.5 * impact <= cash else (lo, mid)
+        lo, hi = (mid, hi) if mid * linear + mid**1.5 * impact <= cash else (lo, mid)
     return lo
 
 
@@ -202,9 +212,16 @@ def trigger(scheduled: bool, control: str, previous_control: str | None) -> str 
     return None
 
 
-def run_book(market: Market, decisions: Decisions, rule: TradingRule, book: Book,
-             pending: np.ndarray | None = None, pending_reason: str = "", record: bool = False,
-             assets: list | None = None) -> BookRun:
+def run_book(
+    market: Market,
+    decisions: Decisions,
+    rule: TradingRule,
+    book: Book,
+    pending: np.ndarray | None = None,
+    pending_reason: str = "",
+    record: bool = False,
+    assets: list | None = None,
+) -> BookRun:
     """Run the rule over the rows of `market` with `book` held at row 0. Each decision at row d fills
     at row d+1; a decision at the last row comes back as `pending` (it fills after the range). With
     `pending` given, row 0 is history: its decision was taken earlier (these orders, possibly none,
@@ -212,8 +229,9 @@ def run_book(market: Market, decisions: Decisions, rule: TradingRule, book: Book
     n, m = market.close.shape
     close0 = np.nan_to_num(market.close, nan=0.0)
     target0 = np.nan_to_num(decisions.target, nan=0.0)
-    out = BookRun(np.zeros(n), np.zeros(n), np.zeros((n, m)), np.zeros(n), np.zeros(n), np.zeros(n),
-                  np.zeros(n))
+    out = BookRun(
+        np.zeros(n), np.zeros(n), np.zeros((n, m)), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    )
     decided = np.isfinite(decisions.target).any(axis=1)
     planned: dict[int, str] = {}
     previous = decisions.previous_control
@@ -228,7 +246,7 @@ def run_book(market: Market, decisions: Decisions, rule: TradingRule, book: Book
     events = sorted(planned)
     limit = None if rule.max_position is None else rule.max_position * (1 + rule.cap_tolerance)
     capped = decisions.capped.astype(bool)
-    latest = np.maximum.accumulate(np.where(decided, np.arange(n), -1))   # newest decision row <= r
+    latest = np.maximum.accumulate(np.where(decided, np.arange(n), -1))  # newest decision row <= r
 
     start, ei = 0, 0
     while start < n:
@@ -269,8 +287,18 @@ def run_book(market: Market, decisions: Decisions, rule: TradingRule, book: Book
     return out
 
 
-def _fill(out: BookRun, book: Book, row: int, decided: int, orders: np.ndarray, market: Market, close0: np.ndarray,
-          rule: TradingRule, record: bool, assets: list | None) -> Book:
+def _fill(
+    out: BookRun,
+    book: Book,
+    row: int,
+    decided: int,
+    orders: np.ndarray,
+    market: Market,
+    close0: np.ndarray,
+    rule: TradingRule,
+    record: bool,
+    assets: list | None,
+) -> Book:
     sigma = market.sigma[decided] if market.sigma is not None else None
     adv = market.adv[decided] if market.adv is not None else None
     before = book.value(close0[decided])
@@ -292,8 +320,9 @@ def _weights(book: Book, close: np.ndarray) -> np.ndarray:
     return value / total if total > 0 else np.zeros_like(value)
 
 
-def _first_cap_breach(book: Book, close: np.ndarray, start: int, stop: int, capped: np.ndarray,
-                      limit: float) -> int | None:
+def _first_cap_breach(
+    book: Book, close: np.ndarray, start: int, stop: int, capped: np.ndarray, limit: float
+) -> int | None:
     """First row in [start, stop) whose close (NaN-free) values a capped holding above `limit` of the NAV."""
     if stop <= start:
         return None
@@ -305,21 +334,47 @@ def _first_cap_breach(book: Book, close: np.ndarray, start: int, stop: int, capp
     return int(start + hit[0]) if len(hit) else None
 
 
-def _record_orders(into: list[dict], row: int, reason: str, orders: np.ndarray, target: np.ndarray,
-                   book: Book, close: np.ndarray, assets) -> None:
+def _record_orders(
+    into: list[dict],
+    row: int,
+    reason: str,
+    orders: np.ndarray,
+    target: np.ndarray,
+    book: Book,
+    close: np.ndarray,
+    assets,
+) -> None:
     weights = _weights(book, close)
     for j in np.flatnonzero(orders):
-        into.append({"row": row, "asset": assets[j] if assets else j, "side": "buy" if orders[j] > 0 else "sell",
-                     "quantity": float(abs(orders[j])), "reference_price": float(close[j]),
-                     "target_weight": float(max(target[j], 0.0)), "previous_weight": float(weights[j]),
-                     "reason": reason})
+        into.append(
+            {
+                "row": row,
+                "asset": assets[j] if assets else j,
+                "side": "buy" if orders[j] > 0 else "sell",
+                "quantity": float(abs(orders[j])),
+                "reference_price": float(close[j]),
+                "target_weight": float(max(target[j], 0.0)),
+                "previous_weight": float(weights[j]),
+                "reason": reason,
+            }
+        )
 
 
-def _record_fills(into: list[dict], row: int, decided: int | None, orders: np.ndarray, ex: Execution,
-                  assets) -> None:
+def _record_fills(
+    into: list[dict], row: int, decided: int | None, orders: np.ndarray, ex: Execution, assets
+) -> None:
     for j in np.flatnonzero(orders):
-        into.append({"row": row, "decided": decided, "asset": assets[j] if assets else j,
-                     "quantity": float(ex.quantity[j]), "ordered": float(orders[j]),
-                     "price": float(ex.price[j]) if np.isfinite(ex.price[j]) else None,
-                     "commission_usd": float(ex.commission[j]), "spread_usd": float(ex.spread[j]),
-                     "impact_usd": float(ex.impact[j]), **dict(zip(("status", "reason"), ex.status(j)))})
+        into.append(
+            {
+                "row": row,
+                "decided": decided,
+                "asset": assets[j] if assets else j,
+                "quantity": float(ex.quantity[j]),
+                "ordered": float(orders[j]),
+                "price": float(ex.price[j]) if np.isfinite(ex.price[j]) else None,
+                "commission_usd": float(ex.commission[j]),
+                "spread_usd": float(ex.spread[j]),
+                "impact_usd": float(ex.impact[j]),
+                **dict(zip(("status", "reason"), ex.status(j))),
+            }
+        )

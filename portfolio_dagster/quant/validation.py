@@ -37,11 +37,24 @@ def _finite_positive(c: pl.Expr) -> pl.Expr:
 
 # Rules in the order a row's reason is chosen (the first failing rule names it).
 REASON_ORDER = (
-    "missing ticker", "missing date", "future date", "weekend date", "not an XNYS trading day",
-    "missing close", "non-numeric value", "non-finite close", "non-positive close", "non-finite or non-positive open",
-    "non-finite or non-positive high", "non-finite or non-positive low", "negative or non-finite volume",
-    "high below max(open, close)", "low above min(open, close)", "source returned another ticker's data",
-    "duplicate key with different values", "duplicate row",
+    "missing ticker",
+    "missing date",
+    "future date",
+    "weekend date",
+    "not an XNYS trading day",
+    "missing close",
+    "non-numeric value",
+    "non-finite close",
+    "non-positive close",
+    "non-finite or non-positive open",
+    "non-finite or non-positive high",
+    "non-finite or non-positive low",
+    "negative or non-finite volume",
+    "high below max(open, close)",
+    "low above min(open, close)",
+    "source returned another ticker's data",
+    "duplicate key with different values",
+    "duplicate row",
 )
 _NULL_REASON = {"ticker": "missing ticker", "date": "missing date", "close": "missing close"}
 
@@ -49,23 +62,47 @@ _NULL_REASON = {"ticker": "missing ticker", "date": "missing date", "close": "mi
 # open/high/low empty; a comparison with a missing operand does not apply (max/min_horizontal skip nulls).
 PRICE_SCHEMA = pa.DataFrameSchema(
     columns={
-        "ticker": pa.Column(pl.String, nullable=False, checks=_column_rule(
-            lambda c: c.str.strip_chars() != "", "missing ticker")),
-        "date": pa.Column(pl.Datetime("ns"), nullable=False, checks=_column_rule(
-            lambda c: c.dt.weekday() <= 5, "weekend date")),
-        "close": pa.Column(pl.Float64, nullable=False, checks=[
-            _column_rule(lambda c: c.is_finite(), "non-finite close"),
-            _column_rule(lambda c: ~(c <= 0), "non-positive close")]),
-        **{col: pa.Column(pl.Float64, nullable=True, checks=_column_rule(
-            _finite_positive, f"non-finite or non-positive {col}")) for col in ("open", "high", "low")},
-        "volume": pa.Column(pl.Float64, nullable=True, checks=_column_rule(
-            lambda c: c.is_finite() & (c >= 0), "negative or non-finite volume")),
+        "ticker": pa.Column(
+            pl.String,
+            nullable=False,
+            checks=_column_rule(lambda c: c.str.strip_chars() != "", "missing ticker"),
+        ),
+        "date": pa.Column(
+            pl.Datetime("ns"),
+            nullable=False,
+            checks=_column_rule(lambda c: c.dt.weekday() <= 5, "weekend date"),
+        ),
+        "close": pa.Column(
+            pl.Float64,
+            nullable=False,
+            checks=[
+                _column_rule(lambda c: c.is_finite(), "non-finite close"),
+                _column_rule(lambda c: ~(c <= 0), "non-positive close"),
+            ],
+        ),
+        **{
+            col: pa.Column(
+                pl.Float64,
+                nullable=True,
+                checks=_column_rule(_finite_positive, f"non-finite or non-positive {col}"),
+            )
+            for col in ("open", "high", "low")
+        },
+        "volume": pa.Column(
+            pl.Float64,
+            nullable=True,
+            checks=_column_rule(lambda c: c.is_finite() & (c >= 0), "negative or non-finite volume"),
+        ),
     },
     checks=[
-        _frame_rule(~(pl.col("high") < pl.max_horizontal("open", "close")).fill_null(False),
-                    "high below max(open, close)"),
-        _frame_rule(~(pl.col("low") > pl.min_horizontal("open", "close")).fill_null(False),
-                    "low above min(open, close)"),
+        _frame_rule(
+            ~(pl.col("high") < pl.max_horizontal("open", "close")).fill_null(False),
+            "high below max(open, close)",
+        ),
+        _frame_rule(
+            ~(pl.col("low") > pl.min_horizontal("open", "close")).fill_null(False),
+            "low above min(open, close)",
+        ),
     ],
     coerce=False,
 )
@@ -76,7 +113,7 @@ def _numeric(frame: pd.DataFrame, reason: pd.Series) -> None:
     for col in PRICE_COLUMNS:
         original = frame[col]
         if pd.api.types.is_numeric_dtype(original) and not pd.api.types.is_bool_dtype(original):
-            frame[col] = original.astype(float)      # typed numbers (a warehouse column): nothing to parse
+            frame[col] = original.astype(float)  # typed numbers (a warehouse column): nothing to parse
             continue
         if pd.api.types.is_bool_dtype(original):
             converted = pd.Series(np.nan, index=frame.index)
@@ -96,7 +133,8 @@ def _schema_reasons(frame: pd.DataFrame) -> pd.Series:
     about 20x faster than pandera's pandas backend on millions of rows (benchmarks/bench_csv.py)."""
     reason = pd.Series("", index=frame.index, dtype=object)
     columns = frame[["ticker", "date", *PRICE_COLUMNS]].assign(
-        ticker=frame["ticker"].astype(str), date=frame["date"].astype("datetime64[ns]"))
+        ticker=frame["ticker"].astype(str), date=frame["date"].astype("datetime64[ns]")
+    )
     try:
         PRICE_SCHEMA.validate(pl.from_pandas(columns, nan_to_null=True), lazy=True)
         return reason
@@ -111,7 +149,9 @@ def _schema_reasons(frame: pd.DataFrame) -> pd.Series:
     return reason
 
 
-def validate(raw: pd.DataFrame, source: str, today: dt.date | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def validate(
+    raw: pd.DataFrame, source: str, today: dt.date | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split raw rows into (clean, rejected). Every input row lands in exactly one of them; rejected rows
     keep their raw values and carry a reason. `today`: rows dated after it are future dates."""
     frame = raw.copy().reset_index(drop=True)
@@ -130,20 +170,28 @@ def validate(raw: pd.DataFrame, source: str, today: dt.date | None = None) -> tu
     today = today or dt.date.today()
     flag(frame["date"] > pd.Timestamp(today), "future date")
     flag(frame["date"].dt.dayofweek >= 5, "weekend date")
-    flag(frame["date"].notna() & ~is_session(frame["date"].fillna(pd.Timestamp(0))), "not an XNYS trading day")
+    flag(
+        frame["date"].notna() & ~is_session(frame["date"].fillna(pd.Timestamp(0))), "not an XNYS trading day"
+    )
     _numeric(frame, reason)
     pending = reason == ""
     schema_reason = _schema_reasons(frame[pending])
     reason[pending] = schema_reason.to_numpy()
     if "delivered_ticker" in frame:
         delivered = frame["delivered_ticker"]
-        flag(delivered.notna() & (delivered.astype(str) != frame["ticker"].astype(str)),
-             "source returned another ticker's data")
+        flag(
+            delivered.notna() & (delivered.astype(str) != frame["ticker"].astype(str)),
+            "source returned another ticker's data",
+        )
     # A key delivered twice with different values is ambiguous: reject every copy.
     keyed = frame[reason == ""]
     dup = keyed[keyed.duplicated(KEY, keep=False)]
     if len(dup):
-        distinct = dup.fillna({c: -1.0 for c in PRICE_COLUMNS}).groupby(KEY)[list(PRICE_COLUMNS)].transform("nunique")
+        distinct = (
+            dup.fillna({c: -1.0 for c in PRICE_COLUMNS})
+            .groupby(KEY)[list(PRICE_COLUMNS)]
+            .transform("nunique")
+        )
         flag(frame.index.isin(dup.index[(distinct > 1).any(axis=1)]), "duplicate key with different values")
     # Exact duplicates are one fact delivered twice: keep the first, record the others.
     keyed = frame[reason == ""]
@@ -153,8 +201,10 @@ def validate(raw: pd.DataFrame, source: str, today: dt.date | None = None) -> tu
     rejected = frame[bad].assign(source=source, reason=reason[bad])
     clean = frame[~bad].assign(source=source)
     clean["ticker"] = clean["ticker"].astype(str)
-    return (clean[OUTPUT_COLUMNS].sort_values(KEY).reset_index(drop=True),
-            rejected[[*OUTPUT_COLUMNS, "reason"]].reset_index(drop=True))
+    return (
+        clean[OUTPUT_COLUMNS].sort_values(KEY).reset_index(drop=True),
+        rejected[[*OUTPUT_COLUMNS, "reason"]].reset_index(drop=True),
+    )
 
 
 def consolidate(clean_by_source: list[pd.DataFrame]) -> pd.DataFrame:
@@ -169,7 +219,7 @@ def consolidate(clean_by_source: list[pd.DataFrame]) -> pd.DataFrame:
     chosen = stacked.drop_duplicates(KEY, keep="first")
     groups = stacked.groupby(KEY, sort=False)["close"]
     n_sources = groups.transform("size")
-    spread = (groups.transform("max") - groups.transform("min"))
+    spread = groups.transform("max") - groups.transform("min")
     stacked["_n"] = n_sources
     stacked["_dev"] = spread
     chosen = stacked.loc[chosen.index]
@@ -200,8 +250,9 @@ def suspicious_jumps(prices: pd.DataFrame, threshold: float = DEFAULT_JUMP_THRES
     return out.reset_index(drop=True)
 
 
-def missing_sessions(prices: pd.DataFrame, sessions: pd.DatetimeIndex,
-                     universe: list[str] | None = None) -> pd.DataFrame:
+def missing_sessions(
+    prices: pd.DataFrame, sessions: pd.DatetimeIndex, universe: list[str] | None = None
+) -> pd.DataFrame:
     """(ticker, date) of trading days with no row: for each ticker between its first and last row (a
     series that starts late or ends early is not missing outside its span), and for `universe` tickers
     that have no row at all, every session."""

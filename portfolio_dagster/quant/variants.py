@@ -47,7 +47,7 @@ def reshape(targets: pd.DataFrame, safe_assets: list[str], variant: Variant) -> 
     total = values.sum(axis=1, keepdims=True)
     if variant.top_k is not None and variant.top_k < values.shape[1]:
         order = np.argsort(-values, axis=1, kind="stable")
-        np.put_along_axis(values, order[:, variant.top_k:], 0.0, axis=1)
+        np.put_along_axis(values, order[:, variant.top_k :], 0.0, axis=1)
     if variant.weighting == "equal":
         values = (values > 0).astype(float)
     kept = values.sum(axis=1, keepdims=True)

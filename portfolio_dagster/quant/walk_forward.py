@@ -50,7 +50,7 @@ class Split:
     """A training window cut into purged fit rows and the later validation window."""
 
     window: TrainingWindow
-    fit_end: pd.Timestamp | None      # last fit row date (purged against validation_start)
+    fit_end: pd.Timestamp | None  # last fit row date (purged against validation_start)
     validation_start: pd.Timestamp | None
 
     @property
@@ -58,8 +58,13 @@ class Split:
         return self.window.asof
 
 
-def training_window(calendar: pd.DatetimeIndex, asof: pd.Timestamp, horizon: int, embargo: int,
-                    rolling_days: int | None = None) -> TrainingWindow:
+def training_window(
+    calendar: pd.DatetimeIndex,
+    asof: pd.Timestamp,
+    horizon: int,
+    embargo: int,
+    rolling_days: int | None = None,
+) -> TrainingWindow:
     """Purge: a row dated t is eligible only if pos(t) + horizon + embargo < pos(asof)."""
     calendar = pd.DatetimeIndex(calendar).sort_values()
     pos = int(calendar.searchsorted(asof))
@@ -70,8 +75,14 @@ def training_window(calendar: pd.DatetimeIndex, asof: pd.Timestamp, horizon: int
     return TrainingWindow(asof, calendar[first], calendar[last])
 
 
-def split(calendar: pd.DatetimeIndex, asof: pd.Timestamp, horizon: int, embargo: int, validation_days: int,
-          rolling_days: int | None = None) -> Split:
+def split(
+    calendar: pd.DatetimeIndex,
+    asof: pd.Timestamp,
+    horizon: int,
+    embargo: int,
+    validation_days: int,
+    rolling_days: int | None = None,
+) -> Split:
     calendar = pd.DatetimeIndex(calendar).sort_values()
     win = training_window(calendar, asof, horizon, embargo, rolling_days)
     if win.empty or validation_days <= 0:
@@ -94,9 +105,15 @@ class CalibratedSplit(Split):
     calibration_start: pd.Timestamp | None
 
 
-def calibrated_split(calendar: pd.DatetimeIndex, asof: pd.Timestamp, horizon: int, embargo: int,
-                     validation_days: int, calibration_days: int,
-                     rolling_days: int | None = None) -> CalibratedSplit:
+def calibrated_split(
+    calendar: pd.DatetimeIndex,
+    asof: pd.Timestamp,
+    horizon: int,
+    embargo: int,
+    validation_days: int,
+    calibration_days: int,
+    rolling_days: int | None = None,
+) -> CalibratedSplit:
     """The training window of `asof` in three disjoint, purged parts (any part may be empty when the
     window is too short: then it is None, and so are the parts before it)."""
     calendar = pd.DatetimeIndex(calendar).sort_values()
@@ -129,20 +146,27 @@ def fit_and_validation(rows: pd.DataFrame, s: Split) -> tuple[pd.DataFrame, pd.D
     """(fit rows, validation rows) of `rows` (with a `date` column) for split `s`."""
     inside = select(rows, s.window)
     fit = inside[np.asarray(inside["date"] <= s.fit_end)] if s.fit_end is not None else inside.iloc[0:0]
-    val = inside[np.asarray(inside["date"] >= s.validation_start)] if s.validation_start is not None \
+    val = (
+        inside[np.asarray(inside["date"] >= s.validation_start)]
+        if s.validation_start is not None
         else inside.iloc[0:0]
+    )
     return fit, val
 
 
-def fit_validation_calibration(rows: pd.DataFrame, s: CalibratedSplit
-                               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def fit_validation_calibration(
+    rows: pd.DataFrame, s: CalibratedSplit
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(fit, validation, calibration) rows of `rows` (with a `date` column) for a calibrated split."""
     inside = select(rows, s.window)
     dates = inside["date"]
     none = inside.iloc[0:0]
     fit = inside[np.asarray(dates <= s.fit_end)] if s.fit_end is not None else none
-    val = inside[np.asarray((dates >= s.validation_start) & (dates <= s.validation_end))] \
-        if s.validation_start is not None else none
+    val = (
+        inside[np.asarray((dates >= s.validation_start) & (dates <= s.validation_end))]
+        if s.validation_start is not None
+        else none
+    )
     cal = inside[np.asarray(dates >= s.calibration_start)] if s.calibration_start is not None else none
     return fit, val, cal
 

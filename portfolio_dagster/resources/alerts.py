@@ -43,9 +43,15 @@ INFO, WARNING, CRITICAL = "info", "warning", "critical"
 SEVERITIES = (INFO, WARNING, CRITICAL)
 # Each kind's severity unless the caller says otherwise.
 DEFAULT_SEVERITY = {
-    RUN_FAILED: CRITICAL, CHECK_FAILED: CRITICAL, SOURCE_FAILED: WARNING, FEATURE_DRIFT: WARNING,
-    DECAY_RETRAIN_REQUESTED: WARNING, DECAY_RETRAIN_FINISHED: INFO, EMERGENCY_ON: CRITICAL,
-    EMERGENCY_OFF: INFO, PAPER_LEDGER_UNRECONCILED: CRITICAL,
+    RUN_FAILED: CRITICAL,
+    CHECK_FAILED: CRITICAL,
+    SOURCE_FAILED: WARNING,
+    FEATURE_DRIFT: WARNING,
+    DECAY_RETRAIN_REQUESTED: WARNING,
+    DECAY_RETRAIN_FINISHED: INFO,
+    EMERGENCY_ON: CRITICAL,
+    EMERGENCY_OFF: INFO,
+    PAPER_LEDGER_UNRECONCILED: CRITICAL,
 }
 KINDS = tuple(DEFAULT_SEVERITY)
 OK, OFF = "ok", "off"
@@ -60,14 +66,21 @@ class Alert:
     message: str
     run_id: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
-    at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
+    at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0))
     alert_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def payload(self) -> dict[str, Any]:
         """The JSON a sink receives; `text` is the one-line form chat webhooks display."""
-        return {"alert_id": self.alert_id, "at": self.at.isoformat().replace("+00:00", "Z"), "kind": self.kind,
-                "severity": self.severity, "message": self.message, "run_id": self.run_id,
-                "details": dict(self.details), "text": format_text(self)}
+        return {
+            "alert_id": self.alert_id,
+            "at": self.at.isoformat().replace("+00:00", "Z"),
+            "kind": self.kind,
+            "severity": self.severity,
+            "message": self.message,
+            "run_id": self.run_id,
+            "details": dict(self.details),
+            "text": format_text(self),
+        }
 
 
 def format_text(alert: Alert) -> str:
@@ -76,9 +89,17 @@ def format_text(alert: Alert) -> str:
     return f"[{alert.severity.upper()}] {alert.kind}: {alert.message}{run}"
 
 
-def raise_alert(warehouse: Warehouse, config: PipelineConfig, kind: str, message: str, *,
-                severity: str | None = None, run_id: str | None = None,
-                details: Mapping[str, Any] | None = None, log: Any = None) -> Alert:
+def raise_alert(
+    warehouse: Warehouse,
+    config: PipelineConfig,
+    kind: str,
+    message: str,
+    *,
+    severity: str | None = None,
+    run_id: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    log: Any = None,
+) -> Alert:
     """Record the alert and send it to every configured sink. `log`: a logger with .warning (a Dagster
     context.log); sink failures are logged there. Never raises for a sink; raises ValueError for an
     unknown kind or severity (a programming error)."""
@@ -108,7 +129,7 @@ def _to_jsonl(alert: Alert, sinks: AlertsConfig, log: Any) -> str:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(alert.payload(), default=str) + "\n")   # one write: lines never interleave
+            fh.write(json.dumps(alert.payload(), default=str) + "\n")  # one write: lines never interleave
     except OSError as exc:
         log.warning(f"alert {alert.kind}: the JSON-lines file {path} failed ({type(exc).__name__})")
         return f"failed ({type(exc).__name__})"
@@ -121,8 +142,12 @@ def _to_webhook(alert: Alert, sinks: AlertsConfig, log: Any) -> str:
         return OFF
     body = json.dumps(alert.payload(), default=str).encode()
     # urllib, not httpx: httpx logs each request's URL at INFO, and the URL is a secret.
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json", "User-Agent": "pmx-alerts"})
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "pmx-alerts"},
+    )
     problem = "no attempt"
     for _ in range(sinks.webhook_retries + 1):
         try:
@@ -132,21 +157,33 @@ def _to_webhook(alert: Alert, sinks: AlertsConfig, log: Any) -> str:
         except urllib.error.HTTPError as exc:
             problem = f"HTTP {exc.code}"
             if exc.code < 500 and exc.code != 429:
-                break            # the hook refused this alert: asking again will not help
+                break  # the hook refused this alert: asking again will not help
         except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
             # Type only: str(exc) may carry the host.
             reason = getattr(exc, "reason", None)
             problem = type(reason).__name__ if isinstance(reason, BaseException) else type(exc).__name__
-    log.warning(f"alert {alert.kind}: the webhook (URL in ${sinks.webhook_url_env}) failed ({problem}); "
-                "the alert is in the alerts table")
+    log.warning(
+        f"alert {alert.kind}: the webhook (URL in ${sinks.webhook_url_env}) failed ({problem}); "
+        "the alert is in the alerts table"
+    )
     return f"failed ({problem})"
 
 
 def _to_table(warehouse: Warehouse, alert: Alert, deliveries: Mapping[str, str], log: Any) -> None:
-    row = pd.DataFrame([{
-        "alert_id": alert.alert_id, "at": alert.at.replace(tzinfo=None), "kind": alert.kind,
-        "severity": alert.severity, "message": alert.message, "run_id": alert.run_id,
-        "details": json.dumps(dict(alert.details), default=str), "deliveries": json.dumps(dict(deliveries))}])
+    row = pd.DataFrame(
+        [
+            {
+                "alert_id": alert.alert_id,
+                "at": alert.at.replace(tzinfo=None),
+                "kind": alert.kind,
+                "severity": alert.severity,
+                "message": alert.message,
+                "run_id": alert.run_id,
+                "details": json.dumps(dict(alert.details), default=str),
+                "deliveries": json.dumps(dict(deliveries)),
+            }
+        ]
+    )
     try:
         warehouse.append("alerts", row)
     except (duckdb.Error, OSError) as exc:
@@ -164,6 +201,6 @@ def alerts_raised(warehouse: Warehouse, kind: str, **details: str) -> int:
         params.append(value)
     try:
         found = warehouse.query(sql, params)
-    except duckdb.CatalogException:      # a warehouse from before the alerts table: none raised yet
+    except duckdb.CatalogException:  # a warehouse from before the alerts table: none raised yet
         return 0
     return int(found["n"].iat[0]) if len(found) else 0

@@ -31,9 +31,16 @@ INACTIVE = Flag(False, "", None, None)
 
 def history(warehouse: Warehouse, key: str = EMERGENCY) -> pd.DataFrame:
     """Every row of the key's history, oldest first, with effective_to (NULL: still in force)."""
-    rows = warehouse.query("SELECT * FROM operations_state WHERE key = ? ORDER BY effective_from, set_at", [key])
-    return rows if len(rows) else pd.DataFrame(
-        columns=["key", "active", "effective_from", "effective_to", "reason", "evidence_date", "set_at"])
+    rows = warehouse.query(
+        "SELECT * FROM operations_state WHERE key = ? ORDER BY effective_from, set_at", [key]
+    )
+    return (
+        rows
+        if len(rows)
+        else pd.DataFrame(
+            columns=["key", "active", "effective_from", "effective_to", "reason", "evidence_date", "set_at"]
+        )
+    )
 
 
 def in_force(warehouse: Warehouse, day: dt.date | None = None, key: str = EMERGENCY) -> Flag:
@@ -46,7 +53,9 @@ def in_force(warehouse: Warehouse, day: dt.date | None = None, key: str = EMERGE
     if rows.empty:
         return INACTIVE
     row = rows.iloc[-1]
-    return Flag(bool(row["active"]), str(row["reason"]), _date(row["evidence_date"]), _date(row["effective_from"]))
+    return Flag(
+        bool(row["active"]), str(row["reason"]), _date(row["evidence_date"]), _date(row["effective_from"])
+    )
 
 
 def emergency_flag(warehouse: Warehouse) -> Flag:
@@ -61,15 +70,28 @@ def active_periods(warehouse: Warehouse, key: str = EMERGENCY) -> tuple[tuple[dt
     return tuple((_date(r.effective_from), _date(r.effective_to)) for r in rows.itertuples())
 
 
-def set_state(warehouse: Warehouse, key: str, active: bool, reason: str, evidence_date: dt.date,
-              effective_from: dt.date) -> bool:
+def set_state(
+    warehouse: Warehouse, key: str, active: bool, reason: str, evidence_date: dt.date, effective_from: dt.date
+) -> bool:
     """Append a change in force from `effective_from`; no row when the state then in force already is
     `active`. Returns whether a row was written."""
     if in_force(warehouse, effective_from, key).active == active:
         return False
-    warehouse.append("operations_state_log", pd.DataFrame([{
-        "key": key, "active": active, "effective_from": effective_from, "reason": reason,
-        "evidence_date": evidence_date, "set_at": pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")}]))
+    warehouse.append(
+        "operations_state_log",
+        pd.DataFrame(
+            [
+                {
+                    "key": key,
+                    "active": active,
+                    "effective_from": effective_from,
+                    "reason": reason,
+                    "evidence_date": evidence_date,
+                    "set_at": pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s"),
+                }
+            ]
+        ),
+    )
     return True
 
 

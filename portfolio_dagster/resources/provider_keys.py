@@ -3,8 +3,6 @@ variable name, never by value; never put into logs, metadata or error messages).
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
 KEY_ENV = {"alpha_vantage": "ALPHA_VANTAGE_API_KEY", "finnhub": "FINNHUB_API_KEY"}

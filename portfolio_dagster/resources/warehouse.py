@@ -55,8 +55,9 @@ class Warehouse(dg.ConfigurableResource):
         delay = 0.05
         while True:
             try:
-                con = duckdb.connect(self.path, read_only=read_only and Path(self.path).exists(),
-                                     config={"threads": 1})
+                con = duckdb.connect(
+                    self.path, read_only=read_only and Path(self.path).exists(), config={"threads": 1}
+                )
                 break
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower() or time.monotonic() > deadline:
@@ -78,13 +79,20 @@ class Warehouse(dg.ConfigurableResource):
                 return pd.DataFrame()
             return con.execute(sql, list(params)).df()
 
-    def universe_prices(self, start: dt.date, end: dt.date, config: PipelineConfig,
-                        columns: str = "ticker, date, open, high, low, close, volume") -> pd.DataFrame:
+    def universe_prices(
+        self,
+        start: dt.date,
+        end: dt.date,
+        config: PipelineConfig,
+        columns: str = "ticker, date, open, high, low, close, volume",
+    ) -> pd.DataFrame:
         """Prices of the tradable universe (no benchmark, no safe assets) with start <= date < end."""
         excluded = [config.data.benchmark, *config.strategy.safe_assets]
         frame = self.query(
             f"SELECT {columns} FROM prices WHERE date >= ? AND date < ? "
-            "AND ticker NOT IN (SELECT unnest(?)) ORDER BY ticker, date", [start, end, excluded])
+            "AND ticker NOT IN (SELECT unnest(?)) ORDER BY ticker, date",
+            [start, end, excluded],
+        )
         if frame.empty:
             return pd.DataFrame(columns=[c.strip() for c in columns.split(",")])
         frame["date"] = pd.to_datetime(frame["date"])
@@ -103,8 +111,9 @@ class Warehouse(dg.ConfigurableResource):
                 con.execute("ROLLBACK")
                 raise
 
-    def replace_where(self, table: str, frame: pd.DataFrame, column: str | None = None,
-                      values: Sequence[object] = ()) -> None:
+    def replace_where(
+        self, table: str, frame: pd.DataFrame, column: str | None = None, values: Sequence[object] = ()
+    ) -> None:
         """Replace the rows whose `column` is in `values` (all rows when column is None), atomically."""
         table = _check_table(table)
         with self.connect() as con:
@@ -115,8 +124,7 @@ class Warehouse(dg.ConfigurableResource):
                 elif values:
                     if not column.isidentifier():
                         raise ValueError(f"bad column name {column!r}")
-                    con.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT unnest(?))",
-                                [list(values)])
+                    con.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT unnest(?))", [list(values)])
                 _insert(con, table, frame)
                 con.execute("COMMIT")
             except BaseException:
@@ -147,7 +155,9 @@ class Warehouse(dg.ConfigurableResource):
                 for table in tables:
                     table = _check_table(table)
                     where, params = (f" WHERE {column} >= ?", [since]) if since else ("", [])
-                    removed[table] = int(con.execute(f"SELECT count(*) FROM {table}{where}", params).fetchone()[0])
+                    removed[table] = int(
+                        con.execute(f"SELECT count(*) FROM {table}{where}", params).fetchone()[0]
+                    )
                     con.execute(f"DELETE FROM {table}{where}", params)
                 con.execute("COMMIT")
             except BaseException:
@@ -164,8 +174,10 @@ class Warehouse(dg.ConfigurableResource):
 def _migrate(con: duckdb.DuckDBPyConnection) -> None:
     """Older warehouses: the single-row-per-flag operations_state table became a view over an
     append-only history; the old table is kept under another name, never dropped."""
-    old = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'operations_state' "
-                      "AND table_type = 'BASE TABLE'").fetchone()[0]
+    old = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'operations_state' "
+        "AND table_type = 'BASE TABLE'"
+    ).fetchone()[0]
     if old:
         con.execute("ALTER TABLE operations_state RENAME TO operations_state_v1")
 

@@ -17,8 +17,10 @@ SCHEDULE_TAG = "pmx/schedule"
 
 def retrain_due(cfg: PipelineConfig, warehouse: Warehouse, day: dt.date) -> bool:
     """True when `day` opens a retrain period (models.retrain_frequency) no model of this config covers."""
-    newest = warehouse.query("SELECT max(valid_from) AS v FROM model_registry WHERE config_hash = ?",
-                             [cfg.fingerprint(*MODEL_LINEAGE_SECTIONS)])
+    newest = warehouse.query(
+        "SELECT max(valid_from) AS v FROM model_registry WHERE config_hash = ?",
+        [cfg.fingerprint(*MODEL_LINEAGE_SECTIONS)],
+    )
     if newest.empty or pd.isna(newest["v"].iat[0]):
         return True
     period = _PERIOD[cfg.models.retrain_frequency]
@@ -35,25 +37,39 @@ def daily_run_request(cfg: PipelineConfig, warehouse: Warehouse, day: dt.date) -
     """The run for trading day `day`: market data through allocations, with the models first if due."""
     due = retrain_due(cfg, warehouse, day)
     selection = DAILY_SELECTION | dg.AssetSelection.assets("models") if due else DAILY_SELECTION
-    return dg.RunRequest(run_key=f"daily-{day.isoformat()}", partition_key=day.isoformat(),
-                         asset_selection=list(selection.resolve(_daily_assets())),
-                         tags={SCHEDULE_TAG: "daily_after_close", "pmx/retrain_due": str(due).lower()})
+    return dg.RunRequest(
+        run_key=f"daily-{day.isoformat()}",
+        partition_key=day.isoformat(),
+        asset_selection=list(selection.resolve(_daily_assets())),
+        tags={SCHEDULE_TAG: "daily_after_close", "pmx/retrain_due": str(due).lower()},
+    )
 
 
 def build_schedules(cfg: PipelineConfig) -> tuple[dg.ScheduleDefinition, ...]:
     ops = cfg.operations
 
-    @dg.schedule(name="daily_after_close", cron_schedule=ops.daily_cron, execution_timezone=ops.timezone,
-                 job=daily_job, default_status=dg.DefaultScheduleStatus.RUNNING,
-                 description="After the US close (exchange time): the day's partition through allocations; "
-                             "the incremental models asset too when a retrain period opens.")
-    def daily_after_close(context: dg.ScheduleEvaluationContext, settings: PipelineSettings,
-                          warehouse: Warehouse) -> dg.RunRequest:
+    @dg.schedule(
+        name="daily_after_close",
+        cron_schedule=ops.daily_cron,
+        execution_timezone=ops.timezone,
+        job=daily_job,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="After the US close (exchange time): the day's partition through allocations; "
+        "the incremental models asset too when a retrain period opens.",
+    )
+    def daily_after_close(
+        context: dg.ScheduleEvaluationContext, settings: PipelineSettings, warehouse: Warehouse
+    ) -> dg.RunRequest:
         day = context.scheduled_execution_time.date()  # already in the exchange's timezone
         return daily_run_request(settings.config, warehouse, day)
 
     weekly_retrain = dg.ScheduleDefinition(
-        name="weekly_retrain", job=retrain_job, cron_schedule=ops.retrain_cron, execution_timezone=ops.timezone,
-        default_status=dg.DefaultScheduleStatus.RUNNING, tags={SCHEDULE_TAG: "weekly_retrain"},
-        description="Weekly retraining: trains the retrain dates missing from model_registry.")
+        name="weekly_retrain",
+        job=retrain_job,
+        cron_schedule=ops.retrain_cron,
+        execution_timezone=ops.timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        tags={SCHEDULE_TAG: "weekly_retrain"},
+        description="Weekly retraining: trains the retrain dates missing from model_registry.",
+    )
     return daily_after_close, weekly_retrain

@@ -23,19 +23,39 @@ def failure_reason(context: dg.RunFailureSensorContext) -> tuple[str, list[str]]
     return (message.splitlines()[0] if message else "run failed"), keys
 
 
-@dg.run_failure_sensor(name=SENSOR_NAME, default_status=dg.DefaultSensorStatus.RUNNING,
-                       minimum_interval_seconds=30,
-                       description="A failed run raises a run_failed alert (alerts table, JSON-lines file, webhook).")
-def alert_on_run_failure(context: dg.RunFailureSensorContext, settings: PipelineSettings,
-                         warehouse: Warehouse) -> None:
+@dg.run_failure_sensor(
+    name=SENSOR_NAME,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="A failed run raises a run_failed alert (alerts table, JSON-lines file, webhook).",
+)
+def alert_on_run_failure(
+    context: dg.RunFailureSensorContext, settings: PipelineSettings, warehouse: Warehouse
+) -> None:
     run = context.dagster_run
     if alerts_raised(warehouse, RUN_FAILED, run=run.run_id):
-        return      # the same failure seen again (a sensor retry): one alert per run
+        return  # the same failure seen again (a sensor retry): one alert per run
     reason, steps = failure_reason(context)
     partition = run.tags.get("dagster/partition") or "..".join(
-        filter(None, (run.tags.get("dagster/asset_partition_range_start"),
-                      run.tags.get("dagster/asset_partition_range_end"))))
-    raise_alert(warehouse, settings.config, RUN_FAILED, f"run of {run.job_name} failed: {reason}"[:2000],
-                run_id=run.run_id, log=context.log,
-                details={"run": run.run_id, "job": run.job_name, "partition": partition or None,
-                         "failed_steps": steps})
+        filter(
+            None,
+            (
+                run.tags.get("dagster/asset_partition_range_start"),
+                run.tags.get("dagster/asset_partition_range_end"),
+            ),
+        )
+    )
+    raise_alert(
+        warehouse,
+        settings.config,
+        RUN_FAILED,
+        f"run of {run.job_name} failed: {reason}"[:2000],
+        run_id=run.run_id,
+        log=context.log,
+        details={
+            "run": run.run_id,
+            "job": run.job_name,
+            "partition": partition or None,
+            "failed_steps": steps,
+        },
+    )

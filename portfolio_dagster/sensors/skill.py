@@ -16,12 +16,12 @@ NONE, RETRAIN, RECOVERED = "none", "retrain", "recovered"
 
 @dataclass(frozen=True)
 class Skill:
-    evidence_date: pd.Timestamp | None   # newest as-of date in the window (its target is realized)
+    evidence_date: pd.Timestamp | None  # newest as-of date in the window (its target is realized)
     dates: int
     observations: int
-    directional_accuracy: float          # share of rows whose forecast sign matches the realized sign
-    base_rate: float                     # share of up moves: what always calling "up" scores
-    ic: float                            # mean per-date Spearman rank correlation
+    directional_accuracy: float  # share of rows whose forecast sign matches the realized sign
+    base_rate: float  # share of up moves: what always calling "up" scores
+    ic: float  # mean per-date Spearman rank correlation
 
 
 def rolling_skill(pairs: pd.DataFrame, window_days: int) -> Skill:
@@ -34,16 +34,25 @@ def rolling_skill(pairs: pd.DataFrame, window_days: int) -> Skill:
     win = pairs[pairs["date"].isin(dates)]
     accuracy, base_rate, counted = directional_skill(win["prediction"], win["realized"])
     ics = daily_rank_ic(win)
-    return Skill(pd.Timestamp(dates[-1]), len(dates), counted, accuracy, base_rate,
-                 float(ics.mean()) if len(ics) else math.nan)
+    return Skill(
+        pd.Timestamp(dates[-1]),
+        len(dates),
+        counted,
+        accuracy,
+        base_rate,
+        float(ics.mean()) if len(ics) else math.nan,
+    )
 
 
-def decide(skill: Skill, retrain_below: float, emergency_below: float, min_ic: float,
-           emergency_active: bool) -> tuple[str, str]:
+def decide(
+    skill: Skill, retrain_below: float, emergency_below: float, min_ic: float, emergency_active: bool
+) -> tuple[str, str]:
     """(action, why): emergency below the emergency threshold, retrain on decayed accuracy or IC."""
     acc, ic = skill.directional_accuracy, skill.ic
-    summary = (f"directional accuracy {acc:.3f} (base rate {skill.base_rate:.3f}), IC {ic:.3f} "
-               f"over {skill.dates} dates / {skill.observations} forecasts to {skill.evidence_date:%Y-%m-%d}")
+    summary = (
+        f"directional accuracy {acc:.3f} (base rate {skill.base_rate:.3f}), IC {ic:.3f} "
+        f"over {skill.dates} dates / {skill.observations} forecasts to {skill.evidence_date:%Y-%m-%d}"
+    )
     if acc < emergency_below:
         return EMERGENCY, f"{summary}: accuracy below the emergency threshold {emergency_below}"
     if acc < retrain_below:

@@ -31,11 +31,36 @@ TICKER_BLOCK = 64  # tickers computed together: bounds the float64 working set (
 # sources) plus informative library features that close-only data defines, 30 in all. Training on all of FEATURE_NAMES costs ~5x the model
 # stage's time (permutation importance scales with the width); set features.selected: null for it.
 DEFAULT_MODEL_FEATURES: tuple[str, ...] = (
-    "momentum_20d", "adx_14", "bollinger_position", "vol_ratio_10_63", "hurst_100", "vr_2", "vr_5", "vr_10",
-    "ret_1d", "ret_5d", "ret_60d", "ret_252d", "ma_ratio_5", "ma_ratio_60", "trend_r2_20", "gain_ratio_10",
-    "vol_20d", "vol_252d", "downside_vol_60d", "skew_60d", "range_pos_20", "rank_60", "high_age_60",
-    "drawdown_252d", "mkt_beta_252d", "mkt_corr_60d", "idio_vol_60d",
-    "cs_rank_momentum_20d", "cs_rank_ret_252d", "cs_z_vol_60d",
+    "momentum_20d",
+    "adx_14",
+    "bollinger_position",
+    "vol_ratio_10_63",
+    "hurst_100",
+    "vr_2",
+    "vr_5",
+    "vr_10",
+    "ret_1d",
+    "ret_5d",
+    "ret_60d",
+    "ret_252d",
+    "ma_ratio_5",
+    "ma_ratio_60",
+    "trend_r2_20",
+    "gain_ratio_10",
+    "vol_20d",
+    "vol_252d",
+    "downside_vol_60d",
+    "skew_60d",
+    "range_pos_20",
+    "rank_60",
+    "high_age_60",
+    "drawdown_252d",
+    "mkt_beta_252d",
+    "mkt_corr_60d",
+    "idio_vol_60d",
+    "cs_rank_momentum_20d",
+    "cs_rank_ret_252d",
+    "cs_z_vol_60d",
 )
 
 
@@ -58,8 +83,12 @@ def compute_panels(prices: pd.DataFrame, market_close: pd.Series | None = None):
     return p, values
 
 
-def compute(prices: pd.DataFrame, market_close: pd.Series | None = None,
-            dtype: type = STORAGE_DTYPE, since: object | None = None) -> pd.DataFrame:
+def compute(
+    prices: pd.DataFrame,
+    market_close: pd.Series | None = None,
+    dtype: type = STORAGE_DTYPE,
+    since: object | None = None,
+) -> pd.DataFrame:
     """Long prices (ticker, date, close[, open, high, low, volume]) -> long features
     (ticker, date, *FEATURE_NAMES), one row per priced (ticker, date), sorted by ticker then date.
     market_close: the benchmark's close indexed by date; None: the equal-weight universe return.
@@ -71,7 +100,7 @@ def compute(prices: pd.DataFrame, market_close: pd.Series | None = None,
         return pd.DataFrame(columns=["ticker", "date", *FEATURE_NAMES])
     p = panels(prices, market_close)
     r0 = 0 if since is None else int(p.dates.searchsorted(pd.Timestamp(since)))
-    priced = np.isfinite(p.close[r0:]).T             # ticker x output date: the output is ticker-major
+    priced = np.isfinite(p.close[r0:]).T  # ticker x output date: the output is ticker-major
     first_row = np.concatenate([[0], np.cumsum(priced.sum(axis=1))])
     # Column-major: each feature's column is contiguous, and pandas wraps it without a copy.
     out = np.full((int(first_row[-1]), len(FEATURE_NAMES)), np.nan, dtype=dtype, order="F")
@@ -79,13 +108,14 @@ def compute(prices: pd.DataFrame, market_close: pd.Series | None = None,
     cs_base = {b: np.empty(p.close.shape) for b in cross_section.BASE_FEATURES}
 
     def put(name: str, values: np.ndarray, first: int, last: int) -> None:
-        out[first_row[first]:first_row[last], column[name]] = values[r0:].T[priced[first:last]]
+        out[first_row[first] : first_row[last], column[name]] = values[r0:].T[priced[first:last]]
 
     n = len(p.tickers)
     for first in range(0, n, TICKER_BLOCK):
         last = min(first + TICKER_BLOCK, n)
-        block = replace(p, tickers=p.tickers[first:last],
-                        **{f: getattr(p, f)[:, first:last] for f in PRICE_FIELDS})
+        block = replace(
+            p, tickers=p.tickers[first:last], **{f: getattr(p, f)[:, first:last] for f in PRICE_FIELDS}
+        )
         for name, values in (seed.compute(block) | library.compute(block)).items():
             put(name, values, first, last)
             if name in cs_base:

@@ -10,16 +10,42 @@ import pandas as pd
 
 from portfolio_dagster.quant.features.registry import FeatureSpec
 
-BASE_FEATURES = ("ret_5d", "momentum_20d", "ret_60d", "ret_252d", "vol_20d", "vol_60d", "ma_ratio_20",
-                 "range_pos_20", "drawdown_252d", "mkt_beta_60d")
+BASE_FEATURES = (
+    "ret_5d",
+    "momentum_20d",
+    "ret_60d",
+    "ret_252d",
+    "vol_20d",
+    "vol_60d",
+    "ma_ratio_20",
+    "range_pos_20",
+    "drawdown_252d",
+    "mkt_beta_60d",
+)
 
 SPECS = [
-    *[FeatureSpec(f"cs_rank_{b}", "cross_section",
-                  f"percentile rank of {b} among the date's tickers (0..1, ties averaged; NaN below 2 tickers)",
-                  None, b, 0) for b in BASE_FEATURES],
-    *[FeatureSpec(f"cs_z_{b}", "cross_section",
-                  f"({b} - its cross-sectional mean) / cross-sectional sample std per date", None, b, 0)
-      for b in BASE_FEATURES],
+    *[
+        FeatureSpec(
+            f"cs_rank_{b}",
+            "cross_section",
+            f"percentile rank of {b} among the date's tickers (0..1, ties averaged; NaN below 2 tickers)",
+            None,
+            b,
+            0,
+        )
+        for b in BASE_FEATURES
+    ],
+    *[
+        FeatureSpec(
+            f"cs_z_{b}",
+            "cross_section",
+            f"({b} - its cross-sectional mean) / cross-sectional sample std per date",
+            None,
+            b,
+            0,
+        )
+        for b in BASE_FEATURES
+    ],
 ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from portfolio_dagster.quant.features import FEATURE_NAMES
 
-COLUMN_TYPE = "FLOAT"   # float32: FEATURE_NAMES are stored as features.STORAGE_DTYPE
+COLUMN_TYPE = "FLOAT"  # float32: FEATURE_NAMES are stored as features.STORAGE_DTYPE
 
 
 def features_ddl() -> str:

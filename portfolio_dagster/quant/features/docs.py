@@ -25,14 +25,17 @@ def features_markdown() -> str:
         "window holds a missing price. Values are computed in float64 and stored as FLOAT (float32).",
         "",
         f"Model inputs: config `features.selected` (null: all). Default ({len(DEFAULT_MODEL_FEATURES)}): "
-        + ", ".join(f"`{n}`" for n in DEFAULT_MODEL_FEATURES) + ".",
+        + ", ".join(f"`{n}`" for n in DEFAULT_MODEL_FEATURES)
+        + ".",
         "",
         "| name | group | formula | window | inputs | warm-up | NaN by design |",
         "|---|---|---|---|---|---|---|",
     ]
     for s in SPECS:
-        lines.append(f"| `{s.name}` | {s.group} | {_cell(s.formula)} | {s.window or ''} | {_cell(s.inputs)} | "
-                     f"{s.history} | {_cell(s.note)} |")
+        lines.append(
+            f"| `{s.name}` | {s.group} | {_cell(s.formula)} | {s.window or ''} | {_cell(s.inputs)} | "
+            f"{s.history} | {_cell(s.note)} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -20,7 +20,7 @@ class Panels:
     low: np.ndarray
     close: np.ndarray
     volume: np.ndarray
-    market: np.ndarray   # daily simple return of the market per date (column vector, dates x 1)
+    market: np.ndarray  # daily simple return of the market per date (column vector, dates x 1)
 
     @property
     def ret(self) -> np.ndarray:
@@ -34,11 +34,15 @@ class Panels:
     @property
     def high_or_close(self) -> np.ndarray:
         """High where the source has it, else the close (close-only sources)."""
-        return _cached(self, "_hi", lambda: np.where(np.isnan(self.high) | np.isnan(self.low), self.close, self.high))
+        return _cached(
+            self, "_hi", lambda: np.where(np.isnan(self.high) | np.isnan(self.low), self.close, self.high)
+        )
 
     @property
     def low_or_close(self) -> np.ndarray:
-        return _cached(self, "_lo", lambda: np.where(np.isnan(self.high) | np.isnan(self.low), self.close, self.low))
+        return _cached(
+            self, "_lo", lambda: np.where(np.isnan(self.high) | np.isnan(self.low), self.close, self.low)
+        )
 
     @property
     def has_volume(self) -> bool:

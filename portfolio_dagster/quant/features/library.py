@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from portfolio_dagster.quant.calendar import TRADING_DAYS as ANNUALIZATION
 from portfolio_dagster.quant.features import rolling
 from portfolio_dagster.quant.features.inputs import Panels
-from portfolio_dagster.quant.calendar import TRADING_DAYS as ANNUALIZATION
 from portfolio_dagster.quant.features.registry import FeatureSpec, windowed
 
-RETURN_WINDOWS = (1, 2, 3, 5, 10, 30, 60, 120, 252)   # 20 days is the seed's momentum_20d
-WINDOWS = (5, 10, 20, 30, 60)                           # Alpha158's windows
+RETURN_WINDOWS = (1, 2, 3, 5, 10, 30, 60, 120, 252)  # 20 days is the seed's momentum_20d
+WINDOWS = (5, 10, 20, 30, 60)  # Alpha158's windows
 VOL_WINDOWS = (5, 10, 20, 30, 60, 120, 252)
 SHAPE_WINDOWS = (20, 60)
 MARKET_WINDOWS = (20, 60, 252)
@@ -25,43 +25,104 @@ HI, LO = "high (close where absent)", "low (close where absent)"
 SPECS = [
     *windowed("returns", "ret_{w}d", "close / close[t-{w}] - 1", RETURN_WINDOWS, "close", 1),
     *windowed("trend", "ma_ratio_{w}", "mean{w}(close) / close - 1", WINDOWS, "close"),
-    *windowed("trend", "trend_{w}", "least-squares slope of log close on day number over {w} days (per day)",
-              WINDOWS, "close"),
+    *windowed(
+        "trend",
+        "trend_{w}",
+        "least-squares slope of log close on day number over {w} days (per day)",
+        WINDOWS,
+        "close",
+    ),
     *windowed("trend", "trend_r2_{w}", "R^2 of that {w}-day regression", WINDOWS, "close"),
     *windowed("trend", "up_share_{w}", "share of the last {w} daily returns > 0", WINDOWS, "close", 1),
-    *windowed("trend", "gain_ratio_{w}", "sum{w}(max(r, 0)) / sum{w}(|r|), r = daily return (RSI-like)",
-              WINDOWS, "close", 1),
-    *windowed("volatility", "vol_{w}d", "std{w}(daily return) * sqrt(252), sample std", VOL_WINDOWS, "close", 1),
-    *windowed("volatility", "downside_vol_{w}d", "sqrt(mean{w}(min(r, 0)^2)) * sqrt(252)", SHAPE_WINDOWS,
-              "close", 1),
-    *windowed("volatility", "skew_{w}d", "skewness of the last {w} daily returns (population moments)",
-              SHAPE_WINDOWS, "close", 1),
+    *windowed(
+        "trend",
+        "gain_ratio_{w}",
+        "sum{w}(max(r, 0)) / sum{w}(|r|), r = daily return (RSI-like)",
+        WINDOWS,
+        "close",
+        1,
+    ),
+    *windowed(
+        "volatility", "vol_{w}d", "std{w}(daily return) * sqrt(252), sample std", VOL_WINDOWS, "close", 1
+    ),
+    *windowed(
+        "volatility", "downside_vol_{w}d", "sqrt(mean{w}(min(r, 0)^2)) * sqrt(252)", SHAPE_WINDOWS, "close", 1
+    ),
+    *windowed(
+        "volatility",
+        "skew_{w}d",
+        "skewness of the last {w} daily returns (population moments)",
+        SHAPE_WINDOWS,
+        "close",
+        1,
+    ),
     *windowed("range", "high_ratio_{w}", "max{w}(high) / close - 1", WINDOWS, HI),
     *windowed("range", "low_ratio_{w}", "min{w}(low) / close - 1", WINDOWS, LO),
-    *windowed("range", "range_pos_{w}", "(close - min{w}(low)) / (max{w}(high) - min{w}(low))", WINDOWS,
-              f"{HI}, {LO}, close"),
+    *windowed(
+        "range",
+        "range_pos_{w}",
+        "(close - min{w}(low)) / (max{w}(high) - min{w}(low))",
+        WINDOWS,
+        f"{HI}, {LO}, close",
+    ),
     *windowed("range", "rank_{w}", "share of the last {w} closes <= today's close", WINDOWS, "close"),
     *windowed("range", "high_age_{w}", "days since the latest {w}-day high / {w} (0 = today)", WINDOWS, HI),
     *windowed("range", "low_age_{w}", "days since the latest {w}-day low / {w} (0 = today)", WINDOWS, LO),
     *windowed("range", "high_low_age_{w}", "high_age_{w} - low_age_{w}", WINDOWS, f"{HI}, {LO}"),
     *windowed("range", "drawdown_{w}d", "close / max{w}(close) - 1", DRAWDOWN_WINDOWS, "close"),
-    *windowed("volume", "corr_price_volume_{w}", "corr{w}(close, log(1 + volume))", WINDOWS,
-              "close, volume", note=NO_VOLUME),
-    *windowed("volume", "corr_ret_volume_{w}", "corr{w}(daily return, daily change of log(1 + volume))",
-              WINDOWS, "close, volume", 1, note=NO_VOLUME),
+    *windowed(
+        "volume",
+        "corr_price_volume_{w}",
+        "corr{w}(close, log(1 + volume))",
+        WINDOWS,
+        "close, volume",
+        note=NO_VOLUME,
+    ),
+    *windowed(
+        "volume",
+        "corr_ret_volume_{w}",
+        "corr{w}(daily return, daily change of log(1 + volume))",
+        WINDOWS,
+        "close, volume",
+        1,
+        note=NO_VOLUME,
+    ),
     *windowed("volume", "volume_ma_ratio_{w}", "mean{w}(volume) / volume", WINDOWS, "volume", note=NO_VOLUME),
     *windowed("volume", "volume_std_ratio_{w}", "std{w}(volume) / volume", WINDOWS, "volume", note=NO_VOLUME),
-    *windowed("market", "mkt_beta_{w}d", "cov{w}(r, market r) / var{w}(market r)", MARKET_WINDOWS,
-              "close, market", 1),
+    *windowed(
+        "market",
+        "mkt_beta_{w}d",
+        "cov{w}(r, market r) / var{w}(market r)",
+        MARKET_WINDOWS,
+        "close, market",
+        1,
+    ),
     *windowed("market", "mkt_corr_{w}d", "corr{w}(r, market r)", MARKET_WINDOWS, "close, market", 1),
-    FeatureSpec("idio_vol_60d", "market", "sqrt(var60(r) - beta60^2 var60(market r)) * sqrt(252)", IDIO_WINDOW,
-                "close, market", IDIO_WINDOW + 1),
+    FeatureSpec(
+        "idio_vol_60d",
+        "market",
+        "sqrt(var60(r) - beta60^2 var60(market r)) * sqrt(252)",
+        IDIO_WINDOW,
+        "close, market",
+        IDIO_WINDOW + 1,
+    ),
     FeatureSpec("candle_body", "candle", "(close - open) / open", 1, "open, close", 1, NO_OHLC),
     FeatureSpec("candle_range", "candle", "(high - low) / open", 1, "open, high, low", 1, NO_OHLC),
-    FeatureSpec("candle_upper", "candle", "(high - max(open, close)) / open", 1, "open, high, close", 1, NO_OHLC),
-    FeatureSpec("candle_lower", "candle", "(min(open, close) - low) / open", 1, "open, low, close", 1, NO_OHLC),
-    FeatureSpec("candle_close_loc", "candle", "(2 close - high - low) / (high - low)", 1, "high, low, close", 1,
-                NO_OHLC),
+    FeatureSpec(
+        "candle_upper", "candle", "(high - max(open, close)) / open", 1, "open, high, close", 1, NO_OHLC
+    ),
+    FeatureSpec(
+        "candle_lower", "candle", "(min(open, close) - low) / open", 1, "open, low, close", 1, NO_OHLC
+    ),
+    FeatureSpec(
+        "candle_close_loc",
+        "candle",
+        "(2 close - high - low) / (high - low)",
+        1,
+        "high, low, close",
+        1,
+        NO_OHLC,
+    ),
 ]
 
 
@@ -136,7 +197,7 @@ def _candle(p: Panels, out: dict) -> None:
     out["candle_range"] = (h - l) / o
     out["candle_upper"] = (h - np.fmax(o, c)) / o
     out["candle_lower"] = (np.fmin(o, c) - l) / o
-    out["candle_close_loc"] = (2 * c - h - l) / (h - l)   # NaN propagates from a missing open/high/low
+    out["candle_close_loc"] = (2 * c - h - l) / (h - l)  # NaN propagates from a missing open/high/low
 
 
 def compute(p: Panels) -> dict[str, np.ndarray]:

@@ -9,16 +9,25 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class FeatureSpec:
     name: str
-    group: str        # seed | returns | trend | volatility | range | volume | market | candle | cross_section
-    formula: str      # plain-text definition
+    group: str  # seed | returns | trend | volatility | range | volume | market | candle | cross_section
+    formula: str  # plain-text definition
     window: int | None
-    inputs: str       # price fields read (market: the benchmark's returns, else the equal-weight universe)
-    history: int      # closes needed before the first defined value (the warm-up, in rows)
-    note: str = ""    # when it is NaN by design
+    inputs: str  # price fields read (market: the benchmark's returns, else the equal-weight universe)
+    history: int  # closes needed before the first defined value (the warm-up, in rows)
+    note: str = ""  # when it is NaN by design
 
 
-def windowed(group: str, template: str, formula: str, windows: tuple[int, ...], inputs: str,
-             extra_history: int = 0, note: str = "") -> list[FeatureSpec]:
+def windowed(
+    group: str,
+    template: str,
+    formula: str,
+    windows: tuple[int, ...],
+    inputs: str,
+    extra_history: int = 0,
+    note: str = "",
+) -> list[FeatureSpec]:
     """One spec per window; `template` and `formula` take {w}."""
-    return [FeatureSpec(template.format(w=w), group, formula.format(w=w), w, inputs, w + extra_history, note)
-            for w in windows]
+    return [
+        FeatureSpec(template.format(w=w), group, formula.format(w=w), w, inputs, w + extra_history, note)
+        for w in windows
+    ]

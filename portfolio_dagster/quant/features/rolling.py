@@ -79,7 +79,7 @@ def window_extreme_age(x: np.ndarray, extreme: np.ndarray, w: int) -> np.ndarray
 
 def window_trend(y: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares slope of y on time (per row) over the window, and its R^2."""
-    centred = (w - 1) / 2.0 - np.arange(w)       # time of lag k relative to the window's middle
+    centred = (w - 1) / 2.0 - np.arange(w)  # time of lag k relative to the window's middle
     sxx = float(centred @ centred)
     sxy = np.zeros_like(y)
     for k, head, rows in _lagged_terms(y, w):
@@ -134,7 +134,7 @@ class Running:
         out = []
         for p in powers:
             if p not in self._cumulative:
-                self._cumulative[p] = np.cumsum(self.clean ** p if p != 1 else self.clean, axis=0)
+                self._cumulative[p] = np.cumsum(self.clean**p if p != 1 else self.clean, axis=0)
             c = self._cumulative[p]
             s = c.copy()
             s[w:] -= c[:-w]
@@ -164,10 +164,10 @@ def running_moments(x: np.ndarray | Running, w: int) -> tuple[np.ndarray, np.nda
     """Mean, sample std, skewness (population moments ratio) over the window; all from one pass."""
     s1, s2, s3 = running_sums(x, w, (1, 2, 3))
     mean = s1 / w
-    m2 = np.maximum(s2 / w - mean ** 2, 0.0)
-    m3 = s3 / w - 3 * mean * s2 / w + 2 * mean ** 3
+    m2 = np.maximum(s2 / w - mean**2, 0.0)
+    m3 = s3 / w - 3 * mean * s2 / w + 2 * mean**3
     with np.errstate(invalid="ignore", divide="ignore"):
-        skew = np.where(m2 > 0, m3 / m2 ** 1.5, np.nan)
+        skew = np.where(m2 > 0, m3 / m2**1.5, np.nan)
     return mean, np.sqrt(m2 * w / (w - 1)), skew
 
 

@@ -16,32 +16,62 @@ MOMENTUM_WINDOW = 20
 ADX_WINDOW = 14
 BOLLINGER_WINDOW = 20
 VOL_RATIO_WINDOWS = (10, 63)
-HURST_WINDOW = 100                  # closes per window (Hurst and variance ratios)
-HURST_LAGS = tuple(range(2, 21))    # std of L-day log differences ~ L**H
+HURST_WINDOW = 100  # closes per window (Hurst and variance ratios)
+HURST_LAGS = tuple(range(2, 21))  # std of L-day log differences ~ L**H
 VR_PERIODS = (2, 5, 10)
 
 SPECS = [
     FeatureSpec("momentum_20d", "seed", "close / close[t-20] - 1", 20, "close", 21),
-    FeatureSpec("adx_14", "seed",
-                "Average directional index: +DM, -DM and true range from high/low/close (high = low = close "
-                "on rows without high/low, i.e. the close-based variant), +DI/-DI = 100 * 14-day sums of DM / "
-                "14-day sum of TR, DX = 100 |+DI - -DI| / (+DI + -DI), ADX = 14-day mean of DX "
-                "(simple sums instead of Wilder's recursion, so the value has a finite 28-day window)",
-                14, "high, low, close", 28),
-    FeatureSpec("adx_14_close", "seed",
-                "ADX as adx_14 with high = low = close: DX = 100 |sum of up moves - sum of down moves| / "
-                "sum of |moves| over 14 days (a directional efficiency), ADX = its 14-day mean",
-                14, "close", 28),
-    FeatureSpec("bollinger_position", "seed", "(close - mean20(close)) / (2 * std20(close)), sample std",
-                20, "close", 20),
+    FeatureSpec(
+        "adx_14",
+        "seed",
+        "Average directional index: +DM, -DM and true range from high/low/close (high = low = close "
+        "on rows without high/low, i.e. the close-based variant), +DI/-DI = 100 * 14-day sums of DM / "
+        "14-day sum of TR, DX = 100 |+DI - -DI| / (+DI + -DI), ADX = 14-day mean of DX "
+        "(simple sums instead of Wilder's recursion, so the value has a finite 28-day window)",
+        14,
+        "high, low, close",
+        28,
+    ),
+    FeatureSpec(
+        "adx_14_close",
+        "seed",
+        "ADX as adx_14 with high = low = close: DX = 100 |sum of up moves - sum of down moves| / "
+        "sum of |moves| over 14 days (a directional efficiency), ADX = its 14-day mean",
+        14,
+        "close",
+        28,
+    ),
+    FeatureSpec(
+        "bollinger_position",
+        "seed",
+        "(close - mean20(close)) / (2 * std20(close)), sample std",
+        20,
+        "close",
+        20,
+    ),
     FeatureSpec("vol_ratio_10_63", "seed", "std10(daily return) / std63(daily return)", 63, "close", 64),
-    FeatureSpec("hurst_100", "seed",
-                "slope of log std(L-day log-price differences within the last 100 closes) on log L, "
-                "L = 2..20 (population std)", 100, "close", 100),
-    *[FeatureSpec(f"vr_{q}", "seed",
-                  f"variance ratio: var({q}-day log differences within the last 100 closes) / "
-                  f"({q} * var(1-day log returns within them)), sample variances", 100, "close", 100)
-      for q in VR_PERIODS],
+    FeatureSpec(
+        "hurst_100",
+        "seed",
+        "slope of log std(L-day log-price differences within the last 100 closes) on log L, "
+        "L = 2..20 (population std)",
+        100,
+        "close",
+        100,
+    ),
+    *[
+        FeatureSpec(
+            f"vr_{q}",
+            "seed",
+            f"variance ratio: var({q}-day log differences within the last 100 closes) / "
+            f"({q} * var(1-day log returns within them)), sample variances",
+            100,
+            "close",
+            100,
+        )
+        for q in VR_PERIODS
+    ],
 ]
 
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from portfolio_dagster.quant.models.base import (
-    INTERVAL_QUANTILES, ArtifactError, Forecaster, read_manifest,
+    INTERVAL_QUANTILES,
+    ArtifactError,
+    Forecaster,
+    read_manifest,
 )
 from portfolio_dagster.quant.models.bayesian_ridge import BayesianRidgeForecaster
 from portfolio_dagster.quant.models.ensemble import ENSEMBLE, Ensemble
@@ -25,12 +28,16 @@ SEQUENCE_FAMILIES = ("tcn", "lstm")
 def family_class(name: str) -> type[Forecaster]:
     if name == "tcn":
         from portfolio_dagster.quant.models.tcn import TCNForecaster
+
         return TCNForecaster
     if name == "lstm":
         from portfolio_dagster.quant.models.lstm import LSTMForecaster
+
         return LSTMForecaster
-    classes = {c.family: c for c in (LightGBMForecaster, XGBoostForecaster, BayesianRidgeForecaster,
-                                     RegimeAdaptiveForecaster)}
+    classes = {
+        c.family: c
+        for c in (LightGBMForecaster, XGBoostForecaster, BayesianRidgeForecaster, RegimeAdaptiveForecaster)
+    }
     if name not in classes:
         raise ValueError(f"unknown model family {name!r}; known: {', '.join(FAMILIES)}")
     return classes[name]
@@ -41,5 +48,14 @@ def load_model(manifest: Path) -> Forecaster:
     return family_class(read_manifest(manifest)["family"]).load(manifest)
 
 
-__all__ = ["ENSEMBLE", "FAMILIES", "SEQUENCE_FAMILIES", "INTERVAL_QUANTILES", "ArtifactError", "Ensemble", "Forecaster",
-           "family_class", "load_model"]
+__all__ = [
+    "ENSEMBLE",
+    "FAMILIES",
+    "SEQUENCE_FAMILIES",
+    "INTERVAL_QUANTILES",
+    "ArtifactError",
+    "Ensemble",
+    "Forecaster",
+    "family_class",
+    "load_model",
+]

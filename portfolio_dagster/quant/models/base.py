@@ -133,9 +133,16 @@ class Forecaster(ABC):
         return np.full(len(self.feature_names), np.nan)
 
     # --- shared ------------------------------------------------------------------------------
-    def fit(self, x: pd.DataFrame, y: np.ndarray, feature_names: list[str],
-            x_val: pd.DataFrame, y_val: np.ndarray,
-            x_cal: pd.DataFrame | None = None, y_cal: np.ndarray | None = None) -> "Forecaster":
+    def fit(
+        self,
+        x: pd.DataFrame,
+        y: np.ndarray,
+        feature_names: list[str],
+        x_val: pd.DataFrame,
+        y_val: np.ndarray,
+        x_cal: pd.DataFrame | None = None,
+        y_cal: np.ndarray | None = None,
+    ) -> Forecaster:
         """Fit on (x, y); (x_val, y_val) is the later, purged validation window (early stopping where the
         family has it); the conformal residual quantiles come from (x_cal, y_cal), the calibration window
         after it, or from the validation window when no calibration window is given."""
@@ -150,8 +157,12 @@ class Forecaster(ABC):
     def map_output(self, fit_returns: np.ndarray, x_val: pd.DataFrame, val_returns: np.ndarray) -> None:
         """For a model trained on a cross-sectional target or ranking objective: fit the output map to
         forward returns on the validation window; the drift is the fit rows' mean forward return."""
-        self.output_map = fit_output_map(self.predict(x_val), x_val["date"], np.asarray(val_returns, float),
-                                         float(np.nanmean(fit_returns)) if len(fit_returns) else 0.0)
+        self.output_map = fit_output_map(
+            self.predict(x_val),
+            x_val["date"],
+            np.asarray(val_returns, float),
+            float(np.nanmean(fit_returns)) if len(fit_returns) else 0.0,
+        )
 
     def calibrate_intervals(self, x_cal: pd.DataFrame, returns_cal: np.ndarray) -> None:
         """Split-conformal residual quantiles of the forward-return forecast on the calibration rows."""
@@ -199,20 +210,34 @@ class Forecaster(ABC):
         native = manifest.with_name(manifest.stem + self.native_suffix)
         manifest.parent.mkdir(parents=True, exist_ok=True)
         self._save_native(native)
-        manifest.write_text(json.dumps({
-            "family": self.family, "native_file": native.name, "native_sha256": file_sha256(native),
-            "params": self.params, "seed": self.seed, "threads": self.threads,
-            "feature_names": self.feature_names, "residual_quantiles": list(self.residual_quantiles),
-            "validation_rows": self.validation_rows, "calibration_rows": self.calibration_rows,
-            "output_map": self.output_map, "state": self._state(),
-        }, sort_keys=True))
+        manifest.write_text(
+            json.dumps(
+                {
+                    "family": self.family,
+                    "native_file": native.name,
+                    "native_sha256": file_sha256(native),
+                    "params": self.params,
+                    "seed": self.seed,
+                    "threads": self.threads,
+                    "feature_names": self.feature_names,
+                    "residual_quantiles": list(self.residual_quantiles),
+                    "validation_rows": self.validation_rows,
+                    "calibration_rows": self.calibration_rows,
+                    "output_map": self.output_map,
+                    "state": self._state(),
+                },
+                sort_keys=True,
+            )
+        )
         return manifest
 
     @classmethod
-    def load(cls, manifest: Path) -> "Forecaster":
+    def load(cls, manifest: Path) -> Forecaster:
         meta = read_manifest(manifest)
         if meta.get("family") != cls.family:
-            raise ArtifactError(f"model artifact {manifest} is a {meta.get('family')!r} model, not {cls.family!r}")
+            raise ArtifactError(
+                f"model artifact {manifest} is a {meta.get('family')!r} model, not {cls.family!r}"
+            )
         native = Path(manifest).with_name(meta["native_file"])
         if not native.is_file():
             raise ArtifactError(f"model artifact missing: {native}")
@@ -230,7 +255,9 @@ class Forecaster(ABC):
         except ArtifactError:
             raise
         except Exception as exc:  # a native reader's own error type: report it as one line
-            raise ArtifactError(f"model artifact corrupt: {native}: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from None
+            raise ArtifactError(
+                f"model artifact corrupt: {native}: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+            ) from None
         return model
 
 
@@ -260,7 +287,7 @@ class Standardizer:
     def __init__(self, mean: np.ndarray | None = None, std: np.ndarray | None = None) -> None:
         self.mean, self.std = mean, std
 
-    def fit(self, a: np.ndarray) -> "Standardizer":
+    def fit(self, a: np.ndarray) -> Standardizer:
         # An all-NaN column (e.g. a volume feature on close-only data) scales to 0 without a warning.
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -278,5 +305,5 @@ class Standardizer:
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}
 
     @classmethod
-    def from_state(cls, s: dict) -> "Standardizer":
+    def from_state(cls, s: dict) -> Standardizer:
         return cls(np.asarray(s["mean"], dtype=float), np.asarray(s["std"], dtype=float))

@@ -43,8 +43,13 @@ class BayesianRidgeForecaster(Forecaster):
 
     def _save_native(self, path: Path) -> None:
         with path.open("wb") as fh:
-            np.savez(fh, coef=self.coef, intercept=np.array([self.intercept]),
-                     mean=self.scaler.mean, std=self.scaler.std)
+            np.savez(
+                fh,
+                coef=self.coef,
+                intercept=np.array([self.intercept]),
+                mean=self.scaler.mean,
+                std=self.scaler.std,
+            )
 
     def _load_native(self, path: Path) -> None:
         with np.load(path, allow_pickle=False) as z:

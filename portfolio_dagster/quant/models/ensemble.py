@@ -35,7 +35,7 @@ class Ensemble:
     validation_ic: dict[str, float] | None = None
 
     @classmethod
-    def from_validation(cls, val_preds: dict[str, np.ndarray], y_val: np.ndarray) -> "Ensemble":
+    def from_validation(cls, val_preds: dict[str, np.ndarray], y_val: np.ndarray) -> Ensemble:
         ic = {k: information_coefficient(p, y_val) for k, p in val_preds.items()}
         positive = {k: max(v, 0.0) for k, v in ic.items()}
         total = sum(positive.values())
@@ -59,17 +59,28 @@ class Ensemble:
     def save(self, path: Path) -> Path:
         path = Path(path).with_suffix(".json")
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"family": ENSEMBLE, "weights": self.weights,
-                                    "residual_quantiles": list(self.residual_quantiles),
-                                    "validation_ic": self.validation_ic}, sort_keys=True))
+        path.write_text(
+            json.dumps(
+                {
+                    "family": ENSEMBLE,
+                    "weights": self.weights,
+                    "residual_quantiles": list(self.residual_quantiles),
+                    "validation_ic": self.validation_ic,
+                },
+                sort_keys=True,
+            )
+        )
         return path
 
     @classmethod
-    def load(cls, path: Path) -> "Ensemble":
+    def load(cls, path: Path) -> Ensemble:
         try:
             d = json.loads(Path(path).read_text())
-            return cls({k: float(v) for k, v in d["weights"].items()}, tuple(d["residual_quantiles"]),
-                       d.get("validation_ic"))
+            return cls(
+                {k: float(v) for k, v in d["weights"].items()},
+                tuple(d["residual_quantiles"]),
+                d.get("validation_ic"),
+            )
         except FileNotFoundError:
             raise ArtifactError(f"model artifact missing: {path}") from None
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as exc:

@@ -13,7 +13,12 @@ import numpy as np
 import pandas as pd
 
 from portfolio_dagster.quant.models.base import (
-    Forecaster, date_groups, matrix, relevance_grades, subsample, subsample_dates,
+    Forecaster,
+    date_groups,
+    matrix,
+    relevance_grades,
+    subsample,
+    subsample_dates,
 )
 
 OBJECTIVES = ("regression", "lambdarank")
@@ -38,31 +43,52 @@ class LightGBMForecaster(Forecaster):
             raise ValueError(f"unknown lightgbm objective {objective!r}; known: {', '.join(OBJECTIVES)}")
         ranking = {"metric": "ndcg", "eval_at": [5]} if self.ranking else {}
         return ranking | {
-            "objective": objective, "learning_rate": p.get("learning_rate", 0.05),
-            "num_leaves": p.get("num_leaves", 15), "min_child_samples": p.get("min_child_samples", 200),
-            "bagging_fraction": p.get("subsample", 0.8), "bagging_freq": 1,
-            "feature_fraction": p.get("colsample_bytree", 0.8), "seed": self.seed,
-            "num_threads": self.threads, "deterministic": True, "force_row_wise": True, "verbose": -1,
+            "objective": objective,
+            "learning_rate": p.get("learning_rate", 0.05),
+            "num_leaves": p.get("num_leaves", 15),
+            "min_child_samples": p.get("min_child_samples", 200),
+            "bagging_fraction": p.get("subsample", 0.8),
+            "bagging_freq": 1,
+            "feature_fraction": p.get("colsample_bytree", 0.8),
+            "seed": self.seed,
+            "num_threads": self.threads,
+            "deterministic": True,
+            "force_row_wise": True,
+            "verbose": -1,
         }
 
     def _dataset(self, x: pd.DataFrame, y: np.ndarray, **kwargs) -> lgb.Dataset:
         if not self.ranking:
             return lgb.Dataset(matrix(x, self.feature_names), y, feature_name=self.feature_names, **kwargs)
         sizes, _ = date_groups(x["date"])
-        return lgb.Dataset(matrix(x, self.feature_names), relevance_grades(y, x["date"]), group=sizes,
-                           feature_name=self.feature_names, **kwargs)
+        return lgb.Dataset(
+            matrix(x, self.feature_names),
+            relevance_grades(y, x["date"]),
+            group=sizes,
+            feature_name=self.feature_names,
+            **kwargs,
+        )
 
     def _fit(self, x: pd.DataFrame, y: np.ndarray, x_val: pd.DataFrame, y_val: np.ndarray) -> None:
         limit = self.params.get("max_train_rows")
-        idx = subsample_dates(x["date"], limit, self.seed) if self.ranking else subsample(len(y), limit, self.seed)
+        idx = (
+            subsample_dates(x["date"], limit, self.seed)
+            if self.ranking
+            else subsample(len(y), limit, self.seed)
+        )
         train = self._dataset(x.iloc[idx], y[idx], free_raw_data=True)
         callbacks, valid_sets = [], []
         rounds = self.params.get("early_stopping_rounds")
         if len(y_val) and rounds:
             valid_sets = [self._dataset(x_val, y_val, reference=train)]
             callbacks = [lgb.early_stopping(rounds, verbose=False)]
-        self.booster = lgb.train(self._lgb_params(), train, num_boost_round=self.params.get("n_estimators", 100),
-                                 valid_sets=valid_sets, callbacks=callbacks)
+        self.booster = lgb.train(
+            self._lgb_params(),
+            train,
+            num_boost_round=self.params.get("n_estimators", 100),
+            valid_sets=valid_sets,
+            callbacks=callbacks,
+        )
 
     def predict(self, x: pd.DataFrame) -> np.ndarray:
         return self.booster.predict(matrix(x, self.feature_names), num_threads=self.threads)

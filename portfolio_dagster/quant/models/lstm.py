@@ -10,10 +10,13 @@ from portfolio_dagster.quant.models.sequence import SequenceForecaster, Sequence
 
 
 class LSTMNet(SequenceNet):
-    def __init__(self, n_features: int, hidden: int, layers: int, dropout: float, learning_rate: float) -> None:
+    def __init__(
+        self, n_features: int, hidden: int, layers: int, dropout: float, learning_rate: float
+    ) -> None:
         super().__init__(learning_rate)
-        self.lstm = nn.LSTM(n_features, hidden, num_layers=layers, batch_first=True,
-                            dropout=dropout if layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            n_features, hidden, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0
+        )
         self.head = nn.Linear(hidden, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: batch x features x time
@@ -25,5 +28,10 @@ class LSTMForecaster(SequenceForecaster):
     family = "lstm"
 
     def _new_net(self) -> LSTMNet:
-        return LSTMNet(len(self.feature_names), int(self.params.get("hidden", 16)), int(self.params.get("layers", 1)),
-                       float(self.params.get("dropout", 0.0)), float(self.params.get("learning_rate", 1e-3)))
+        return LSTMNet(
+            len(self.feature_names),
+            int(self.params.get("hidden", 16)),
+            int(self.params.get("layers", 1)),
+            float(self.params.get("dropout", 0.0)),
+            float(self.params.get("learning_rate", 1e-3)),
+        )

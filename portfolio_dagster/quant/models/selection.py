@@ -20,11 +20,15 @@ import numpy as np
 import pandas as pd
 
 from portfolio_dagster.quant import walk_forward
+from portfolio_dagster.quant.metrics import cross_sectional_ic
 from portfolio_dagster.quant.models import ENSEMBLE
 from portfolio_dagster.quant.models.training import (
-    FORECAST_COLUMNS, context_days, forecast_frame, period_context, train_model_set,
+    FORECAST_COLUMNS,
+    context_days,
+    forecast_frame,
+    period_context,
+    train_model_set,
 )
-from portfolio_dagster.quant.metrics import cross_sectional_ic
 
 # Scored inner dates every candidate needs before the choice departs from the base configuration.
 MIN_SELECTION_DATES = 126
@@ -36,7 +40,7 @@ class Candidate:
 
     name: str
     target_kind: str = "return"
-    params: dict = field(default_factory=dict)   # family -> overrides of the base parameters
+    params: dict = field(default_factory=dict)  # family -> overrides of the base parameters
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()[:12]
@@ -48,7 +52,9 @@ BASE_CANDIDATE = "base"
 def candidates_from_config(models_cfg) -> list[Candidate]:
     """The `models` section's own settings first (`base`), then its `candidates` (a ModelsConfig)."""
     out = [Candidate(BASE_CANDIDATE, models_cfg.target)]
-    out += [Candidate(c.name, c.target, {f: dict(p) for f, p in c.params.items()}) for c in models_cfg.candidates]
+    out += [
+        Candidate(c.name, c.target, {f: dict(p) for f, p in c.params.items()}) for c in models_cfg.candidates
+    ]
     names = [c.name for c in out]
     if len(set(names)) != len(names):
         raise ValueError(f"model candidates need distinct names (and none named {BASE_CANDIDATE!r}): {names}")
@@ -65,14 +71,20 @@ def candidate_spec(base, candidate: Candidate):
 class Choice:
     asof: pd.Timestamp
     chosen: str
-    scores: dict[str, float]          # candidate -> mean inner rank IC (NaN: not enough dates)
+    scores: dict[str, float]  # candidate -> mean inner rank IC (NaN: not enough dates)
     inner_first: pd.Timestamp | None  # the inner forecast dates the choice read
     inner_last: pd.Timestamp | None
     inner_dates: int
 
 
-def choose(asof: pd.Timestamp, history: dict[str, pd.DataFrame], calendar: pd.DatetimeIndex, horizon: int,
-           embargo: int, min_dates: int = MIN_SELECTION_DATES) -> Choice:
+def choose(
+    asof: pd.Timestamp,
+    history: dict[str, pd.DataFrame],
+    calendar: pd.DatetimeIndex,
+    horizon: int,
+    embargo: int,
+    min_dates: int = MIN_SELECTION_DATES,
+) -> Choice:
     """history: candidate (in priority order) -> its earlier out-of-sample forecasts (date, prediction,
     actual). Reads only dates whose target is realized before `asof` (the purge)."""
     window = walk_forward.training_window(calendar, asof, horizon, embargo)
@@ -88,13 +100,24 @@ def choose(asof: pd.Timestamp, history: dict[str, pd.DataFrame], calendar: pd.Da
     dates = pd.concat(used) if used else pd.Series(dtype="datetime64[ns]")
     ready = all(np.isfinite(v) for v in scores.values())
     chosen = max(names, key=lambda n: (scores[n], -names.index(n))) if ready and names else names[0]
-    return Choice(asof, chosen, scores, dates.min() if len(dates) else None,
-                  dates.max() if len(dates) else None, int(dates.nunique()))
+    return Choice(
+        asof,
+        chosen,
+        scores,
+        dates.min() if len(dates) else None,
+        dates.max() if len(dates) else None,
+        int(dates.nunique()),
+    )
 
 
-def nested_walk_forward(rows: pd.DataFrame, schedule: pd.DatetimeIndex, base_spec, candidates: list[Candidate],
-                        target: str, min_dates: int = MIN_SELECTION_DATES
-                        ) -> tuple[pd.DataFrame, list[Choice]]:
+def nested_walk_forward(
+    rows: pd.DataFrame,
+    schedule: pd.DatetimeIndex,
+    base_spec,
+    candidates: list[Candidate],
+    target: str,
+    min_dates: int = MIN_SELECTION_DATES,
+) -> tuple[pd.DataFrame, list[Choice]]:
     """Forecasts (ticker, date, horizon, model, prediction, lower, upper, valid_from, candidate) of the
     candidate chosen at each retrain date, and the choices. Every candidate is trained at every retrain
     date (train_model_set) and forecasts its period, which becomes inner history for later choices."""
@@ -117,20 +140,32 @@ def nested_walk_forward(rows: pd.DataFrame, schedule: pd.DatetimeIndex, base_spe
             history[name] = add_history(history[name], ctx, keep, preds[ENSEMBLE][0], ctx[target].to_numpy())
             if name == choice.chosen:
                 out.append(forecast_frame(ctx, keep, base_spec.horizon, preds, asof).assign(candidate=name))
-    return (pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=[*FORECAST_COLUMNS, "candidate"])), \
-        choices
+    return (
+        pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=[*FORECAST_COLUMNS, "candidate"])
+    ), choices
 
 
 def empty_history() -> pd.DataFrame:
-    return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "prediction": pd.Series(dtype=float),
-                         "actual": pd.Series(dtype=float)})
+    return pd.DataFrame(
+        {
+            "date": pd.Series(dtype="datetime64[ns]"),
+            "prediction": pd.Series(dtype=float),
+            "actual": pd.Series(dtype=float),
+        }
+    )
 
 
-def add_history(history: pd.DataFrame, ctx: pd.DataFrame, keep: np.ndarray, prediction: np.ndarray,
-                actual: np.ndarray) -> pd.DataFrame:
+def add_history(
+    history: pd.DataFrame, ctx: pd.DataFrame, keep: np.ndarray, prediction: np.ndarray, actual: np.ndarray
+) -> pd.DataFrame:
     """A candidate's out-of-sample history plus one period's ensemble forecasts (kept rows only)."""
-    period = pd.DataFrame({"date": ctx["date"].to_numpy()[keep], "prediction": np.asarray(prediction)[keep],
-                           "actual": np.asarray(actual)[keep]})
+    period = pd.DataFrame(
+        {
+            "date": ctx["date"].to_numpy()[keep],
+            "prediction": np.asarray(prediction)[keep],
+            "actual": np.asarray(actual)[keep],
+        }
+    )
     return pd.concat([history, period], ignore_index=True) if len(history) else period
 
 
@@ -143,8 +178,12 @@ def candidate_hash(base_hash: str, candidate: Candidate) -> str:
 
 def choice_record(choice: Choice, candidate: str) -> dict:
     """The choice as JSON-able metadata of one candidate's set (registry metrics)."""
-    return {"candidate": candidate, "chosen": choice.chosen, "selected": candidate == choice.chosen,
-            "inner_scores": {k: (None if not np.isfinite(v) else v) for k, v in choice.scores.items()},
-            "inner_first": str(choice.inner_first.date()) if choice.inner_first is not None else None,
-            "inner_last": str(choice.inner_last.date()) if choice.inner_last is not None else None,
-            "inner_dates": choice.inner_dates}
+    return {
+        "candidate": candidate,
+        "chosen": choice.chosen,
+        "selected": candidate == choice.chosen,
+        "inner_scores": {k: (None if not np.isfinite(v) else v) for k, v in choice.scores.items()},
+        "inner_first": str(choice.inner_first.date()) if choice.inner_first is not None else None,
+        "inner_last": str(choice.inner_last.date()) if choice.inner_last is not None else None,
+        "inner_dates": choice.inner_dates,
+    }

@@ -93,20 +93,36 @@ class SequenceForecaster(Forecaster):
         self.y_scale = float(np.std(y)) or 1.0
         idx = subsample(len(y), self.params.get("max_train_rows"), self.seed)
         seq = self._sequences(x, idx)
-        train = TensorDataset(torch.from_numpy(seq), torch.from_numpy((y[idx] / self.y_scale).astype(np.float32)))
-        loader = DataLoader(train, batch_size=int(self.params.get("batch_size", 256)), shuffle=True,
-                            generator=torch.Generator().manual_seed(self.seed))
+        train = TensorDataset(
+            torch.from_numpy(seq), torch.from_numpy((y[idx] / self.y_scale).astype(np.float32))
+        )
+        loader = DataLoader(
+            train,
+            batch_size=int(self.params.get("batch_size", 256)),
+            shuffle=True,
+            generator=torch.Generator().manual_seed(self.seed),
+        )
         self.net = self._new_net()
         callbacks, val_loader = [], None
         if len(y_val):
             vseq = torch.from_numpy(self._sequences(x_val))
-            val_loader = DataLoader(TensorDataset(vseq, torch.from_numpy((y_val / self.y_scale).astype(np.float32))),
-                                    batch_size=PREDICT_BATCH)
+            val_loader = DataLoader(
+                TensorDataset(vseq, torch.from_numpy((y_val / self.y_scale).astype(np.float32))),
+                batch_size=PREDICT_BATCH,
+            )
             callbacks = [pl.callbacks.EarlyStopping("val_loss", patience=int(self.params.get("patience", 1)))]
-        trainer = pl.Trainer(max_epochs=int(self.params.get("epochs", 2)), accelerator="cpu", devices=1,
-                             deterministic=True, logger=False, enable_checkpointing=False,
-                             enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks,
-                             num_sanity_val_steps=0)
+        trainer = pl.Trainer(
+            max_epochs=int(self.params.get("epochs", 2)),
+            accelerator="cpu",
+            devices=1,
+            deterministic=True,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            callbacks=callbacks,
+            num_sanity_val_steps=0,
+        )
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*LeafSpec.*is deprecated")
             trainer.fit(self.net, loader, val_loader)
@@ -119,7 +135,7 @@ class SequenceForecaster(Forecaster):
         torch.set_num_threads(self.threads)
         seq = torch.from_numpy(seq)
         with torch.no_grad():
-            parts = [self.net(seq[i:i + PREDICT_BATCH]).numpy() for i in range(0, len(seq), PREDICT_BATCH)]
+            parts = [self.net(seq[i : i + PREDICT_BATCH]).numpy() for i in range(0, len(seq), PREDICT_BATCH)]
         return (np.concatenate(parts) if parts else np.zeros(0)).astype(float) * self.y_scale
 
     def permutation_importance(self, x_val: pd.DataFrame, y_val: np.ndarray) -> np.ndarray:
@@ -137,7 +153,9 @@ class SequenceForecaster(Forecaster):
         for k in range(len(self.feature_names)):
             original = seq[:, k, :].copy()
             seq[:, k, :] = original[rng.permutation(len(seq))]
-            out.append(float(np.mean((y_val - self.to_return(self._predict_sequences(seq), dates)) ** 2)) - base)
+            out.append(
+                float(np.mean((y_val - self.to_return(self._predict_sequences(seq), dates)) ** 2)) - base
+            )
             seq[:, k, :] = original
         return np.asarray(out)
 

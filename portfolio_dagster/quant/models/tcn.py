@@ -27,7 +27,7 @@ class TCNNet(SequenceNet):
         super().__init__(learning_rate)
         blocks, cin = [], n_features
         for i in range(levels):
-            blocks.append(_CausalBlock(cin, channels, 2 ** i))
+            blocks.append(_CausalBlock(cin, channels, 2**i))
             cin = channels
         self.net = nn.Sequential(*blocks)
         self.head = nn.Linear(channels, 1)
@@ -40,5 +40,9 @@ class TCNForecaster(SequenceForecaster):
     family = "tcn"
 
     def _new_net(self) -> TCNNet:
-        return TCNNet(len(self.feature_names), int(self.params.get("channels", 8)),
-                      int(self.params.get("levels", 5)), float(self.params.get("learning_rate", 1e-3)))
+        return TCNNet(
+            len(self.feature_names),
+            int(self.params.get("channels", 8)),
+            int(self.params.get("levels", 5)),
+            float(self.params.get("learning_rate", 1e-3)),
+        )

@@ -25,7 +25,7 @@ class TrainingSpec:
     """What the models config says, as plain values (quant/ does not read the config file)."""
 
     families: tuple[str, ...]
-    params: dict[str, dict]          # family -> hyper-parameters
+    params: dict[str, dict]  # family -> hyper-parameters
     feature_names: tuple[str, ...]
     horizon: int
     embargo_days: int
@@ -49,13 +49,20 @@ def model_feature_names(selected=feature_set.DEFAULT_MODEL_FEATURES) -> tuple[st
 def training_spec(models_cfg, horizon: int, selected=feature_set.DEFAULT_MODEL_FEATURES) -> TrainingSpec:
     """The spec for one horizon from the `models` config section (a ModelsConfig) and `features.selected`."""
     m = models_cfg
-    return TrainingSpec(families=tuple(m.enabled), params=m.family_params(),
-                        feature_names=model_feature_names(selected),
-                        horizon=horizon, embargo_days=m.embargo_days, validation_days=m.validation_days,
-                        min_train_days=m.min_train_days,
-                        rolling_days=m.rolling_days if m.window == "rolling" else None,
-                        seed=m.seed, threads=m.threads, calibration_days=m.calibration_days,
-                        target_kind=m.target)
+    return TrainingSpec(
+        families=tuple(m.enabled),
+        params=m.family_params(),
+        feature_names=model_feature_names(selected),
+        horizon=horizon,
+        embargo_days=m.embargo_days,
+        validation_days=m.validation_days,
+        min_train_days=m.min_train_days,
+        rolling_days=m.rolling_days if m.window == "rolling" else None,
+        seed=m.seed,
+        threads=m.threads,
+        calibration_days=m.calibration_days,
+        target_kind=m.target,
+    )
 
 
 @dataclass
@@ -63,9 +70,9 @@ class ModelSet:
     split: walk_forward.CalibratedSplit
     models: dict[str, Forecaster]
     ensemble: Ensemble
-    metrics: dict[str, dict] = field(default_factory=dict)        # family -> calibration-window metrics
+    metrics: dict[str, dict] = field(default_factory=dict)  # family -> calibration-window metrics
     importance: pd.DataFrame = field(default_factory=pd.DataFrame)  # family, feature, gain, permutation
-    fit_seconds: dict[str, float] = field(default_factory=dict)   # wall time per family (benchmarks only)
+    fit_seconds: dict[str, float] = field(default_factory=dict)  # wall time per family (benchmarks only)
 
     def predict(self, x: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """family (and 'ensemble') -> (prediction, lower, upper) for every row of x."""
@@ -79,11 +86,14 @@ def validation_metrics(pred: np.ndarray, lower: np.ndarray, upper: np.ndarray, y
     historical `validation_` prefix)."""
     if not len(y):
         return {"validation_rows": 0}
-    return {"validation_rows": int(len(y)), "validation_ic": information_coefficient(pred, y),
-            "validation_directional_accuracy": float(np.mean(np.sign(pred) == np.sign(y))),
-            "validation_base_rate": float(np.mean(y > 0)),
-            "validation_mae": float(np.mean(np.abs(pred - y))),
-            "validation_coverage": float(np.mean((y >= lower) & (y <= upper)))}
+    return {
+        "validation_rows": int(len(y)),
+        "validation_ic": information_coefficient(pred, y),
+        "validation_directional_accuracy": float(np.mean(np.sign(pred) == np.sign(y))),
+        "validation_base_rate": float(np.mean(y > 0)),
+        "validation_mae": float(np.mean(np.abs(pred - y))),
+        "validation_coverage": float(np.mean((y >= lower) & (y <= upper))),
+    }
 
 
 def cross_sectional_output(model: Forecaster, spec: TrainingSpec) -> bool:
@@ -91,8 +101,9 @@ def cross_sectional_output(model: Forecaster, spec: TrainingSpec) -> bool:
     return spec.target_kind != "return" or bool(getattr(model, "ranking", False))
 
 
-def train_model_set(rows: pd.DataFrame, calendar: pd.DatetimeIndex, asof: pd.Timestamp,
-                    target: str, spec: TrainingSpec) -> ModelSet | None:
+def train_model_set(
+    rows: pd.DataFrame, calendar: pd.DatetimeIndex, asof: pd.Timestamp, target: str, spec: TrainingSpec
+) -> ModelSet | None:
     """rows: ticker, date, features (+ regime columns), `target` (the forward return) and, for another
     spec.target_kind, that target's column; sorted by date, ticker. Fit rows train; the validation window
     early-stops (and fits the output map of cross-sectional models); the calibration window after it sets
@@ -103,8 +114,15 @@ def train_model_set(rows: pd.DataFrame, calendar: pd.DatetimeIndex, asof: pd.Tim
     learn = target if spec.target_kind == "return" else target_name(spec.horizon, spec.target_kind)
     if learn not in rows.columns:
         raise ValueError(f"rows lack the training target column {learn!r}")
-    s = walk_forward.calibrated_split(calendar, asof, spec.horizon, spec.embargo_days, spec.validation_days,
-                                      spec.calibration_days, spec.rolling_days)
+    s = walk_forward.calibrated_split(
+        calendar,
+        asof,
+        spec.horizon,
+        spec.embargo_days,
+        spec.validation_days,
+        spec.calibration_days,
+        spec.rolling_days,
+    )
     fit, val, cal = walk_forward.fit_validation_calibration(rows.dropna(subset=list({target, learn})), s)
     if spec.calibration_days == 0:
         cal = val
@@ -125,10 +143,21 @@ def train_model_set(rows: pd.DataFrame, calendar: pd.DatetimeIndex, asof: pd.Tim
         pred, lo, hi = model.predict_interval(cal)
         cal_preds[family] = pred
         metrics[family] = validation_metrics(pred, lo, hi, r_cal) | {
-            "fit_rows": int(len(y_fit)), "early_stopping_rows": int(len(y_val)), "target": spec.target_kind,
-            "output_map": model.output_map}
-        importance.append(pd.DataFrame({"family": family, "feature": names, "gain": model.gain_importance(),
-                                        "permutation": model.permutation_importance(val, r_val)}))
+            "fit_rows": int(len(y_fit)),
+            "early_stopping_rows": int(len(y_val)),
+            "target": spec.target_kind,
+            "output_map": model.output_map,
+        }
+        importance.append(
+            pd.DataFrame(
+                {
+                    "family": family,
+                    "feature": names,
+                    "gain": model.gain_importance(),
+                    "permutation": model.permutation_importance(val, r_val),
+                }
+            )
+        )
         models[family] = model
     ensemble = Ensemble.from_validation(cal_preds, r_cal)
     pred, lo, hi = ensemble.interval(cal_preds)
@@ -136,8 +165,9 @@ def train_model_set(rows: pd.DataFrame, calendar: pd.DatetimeIndex, asof: pd.Tim
     return ModelSet(s, models, ensemble, metrics, pd.concat(importance, ignore_index=True), fit_seconds)
 
 
-def walk_forward_forecasts(rows: pd.DataFrame, schedule: pd.DatetimeIndex, spec: TrainingSpec,
-                           target: str) -> pd.DataFrame:
+def walk_forward_forecasts(
+    rows: pd.DataFrame, schedule: pd.DatetimeIndex, spec: TrainingSpec, target: str
+) -> pd.DataFrame:
     """Forecasts (ticker, date, horizon, model, prediction, lower, upper) for every row dated on or
     after the first usable model, each by the model set trained at the latest retrain date <= it."""
     rows = rows.sort_values(["date", "ticker"], kind="stable").reset_index(drop=True)
@@ -156,8 +186,13 @@ def walk_forward_forecasts(rows: pd.DataFrame, schedule: pd.DatetimeIndex, spec:
 FORECAST_COLUMNS = ["ticker", "date", "horizon", "model", "prediction", "lower", "upper", "valid_from"]
 
 
-def period_context(rows: pd.DataFrame, calendar: pd.DatetimeIndex, asof: pd.Timestamp, stop: pd.Timestamp | None,
-                   context: int) -> tuple[pd.DataFrame, np.ndarray]:
+def period_context(
+    rows: pd.DataFrame,
+    calendar: pd.DatetimeIndex,
+    asof: pd.Timestamp,
+    stop: pd.Timestamp | None,
+    context: int,
+) -> tuple[pd.DataFrame, np.ndarray]:
     """(ctx, keep): the rows a model set valid over [asof, stop) predicts, from `context` trading days
     before asof (sequence families read trailing rows), and the mask of the period's own rows."""
     first = calendar[max(0, int(calendar.searchsorted(asof)) - context)]
@@ -165,15 +200,35 @@ def period_context(rows: pd.DataFrame, calendar: pd.DatetimeIndex, asof: pd.Time
     return ctx, np.asarray(ctx["date"] >= asof)
 
 
-def forecast_frame(ctx: pd.DataFrame, keep: np.ndarray, horizon: int, preds: dict, asof: pd.Timestamp) -> pd.DataFrame:
+def forecast_frame(
+    ctx: pd.DataFrame, keep: np.ndarray, horizon: int, preds: dict, asof: pd.Timestamp
+) -> pd.DataFrame:
     """FORECAST_COLUMNS rows of one model set's predictions {model: (prediction, lower, upper)}, kept rows only."""
     base = pd.DataFrame({"ticker": ctx["ticker"].to_numpy()[keep], "date": ctx["date"].to_numpy()[keep]})
-    return pd.concat([base.assign(horizon=horizon, model=name, prediction=p[keep], lower=lo[keep], upper=hi[keep],
-                                  valid_from=asof) for name, (p, lo, hi) in preds.items()], ignore_index=True)
+    return pd.concat(
+        [
+            base.assign(
+                horizon=horizon,
+                model=name,
+                prediction=p[keep],
+                lower=lo[keep],
+                upper=hi[keep],
+                valid_from=asof,
+            )
+            for name, (p, lo, hi) in preds.items()
+        ],
+        ignore_index=True,
+    )
 
 
 def context_days(spec: TrainingSpec) -> int:
     """Trading days of feature history to read before the first forecast date (the longest lookback of
     the enabled sequence families)."""
-    return max([int(spec.params.get(f, {}).get("lookback", LOOKBACK)) for f in spec.families
-                if f in SEQUENCE_FAMILIES], default=0)
+    return max(
+        [
+            int(spec.params.get(f, {}).get("lookback", LOOKBACK))
+            for f in spec.families
+            if f in SEQUENCE_FAMILIES
+        ],
+        default=0,
+    )

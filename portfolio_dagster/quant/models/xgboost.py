@@ -13,7 +13,12 @@ import pandas as pd
 import xgboost as xgb
 
 from portfolio_dagster.quant.models.base import (
-    Forecaster, date_groups, matrix, relevance_grades, subsample, subsample_dates,
+    Forecaster,
+    date_groups,
+    matrix,
+    relevance_grades,
+    subsample,
+    subsample_dates,
 )
 
 OBJECTIVES = ("reg:squarederror", "rank:pairwise")
@@ -38,36 +43,59 @@ class XGBoostForecaster(Forecaster):
             raise ValueError(f"unknown xgboost objective {objective!r}; known: {', '.join(OBJECTIVES)}")
         ranking = {"eval_metric": "ndcg@5"} if self.ranking else {}
         return ranking | {
-            "objective": objective, "eta": p.get("learning_rate", 0.05),
-            "max_depth": p.get("max_depth", 4), "min_child_weight": p.get("min_child_weight", 50.0),
-            "subsample": p.get("subsample", 0.8), "colsample_bytree": p.get("colsample_bytree", 0.8),
-            "tree_method": "hist", "seed": self.seed, "nthread": self.threads, "verbosity": 0,
+            "objective": objective,
+            "eta": p.get("learning_rate", 0.05),
+            "max_depth": p.get("max_depth", 4),
+            "min_child_weight": p.get("min_child_weight", 50.0),
+            "subsample": p.get("subsample", 0.8),
+            "colsample_bytree": p.get("colsample_bytree", 0.8),
+            "tree_method": "hist",
+            "seed": self.seed,
+            "nthread": self.threads,
+            "verbosity": 0,
         }
 
     def _matrix(self, x: pd.DataFrame, y: np.ndarray) -> xgb.DMatrix:
         if not self.ranking:
-            return xgb.DMatrix(matrix(x, self.feature_names), label=y, feature_names=self.feature_names,
-                               nthread=self.threads)
+            return xgb.DMatrix(
+                matrix(x, self.feature_names), label=y, feature_names=self.feature_names, nthread=self.threads
+            )
         _, qid = date_groups(x["date"])
-        return xgb.DMatrix(matrix(x, self.feature_names), label=relevance_grades(y, x["date"]), qid=qid,
-                           feature_names=self.feature_names, nthread=self.threads)
+        return xgb.DMatrix(
+            matrix(x, self.feature_names),
+            label=relevance_grades(y, x["date"]),
+            qid=qid,
+            feature_names=self.feature_names,
+            nthread=self.threads,
+        )
 
     def _fit(self, x: pd.DataFrame, y: np.ndarray, x_val: pd.DataFrame, y_val: np.ndarray) -> None:
         limit = self.params.get("max_train_rows")
-        idx = subsample_dates(x["date"], limit, self.seed) if self.ranking else subsample(len(y), limit, self.seed)
+        idx = (
+            subsample_dates(x["date"], limit, self.seed)
+            if self.ranking
+            else subsample(len(y), limit, self.seed)
+        )
         train = self._matrix(x.iloc[idx], y[idx])
         evals, rounds = [], self.params.get("early_stopping_rounds")
         if len(y_val) and rounds:
             evals = [(self._matrix(x_val, y_val), "validation")]
-        self.booster = xgb.train(self._xgb_params(), train, num_boost_round=self.params.get("n_estimators", 100),
-                                 evals=evals, early_stopping_rounds=rounds if evals else None,
-                                 verbose_eval=False)
+        self.booster = xgb.train(
+            self._xgb_params(),
+            train,
+            num_boost_round=self.params.get("n_estimators", 100),
+            evals=evals,
+            early_stopping_rounds=rounds if evals else None,
+            verbose_eval=False,
+        )
         if evals:
             # Keep only the trees up to the best validation round.
             self.booster = self.booster[: self.booster.best_iteration + 1]
 
     def predict(self, x: pd.DataFrame) -> np.ndarray:
-        data = xgb.DMatrix(matrix(x, self.feature_names), feature_names=self.feature_names, nthread=self.threads)
+        data = xgb.DMatrix(
+            matrix(x, self.feature_names), feature_names=self.feature_names, nthread=self.threads
+        )
         return self.booster.predict(data)
 
     def gain_importance(self) -> np.ndarray:

@@ -9,19 +9,43 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from portfolio_dagster.quant.calendar import TRADING_DAYS
 from portfolio_dagster.quant.criteria import STRESS_PERIODS
 from portfolio_dagster.quant.drift import ABSOLUTE, drifted
-from portfolio_dagster.quant.calendar import TRADING_DAYS
 from portfolio_dagster.quant.metrics import ROLLING_WINDOW_DAYS, monthly_returns, window_drawdowns
 from portfolio_dagster.quant.report import plots
 from portfolio_dagster.quant.report.verdict import ml_verdict
 
-HEADLINE = ("annual_return", "annual_volatility", "sharpe", "sortino", "max_drawdown", "calmar",
-            "information_ratio", "hit_rate", "profit_factor", "turnover", "probabilistic_sharpe",
-            "deflated_sharpe", "stress_max_drawdown", "cost_drag", "capacity_usd")
-PERCENT_METRICS = {"annual_return", "annual_volatility", "max_drawdown", "hit_rate", "stress_max_drawdown",
-                   "cost_drag", "probabilistic_sharpe", "deflated_sharpe", "pbo", "directional_accuracy",
-                   "base_rate"}
+HEADLINE = (
+    "annual_return",
+    "annual_volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "information_ratio",
+    "hit_rate",
+    "profit_factor",
+    "turnover",
+    "probabilistic_sharpe",
+    "deflated_sharpe",
+    "stress_max_drawdown",
+    "cost_drag",
+    "capacity_usd",
+)
+PERCENT_METRICS = {
+    "annual_return",
+    "annual_volatility",
+    "max_drawdown",
+    "hit_rate",
+    "stress_max_drawdown",
+    "cost_drag",
+    "probabilistic_sharpe",
+    "deflated_sharpe",
+    "pbo",
+    "directional_accuracy",
+    "base_rate",
+}
 CAVEATS = (
     "Survivorship: the bundled sample's 20 stocks are the ones that survived to 2022 as large caps. "
     "Every strategy on it, 1/N included, is flattered; the names that failed or left the index are missing.",
@@ -39,8 +63,8 @@ class DriftSection:
 
     table: pd.DataFrame
     threshold: float
-    caption: str                   # the windows compared, or why nothing was
-    rule: str = ABSOLUTE           # quant.drift rule deciding which inputs drifted
+    caption: str  # the windows compared, or why nothing was
+    rule: str = ABSOLUTE  # quant.drift rule deciding which inputs drifted
 
 
 @dataclass(frozen=True)
@@ -55,16 +79,16 @@ class PaperSection:
 @dataclass(frozen=True)
 class ReportData:
     title: str
-    summary: pd.DataFrame          # strategy, metric, value
-    daily: pd.DataFrame            # date, strategy, net_return, equity
-    rolling: pd.DataFrame          # date, strategy, rolling_sharpe, drawdown, window_days
-    allocations: pd.DataFrame      # date, ticker, weight, sleeve
-    regimes: pd.DataFrame          # date, state, probabilities
+    summary: pd.DataFrame  # strategy, metric, value
+    daily: pd.DataFrame  # date, strategy, net_return, equity
+    rolling: pd.DataFrame  # date, strategy, rolling_sharpe, drawdown, window_days
+    allocations: pd.DataFrame  # date, ticker, weight, sleeve
+    regimes: pd.DataFrame  # date, state, probabilities
     regime_performance: pd.DataFrame  # strategy, state, days, annual_return, sharpe, ...
-    criteria: pd.DataFrame         # criterion, target, measured, passed, detail
-    variants: pd.DataFrame         # variant, ..., sharpe
-    spans: pd.DataFrame            # ticker, first, last, days
-    latest: pd.DataFrame           # latest allocation
+    criteria: pd.DataFrame  # criterion, target, measured, passed, detail
+    variants: pd.DataFrame  # variant, ..., sharpe
+    spans: pd.DataFrame  # ticker, first, last, days
+    latest: pd.DataFrame  # latest allocation
     drift: DriftSection | None = None
     paper: PaperSection | None = None
 
@@ -85,18 +109,23 @@ def summary_table(summary: pd.DataFrame, metrics: tuple[str, ...] = HEADLINE) ->
     """summary (strategy, metric, value) -> metric rows x strategy columns (product first)."""
     table = summary.pivot(index="metric", columns="strategy", values="value")
     order = [s for s in plots.LABELS if s in table.columns]
-    return table.reindex([m for m in metrics if m in table.index])[order + [c for c in table if c not in order]]
+    return table.reindex([m for m in metrics if m in table.index])[
+        order + [c for c in table if c not in order]
+    ]
 
 
 def skill_table(summary: pd.DataFrame) -> pd.DataFrame:
     """horizon, directional_accuracy, base_rate, ic, rank_ic, ic_tstat from the ml_barbell summary rows."""
-    rows = summary[(summary["strategy"] == "ml_barbell")
-                   & summary["metric"].str.match(r"(directional_accuracy|base_rate|ic|rank_ic|ic_tstat)_\d+d$")]
+    rows = summary[
+        (summary["strategy"] == "ml_barbell")
+        & summary["metric"].str.match(r"(directional_accuracy|base_rate|ic|rank_ic|ic_tstat)_\d+d$")
+    ]
     if rows.empty:
         return pd.DataFrame(columns=["horizon", "directional_accuracy", "base_rate", "ic"])
     parts = rows["metric"].str.extract(r"(?P<kind>.+)_(?P<horizon>\d+)d$")
-    table = pd.DataFrame({"kind": parts["kind"], "horizon": parts["horizon"].astype(int),
-                          "value": rows["value"].to_numpy()})
+    table = pd.DataFrame(
+        {"kind": parts["kind"], "horizon": parts["horizon"].astype(int), "value": rows["value"].to_numpy()}
+    )
     out = table.pivot(index="horizon", columns="kind", values="value").reset_index().sort_values("horizon")
     return out.reindex(columns=["horizon", "directional_accuracy", "base_rate", "ic", "rank_ic", "ic_tstat"])
 
@@ -128,35 +157,58 @@ def render_html(data: ReportData) -> str:
 
     crit = data.criteria.assign(
         passed=data.criteria["passed"].map({True: "PASS", False: "FAIL"}).fillna("not measured").astype(str),
-        measured=[_measured(r) for r in data.criteria.itertuples()])
+        measured=[_measured(r) for r in data.criteria.itertuples()],
+    )
     crit_html = _table(crit[["criterion", "target", "measured", "passed", "detail"]])
-    window = int(data.rolling["window_days"].iat[0]) if "window_days" in data.rolling and len(data.rolling) \
+    window = (
+        int(data.rolling["window_days"].iat[0])
+        if "window_days" in data.rolling and len(data.rolling)
         else ROLLING_WINDOW_DAYS
+    )
     skill = skill_table(s)
     ml = data.daily[data.daily["strategy"] == "ml_barbell"]
-    heat = monthly_returns(ml.set_index(pd.to_datetime(ml["date"]))["net_return"]) if len(ml) else pd.DataFrame()
+    heat = (
+        monthly_returns(ml.set_index(pd.to_datetime(ml["date"]))["net_return"]) if len(ml) else pd.DataFrame()
+    )
     bench = data.daily[data.daily["strategy"] == "benchmark"]
     index_equity = bench.set_index(pd.to_datetime(bench["date"]))["equity"] if len(bench) else None
     sections = [
         ("Headline: the product vs 1/N vs the index, same days, net of costs", _headline(s) + _verdict(get)),
         ("Equity", _img(plots.equity_png(data.daily), "equity curves")),
-        ("Drawdown (underwater)", _img(plots.underwater_png(data.rolling), "underwater curves")
-         + _stress_table(data.daily)),
+        (
+            "Drawdown (underwater)",
+            _img(plots.underwater_png(data.rolling), "underwater curves") + _stress_table(data.daily),
+        ),
         ("Rolling Sharpe", _img(plots.rolling_sharpe_png(data.rolling, window), "rolling Sharpe")),
-        ("Monthly returns of the ML barbell (%)",
-         _img(plots.monthly_heatmap_png(heat, "Monthly net return, %"), "monthly heatmap") if len(heat) else ""),
-        ("Weights over time by sleeve", _img(plots.weights_png(data.allocations), "weights by sleeve")
-         + _sleeve_note(data.allocations) if len(data.allocations) else "<p>No allocations.</p>"),
+        (
+            "Monthly returns of the ML barbell (%)",
+            _img(plots.monthly_heatmap_png(heat, "Monthly net return, %"), "monthly heatmap")
+            if len(heat)
+            else "",
+        ),
+        (
+            "Weights over time by sleeve",
+            _img(plots.weights_png(data.allocations), "weights by sleeve") + _sleeve_note(data.allocations)
+            if len(data.allocations)
+            else "<p>No allocations.</p>",
+        ),
         ("Regimes", _regimes_section(data, index_equity)),
-        ("Forecast skill by horizon (out of sample) next to the base rate",
-         _img(plots.skill_png(skill), "skill by horizon") + _table(skill)
-         if skill["directional_accuracy"].notna().any() else "<p>No forecasts evaluated.</p>"),
+        (
+            "Forecast skill by horizon (out of sample) next to the base rate",
+            _img(plots.skill_png(skill), "skill by horizon") + _table(skill)
+            if skill["directional_accuracy"].notna().any()
+            else "<p>No forecasts evaluated.</p>",
+        ),
         ("Feature drift of the model inputs (population stability index)", _drift(data.drift)),
         ("Paper trading", _paper(data.paper)),
         ("Skill, luck or overfitting?", _overfitting(get, data.variants)),
         ("The seed's success criteria", crit_html),
-        ("Latest allocation", _table(data.latest.assign(date=data.latest["date"].astype(str)))
-         if len(data.latest) else "<p>None.</p>"),
+        (
+            "Latest allocation",
+            _table(data.latest.assign(date=data.latest["date"].astype(str)))
+            if len(data.latest)
+            else "<p>None.</p>",
+        ),
         ("Data caveats", _caveats(data.spans)),
     ]
     body = "".join(f"<h2>{html.escape(t)}</h2>{c}" for t, c in sections)
@@ -176,22 +228,29 @@ def _stress_table(daily: pd.DataFrame) -> str:
     for strategy, rows in daily.groupby("strategy"):
         net = rows.set_index(pd.to_datetime(rows["date"]))["net_return"].sort_index()
         columns[plots.LABELS.get(strategy, strategy)] = window_drawdowns(net, STRESS_PERIODS).set_index(
-            "period")["max_drawdown"]
+            "period"
+        )["max_drawdown"]
     table = pd.DataFrame(columns)
     if table.empty:
         return ""
     spans = {name: f"{first}..{last}" for name, first, last in STRESS_PERIODS}
-    table = table.reindex(columns=[c for c in ("ML barbell", "1/N", "index") if c in table]).reset_index(names="period")
+    table = table.reindex(columns=[c for c in ("ML barbell", "1/N", "index") if c in table]).reset_index(
+        names="period"
+    )
     table.insert(1, "window", table["period"].map(spans))
-    return ('<p class="note">Max drawdown inside each stress period (S&amp;P 500 peak to trough), equity restarted '
-            "at the period's start:</p>" + _table(table, formats={c: "max_drawdown" for c in table.columns[2:]},
-                                                  cls="num"))
+    return (
+        '<p class="note">Max drawdown inside each stress period (S&amp;P 500 peak to trough), equity restarted '
+        "at the period's start:</p>"
+        + _table(table, formats={c: "max_drawdown" for c in table.columns[2:]}, cls="num")
+    )
 
 
 def _sleeve_note(allocations: pd.DataFrame) -> str:
     totals = allocations.groupby(["date", "sleeve"])["weight"].sum().unstack(fill_value=0.0)
-    parts = ", ".join(f"{name} {totals[name].mean():.0%} (range {totals[name].min():.0%}..{totals[name].max():.0%})"
-                      for name in totals.columns)
+    parts = ", ".join(
+        f"{name} {totals[name].mean():.0%} (range {totals[name].min():.0%}..{totals[name].max():.0%})"
+        for name in totals.columns
+    )
     return f'<p class="note">Average sleeve weights: {html.escape(parts)}.</p>'
 
 
@@ -199,8 +258,10 @@ def _headline(summary: pd.DataFrame) -> str:
     """Metric rows x strategy columns, each value in its metric's unit."""
     table = summary_table(summary)
     head = "".join(f"<th>{html.escape(plots.LABELS.get(c, c))}</th>" for c in table.columns)
-    rows = "".join(f"<tr><td>{html.escape(m)}</td>" + "".join(f"<td>{_fmt(m, v)}</td>" for v in row) + "</tr>"
-                   for m, row in zip(table.index, table.to_numpy().tolist()))
+    rows = "".join(
+        f"<tr><td>{html.escape(m)}</td>" + "".join(f"<td>{_fmt(m, v)}</td>" for v in row) + "</tr>"
+        for m, row in zip(table.index, table.to_numpy().tolist())
+    )
     return f"<table class='num'><thead><tr><th>metric</th>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
@@ -208,8 +269,10 @@ def _period(daily: pd.DataFrame) -> str:
     if daily.empty:
         return "No backtest."
     dates = pd.to_datetime(daily["date"])
-    return (f"Backtest over {dates.min():%Y-%m-%d} .. {dates.max():%Y-%m-%d} "
-            f"({daily['date'].nunique()} trading days). Allocations decided at the close of d earn d+1 onward.")
+    return (
+        f"Backtest over {dates.min():%Y-%m-%d} .. {dates.max():%Y-%m-%d} "
+        f"({daily['date'].nunique()} trading days). Allocations decided at the close of d earn d+1 onward."
+    )
 
 
 def _verdict(get) -> str:
@@ -217,22 +280,26 @@ def _verdict(get) -> str:
     if not math.isfinite(sr):
         return ""
     beats = "beats" if sr > ew else "does not beat"
-    return (f'<p><b>{html.escape(ml_verdict(get))}</b></p>'
-            f'<p class="note">The ML barbell\'s Sharpe ratio {sr:.2f} {beats} 1/N ({ew:.2f}); the index scores '
-            f"{ix:.2f}; executed one session late it scores {get('sharpe', 'ml_barbell_lag1'):.2f}. The deflated "
-            f"Sharpe (a probability that the true Sharpe is above what the best of "
-            f"{get('trials'):.0f} unskilled tries would show) is {get('deflated_sharpe'):.0%}.</p>")
+    return (
+        f"<p><b>{html.escape(ml_verdict(get))}</b></p>"
+        f'<p class="note">The ML barbell\'s Sharpe ratio {sr:.2f} {beats} 1/N ({ew:.2f}); the index scores '
+        f"{ix:.2f}; executed one session late it scores {get('sharpe', 'ml_barbell_lag1'):.2f}. The deflated "
+        f"Sharpe (a probability that the true Sharpe is above what the best of "
+        f"{get('trials'):.0f} unskilled tries would show) is {get('deflated_sharpe'):.0%}.</p>"
+    )
 
 
 def _overfitting(get, variants: pd.DataFrame) -> str:
-    text = (f"<p>Probabilistic Sharpe (P[true Sharpe &gt; 0]): <b>{_fmt('pbo', get('probabilistic_sharpe'))}</b>. "
-            f"Deflated Sharpe for {get('trials'):.0f} trials ({get('configurations_tried'):.0f} model configuration(s) "
-            f"x {get('variants_tried'):.0f} distinct strategy variants): <b>{_fmt('pbo', get('deflated_sharpe'))}</b>. "
-            f"Probability of backtest overfitting (CSCV, 16 blocks): <b>{_fmt('pbo', get('pbo'))}</b> "
-            "(above 50%: the variant that looks best in sample is more likely than not below median out of "
-            "sample).</p><p class='note'>Variants: the same allocations with only the top 3 / 5 / all risky "
-            "names, weighted as allocated or equally, rebalanced daily, weekly or monthly. No model is "
-            "re-fitted: every variant uses the same out-of-sample forecasts.</p>")
+    text = (
+        f"<p>Probabilistic Sharpe (P[true Sharpe &gt; 0]): <b>{_fmt('pbo', get('probabilistic_sharpe'))}</b>. "
+        f"Deflated Sharpe for {get('trials'):.0f} trials ({get('configurations_tried'):.0f} model configuration(s) "
+        f"x {get('variants_tried'):.0f} distinct strategy variants): <b>{_fmt('pbo', get('deflated_sharpe'))}</b>. "
+        f"Probability of backtest overfitting (CSCV, 16 blocks): <b>{_fmt('pbo', get('pbo'))}</b> "
+        "(above 50%: the variant that looks best in sample is more likely than not below median out of "
+        "sample).</p><p class='note'>Variants: the same allocations with only the top 3 / 5 / all risky "
+        "names, weighted as allocated or equally, rebalanced daily, weekly or monthly. No model is "
+        "re-fitted: every variant uses the same out-of-sample forecasts.</p>"
+    )
     if len(variants):
         top = variants.sort_values("sharpe", ascending=False)
         text += _table(top[["variant", "annual_return", "sharpe", "max_drawdown"]], cls="num")
@@ -244,20 +311,48 @@ def _drift(drift: DriftSection | None) -> str:
         return f"<p>{html.escape(drift.caption if drift else 'Not measured.')}</p>"
     flags = drifted(drift.table, drift.threshold, drift.rule)
     over = drift.table[flags]
-    rule = f"PSI &gt; {drift.threshold:g}" + (" and beyond every training window" if drift.rule != ABSOLUTE else "")
-    verdict = (f"<b>{len(over)} of {len(drift.table)} inputs drifted</b> ({rule}): "
-               f"{html.escape(', '.join(over['feature']))}." if len(over)
-               else f"No input drifted ({rule}; {len(drift.table)} inputs).")
+    rule = f"PSI &gt; {drift.threshold:g}" + (
+        " and beyond every training window" if drift.rule != ABSOLUTE else ""
+    )
+    verdict = (
+        f"<b>{len(over)} of {len(drift.table)} inputs drifted</b> ({rule}): "
+        f"{html.escape(', '.join(over['feature']))}."
+        if len(over)
+        else f"No input drifted ({rule}; {len(drift.table)} inputs)."
+    )
     shown = drift.table.assign(check=flags.map({True: "FAIL", False: "PASS"})).head(10)
-    return (f"<p>{verdict}</p><p class='note'>{html.escape(drift.caption)} PSI &lt; 0.1: stable; 0.1-0.2: "
-            "moderate; above 0.2: the inputs no longer look like the training data. <i>training windows</i>: "
-            "the median and largest PSI of the training period's own windows of the same length against it: "
-            "slow inputs (a 252-day volatility, a beta) score high there too, with no drift.</p>"
-            + _table(shown[["feature", "psi", "baseline_median", "baseline_max", "train_median", "recent_median",
-                            "check"]].rename(columns={"baseline_median": "training windows median",
-                                                      "baseline_max": "training windows max"}),
-                     formats={c: "ic" for c in ("psi", "training windows median", "training windows max",
-                                                "train_median", "recent_median")}, cls="num"))
+    return (
+        f"<p>{verdict}</p><p class='note'>{html.escape(drift.caption)} PSI &lt; 0.1: stable; 0.1-0.2: "
+        "moderate; above 0.2: the inputs no longer look like the training data. <i>training windows</i>: "
+        "the median and largest PSI of the training period's own windows of the same length against it: "
+        "slow inputs (a 252-day volatility, a beta) score high there too, with no drift.</p>"
+        + _table(
+            shown[
+                [
+                    "feature",
+                    "psi",
+                    "baseline_median",
+                    "baseline_max",
+                    "train_median",
+                    "recent_median",
+                    "check",
+                ]
+            ].rename(
+                columns={"baseline_median": "training windows median", "baseline_max": "training windows max"}
+            ),
+            formats={
+                c: "ic"
+                for c in (
+                    "psi",
+                    "training windows median",
+                    "training windows max",
+                    "train_median",
+                    "recent_median",
+                )
+            },
+            cls="num",
+        )
+    )
 
 
 def _paper(paper: PaperSection | None) -> str:
@@ -268,19 +363,30 @@ def _paper(paper: PaperSection | None) -> str:
     both = a.dropna(subset=["daily_return", "backtest_return"])
     tracking = both["daily_return"] - both["backtest_return"]
     corr = both["daily_return"].corr(both["backtest_return"]) if len(both) > 2 else float("nan")
-    facts = (f"<p>{len(a)} sessions, {a['date'].iat[0]} to {last['date']}: NAV <b>${last['nav_usd']:,.0f}</b> "
-             f"(cash ${last['cash_usd']:,.0f}); tracking difference vs the backtest's ml_barbell "
-             f"{tracking.sum() * 100:+.2f} pp cumulative, {tracking.std() * math.sqrt(TRADING_DAYS) * 100:.2f}% annualized "
-             f"tracking error, daily correlation {corr:.3f}. The ledger trades whole shares from its own start; "
-             "the backtest trades fractional shares from backtest.start.</p>") if len(both) else \
-        f"<p>{len(a)} session(s): NAV <b>${last['nav_usd']:,.0f}</b>.</p>"
+    facts = (
+        (
+            f"<p>{len(a)} sessions, {a['date'].iat[0]} to {last['date']}: NAV <b>${last['nav_usd']:,.0f}</b> "
+            f"(cash ${last['cash_usd']:,.0f}); tracking difference vs the backtest's ml_barbell "
+            f"{tracking.sum() * 100:+.2f} pp cumulative, {tracking.std() * math.sqrt(TRADING_DAYS) * 100:.2f}% annualized "
+            f"tracking error, daily correlation {corr:.3f}. The ledger trades whole shares from its own start; "
+            "the backtest trades fractional shares from backtest.start.</p>"
+        )
+        if len(both)
+        else f"<p>{len(a)} session(s): NAV <b>${last['nav_usd']:,.0f}</b>.</p>"
+    )
     orders = paper.orders.assign(date=paper.orders["date"].astype(str)) if len(paper.orders) else paper.orders
-    return (facts + (_img(plots.paper_png(a), "paper NAV vs backtest shadow vs index") if len(a) > 1 else "")
-            + f"<h3>Orders decided at the close of {last['date']} (fill next session)</h3>"
-            + (_table(orders, cls="num") if len(orders) else "<p>None: the book holds.</p>")
-            + f"<h3>Holdings after the close of {last['date']}</h3>"
-            + (_table(paper.positions.assign(date=paper.positions["date"].astype(str)), cls="num")
-               if len(paper.positions) else "<p>None (all cash).</p>"))
+    return (
+        facts
+        + (_img(plots.paper_png(a), "paper NAV vs backtest shadow vs index") if len(a) > 1 else "")
+        + f"<h3>Orders decided at the close of {last['date']} (fill next session)</h3>"
+        + (_table(orders, cls="num") if len(orders) else "<p>None: the book holds.</p>")
+        + f"<h3>Holdings after the close of {last['date']}</h3>"
+        + (
+            _table(paper.positions.assign(date=paper.positions["date"].astype(str)), cls="num")
+            if len(paper.positions)
+            else "<p>None (all cash).</p>"
+        )
+    )
 
 
 def _regimes_section(data: ReportData, index_equity: pd.Series | None) -> str:
@@ -291,16 +397,29 @@ def _regimes_section(data: ReportData, index_equity: pd.Series | None) -> str:
     perf = data.regime_performance.copy()
     perf["strategy"] = perf["strategy"].map(lambda v: plots.LABELS.get(v, v))
     table = perf[["strategy", "state", "days", "annual_return", "annual_volatility", "sharpe", "hit_rate"]]
-    return _img(png, "regime timeline") + _table(
-        table.rename(columns={"annual_return": "mean return/yr"}), formats={"mean return/yr": "annual_return"},
-        cls="num") + ('<p class="note">Each day is assigned the state known at the previous close, when its '
-                      "position was decided; the mean daily return x 252 is compared across states.</p>")
+    return (
+        _img(png, "regime timeline")
+        + _table(
+            table.rename(columns={"annual_return": "mean return/yr"}),
+            formats={"mean return/yr": "annual_return"},
+            cls="num",
+        )
+        + (
+            '<p class="note">Each day is assigned the state known at the previous close, when its '
+            "position was decided; the mean daily return x 252 is compared across states.</p>"
+        )
+    )
 
 
 def _measured(row) -> str:
     """A criterion's measured value in its own unit ($, plain ratio or %)."""
-    unit = ("capacity_usd" if "capacity" in row.criterion else "sharpe" if "Sharpe" in row.criterion
-            else "hit_rate")
+    unit = (
+        "capacity_usd"
+        if "capacity" in row.criterion
+        else "sharpe"
+        if "Sharpe" in row.criterion
+        else "hit_rate"
+    )
     return _fmt(unit, row.measured)
 
 
@@ -308,17 +427,24 @@ def _caveats(spans: pd.DataFrame) -> str:
     items = "".join(f"<li>{html.escape(c)}</li>" for c in CAVEATS)
     span_html = ""
     if len(spans):
-        grouped = spans.assign(first=spans["first"].astype(str), last=spans["last"].astype(str)).groupby(
-            ["first", "last", "days"], as_index=False).agg(series=("ticker", lambda t: ", ".join(sorted(t))))
-        span_html = "<p>Series spans in the warehouse (no value is invented past a series' end):</p>" + _table(
-            grouped[["series", "first", "last", "days"]])
+        grouped = (
+            spans.assign(first=spans["first"].astype(str), last=spans["last"].astype(str))
+            .groupby(["first", "last", "days"], as_index=False)
+            .agg(series=("ticker", lambda t: ", ".join(sorted(t))))
+        )
+        span_html = (
+            "<p>Series spans in the warehouse (no value is invented past a series' end):</p>"
+            + _table(grouped[["series", "first", "last", "days"]])
+        )
     return f"<ul>{items}</ul>{span_html}"
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
     """A GitHub-flavoured markdown table (Dagster renders it in the UI)."""
+
     def cell(v: object) -> str:
         return f"{v:.4f}" if isinstance(v, float) else str(v)
+
     head = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "|" + "---|" * len(frame.columns)
     body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]

@@ -12,14 +12,29 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-COLORS = {"ml_barbell": "#1f5fa8", "rule_barbell": "#2e7d32", "ml_barbell_lag1": "#8fb4e3",
-          "equal_weight": "#e08a1e", "benchmark": "#6b6b6b"}
-LABELS = {"ml_barbell": "ML barbell", "rule_barbell": "rule barbell (ML off)", "ml_barbell_lag1": "ML barbell, 1 day late",
-          "equal_weight": "1/N", "benchmark": "index"}
+COLORS = {
+    "ml_barbell": "#1f5fa8",
+    "rule_barbell": "#2e7d32",
+    "ml_barbell_lag1": "#8fb4e3",
+    "equal_weight": "#e08a1e",
+    "benchmark": "#6b6b6b",
+}
+LABELS = {
+    "ml_barbell": "ML barbell",
+    "rule_barbell": "rule barbell (ML off)",
+    "ml_barbell_lag1": "ML barbell, 1 day late",
+    "equal_weight": "1/N",
+    "benchmark": "index",
+}
 DPI = 90
 # Regime states from calm to stressed (names used by the regime models); others get spare colours.
-STATE_COLORS = {"calm": "#9bbb59", "normal": "#d7e4a8", "volatile": "#f79646", "turbulent": "#e46c5a",
-                "crisis": "#c0504d"}
+STATE_COLORS = {
+    "calm": "#9bbb59",
+    "normal": "#d7e4a8",
+    "volatile": "#f79646",
+    "turbulent": "#e46c5a",
+    "crisis": "#c0504d",
+}
 
 
 def _png(fig: plt.Figure) -> bytes:
@@ -49,7 +64,13 @@ def equity_png(daily: pd.DataFrame) -> bytes:
     """daily: date, strategy, equity."""
     fig, ax = plt.subplots(figsize=(10, 4.2))
     for s, dates, rows in _by_strategy(daily):
-        ax.plot(dates, rows["equity"], label=f"{LABELS[s]} ({rows['equity'].iat[-1]:.2f}x)", color=COLORS[s], lw=1.2)
+        ax.plot(
+            dates,
+            rows["equity"],
+            label=f"{LABELS[s]} ({rows['equity'].iat[-1]:.2f}x)",
+            color=COLORS[s],
+            lw=1.2,
+        )
     _plain_log(ax)
     ax.set_title("Growth of $1, net of costs (log scale)")
     ax.legend(loc="upper left")
@@ -61,9 +82,11 @@ def paper_png(account: pd.DataFrame) -> bytes:
     """account: date, daily_return, backtest_return, benchmark_return (the ledger's sessions)."""
     fig, ax = plt.subplots(figsize=(10, 3.6))
     dates = pd.to_datetime(account["date"])
-    for column, label, color in (("daily_return", "paper ledger", "#1f77b4"),
-                                 ("backtest_return", "backtest shadow (ml_barbell)", "#ff7f0e"),
-                                 ("benchmark_return", "index", "#7f7f7f")):
+    for column, label, color in (
+        ("daily_return", "paper ledger", "#1f77b4"),
+        ("backtest_return", "backtest shadow (ml_barbell)", "#ff7f0e"),
+        ("benchmark_return", "index", "#7f7f7f"),
+    ):
         growth = (1 + account[column].astype(float).fillna(0.0)).cumprod()
         ax.plot(dates, growth, label=f"{label} ({growth.iat[-1]:.3f}x)", color=color, lw=1.2)
     ax.set_title("Paper trading: growth of $1 from the ledger's first session")
@@ -103,7 +126,9 @@ def monthly_heatmap_png(table: pd.DataFrame, title: str) -> bytes:
     fig, ax = plt.subplots(figsize=(10, 0.32 * len(table) + 1.2))
     limit = np.nanpercentile(np.abs(values), 98) if np.isfinite(values).any() else 1.0
     ax.imshow(values, cmap="RdYlGn", vmin=-limit, vmax=limit, aspect="auto")
-    ax.set_xticks(range(12), ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"])
+    ax.set_xticks(
+        range(12), ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    )
     ax.set_yticks(range(len(table)), [str(y) for y in table.index])
     for (i, j), v in np.ndenumerate(values):
         if np.isfinite(v):
@@ -126,10 +151,15 @@ def weights_png(allocations: pd.DataFrame) -> bytes:
     warm = [palette[i % len(palette)] for i in range(len(risky))]
     cool = plt.get_cmap("Blues")(np.linspace(0.5, 0.9, max(len(safe), 1)))
     fig, ax = plt.subplots(figsize=(10, 3.6))
-    ax.stackplot(table.index, [table[t] * 100 for t in [*safe, *risky]],
-                 labels=[f"{t} (safe)" for t in safe] + risky, colors=[*cool[:len(safe)], *warm[:len(risky)]],
-                 alpha=0.9, lw=0)
-    ax.plot(table.index, table[safe].sum(axis=1) * 100, color="black", lw=0.8)   # the sleeve boundary
+    ax.stackplot(
+        table.index,
+        [table[t] * 100 for t in [*safe, *risky]],
+        labels=[f"{t} (safe)" for t in safe] + risky,
+        colors=[*cool[: len(safe)], *warm[: len(risky)]],
+        alpha=0.9,
+        lw=0,
+    )
+    ax.plot(table.index, table[safe].sum(axis=1) * 100, color="black", lw=0.8)  # the sleeve boundary
     ax.set_ylim(0, 100)
     ax.set_ylabel("% of book")
     ax.set_title("Target weights over time: safe sleeve (blue, bottom) and risky names")
@@ -146,8 +176,16 @@ def regime_timeline_png(states: pd.Series, index_equity: pd.Series | None) -> by
     spare = iter(["#8064a2", "#4bacc6", "#7f7f7f", "#f2c314"] * 4)
     for name in names:
         color = STATE_COLORS.get(name) or next(spare)
-        ax.fill_between(dates, 0, (states == name).to_numpy(dtype=float), step="post", color=color, alpha=0.45,
-                        lw=0, label=name)
+        ax.fill_between(
+            dates,
+            0,
+            (states == name).to_numpy(dtype=float),
+            step="post",
+            color=color,
+            alpha=0.45,
+            lw=0,
+            label=name,
+        )
     ax.set_ylim(0, 1)
     ax.set_yticks([])
     if index_equity is not None and len(index_equity):

@@ -16,5 +16,7 @@ def ml_verdict(get: Callable[..., float]) -> str:
         word = "WORSE than the rule" + (" (significantly)" if p < 0.05 else " (not significantly)")
     else:
         word = "significantly better than the rule" if p < 0.05 else "NOT significantly better than the rule"
-    return (f"The ML is {word}: Sharpe {get('sharpe'):.2f} vs {get('sharpe', 'rule_barbell'):.2f} for the same "
-            f"barbell, controls and costs with ML off (difference {diff:+.2f}, Ledoit-Wolf p = {p:.3f}).")
+    return (
+        f"The ML is {word}: Sharpe {get('sharpe'):.2f} vs {get('sharpe', 'rule_barbell'):.2f} for the same "
+        f"barbell, controls and costs with ML off (difference {diff:+.2f}, Ledoit-Wolf p = {p:.3f})."
+    )

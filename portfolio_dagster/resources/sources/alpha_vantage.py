@@ -26,8 +26,10 @@ def check_body(body: object) -> None:
     if "apikey" in lower or "api key" in lower and "invalid" in lower:
         raise SourceError("alpha_vantage: the API key was refused; check ALPHA_VANTAGE_API_KEY")
     if "rate limit" in lower or "call frequency" in lower or "requests per day" in lower:
-        raise SourceError("alpha_vantage: rate limit or daily quota exhausted; retry later or lower "
-                          "data.live.requests_per_minute.alpha_vantage")
+        raise SourceError(
+            "alpha_vantage: rate limit or daily quota exhausted; retry later or lower "
+            "data.live.requests_per_minute.alpha_vantage"
+        )
     if "premium" in lower:
         raise SourceError("alpha_vantage: this endpoint needs a premium plan for the key")
     if "Error Message" in body:
@@ -45,9 +47,17 @@ def parse(body: dict, ticker: str) -> pd.DataFrame:
         close = float(rec["4. close"])
         adjusted = float(rec.get("5. adjusted close", close))
         factor = adjusted / close if close else float("nan")
-        rows.append((ticker, dt.date.fromisoformat(day), float(rec["1. open"]) * factor,
-                     float(rec["2. high"]) * factor, float(rec["3. low"]) * factor, adjusted,
-                     float(rec.get("6. volume", rec.get("5. volume", "nan")))))
+        rows.append(
+            (
+                ticker,
+                dt.date.fromisoformat(day),
+                float(rec["1. open"]) * factor,
+                float(rec["2. high"]) * factor,
+                float(rec["3. low"]) * factor,
+                adjusted,
+                float(rec.get("6. volume", rec.get("5. volume", "nan"))),
+            )
+        )
     frame = pd.DataFrame(rows, columns=RAW_COLUMNS)
     frame["delivered_ticker"] = str(delivered).upper()
     return frame
@@ -62,8 +72,17 @@ class AlphaVantageSource:
 
     def fetch(self, ticker: str, start: dt.date, end: dt.date, today: dt.date) -> pd.DataFrame:
         size = "compact" if (today - start).days <= COMPACT_CALENDAR_DAYS else "full"
-        body = self.client.get_json(URL, {"function": FUNCTION, "symbol": ticker, "outputsize": size,
-                                          "datatype": "json", "apikey": self._api_key},
-                                    check_body, cache_extra={"as_of": end.isoformat()})
+        body = self.client.get_json(
+            URL,
+            {
+                "function": FUNCTION,
+                "symbol": ticker,
+                "outputsize": size,
+                "datatype": "json",
+                "apikey": self._api_key,
+            },
+            check_body,
+            cache_extra={"as_of": end.isoformat()},
+        )
         frame = parse(body, ticker)
         return frame[(frame["date"] >= start) & (frame["date"] < end)]

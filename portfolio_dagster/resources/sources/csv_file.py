@@ -41,21 +41,29 @@ def _read_with_polars(path: Path) -> pd.DataFrame | None:
     if len(set(header)) != len(header) or any(c not in header for c in REQUIRED_CSV_COLUMNS):
         return None
     frame.columns = header
-    text = {c: pl.col(c).str.strip_chars() if c in header else pl.lit(None, pl.String)
-            for c in ("date", "ticker", "close", *OPTIONAL_CSV_COLUMNS)}
-    missing = {c: text[c].is_null() | text[c].str.to_lowercase().is_in(["", "nan", "na", "null"])
-               for c in ("close", *OPTIONAL_CSV_COLUMNS)}
-    number = {c: pl.when(missing[c]).then(float("nan")).otherwise(text[c].cast(pl.Float64, strict=False))
-              for c in missing}
+    text = {
+        c: pl.col(c).str.strip_chars() if c in header else pl.lit(None, pl.String)
+        for c in ("date", "ticker", "close", *OPTIONAL_CSV_COLUMNS)
+    }
+    missing = {
+        c: text[c].is_null() | text[c].str.to_lowercase().is_in(["", "nan", "na", "null"])
+        for c in ("close", *OPTIONAL_CSV_COLUMNS)
+    }
+    number = {
+        c: pl.when(missing[c]).then(float("nan")).otherwise(text[c].cast(pl.Float64, strict=False))
+        for c in missing
+    }
     parsed = frame.select(
         ticker=pl.when(text["ticker"] == "").then(None).otherwise(text["ticker"]),
-        date=pl.when(text["date"].str.contains(r"^\d{4}-\d{2}-\d{2}$"))
-        .then(text["date"].str.to_date("%Y-%m-%d", strict=False)),
-        **{c: number[c] for c in ("open", "high", "low", "close", "volume")})
+        date=pl.when(text["date"].str.contains(r"^\d{4}-\d{2}-\d{2}$")).then(
+            text["date"].str.to_date("%Y-%m-%d", strict=False)
+        ),
+        **{c: number[c] for c in ("open", "high", "low", "close", "volume")},
+    )
     if parsed["date"].null_count() or any(parsed[c].null_count() for c in number):
         return None
     out = parsed.drop("date").to_pandas()
-    out["date"] = pd.Series(parsed["date"].to_list(), dtype=object)     # datetime.date, as row by row
+    out["date"] = pd.Series(parsed["date"].to_list(), dtype=object)  # datetime.date, as row by row
     return out[RAW_COLUMNS]
 
 
@@ -65,7 +73,9 @@ def _read_row_by_row(path: Path) -> pd.DataFrame:
             reader = csv.DictReader(fh)
             header = [h.strip().lower() for h in (reader.fieldnames or [])]
             if not header:
-                raise DataError(f"{path}: row 1: empty file, expected a header with {', '.join(REQUIRED_CSV_COLUMNS)}")
+                raise DataError(
+                    f"{path}: row 1: empty file, expected a header with {', '.join(REQUIRED_CSV_COLUMNS)}"
+                )
             missing = [c for c in REQUIRED_CSV_COLUMNS if c not in header]
             if missing:
                 raise DataError(f"{path}: row 1, column {missing[0]!r}: required column missing")
@@ -87,7 +97,9 @@ def _parse_row(path: Path, line: int, rec: dict) -> tuple:
     try:
         date = dt.date.fromisoformat(raw_date)
     except ValueError:
-        raise DataError(f"{path}: row {line}, column 'date': {raw_date!r} is not an ISO date (YYYY-MM-DD)") from None
+        raise DataError(
+            f"{path}: row {line}, column 'date': {raw_date!r} is not an ISO date (YYYY-MM-DD)"
+        ) from None
     values = {}
     for col in ("close", *OPTIONAL_CSV_COLUMNS):
         text = (rec.get(col) or "").strip()
@@ -99,4 +111,12 @@ def _parse_row(path: Path, line: int, rec: dict) -> tuple:
         except ValueError:
             raise DataError(f"{path}: row {line}, column {col!r}: {text!r} is not a number") from None
     ticker = (rec.get("ticker") or "").strip()
-    return (ticker or None, date, values["open"], values["high"], values["low"], values["close"], values["volume"])
+    return (
+        ticker or None,
+        date,
+        values["open"],
+        values["high"],
+        values["low"],
+        values["close"],
+        values["volume"],
+    )

@@ -19,7 +19,9 @@ def check_body(body: object) -> None:
     if "error" in body:
         text = str(body["error"]).lower()
         if "limit" in text:
-            raise SourceError("finnhub: API limit reached; retry later or lower data.live.requests_per_minute.finnhub")
+            raise SourceError(
+                "finnhub: API limit reached; retry later or lower data.live.requests_per_minute.finnhub"
+            )
         if "key" in text:
             raise SourceError("finnhub: the API key was refused; check FINNHUB_API_KEY")
         raise SourceError("finnhub: the request was refused (error in the response)")
@@ -34,9 +36,18 @@ def check_body(body: object) -> None:
 def parse(body: dict, ticker: str) -> pd.DataFrame:
     if body.get("s") == "no_data":
         return pd.DataFrame(columns=RAW_COLUMNS)
-    dates = [dt.datetime.fromtimestamp(int(t), tz=dt.timezone.utc).date() for t in body["t"]]
-    return pd.DataFrame({"ticker": ticker, "date": dates, "open": body["o"], "high": body["h"],
-                         "low": body["l"], "close": body["c"], "volume": body["v"]})[RAW_COLUMNS]
+    dates = [dt.datetime.fromtimestamp(int(t), tz=dt.UTC).date() for t in body["t"]]
+    return pd.DataFrame(
+        {
+            "ticker": ticker,
+            "date": dates,
+            "open": body["o"],
+            "high": body["h"],
+            "low": body["l"],
+            "close": body["c"],
+            "volume": body["v"],
+        }
+    )[RAW_COLUMNS]
 
 
 class FinnhubSource:
@@ -47,12 +58,17 @@ class FinnhubSource:
         self._api_key = api_key
 
     def fetch(self, ticker: str, start: dt.date, end: dt.date, today: dt.date) -> pd.DataFrame:
-        lo = int(dt.datetime.combine(start, dt.time(), dt.timezone.utc).timestamp())
-        hi = int(dt.datetime.combine(end, dt.time(), dt.timezone.utc).timestamp()) - 1
-        body = self.client.get_json(URL, {"symbol": ticker, "resolution": "D", "from": lo, "to": hi,
-                                          "token": self._api_key}, check_body)
+        lo = int(dt.datetime.combine(start, dt.time(), dt.UTC).timestamp())
+        hi = int(dt.datetime.combine(end, dt.time(), dt.UTC).timestamp()) - 1
+        body = self.client.get_json(
+            URL,
+            {"symbol": ticker, "resolution": "D", "from": lo, "to": hi, "token": self._api_key},
+            check_body,
+        )
         if body.get("s") == "no_data":
-            raise SourceError(f"finnhub: no data for {ticker!r} in {start}..{end - dt.timedelta(days=1)}: "
-                              "unknown symbol or no trading")
+            raise SourceError(
+                f"finnhub: no data for {ticker!r} in {start}..{end - dt.timedelta(days=1)}: "
+                "unknown symbol or no trading"
+            )
         frame = parse(body, ticker)
         return frame[(frame["date"] >= start) & (frame["date"] < end)]

@@ -22,13 +22,28 @@ class HttpClient:
     """GET JSON from one provider. `check(body)` raises SourceError for a provider's error shape; only
     bodies that pass it are cached. Cache keys leave out secret parameters, so keys never hit disk."""
 
-    def __init__(self, provider: str, cache_dir: Path | None, requests_per_minute: float,
-                 max_retries: int = 4, backoff_seconds: float = 1.0, timeout_seconds: float = 30.0,
-                 transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        provider: str,
+        cache_dir: Path | None,
+        requests_per_minute: float,
+        max_retries: int = 4,
+        backoff_seconds: float = 1.0,
+        timeout_seconds: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.provider = provider
-        self.throttle = Throttle(provider, cache_dir, requests_per_minute, max_retries=max_retries,
-                                 backoff_seconds=backoff_seconds, sleep=sleep, clock=clock)
+        self.throttle = Throttle(
+            provider,
+            cache_dir,
+            requests_per_minute,
+            max_retries=max_retries,
+            backoff_seconds=backoff_seconds,
+            sleep=sleep,
+            clock=clock,
+        )
         self.timeout_seconds = timeout_seconds
         self.transport = transport
 
@@ -41,8 +56,13 @@ class HttpClient:
         public = sorted((k, str(v)) for k, v in params.items() if k.lower() not in SECRET_PARAMS)
         return [url, public]
 
-    def get_json(self, url: str, params: Mapping[str, Any], check: Callable[[Any], None],
-                 cache_extra: Mapping[str, Any] | None = None) -> Any:
+    def get_json(
+        self,
+        url: str,
+        params: Mapping[str, Any],
+        check: Callable[[Any], None],
+        cache_extra: Mapping[str, Any] | None = None,
+    ) -> Any:
         """The parsed body. cache_extra: more cache-key fields not sent (e.g. the as-of day)."""
         key = self._cache_key(url, {**params, **(cache_extra or {})})
         body = self.throttle.cached(key)
@@ -66,16 +86,20 @@ class HttpClient:
             # str(exc) may hold the URL with its key: name the error type only.
             raise Retry(f"connection failed ({type(exc).__name__})") from None
         if response.status_code in RETRY_STATUSES:
-            raise Retry("rate limited (HTTP 429)" if response.status_code == 429
-                        else f"server error (HTTP {response.status_code})")
+            raise Retry(
+                "rate limited (HTTP 429)"
+                if response.status_code == 429
+                else f"server error (HTTP {response.status_code})"
+            )
         return self._parse(response)
 
     def _parse(self, response: httpx.Response) -> Any:
         status = response.status_code
         text = response.text
         if status in (401, 403):
-            raise SourceError(f"{self.provider}: the API key was refused (HTTP {status}); "
-                              "check the key in the environment")
+            raise SourceError(
+                f"{self.provider}: the API key was refused (HTTP {status}); check the key in the environment"
+            )
         looks_html = "html" in response.headers.get("content-type", "") or text.lstrip()[:1] == "<"
         if looks_html:
             raise SourceError(f"{self.provider}: an HTML page instead of data (HTTP {status})")
@@ -84,5 +108,6 @@ class HttpClient:
         try:
             return json.loads(text)
         except json.JSONDecodeError:
-            raise SourceError(f"{self.provider}: truncated or invalid JSON (HTTP {status}, "
-                              f"{len(text)} bytes)") from None
+            raise SourceError(
+                f"{self.provider}: truncated or invalid JSON (HTTP {status}, {len(text)} bytes)"
+            ) from None

@@ -25,15 +25,21 @@ SAMPLE_SPAN = (dt.date(1990, 1, 2), dt.date(2022, 12, 28))
 RAW_COLUMNS = ["ticker", "date", "open", "high", "low", "close", "volume"]
 CASH_TICKER = "CASH"
 BOND_TICKER = "BOND"
-SAMPLE_INDEX = "SP500"   # skfolio's name of the S&P 500 price index
-SAFE_SERIES_NOTE = ("CASH (Fama-French RF) ends 2018-11-30 and BOND (Moody's AAA proxy) ends 2019-01-31: "
-                    "no rows after, so a holding earns 0 there")
+SAMPLE_INDEX = "SP500"  # skfolio's name of the S&P 500 price index
+SAFE_SERIES_NOTE = (
+    "CASH (Fama-French RF) ends 2018-11-30 and BOND (Moody's AAA proxy) ends 2019-01-31: "
+    "no rows after, so a holding earns 0 there"
+)
 
 
 def _long(wide: pd.DataFrame) -> pd.DataFrame:
     wide = wide.copy()
     wide.index.name = "date"
-    out = wide.reset_index().melt(id_vars="date", var_name="ticker", value_name="close").dropna(subset=["close"])
+    out = (
+        wide.reset_index()
+        .melt(id_vars="date", var_name="ticker", value_name="close")
+        .dropna(subset=["close"])
+    )
     for col in ("open", "high", "low", "volume"):
         out[col] = float("nan")
     out["date"] = pd.to_datetime(out["date"]).dt.date
@@ -79,8 +85,9 @@ def moodys_aaa() -> pd.Series:
 @functools.lru_cache(maxsize=1)
 def _safe_assets() -> pd.DataFrame:
     days = sessions(*SAMPLE_SPAN[0:1], SAMPLE_SPAN[1] + dt.timedelta(days=1))
-    wide = pd.DataFrame({CASH_TICKER: cash_index(fama_french_rf(), days),
-                         BOND_TICKER: bond_index(moodys_aaa(), days)})
+    wide = pd.DataFrame(
+        {CASH_TICKER: cash_index(fama_french_rf(), days), BOND_TICKER: bond_index(moodys_aaa(), days)}
+    )
     return _long(wide)
 
 

@@ -27,9 +27,16 @@ class Throttle:
     """One provider's limiter, retry loop and cache. Cache keys are public request fields only (callers
     leave secrets out), so keys never reach the disk."""
 
-    def __init__(self, provider: str, cache_dir: Path | None, requests_per_minute: float,
-                 max_retries: int = 4, backoff_seconds: float = 1.0,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        provider: str,
+        cache_dir: Path | None,
+        requests_per_minute: float,
+        max_retries: int = 4,
+        backoff_seconds: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.provider = provider
         self.cache_dir = cache_dir
         self.min_interval = 60.0 / requests_per_minute if requests_per_minute > 0 else 0.0
@@ -57,7 +64,7 @@ class Throttle:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(body))
-        tmp.replace(path)      # atomic: a killed run never leaves half a cache file
+        tmp.replace(path)  # atomic: a killed run never leaves half a cache file
 
     def _wait_for_slot(self) -> None:
         if self._last_request is not None and self.min_interval:

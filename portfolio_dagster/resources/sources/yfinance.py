@@ -23,8 +23,9 @@ def yahoo_history(symbol: str, start: dt.date, end: dt.date) -> pd.DataFrame:
 
     # By default yfinance logs most failures and returns an empty frame; raise them so they can be told apart.
     yf.config.debug.hide_exceptions = False
-    return yf.Ticker(symbol).history(start=start.isoformat(), end=end.isoformat(), interval="1d",
-                                     auto_adjust=True, actions=False)
+    return yf.Ticker(symbol).history(
+        start=start.isoformat(), end=end.isoformat(), interval="1d", auto_adjust=True, actions=False
+    )
 
 
 def parse(frame: pd.DataFrame, ticker: str) -> pd.DataFrame:
@@ -35,9 +36,13 @@ def parse(frame: pd.DataFrame, ticker: str) -> pd.DataFrame:
     if dates.tz is not None:
         dates = dates.tz_convert("America/New_York").tz_localize(None)
     # Floats throughout (volume included), so a fresh answer and its cached copy are the same frame.
-    return pd.DataFrame({"ticker": ticker, "date": dates.date,
-                         **{c.lower(): frame[c].to_numpy(dtype=float)
-                            for c in ("Open", "High", "Low", "Close", "Volume")}})[RAW_COLUMNS]
+    return pd.DataFrame(
+        {
+            "ticker": ticker,
+            "date": dates.date,
+            **{c.lower(): frame[c].to_numpy(dtype=float) for c in ("Open", "High", "Low", "Close", "Volume")},
+        }
+    )[RAW_COLUMNS]
 
 
 def transport_errors() -> tuple[type[BaseException], ...]:
@@ -47,6 +52,7 @@ def transport_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [requests.exceptions.Timeout, requests.exceptions.ConnectionError]
     try:
         from curl_cffi.requests import exceptions as curl
+
         errors += [curl.Timeout, curl.ConnectionError]
     except ImportError:
         pass
@@ -58,9 +64,14 @@ def refusal_errors() -> tuple[type[BaseException], ...]:
     import requests
     from yfinance.exceptions import YFException
 
-    errors: list[type[BaseException]] = [YFException, json.JSONDecodeError, requests.exceptions.RequestException]
+    errors: list[type[BaseException]] = [
+        YFException,
+        json.JSONDecodeError,
+        requests.exceptions.RequestException,
+    ]
     try:
         from curl_cffi.requests import exceptions as curl
+
         errors.append(curl.RequestException)
     except ImportError:
         pass
@@ -119,5 +130,7 @@ class YFinanceSource:
 
     @staticmethod
     def _no_data(ticker: str, start: dt.date, end: dt.date) -> SourceError:
-        return SourceError(f"yfinance: no data for {ticker!r} in {start}..{end - dt.timedelta(days=1)}: "
-                           "unknown or delisted symbol")
+        return SourceError(
+            f"yfinance: no data for {ticker!r} in {start}..{end - dt.timedelta(days=1)}: "
+            "unknown or delisted symbol"
+        )
