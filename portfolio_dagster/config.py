@@ -209,7 +209,7 @@ class ModelsConfig(_Section):
 class StrategyConfig(_Section):
     """Signals, the barbell and its risk controls (see quant/allocation.py for the daily procedure)."""
 
-    mode: Literal["ml", "rule_based"] = "ml"  # ml falls back to rule_based on dates without forecasts
+    mode: Literal["ml", "rule_based"] = "rule_based"  # ml falls back to rule_based on dates without forecasts
     signal_horizon: int = 21
     kelly_fraction: float = Field(0.5, gt=0, le=1)
     covariance_days: int = Field(252, ge=20)  # trailing returns of the shrunk (Ledoit-Wolf) covariance
@@ -218,7 +218,8 @@ class StrategyConfig(_Section):
     risky_share: float = Field(0.80, ge=0, le=1)  # the barbell's largest risky sleeve
     top_k: int = Field(10, ge=1)
     # First: cash; second (optional): the long-duration bond proxy. Missing prices: that asset is skipped.
-    safe_assets: tuple[str, ...] = ("CASH",)
+    # (): no cash instrument, the safe sleeve is uninvested cash (an allocation row CASH earning 0).
+    safe_assets: tuple[str, ...] = ("CASH", "BOND")
     persistence_days: int = Field(3, ge=1)  # a name enters only after this many positive signals in a row
     max_turnover: float = Field(0.5, gt=0, le=1)  # one-way turnover of a scheduled rebalance, at most
     vol_target: float = Field(0.20, gt=0)  # annualized market volatility above which the risky sleeve shrinks
@@ -348,15 +349,37 @@ def _one_line(exc: ValidationError) -> str:
     return f"invalid config{' at ' + where if where else ''}: {err['msg']}"
 
 
-@functools.lru_cache(maxsize=8)
-def load_config(path: str | Path = DEFAULT_CONFIG_PATH) -> PipelineConfig:
-    path = Path(path)
+def overlay(base: dict, top: dict) -> dict:
+    """`top` over `base`: mappings merge key by key, any other value (lists, null) replaces."""
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = overlay(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict:
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path} is not a mapping of sections")
+    return raw
+
+
+@functools.lru_cache(maxsize=8)
+def load_config(path: str | Path = DEFAULT_CONFIG_PATH) -> PipelineConfig:
+    """The file at `path` overlaid on config/pipeline.yaml (DESIGN.md: a key a file does not name has
+    pipeline.yaml's value), validated."""
+    path = Path(path)
+    raw = _read_yaml(path)
+    if path.resolve() != DEFAULT_CONFIG_PATH:
+        raw = overlay(_read_yaml(DEFAULT_CONFIG_PATH), raw)
     try:
         return PipelineConfig.model_validate(raw)
     except ValidationError as exc:
