@@ -93,10 +93,11 @@ def main() -> None:
 
     from portfolio_dagster import paths
     from portfolio_dagster.assets.all import ALL_ASSETS
-    from portfolio_dagster.jobs.pipeline import DAILY_SELECTION
+    from portfolio_dagster.config import load_config
+    from portfolio_dagster.jobs.pipeline import daily_selection
     from portfolio_dagster.resources.warehouse import Warehouse
 
-    daily = sorted(DAILY_SELECTION.resolve(list(ALL_ASSETS)))
+    daily = sorted(daily_selection(load_config(paths.config_path())).resolve(list(ALL_ASSETS)))
     in_process = QUIET | {"execution": {"config": {"in_process": {}}}}
     two_workers = QUIET | {"execution": {"config": {"multiprocess": {"max_concurrent": 2}}}}
 

@@ -173,18 +173,22 @@ def bench_session(home: Path, repeats: int) -> float:
 
 def bench_backfill(home: Path) -> None:
     from portfolio_dagster import paths
-    from portfolio_dagster.assets.all import ALL_ASSETS
-    from portfolio_dagster.assets.history import HISTORY_OF
+    from portfolio_dagster.assets.all import ALL_ASSETS, HISTORY_OF
+    from portfolio_dagster.config import load_config
     from portfolio_dagster.definitions import build_definitions
     from portfolio_dagster.instance import get_instance
-    from portfolio_dagster.jobs.pipeline import DAILY_SELECTION
+    from portfolio_dagster.jobs.pipeline import daily_selection
     from portfolio_dagster.pipeline_runner import execute
 
     _use_home(home)
     defs = build_definitions(paths.config_path(), paths.warehouse_path(), paths.home())
     job = defs.resolve_implicit_global_asset_job_def()
     instance = get_instance()
-    daily = [k for k in DAILY_SELECTION.resolve(list(ALL_ASSETS)) if k in HISTORY_OF]
+    daily = [
+        k
+        for k in daily_selection(load_config(paths.config_path())).resolve(list(ALL_ASSETS))
+        if k in HISTORY_OF
+    ]
     year = str(LAST_DAY.year)
     t0 = time.monotonic()
     result = execute(job, instance, asset_keys=[HISTORY_OF[k] for k in daily], partition_range=(year, year))

@@ -7,25 +7,29 @@ from pathlib import Path
 import dagster as dg
 
 from portfolio_dagster import paths
-from portfolio_dagster.assets.all import ALL_ASSETS
-from portfolio_dagster.assets.history import HISTORY_ASSETS
+from portfolio_dagster.assets.all import ALL_ASSETS, HISTORY_ASSETS
 from portfolio_dagster.checks.all import CHECKS
-from portfolio_dagster.jobs.all import JOBS
+from portfolio_dagster.config import load_config
+from portfolio_dagster.jobs.all import build_jobs
 from portfolio_dagster.resources.artifacts import ArtifactStore
 from portfolio_dagster.resources.provider_keys import ProviderKeys
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
-from portfolio_dagster.schedules.all import SCHEDULES
-from portfolio_dagster.sensors.all import SENSORS
+from portfolio_dagster.schedules.all import build_schedules
+from portfolio_dagster.sensors.all import build_sensors
 
 
 def build_definitions(config_path: Path, warehouse_path: Path, home: Path) -> dg.Definitions:
+    """Every asset, check, job, schedule and sensor over the config at `config_path`, the warehouse at
+    `warehouse_path` and the model store under `home`: nothing is read from the environment here."""
+    cfg = load_config(config_path)
+    jobs = build_jobs(cfg)
     return dg.Definitions(
         assets=[*ALL_ASSETS, *HISTORY_ASSETS],
         asset_checks=list(CHECKS),
-        jobs=list(JOBS),
-        schedules=list(SCHEDULES),
-        sensors=list(SENSORS),
+        jobs=list(jobs),
+        schedules=list(build_schedules(cfg, jobs[0])),
+        sensors=list(build_sensors(cfg)),
         resources={
             "settings": PipelineSettings(config_path=str(config_path)),
             "warehouse": Warehouse(path=str(warehouse_path)),

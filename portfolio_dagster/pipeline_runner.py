@@ -32,9 +32,6 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 DEBUG_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
 HEADLINE = ("annual_return", "annual_volatility", "sharpe", "max_drawdown")
-MARKET_STAGES = ("prices", "features", "targets")
-DECISION_STAGES = ("forecasts", "regimes", "signals", "allocations")
-EVALUATION_STAGES = ("backtest", "report")
 # `pmx run` materializes the range's last week as daily partitions (the daily assets' checks run, the UI
 # shows those days, the daily schedule continues from them); the years before go through the twins.
 DAILY_TAIL_SESSIONS = 5
@@ -125,9 +122,6 @@ def failure_reason(result: dg.ExecuteInProcessResult) -> str:
     return "run failed"
 
 
-_reason = failure_reason  # the name replay.py imports
-
-
 # ---------------------------------------------------------------------------------------------
 # the plan of `pmx run`
 
@@ -158,19 +152,19 @@ def stages(config: PipelineConfig) -> list[dg.AssetsDefinition]:
 
 
 def plan(config: PipelineConfig, partition_range: tuple[str, str]) -> list[Phase]:
-    """The runs of `pmx run` over [first, last] (daily partition keys of config.data's range)."""
-    from portfolio_dagster.assets.all import PIPELINE
-    from portfolio_dagster.assets.history import HISTORY_ASSETS, HISTORY_OF
+    """The runs of `pmx run` over [first, last] (daily partition keys of config.data's range): per phase
+    of RUN_PHASES (the stages' phase tags), the daily stages' history through their yearly twins and the
+    last days as daily partitions, or one run of its unpartitioned stages."""
+    from portfolio_dagster.assets.stage import BACKTEST_PHASES, RUN_PHASES, by_phase, twin_of
 
-    by_name = {a.key.to_user_string(): a for a in PIPELINE}
-    twins = {a.key: a for a in HISTORY_ASSETS}
+    grouped = by_phase(stages(config))
+    unknown = sorted(set(grouped) - set(RUN_PHASES))
+    if unknown:  # assets/all.py refuses this at import; a plan must never skip a stage silently
+        raise RunFailed(f"stages outside `pmx run`'s phases: {', '.join(unknown)}")
     first, last = _day(partition_range[0]), _day(partition_range[1])
     # Daily partitions for the range's last DAILY_TAIL_SESSIONS weekdays; everything before through the twins.
     days_first = max(first, (pd.Timestamp(last) - pd.offsets.BDay(DAILY_TAIL_SESSIONS - 1)).date())
     decisions_first = max(first, _first_weekday_on_or_after(config.backtest.start))
-
-    market = [*source_assets(config), *(by_name[s] for s in MARKET_STAGES)]
-    decisions = [by_name[s] for s in DECISION_STAGES]
     phases = []
 
     def add(label: str, assets: list[dg.AssetsDefinition], lo: dt.date, hi: dt.date) -> None:
@@ -181,7 +175,7 @@ def plan(config: PipelineConfig, partition_range: tuple[str, str]) -> list[Phase
             phases.append(
                 Phase(
                     f"{label} history",
-                    tuple(twins[HISTORY_OF[a.key]] for a in assets),
+                    tuple(twin_of(a) for a in assets),
                     (str(lo.year), str(hist_hi.year)),
                     hist_hi.year - lo.year + 1,
                 )
@@ -193,10 +187,12 @@ def plan(config: PipelineConfig, partition_range: tuple[str, str]) -> list[Phase
             )
         )
 
-    add("market", market, first, last)
-    phases.append(Phase("models", (by_name["models"],)))
-    add("decisions", decisions, decisions_first, last)
-    phases.append(Phase("evaluation", tuple(by_name[s] for s in EVALUATION_STAGES)))
+    for phase in RUN_PHASES:
+        assets = grouped.get(phase, [])
+        if assets and all(a.partitions_def is not None for a in assets):
+            add(phase, assets, decisions_first if phase in BACKTEST_PHASES else first, last)
+        elif assets:
+            phases.append(Phase(phase, tuple(assets)))
     return phases
 
 

@@ -25,10 +25,10 @@ def _reference_run(home: Path, config_file: Path, first: str, last: str) -> None
     (decision stages from backtest.start). Events go to an in-memory instance: per-partition events
     on SQLite would make this test slow, and where events are stored does not change the tables."""
     from portfolio_dagster import paths
+    from portfolio_dagster.assets.all import DECISION_STAGES
     from portfolio_dagster.config import load_config
     from portfolio_dagster.definitions import build_definitions
     from portfolio_dagster.pipeline_runner import (
-        DECISION_STAGES,
         QUIET_RUN_CONFIG,
         RANGE_END_TAG,
         RANGE_START_TAG,

@@ -4,7 +4,8 @@ import dagster as dg
 import pandas as pd
 
 from portfolio_dagster.assets.signals import signals
-from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL, trading_days_before, window
+from portfolio_dagster.assets.stage import DECISIONS, StageContext, daily_stage
+from portfolio_dagster.partitions import trading_days_before
 from portfolio_dagster.quant.allocation import MarketInputs, PriorState, allocate, control_shares
 from portfolio_dagster.quant.panel import wide
 from portfolio_dagster.quant.report import markdown_table
@@ -16,10 +17,8 @@ from portfolio_dagster.resources.warehouse import Warehouse
 LATEST_TABLE_MAX_DATES = 31
 
 
-@dg.asset(
-    partitions_def=TRADING_DAYS,
-    backfill_policy=SINGLE_RUN,
-    pool=WAREHOUSE_POOL,
+@daily_stage(
+    phase=DECISIONS,
     group_name="strategy",
     kinds={"duckdb", "pandas"},
     deps=[signals],
@@ -29,11 +28,11 @@ LATEST_TABLE_MAX_DATES = 31
     "allocations before it.",
 )
 def allocations(
-    context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse
+    context: StageContext, settings: PipelineSettings, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     cfg = settings.config
     s, ops = cfg.strategy, cfg.operations
-    start, end = window(context)
+    start, end = context.window
     lookback = trading_days_before(start, s.signal_horizon + ops.skill_window_days + s.persistence_days + 5)
     sig = warehouse.query(
         "SELECT * FROM signals WHERE date >= ? AND date < ? ORDER BY date, ticker", [lookback, end]

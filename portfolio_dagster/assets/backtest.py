@@ -11,6 +11,7 @@ import pandas as pd
 from portfolio_dagster.assets.allocations import allocations, market_inputs
 from portfolio_dagster.assets.forecasts import forecasts
 from portfolio_dagster.assets.regimes import regimes
+from portfolio_dagster.assets.stage import EVALUATION, phase_tags
 from portfolio_dagster.assets.targets import targets
 from portfolio_dagster.partitions import WAREHOUSE_POOL, trading_days_before
 from portfolio_dagster.quant import metrics
@@ -31,6 +32,7 @@ EQUITY_PNG = "equity.png"
 
 
 @dg.asset(
+    tags=phase_tags(EVALUATION),
     pool=WAREHOUSE_POOL,
     group_name="evaluation",
     kinds={"duckdb", "pandas"},

@@ -4,7 +4,8 @@ import dagster as dg
 import pandas as pd
 
 from portfolio_dagster.assets.prices import prices
-from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL, trading_days_before, window
+from portfolio_dagster.assets.stage import MARKET, StageContext, daily_stage
+from portfolio_dagster.partitions import trading_days_before
 from portfolio_dagster.quant import features as feature_set
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
@@ -22,10 +23,8 @@ def benchmark_close(warehouse: Warehouse, ticker: str, start, end) -> pd.Series:
     return pd.Series(frame["close"].to_numpy(dtype=float), index=pd.to_datetime(frame["date"]))
 
 
-@dg.asset(
-    partitions_def=TRADING_DAYS,
-    backfill_policy=SINGLE_RUN,
-    pool=WAREHOUSE_POOL,
+@daily_stage(
+    phase=MARKET,
     group_name="features",
     kinds={"duckdb", "numpy"},
     deps=[prices],
@@ -33,11 +32,9 @@ def benchmark_close(warehouse: Warehouse, ticker: str, start, end) -> pd.Series:
     "a value at a date uses only prices dated on or before it. A run reads only its window plus "
     "the lookback the longest feature needs.",
 )
-def features(
-    context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse
-) -> dg.MaterializeResult:
+def features(context: StageContext, settings: PipelineSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     cfg = settings.config
-    start, end = window(context)
+    start, end = context.window
     first = trading_days_before(start, max(cfg.features.lookback_days, feature_set.LOOKBACK))
     history = warehouse.universe_prices(first, end, cfg)
     market = benchmark_close(warehouse, cfg.data.benchmark, first, end)

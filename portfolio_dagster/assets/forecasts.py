@@ -12,7 +12,8 @@ from portfolio_dagster.assets.models import (
     predict_registered_set,
 )
 from portfolio_dagster.assets.regimes import regime_probabilities
-from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL, trading_days_before, window
+from portfolio_dagster.assets.stage import DECISIONS, StageContext, daily_stage
+from portfolio_dagster.partitions import trading_days_before
 from portfolio_dagster.quant import walk_forward
 from portfolio_dagster.quant.models import SEQUENCE_FAMILIES, ArtifactError
 from portfolio_dagster.quant.models.skill import oos_skill
@@ -23,10 +24,8 @@ from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 
 
-@dg.asset(
-    partitions_def=TRADING_DAYS,
-    backfill_policy=SINGLE_RUN,
-    pool=WAREHOUSE_POOL,
+@daily_stage(
+    phase=DECISIONS,
     group_name="models",
     kinds={"duckdb", "pandas"},
     deps=[features, models],
@@ -35,13 +34,13 @@ from portfolio_dagster.resources.warehouse import Warehouse
     "it when it closes a month; longer ranges always do).",
 )
 def forecasts(
-    context: dg.AssetExecutionContext,
+    context: StageContext,
     settings: PipelineSettings,
     warehouse: Warehouse,
     artifacts: ArtifactStore,
 ) -> dg.MaterializeResult:
     cfg = settings.config
-    start, end = window(context)
+    start, end = context.window
     if not cfg.models.enabled:
         warehouse.replace_range("forecasts", pd.DataFrame(), start, end)
         return dg.MaterializeResult(metadata={"rows": 0, "note": ML_OFF_NOTE})

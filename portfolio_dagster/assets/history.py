@@ -11,37 +11,19 @@ covers the part of the year inside the configured range.
 """
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 
 import dagster as dg
 
-from portfolio_dagster.assets.all import PIPELINE
-from portfolio_dagster.assets.raw_prices import RAW_PRICE_ASSETS
-from portfolio_dagster.partitions import HISTORY_YEARS, SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL
+from portfolio_dagster.partitions import HISTORY_YEARS, SINGLE_RUN, WAREHOUSE_POOL
 
 HISTORY_GROUP = "history"
 HISTORY_SUFFIX = "_history"
-# Stages that decide (forecast, regime, signal, weights): their history starts at backtest.start.
-DECISION_STAGES = ("forecasts", "regimes", "signals", "allocations")
 
 
 def history_key(key: dg.AssetKey) -> dg.AssetKey:
+    """The key of a daily stage's yearly twin: `<stage>_history`."""
     return dg.AssetKey(f"{key.to_user_string()}{HISTORY_SUFFIX}")
-
-
-class _ClippedContext:
-    """The twin's execution context with `partition_time_window` clipped to the configured range;
-    everything else (log, resources, run) is the twin's own."""
-
-    def __init__(self, context: dg.AssetExecutionContext, window: dg.TimeWindow):
-        self._context = context
-        self._window = window
-
-    @property
-    def partition_time_window(self) -> dg.TimeWindow:
-        return self._window
-
-    def __getattr__(self, name: str):
-        return getattr(self._context, name)
 
 
 def clipped_window(years: dg.TimeWindow, lower: dt.date, upper: dt.date) -> dg.TimeWindow | None:
@@ -52,12 +34,18 @@ def clipped_window(years: dg.TimeWindow, lower: dt.date, upper: dt.date) -> dg.T
     return dg.TimeWindow(start, end) if start < end else None
 
 
-def _twin(daily: dg.AssetsDefinition, twins: dict[dg.AssetKey, dg.AssetKey]) -> dg.AssetsDefinition:
+def history_twin(
+    daily: dg.AssetsDefinition,
+    call: Callable[[dg.AssetExecutionContext, dt.date, dt.date], dg.MaterializeResult],
+    resources: list[str],
+    from_backtest_start: bool,
+    twins: Mapping[dg.AssetKey, dg.AssetKey],
+) -> dg.AssetsDefinition:
+    """The yearly twin of `daily`: `call(context, start, end)` (the stage's compute function, as the
+    daily asset calls it) over its years clipped to data.start (backtest.start when
+    `from_backtest_start`)..data.end; `twins` maps the daily stages built so far to their twins' keys."""
     spec = next(iter(daily.specs))
     name = daily.key.to_user_string()
-    # The daily asset's own Python function (the twin must run exactly its code).
-    compute = daily.op.compute_fn.decorated_fn
-    resources = sorted(daily.required_resource_keys - {"io_manager"})
 
     @dg.asset(
         key=history_key(daily.key),
@@ -73,13 +61,11 @@ def _twin(daily: dg.AssetsDefinition, twins: dict[dg.AssetKey, dg.AssetKey]) -> 
     )
     def _history(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         cfg = context.resources.settings.config
-        lower = max(cfg.data.start, cfg.backtest.start) if name in DECISION_STAGES else cfg.data.start
+        lower = max(cfg.data.start, cfg.backtest.start) if from_backtest_start else cfg.data.start
         window = clipped_window(context.partition_time_window, lower, cfg.data.end + dt.timedelta(days=1))
         if window is None:
             return dg.MaterializeResult(metadata={"rows": 0, "note": "outside the configured date range"})
-        result = compute(
-            _ClippedContext(context, window), **{key: getattr(context.resources, key) for key in resources}
-        )
+        result = call(context, window.start.date(), window.end.date())
         return dg.MaterializeResult(
             metadata={
                 **(result.metadata or {}),
@@ -89,14 +75,3 @@ def _twin(daily: dg.AssetsDefinition, twins: dict[dg.AssetKey, dg.AssetKey]) -> 
         )
 
     return _history
-
-
-# The stages `pmx run` loads: every source's raw prices and the pipeline's daily assets.
-HISTORY_OF = {
-    a.key: history_key(a.key)
-    for a in (*RAW_PRICE_ASSETS.values(), *PIPELINE)
-    if a.partitions_def == TRADING_DAYS
-}
-HISTORY_ASSETS = tuple(
-    _twin(a, HISTORY_OF) for a in (*RAW_PRICE_ASSETS.values(), *PIPELINE) if a.key in HISTORY_OF
-)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from portfolio_dagster.assets.features import features
 from portfolio_dagster.assets.regimes import regime_probabilities
+from portfolio_dagster.assets.stage import MODELS, phase_tags
 from portfolio_dagster.assets.targets import targets
 from portfolio_dagster.partitions import WAREHOUSE_POOL
 from portfolio_dagster.quant import walk_forward
@@ -132,6 +133,7 @@ def predict_registered_set(reg: pd.DataFrame, ctx: pd.DataFrame, keep, horizon: 
 
 
 @dg.asset(
+    tags=phase_tags(MODELS),
     pool=WAREHOUSE_POOL,
     group_name="models",
     kinds={"duckdb", "lightgbm", "xgboost", "pytorch", "sklearn"},

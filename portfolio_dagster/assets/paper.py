@@ -14,7 +14,7 @@ import pandas as pd
 
 from portfolio_dagster.assets.allocations import allocations
 from portfolio_dagster.assets.backtest import evaluation_inputs
-from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL, window
+from portfolio_dagster.assets.stage import OPERATIONS, StageContext, daily_stage
 from portfolio_dagster.quant import risk_controls
 from portfolio_dagster.quant.allocation import daily_controls
 from portfolio_dagster.quant.backtest import market_panels
@@ -35,11 +35,10 @@ PAPER_TABLES = ("paper_orders", "paper_fills", "paper_positions", "paper_account
 _PRICE_WINDOW_DAYS = 45
 
 
-@dg.asset(
+@daily_stage(
     key=PAPER_LEDGER,
-    partitions_def=TRADING_DAYS,
-    backfill_policy=SINGLE_RUN,
-    pool=WAREHOUSE_POOL,
+    phase=OPERATIONS,
+    history=False,
     group_name="operations",
     kinds={"duckdb", "pandas"},
     deps=[allocations, dg.AssetDep(PAPER_LEDGER, partition_mapping=PREVIOUS_SESSION)],
@@ -48,10 +47,10 @@ _PRICE_WINDOW_DAYS = 45
     "(quant/trading.py, the backtest's rule). Append-only: booked sessions are never rewritten.",
 )
 def paper_ledger(
-    context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse
+    context: StageContext, settings: PipelineSettings, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     cfg = settings.config
-    start, end = window(context)
+    start, end = context.window
     prior = read_prior(warehouse)
     days = warehouse.query(
         "SELECT DISTINCT date FROM allocations WHERE date >= ? AND date < ? ORDER BY date",
@@ -80,13 +79,13 @@ def paper_ledger(
         cap_tolerance=cfg.backtest.cap_tolerance,
     )
     for d in sessions:
-        decision = decision_row(warehouse, cfg, d, context.run.run_id)
+        decision = decision_row(warehouse, cfg, d, context.run_id)
         inputs = session_inputs(warehouse, cfg, prior, d, shadow, decision["decision_id"].iat[0])
         booked = book_session(prior, inputs, rule, cfg.paper.initial_cash_usd)
         account = pd.DataFrame(
             [
                 booked.account
-                | {"run_id": context.run.run_id, "booked_at": pd.Timestamp.now(tz="UTC").tz_localize(None)}
+                | {"run_id": context.run_id, "booked_at": pd.Timestamp.now(tz="UTC").tz_localize(None)}
             ]
         )
         warehouse.append_all(

@@ -4,7 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from portfolio_dagster.assets.raw_prices import RAW_PRICE_ASSETS
-from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL, window
+from portfolio_dagster.assets.stage import MARKET, StageContext, daily_stage
 from portfolio_dagster.quant.validation import consolidate, validate
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
@@ -12,21 +12,17 @@ from portfolio_dagster.resources.warehouse import Warehouse
 OUTSIDE_UNIVERSE = "ticker not in the configured universe"
 
 
-@dg.asset(
-    partitions_def=TRADING_DAYS,
-    backfill_policy=SINGLE_RUN,
-    pool=WAREHOUSE_POOL,
+@daily_stage(
+    phase=MARKET,
     group_name="market_data",
     kinds={"duckdb", "pandas"},
     deps=list(RAW_PRICE_ASSETS.values()),
     description="Validated prices, one row per (ticker, date) from the first source in data.sources "
     "that has a valid row (a day missing in one source is filled from the next).",
 )
-def prices(
-    context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse
-) -> dg.MaterializeResult:
+def prices(context: StageContext, settings: PipelineSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     cfg = settings.config
-    start, end = window(context)
+    start, end = context.window
     clean, rejected = [], []
     raw_rows = {}
     allowed = None

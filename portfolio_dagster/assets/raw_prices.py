@@ -11,7 +11,7 @@ import dagster as dg
 import pandas as pd
 
 from portfolio_dagster import paths
-from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL, window
+from portfolio_dagster.assets.stage import MARKET, StageContext, daily_stage
 from portfolio_dagster.quant.calendar import sessions
 from portfolio_dagster.resources.alerts import CRITICAL, SOURCE_FAILED, WARNING, raise_alert
 from portfolio_dagster.resources.provider_keys import ProviderKeys
@@ -31,9 +31,7 @@ from portfolio_dagster.resources.sources.yfinance import YFinanceSource
 from portfolio_dagster.resources.warehouse import Warehouse
 
 _COMMON = dict(
-    partitions_def=TRADING_DAYS,
-    backfill_policy=SINGLE_RUN,
-    pool=WAREHOUSE_POOL,
+    phase=MARKET,
     group_name="market_data",
     kinds={"duckdb", "pandas"},
 )
@@ -60,17 +58,17 @@ def _store(
     )
 
 
-@dg.asset(
+@daily_stage(
     **_COMMON,
     description="Bundled sample: 20 US large caps and the S&P 500 index (skfolio, adjusted "
     "closes 1990-01-02..2022-12-28), CASH from the Fama-French risk-free rate (to 2018-11-30) and a "
     "BOND total-return proxy from Moody's AAA yields (to 2019-01-31); no rows past a series' end.",
 )
 def raw_prices_sample(
-    context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse
+    context: StageContext, settings: PipelineSettings, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     cfg = settings.config
-    start, end = window(context)
+    start, end = context.window
     frame = _in_window(sample_all(cfg.data.benchmark), start, end)
     if cfg.data.tickers is not None:
         frame = frame[frame["ticker"].isin(instruments(cfg))]
@@ -91,12 +89,12 @@ def raw_prices_sample(
     )
 
 
-@dg.asset(**_COMMON, description="A user's CSV file (date,ticker,close[,open,high,low,volume]), as read.")
+@daily_stage(**_COMMON, description="A user's CSV file (date,ticker,close[,open,high,low,volume]), as read.")
 def raw_prices_csv(
-    context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse
+    context: StageContext, settings: PipelineSettings, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     cfg = settings.config.data
-    start, end = window(context)
+    start, end = context.window
     if not cfg.csv_path:
         raise dg.Failure("the csv source needs data.csv_path (pmx run --csv PATH)")
     frame = read_price_csv(cfg.csv_path)
@@ -152,20 +150,20 @@ def fetch_range(source, tickers: list[str], start: dt.date, end: dt.date, today:
 
 
 def _live_asset(name: str):
-    @dg.asset(
+    @daily_stage(
         **_COMMON,
         name=f"raw_prices_{name}",
         description=f"Daily prices from {name}, adjusted; each run fetches its range plus "
         "data.live.overlap_days before it, with retries, a rate limit and a disk cache.",
     )
     def _asset(
-        context: dg.AssetExecutionContext,
+        context: StageContext,
         settings: PipelineSettings,
         warehouse: Warehouse,
         provider_keys: ProviderKeys,
     ) -> dg.MaterializeResult:
         cfg = settings.config
-        start, end = window(context)
+        start, end = context.window
         if not cfg.data.tickers:
             raise dg.Failure(f"the {name} source needs a universe: data.tickers (pmx run --tickers A,B)")
         tickers = instruments(cfg)
@@ -183,7 +181,7 @@ def _live_asset(name: str):
                 f"{exc}; "
                 + (f"falling back to {', '.join(fallbacks)}" if fallbacks else "no fallback source"),
                 severity=WARNING if fallbacks else CRITICAL,
-                run_id=context.run.run_id,
+                run_id=context.run_id,
                 log=context.log,
                 details={
                     "source": name,

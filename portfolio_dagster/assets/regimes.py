@@ -7,8 +7,8 @@ import dagster as dg
 import pandas as pd
 
 from portfolio_dagster.assets.prices import prices
+from portfolio_dagster.assets.stage import DECISIONS, StageContext, daily_stage
 from portfolio_dagster.config import PipelineConfig
-from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL, window
 from portfolio_dagster.quant import walk_forward
 from portfolio_dagster.quant.panel import wide
 from portfolio_dagster.quant.regimes import (
@@ -79,10 +79,8 @@ def regime_probabilities(
     return probs[keep]
 
 
-@dg.asset(
-    partitions_def=TRADING_DAYS,
-    backfill_policy=SINGLE_RUN,
-    pool=WAREHOUSE_POOL,
+@daily_stage(
+    phase=DECISIONS,
     group_name="strategy",
     kinds={"duckdb", "hmmlearn"},
     deps=[prices],
@@ -90,13 +88,13 @@ def regime_probabilities(
     "return and volatility, refitted on the models' retrain schedule with data before each refit.",
 )
 def regimes(
-    context: dg.AssetExecutionContext,
+    context: StageContext,
     settings: PipelineSettings,
     warehouse: Warehouse,
     artifacts: ArtifactStore,
 ) -> dg.MaterializeResult:
     cfg = settings.config
-    start, end = window(context)
+    start, end = context.window
     table = regime_table(regime_probabilities(warehouse, artifacts, cfg, start, end))
     warehouse.replace_range("regimes", table, start, end)
     return dg.MaterializeResult(

@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from portfolio_dagster.assets.backtest import backtest
+from portfolio_dagster.assets.stage import EVALUATION, phase_tags
 from portfolio_dagster.quant.report import DriftSection, PaperSection, ReportData, markdown_table, render_html
 from portfolio_dagster.resources.artifacts import ArtifactStore
 from portfolio_dagster.resources.feature_drift import drift_report
@@ -47,7 +48,7 @@ def paper_section(warehouse: Warehouse) -> PaperSection:
     return PaperSection(account, orders, held)
 
 
-@dg.asset(group_name="evaluation", kinds={"html"}, deps=[backtest])
+@dg.asset(tags=phase_tags(EVALUATION), group_name="evaluation", kinds={"html"}, deps=[backtest])
 def report(
     context: dg.AssetExecutionContext,
     settings: PipelineSettings,

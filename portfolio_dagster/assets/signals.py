@@ -6,27 +6,24 @@ import pandas as pd
 
 from portfolio_dagster.assets.forecasts import forecasts
 from portfolio_dagster.assets.regimes import regimes
-from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL, trading_days_before, window
+from portfolio_dagster.assets.stage import DECISIONS, StageContext, daily_stage
+from portfolio_dagster.partitions import trading_days_before
 from portfolio_dagster.quant.panel import wide
 from portfolio_dagster.quant.signals import MOMENTUM_DAYS, RULE_BASED, build_signals
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 
 
-@dg.asset(
-    partitions_def=TRADING_DAYS,
-    backfill_policy=SINGLE_RUN,
-    pool=WAREHOUSE_POOL,
+@daily_stage(
+    phase=DECISIONS,
     group_name="strategy",
     kinds={"duckdb", "pandas"},
     deps=[forecasts, regimes],
 )
-def signals(
-    context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse
-) -> dg.MaterializeResult:
+def signals(context: StageContext, settings: PipelineSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     cfg = settings.config
     s = cfg.strategy
-    start, end = window(context)
+    start, end = context.window
     ensemble = warehouse.query(
         "SELECT ticker, date, prediction, lower, upper FROM forecasts "
         "WHERE model = 'ensemble' AND horizon = ? AND date >= ? AND date < ? ORDER BY date, ticker",

@@ -5,16 +5,15 @@ import datetime as dt
 import dagster as dg
 
 from portfolio_dagster.assets.prices import prices
-from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL, trading_days_before, window
+from portfolio_dagster.assets.stage import MARKET, StageContext, daily_stage
+from portfolio_dagster.partitions import trading_days_before
 from portfolio_dagster.quant import targets as target_set
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 
 
-@dg.asset(
-    partitions_def=TRADING_DAYS,
-    backfill_policy=SINGLE_RUN,
-    pool=WAREHOUSE_POOL,
+@daily_stage(
+    phase=MARKET,
     group_name="features",
     kinds={"duckdb", "pandas"},
     deps=[prices],
@@ -22,11 +21,9 @@ from portfolio_dagster.resources.warehouse import Warehouse
     "the horizon), significant-move and direction labels. A run also refreshes the preceding "
     "max-horizon trading days, whose targets the window's prices complete.",
 )
-def targets(
-    context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: Warehouse
-) -> dg.MaterializeResult:
+def targets(context: StageContext, settings: PipelineSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     cfg = settings.config
-    start, end = window(context)
+    start, end = context.window
     longest = max(cfg.targets.horizons)
     refresh_start = trading_days_before(start, longest)
     future_end = end + dt.timedelta(days=int(longest * 7 / 5) + 14)

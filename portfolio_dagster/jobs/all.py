@@ -1,5 +1,5 @@
-"""Every job, registered in definitions.py."""
+"""Every job, registered in definitions.py (built from the config there)."""
 
-from portfolio_dagster.jobs.pipeline import JOBS
+from portfolio_dagster.jobs.pipeline import build_jobs
 
-__all__ = ["JOBS"]
+__all__ = ["build_jobs"]

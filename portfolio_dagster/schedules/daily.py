@@ -7,7 +7,7 @@ import pandas as pd
 
 from portfolio_dagster.assets.models import MODEL_LINEAGE_SECTIONS
 from portfolio_dagster.config import PipelineConfig
-from portfolio_dagster.jobs.pipeline import DAILY_SELECTION, daily_job, retrain_job
+from portfolio_dagster.jobs.pipeline import MODELS_SELECTION, build_daily_job, daily_selection, retrain_job
 from portfolio_dagster.quant.walk_forward import _PERIOD
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
@@ -36,7 +36,7 @@ def _daily_assets() -> list:
 def daily_run_request(cfg: PipelineConfig, warehouse: Warehouse, day: dt.date) -> dg.RunRequest:
     """The run for trading day `day`: market data through allocations, with the models first if due."""
     due = retrain_due(cfg, warehouse, day)
-    selection = DAILY_SELECTION | dg.AssetSelection.assets("models") if due else DAILY_SELECTION
+    selection = daily_selection(cfg) | MODELS_SELECTION if due else daily_selection(cfg)
     return dg.RunRequest(
         run_key=f"daily-{day.isoformat()}",
         partition_key=day.isoformat(),
@@ -45,8 +45,10 @@ def daily_run_request(cfg: PipelineConfig, warehouse: Warehouse, day: dt.date) -
     )
 
 
-def build_schedules(cfg: PipelineConfig) -> tuple[dg.ScheduleDefinition, ...]:
+def build_schedules(cfg: PipelineConfig, daily_job=None) -> tuple[dg.ScheduleDefinition, ...]:
+    """daily_after_close (of `daily_job`, built from cfg when not given) and weekly_retrain."""
     ops = cfg.operations
+    daily_job = daily_job or build_daily_job(cfg)
 
     @dg.schedule(
         name="daily_after_close",
