@@ -13,6 +13,7 @@ from pathlib import Path
 
 from portfolio_dagster import cli_operations, paths
 from portfolio_dagster.config import DEFAULT_CONFIG_PATH, SOURCES, ConfigError, PipelineConfig, load_config
+from portfolio_dagster.library_log import route_library_output
 from portfolio_dagster.pipeline_runner import RunFailed, silence_library_notices
 from portfolio_dagster.resources.sources import SAMPLE_SPAN, DataError, read_price_csv
 from portfolio_dagster.resources.sources.sample import SAMPLE_ONLY_SERIES, sample_series
@@ -114,9 +115,12 @@ def _check_inputs(config: PipelineConfig) -> None:
         raise CliError(f"the {live[0]} source needs a universe: --tickers A,B or data.tickers")
     from portfolio_dagster.resources.provider_keys import KEY_ENV
 
-    unset = [KEY_ENV[s] for s in live if s in KEY_ENV and not os.environ.get(KEY_ENV[s])]
-    if unset:
-        raise CliError(f"the {live[0]} source needs an API key: set the environment variable {unset[0]}")
+    keyless = [s for s in live if s in KEY_ENV and not os.environ.get(KEY_ENV[s])]
+    if keyless:
+        raise CliError(
+            f"the {keyless[0]} source needs an API key: set the environment variable {KEY_ENV[keyless[0]]}"
+            f" (or leave {keyless[0]} out of data.sources, e.g. --source yfinance)"
+        )
     if data.tickers and known and set(data.sources) <= {"sample", "csv"}:
         unknown = sorted(set(data.tickers) - known)
         if unknown:
@@ -264,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if not getattr(args, "debug", False):
         silence_library_notices()
+    route_library_output(paths.home(), debug=getattr(args, "debug", False))
     try:
         return COMMANDS[args.command](args)
     except (CliError, ConfigError, DataError, RunFailed) as exc:
