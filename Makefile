@@ -7,7 +7,7 @@ export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: setup run test ui bench mutate clean
+.PHONY: setup run test lint ui bench mutate clean
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,11 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest -q -n 2
+
+# The linter and the formatter's check (config in pyproject.toml [tool.ruff]); CI runs it before the tests.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ui: setup
 	$(BIN)/pmx ui

@@ -3,7 +3,8 @@ data (500 assets x 5,000 days of random prices, rebalanced every 21 sessions, wi
 commission + spread + impact); then the three strategies' headline metrics and the criteria table from
 a warehouse after `pmx run`.
 
-Run: .venv/bin/python -m benchmarks.bench_backtest [--assets 500] [--days 5000] [--every 21] [--warehouse PATH]
+Run: .venv/bin/python -m benchmarks.bench_backtest [--assets 500] [--days 5000] [--every 21]
+     [--warehouse PATH]
 """
 
 from __future__ import annotations
@@ -54,7 +55,10 @@ def synthetic(n_assets: int, n_days: int, seed: int = 0):
 
 
 def nested(frame: pd.DataFrame) -> dict:
-    return {d: dict(zip(frame.columns, row)) for d, row in zip(frame.index, frame.to_numpy().tolist())}
+    return {
+        d: dict(zip(frame.columns, row, strict=True))
+        for d, row in zip(frame.index, frame.to_numpy().tolist(), strict=True)
+    }
 
 
 def speed(n_assets: int, n_days: int, every: int) -> None:

@@ -113,7 +113,8 @@ def main() -> None:
         fast, fast_wall, fast_cpu = timed(lambda: read_price_csv(path), args.repeats)
         pd.testing.assert_frame_equal(fast, slow)
         print(
-            f"read  row by row (today): {slow_wall:6.2f} s wall {slow_cpu:6.2f} s CPU | polars: {fast_wall:6.2f} s "
+            f"read  row by row (today): {slow_wall:6.2f} s wall {slow_cpu:6.2f} s CPU | polars: "
+            f"{fast_wall:6.2f} s "
             f"wall {fast_cpu:6.2f} s CPU | x{slow_cpu / fast_cpu:.1f} CPU, same frame"
         )
         # prices validates what raw_prices_csv stored: typed columns, as a warehouse query returns them.
@@ -130,9 +131,8 @@ def main() -> None:
             pd.testing.assert_frame_equal(clean, old_clean)
             pd.testing.assert_frame_equal(rejected, old_rejected)
             line = (
-                f"validate {BASELINE_REF} (today, pandera pandas): {old_wall:6.2f} s wall {old_cpu:6.2f} s CPU | "
-                + line
-                + f" | x{old_cpu / new_cpu:.1f} CPU, same clean and rejected rows"
+                f"validate {BASELINE_REF} (today, pandera pandas): {old_wall:6.2f} s wall {old_cpu:6.2f} s "
+                "CPU | " + line + f" | x{old_cpu / new_cpu:.1f} CPU, same clean and rejected rows"
             )
         print(line)
         if old is not None:
@@ -141,7 +141,8 @@ def main() -> None:
             _, old_s_wall, old_s_cpu = timed(lambda: old._schema_reasons(typed), 1)
             _, new_s_wall, new_s_cpu = timed(lambda: validation._schema_reasons(typed), args.repeats)
             print(
-                f"pandera rules alone: pandas backend {old_s_wall:6.2f} s wall {old_s_cpu:6.2f} s CPU | polars "
+                f"pandera rules alone: pandas backend {old_s_wall:6.2f} s wall {old_s_cpu:6.2f} s CPU | "
+                "polars "
                 f"backend {new_s_wall:6.2f} s wall {new_s_cpu:6.2f} s CPU | x{old_s_cpu / new_s_cpu:.1f} CPU"
             )
         print(

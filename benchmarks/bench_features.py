@@ -112,7 +112,8 @@ def synthetic_part(repeat: int) -> None:
         f"(targets: < 120 s, < 4 GiB)"
     )
     print(
-        f"  one new day ({features.LOOKBACK}-day window, {SYNTHETIC_TICKERS} tickers): {t_day} (target: < 1 s)"
+        f"  one new day ({features.LOOKBACK}-day window, {SYNTHETIC_TICKERS} tickers): {t_day} (target: < "
+        "1 s)"
     )
 
 

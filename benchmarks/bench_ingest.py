@@ -82,7 +82,7 @@ def main() -> None:
         daily = {}
         for label, res in stores.items():
             stored = res["warehouse"].query("SELECT count(*) AS n FROM prices")["n"].iat[0]
-            walls, cpus = zip(*times[label])
+            walls, cpus = zip(*times[label], strict=True)
             daily[label] = (min(walls), min(cpus))
             print(
                 f"daily ingest of {DAY} with {label} stored ({stored} price rows), raw + prices, best of "

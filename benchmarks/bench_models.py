@@ -197,7 +197,8 @@ def _select(
         print(f"h={h}: " + ", ".join(f"{c.asof.date()}:{c.chosen}" for c in choices))
     print(
         f"candidates: {', '.join(c.name for c in candidates)}; features: "
-        f"{len(training_spec(cfg.models, 1, cfg.features.selected).feature_names)}; regime HMM {hmm_seconds:.1f} s; "
+        f"{len(training_spec(cfg.models, 1, cfg.features.selected).feature_names)}; regime HMM "
+        f"{hmm_seconds:.1f} s; "
         f"all candidates' model sets ({len(schedule)} retrain dates x {len(horizons)} horizons): "
         f"{time.perf_counter() - t_all:.1f} s wall, {time.process_time() - cpu_all:.1f} s CPU"
     )

@@ -109,7 +109,7 @@ def main() -> None:
     if "retrain" not in skip:
         _retrain(Warehouse(path=str(paths.warehouse_path())))
     if "backfill" not in skip:
-        tags = dict(zip(RANGE_TAGS, (backfill_start, LAST_DAY)))
+        tags = dict(zip(RANGE_TAGS, (backfill_start, LAST_DAY), strict=True))
         label = f"{args.backfill_years}-year backfill of the daily stages {backfill_start}..{LAST_DAY}"
         seq = _timed(f"{label}, sequential", lambda: _execute(daily, in_process, tags))
         par = _timed(f"{label}, multiprocess 2 workers", lambda: _execute(daily, two_workers, tags))

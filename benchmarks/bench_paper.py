@@ -78,7 +78,8 @@ def main() -> None:
         corr = account["daily_return"].corr(account["backtest_return"])
         print(
             f"  ledger vs backtest daily return: correlation {corr:.4f} over {len(account)} sessions; "
-            f"tracking difference {(account['daily_return'] - account['backtest_return']).sum() * 100:+.3f} pp"
+            f"tracking difference "
+            f"{(account['daily_return'] - account['backtest_return']).sum() * 100:+.3f} pp"
         )
 
 

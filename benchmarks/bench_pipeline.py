@@ -1,7 +1,8 @@
 """Orchestration cost (issue 13): the default `pmx run`, a daily session, a one-year backfill, and the
 daily session's cost at 30 vs 5 years of history.
 
-Run: .venv/bin/python -m benchmarks.bench_pipeline [--home DIR] [--reuse] [--skip default,session,backfill,ratio]
+Run: .venv/bin/python -m benchmarks.bench_pipeline [--home DIR] [--reuse]
+     [--skip default,session,backfill,ratio]
 
 1. default `pmx run` (full bundled sample, 20 tickers) in a fresh data folder, as a subprocess: wall time,
    peak RSS, and per stage the compute seconds (STEP_START..STEP_OUTPUT: the asset's function) and the
@@ -35,8 +36,9 @@ import warnings
 from pathlib import Path
 
 LAST_DAY = dt.date(2022, 12, 28)
-# The short history: the shortest start from which the default config trains the 2022 model set (min_train_days
-# 1000 + validation 252 + feature warm-up); with 5 years (2018) no model exists and each session would retrain.
+# The short history: the shortest start from which the default config trains the 2022 model set
+# (min_train_days 1000 + validation 252 + feature warm-up); with 5 years (2018) no model exists and each
+# session would retrain.
 SHORT_START = dt.date(2015, 1, 2)
 
 
@@ -203,7 +205,8 @@ def bench_backfill(home: Path) -> None:
     days = time.monotonic() - t0
     assert result.success
     print(
-        f"one-year backfill {year}, daily assets (their ~250 daily partitions x {len(daily)} stages, one run): "
+        f"one-year backfill {year}, daily assets (their ~250 daily partitions x {len(daily)} stages, one "
+        "run): "
         f"{days:.1f} s"
     )
 

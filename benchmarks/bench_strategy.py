@@ -68,14 +68,17 @@ def main() -> None:
     turnover = 0.5 * np.abs(w.diff().fillna(0.0)).sum(axis=1)
     years = len(w) / 252
     print(
-        f"range {start}..{end}: {len(w)} decision dates, signals rows by source {dict(zip(sig.source, sig.n))}"
+        f"range {start}..{end}: {len(w)} decision dates, signals rows by source "
+        f"{dict(zip(sig.source, sig.n, strict=True))}"
     )
     print(f"signals asset (materialize incl. Dagster events): wall {t_sig[0]:6.1f} s, CPU {t_sig[1]:6.1f} s")
     print(
-        f"allocations asset (materialize incl. Dagster events): wall {t_alloc[0]:6.1f} s, CPU {t_alloc[1]:6.1f} s"
+        f"allocations asset (materialize incl. Dagster events): wall {t_alloc[0]:6.1f} s, CPU "
+        f"{t_alloc[1]:6.1f} s"
     )
     print(
-        f"target turnover (one-way, sum over every daily target change): {turnover.sum() / years:.2f} per year"
+        f"target turnover (one-way, sum over every daily target change): {turnover.sum() / years:.2f} per "
+        "year"
     )
     months = w.index.to_series().map(lambda d: (d.year, d.month))
     month_end = w[months.ne(months.shift(-1)).to_numpy()]

@@ -5,7 +5,8 @@ Why: after new tests are written against the survivors of a `make mutate` run, t
 survivors (minutes) instead of every mutant again (mutmut 3.8 also keeps cached results when only tests
 change). Copy the new test files into mutants/tests first. Run after `make mutate`:
 
-  .venv/bin/python -m benchmarks.mutation_recheck backtest trading -- tests/test_backtest.py tests/test_trading.py
+  .venv/bin/python -m benchmarks.mutation_recheck backtest trading -- \
+      tests/test_backtest.py tests/test_trading.py
 """
 
 from __future__ import annotations

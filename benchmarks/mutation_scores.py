@@ -53,7 +53,8 @@ def main() -> int:
         return 1
     for r in rows:
         print(
-            f"{r['file']}: {r['score']:.1%} killed ({r['killed']}/{r['killed'] + r['survived'] + r['other']}; "
+            f"{r['file']}: {r['score']:.1%} killed "
+            f"({r['killed']}/{r['killed'] + r['survived'] + r['other']}; "
             f"survived {r['survived']}, timeout/suspicious {r['other']}, no tests {r['no_tests']}, "
             f"not run {r['not_run']})"
         )

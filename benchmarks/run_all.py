@@ -36,7 +36,8 @@ def main() -> int:
         started = time.monotonic()
         code = subprocess.call([sys.executable, "-m", f"benchmarks.bench_{topic}"], cwd=HERE.parent)
         print(
-            f"=== bench_{topic}: {'ok' if code == 0 else f'FAILED ({code})'} in {time.monotonic() - started:.0f} s",
+            f"=== bench_{topic}: {'ok' if code == 0 else f'FAILED ({code})'} in "
+            f"{time.monotonic() - started:.0f} s",
             flush=True,
         )
         if code != 0:

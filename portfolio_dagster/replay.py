@@ -2,9 +2,10 @@
 
 For each exchange session d in order: the daily schedule's run for partition d (market data through
 allocations and the paper ledger), then one tick of the decay sensor with what is known at d, and
-the runs it requests, before session d+1. At the end, the backtest and the report over the new days. Sessions the paper ledger has already booked are skipped,
-so re-running resumes; Ctrl-C stops after the current session. The sensor's cursor is kept in
-`$PMX_HOME/replay_state.json` (the daemon keeps it in the instance).
+the runs it requests, before session d+1. At the end, the backtest and the report over the new days.
+Sessions the paper ledger has already booked are skipped, so re-running resumes; Ctrl-C stops after the
+current session. The sensor's cursor is kept in `$PMX_HOME/replay_state.json` (the daemon keeps it
+in the instance).
 """
 
 from __future__ import annotations

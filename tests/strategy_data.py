@@ -37,7 +37,7 @@ def market(
         {
             "date": days,
             "state": [states[i] for i in probs.argmax(axis=1)],
-            "probabilities": [json.dumps(dict(zip(states, p.round(4).tolist()))) for p in probs],
+            "probabilities": [json.dumps(dict(zip(states, p.round(4).tolist(), strict=True))) for p in probs],
         }
     )
     return close, safe, regimes

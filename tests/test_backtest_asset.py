@@ -63,7 +63,7 @@ def _write_inputs(warehouse: Warehouse) -> None:
             )
     for d in days[:-1]:
         w = rng.dirichlet(np.ones(len(TICKERS))) * 0.7
-        alloc += [(d.date(), t, float(x), "risky", "") for t, x in zip(TICKERS, w)] + [
+        alloc += [(d.date(), t, float(x), "risky", "") for t, x in zip(TICKERS, w, strict=True)] + [
             (d.date(), "CASH", 0.3, "safe", "")
         ]
     regimes = pd.DataFrame(

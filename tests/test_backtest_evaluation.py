@@ -45,7 +45,7 @@ def synthetic_inputs(n_days: int = 400, seed: int = 0, **overrides) -> Evaluatio
         for d in days[:-1]:
             chosen = rng.choice(names, k, replace=False)
             w = rng.dirichlet(np.ones(k)) * 0.8
-            rows += [(d, t, float(x)) for t, x in zip(chosen, w)] + [(d, "CASH", 0.2)]
+            rows += [(d, t, float(x)) for t, x in zip(chosen, w, strict=True)] + [(d, "CASH", 0.2)]
         return pd.DataFrame(rows, columns=["date", "ticker", "weight"])
 
     alloc, rule = history(6), history(3)

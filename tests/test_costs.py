@@ -90,7 +90,7 @@ def test_impact_inputs_without_volume_need_an_explicit_fallback():
     assert mixed.adv_usd["B"].iloc[10] == pytest.approx((close["B"] * volume["B"]).iloc[6:11].mean())
     # Without a fallback those cells stay unknown (NaN), not zero.
     assert costs.impact_inputs(close, partly, window=5).adv_usd["A"].isna().all()
-    assert (out.adv_usd.dtypes == float).all() and (mixed.adv_usd.dtypes == float).all()
+    assert all(t == np.dtype("float64") for t in [*out.adv_usd.dtypes, *mixed.adv_usd.dtypes])
     # Any positive dollar volume counts, however small (a penny stock's thin day).
     thin = costs.impact_inputs(close * 0 + 0.5, volume * 0 + 1.0, window=5)
     assert thin.adv_usd["A"].iloc[4] == pytest.approx(0.5)

@@ -12,10 +12,12 @@ from portfolio_dagster.resources.sources import DataError, read_price_csv
 from portfolio_dagster.resources.sources.csv_file import _read_row_by_row, _read_with_polars
 
 WELL_FORMED = {
-    "full": "date,ticker,close,open,high,low,volume\n2024-06-03,AAA,10,10,11,9,100\n2024-06-04,BBB,20.5,,,,\n",
+    "full": "date,ticker,close,open,high,low,volume\n2024-06-03,AAA,10,10,11,9,100\n"
+    "2024-06-04,BBB,20.5,,,,\n",
     "close only": "date,ticker,close\n2024-06-03,AAA,10\n2024-06-04,AAA,10.5\n",
     "header case, spaces, column order": " Ticker ,CLOSE, Date \nAAA , 10 , 2024-06-03\n",
-    "missing markers": "date,ticker,close,volume\n2024-06-03,AAA,nan,NA\n2024-06-04,AAA,null,\n2024-06-05,AAA,NaN,0\n",
+    "missing markers": "date,ticker,close,volume\n2024-06-03,AAA,nan,NA\n2024-06-04,AAA,null,\n"
+    "2024-06-05,AAA,NaN,0\n",
     "non-finite and signed numbers": "date,ticker,close\n2024-06-03,AAA,inf\n2024-06-04,AAA,-Infinity\n"
     "2024-06-05,AAA,+3\n2024-06-06,AAA,.5\n2024-06-07,AAA,1e-3\n",
     "quoted fields": 'date,ticker,close\n2024-06-03,"x\'); DROP TABLE prices; --",5\n2024-06-04,"A,B",7\n',

@@ -43,7 +43,9 @@ def test_csv_run_quarantines_bad_rows_and_completes(tmp_path):
     )
     wh = home / "warehouse.duckdb"
     rejected = read_table(wh, "rejected_prices")
-    reasons = dict(zip(rejected["ticker"] + "@" + rejected["date"].astype(str), rejected["reason"]))
+    reasons = dict(
+        zip(rejected["ticker"] + "@" + rejected["date"].astype(str), rejected["reason"], strict=True)
+    )
     assert reasons["AAPL@1996-03-05"] == "missing close"
     assert reasons["KO@1996-03-09"] == "weekend date"
     assert reasons["KO@1996-03-06"] == "non-positive close"

@@ -36,7 +36,9 @@ def setup(tmp_path_factory) -> dict:
     resources = {"settings": PipelineSettings(config_path=str(config_path)), "warehouse": warehouse}
     days = sorted(px["date"].unique())
     first, last = str(days[-30]), str(days[-2])
-    ranged = dg.materialize([features, targets], resources=resources, tags=dict(zip(RANGE, (first, last))))
+    ranged = dg.materialize(
+        [features, targets], resources=resources, tags=dict(zip(RANGE, (first, last), strict=True))
+    )
     assert ranged.success
     single = dg.materialize([features, targets], resources=resources, partition_key=str(days[-1]))
     assert single.success

@@ -76,7 +76,7 @@ def test_nested_selection_never_reads_an_outer_test_date(nested):
     rows, calendar, schedule, forecasts, choices = nested
     assert len(choices) >= 8
     pos = {d: i for i, d in enumerate(calendar)}
-    for i, c in enumerate(choices):
+    for c in choices:
         outer_end = schedule[list(schedule).index(c.asof) + 1] if c.asof != schedule[-1] else calendar[-1]
         if c.inner_last is not None:
             # Every inner date read has its target realized before the choice (purged), so no date of

@@ -61,7 +61,7 @@ def test_save_load_predicts_the_same_from_native_files(family, rows, tmp_path):
     assert not list(tmp_path.glob("*.pkl")) and not list(tmp_path.glob("*.pickle"))
     loaded = load_model(manifest)
     assert type(loaded) is type(model)
-    for got, want in zip(loaded.predict_interval(val), model.predict_interval(val)):
+    for got, want in zip(loaded.predict_interval(val), model.predict_interval(val), strict=True):
         assert np.array_equal(got, want)
 
 

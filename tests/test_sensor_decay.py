@@ -105,7 +105,8 @@ def test_evidence_is_only_forecasts_realized_by_the_session(setup):
     requests, cursor, skip = _tick(sensor, settings, warehouse)
     assert requests == [] and "healthy" in skip
     assert _evidence(cursor) == cutoff.isoformat()
-    # The newest 21 sessions' forecasts (not yet realized at as_of) turn terrible: same evidence, same verdict.
+    # The newest 21 sessions' forecasts (not yet realized at as_of) turn terrible: same evidence, same
+    # verdict.
     late = days[days > pd.Timestamp(cutoff)]
     _write(warehouse, late, hit_rate=0.0, seed=9)
     assert evaluate(settings.config, warehouse, None, as_of=as_of)[0] == []

@@ -56,7 +56,8 @@ def test_a_small_difference_in_noisy_series_is_not_significant():
 
 def test_random_walk_strategies_are_not_significantly_different():
     """On a pure (driftless) random walk, timing the market with yesterday's sign and buying and holding
-    both have a true Sharpe ratio of 0: the test rejects at about its nominal 5% rate (HAC), over 300 walks."""
+    both have a true Sharpe ratio of 0: the test rejects at about its nominal 5% rate (HAC), over 300
+    walks."""
     rejections = []
     for seed in range(300):
         steps = np.random.default_rng(100 + seed).normal(0.0, 0.01, size=1001)

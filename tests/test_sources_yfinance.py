@@ -159,7 +159,9 @@ def test_live_asset_fetches_universe_benchmark_and_safe_sleeve_then_reads_its_ca
     stored = resources["warehouse"].query(
         "SELECT ticker, count(*) AS n FROM raw_prices_yfinance GROUP BY ticker"
     )
-    assert dict(zip(stored["ticker"], stored["n"])) == {t: 3 for t in ("AAPL", "BIL", "MSFT", "SPY", "TLT")}
+    assert dict(zip(stored["ticker"], stored["n"], strict=True)) == {
+        t: 3 for t in ("AAPL", "BIL", "MSFT", "SPY", "TLT")
+    }
 
 
 def test_a_non_json_answer_is_one_line():

@@ -25,7 +25,8 @@ ASSET_GRAPH = """{ assetNodes { assetKey { path } dependencyKeys { path }
   assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } }"""
 LOCATIONS = "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }"
 SCHEDULES = """query($r: RepositorySelector!) { schedulesOrError(repositorySelector: $r) {
-  __typename ... on Schedules { results { name cronSchedule executionTimezone scheduleState { status } } } } }"""
+  __typename ... on Schedules { results { name cronSchedule executionTimezone
+  scheduleState { status } } } } }"""
 SENSORS = """query($r: RepositorySelector!) { sensorsOrError(repositorySelector: $r) {
   __typename ... on Sensors { results { name sensorState { status } } } } }"""
 LAUNCH = """mutation($p: ExecutionParams!) { launchPipelineExecution(executionParams: $p) {

@@ -23,7 +23,7 @@ TODAY = dt.date(2024, 6, 28)
 
 def rows(*records) -> pd.DataFrame:
     cols = ["ticker", "date", "open", "high", "low", "close", "volume"]
-    return pd.DataFrame([dict(zip(cols, r)) for r in records], columns=cols)
+    return pd.DataFrame([dict(zip(cols, r, strict=True)) for r in records], columns=cols)
 
 
 def good(ticker="AAA", date="2024-06-03", close=10.0, **kw):
@@ -34,7 +34,13 @@ def good(ticker="AAA", date="2024-06-03", close=10.0, **kw):
 def reasons(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     clean, rejected = validate(raw, "test", today=TODAY)
     assert len(clean) + len(rejected) == len(raw), "every row is clean or rejected"
-    return clean, dict(zip(zip(rejected["ticker"], rejected["close"].astype(str)), rejected["reason"]))
+    return clean, dict(
+        zip(
+            zip(rejected["ticker"], rejected["close"].astype(str), strict=True),
+            rejected["reason"],
+            strict=True,
+        )
+    )
 
 
 @pytest.mark.parametrize(
@@ -93,7 +99,7 @@ def test_unsorted_rows_give_the_same_clean_frame_as_sorted():
     shuffled, _ = validate(raw, "s", today=TODAY)
     ordered, _ = validate(raw.sort_values(["ticker", "date"]), "s", today=TODAY)
     pd.testing.assert_frame_equal(shuffled, ordered)
-    assert list(zip(shuffled["ticker"], shuffled["date"].dt.day)) == [
+    assert list(zip(shuffled["ticker"], shuffled["date"].dt.day, strict=True)) == [
         ("AAA", 3),
         ("AAA", 5),
         ("BBB", 3),

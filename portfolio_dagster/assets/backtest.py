@@ -158,7 +158,8 @@ def barbell_allocations(warehouse: Warehouse, cfg, first: dt.date, end: dt.date,
     # product's own source recomputed here equals its stored allocations.
     forecasts = (
         warehouse.query(
-            "SELECT ticker, date, prediction, lower, upper FROM forecasts WHERE model = 'ensemble' AND horizon = ? "
+            "SELECT ticker, date, prediction, lower, upper FROM forecasts WHERE model = 'ensemble' AND "
+            "horizon = ? "
             "AND date >= ? AND date < ? ORDER BY date, ticker",
             [s.signal_horizon, first, end],
         )
@@ -195,7 +196,8 @@ def _skill(warehouse: Warehouse, cfg) -> pd.DataFrame:
     for h in cfg.targets.horizons:
         joined = warehouse.query(
             f"SELECT f.date, f.ticker, f.prediction, t.{target_name(h)} AS realized FROM forecasts f "
-            "JOIN targets t USING (ticker, date) WHERE f.model = 'ensemble' AND f.horizon = ? AND f.date >= ?",
+            "JOIN targets t USING (ticker, date) WHERE f.model = 'ensemble' AND f.horizon = ? AND f.date "
+            ">= ?",
             [h, cfg.backtest.start],
         )
         if joined.empty:

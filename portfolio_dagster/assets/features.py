@@ -28,9 +28,9 @@ def benchmark_close(warehouse: Warehouse, ticker: str, start, end) -> pd.Series:
     group_name="features",
     kinds={"duckdb", "numpy"},
     deps=[prices],
-    description="The seed's features, an Alpha158-style library and cross-sectional ranks per (ticker, date); "
-    "a value at a date uses only prices dated on or before it. A run reads only its window plus "
-    "the lookback the longest feature needs.",
+    description="The seed's features, an Alpha158-style library and cross-sectional ranks per "
+    "(ticker, date); a value at a date uses only prices dated on or before it. A run reads only its "
+    "window plus the lookback the longest feature needs.",
 )
 def features(context: StageContext, settings: PipelineSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     cfg = settings.config

@@ -40,7 +40,8 @@ def allocations_valid(
 ) -> dg.AssetCheckResult:
     off = warehouse.query(
         "SELECT count(*) AS n FROM (SELECT date, sum(weight) AS s, min(weight) AS m, "
-        "bool_and(isfinite(weight)) AS f FROM allocations GROUP BY date) WHERE abs(s - 1) > ? OR m < 0 OR NOT f",
+        "bool_and(isfinite(weight)) AS f FROM allocations GROUP BY date) WHERE abs(s - 1) > ? OR m < 0 OR "
+        "NOT f",
         [WEIGHT_TOLERANCE],
     )["n"].iat[0]
     cap = settings.config.strategy.max_position

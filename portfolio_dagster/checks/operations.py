@@ -26,7 +26,7 @@ LIVE_SESSIONS = 63
 
 
 def _per_ticker(frame: pd.DataFrame, column: str) -> dict[str, int]:
-    return {str(t): int(n) for t, n in zip(frame["ticker"], frame[column]) if n}
+    return {str(t): int(n) for t, n in zip(frame["ticker"], frame[column], strict=True) if n}
 
 
 @dg.asset_check(
@@ -42,7 +42,8 @@ def features_finite(
     counts = warehouse.query(
         f"SELECT ticker, sum(CASE WHEN {inf} THEN 1 ELSE 0 END) AS inf_rows, "
         f"sum(CASE WHEN rn > ? AND ({nan}) THEN 1 ELSE 0 END) AS nan_rows FROM "
-        f"(SELECT *, row_number() OVER (PARTITION BY ticker ORDER BY date) AS rn FROM features) GROUP BY ticker",
+        "(SELECT *, row_number() OVER (PARTITION BY ticker ORDER BY date) AS rn FROM features) GROUP BY "
+        "ticker",
         [LOOKBACK],
     )
     if counts.empty:
@@ -76,7 +77,8 @@ def forecast_coverage(
 ) -> dg.AssetCheckResult:
     # From each horizon's first forecast date on (before it no model is valid yet).
     missing = warehouse.query(
-        "WITH first AS (SELECT horizon, min(date) AS d FROM forecasts WHERE model = 'ensemble' GROUP BY horizon) "
+        "WITH first AS (SELECT horizon, min(date) AS d FROM forecasts WHERE model = 'ensemble' GROUP BY "
+        "horizon) "
         "SELECT f.ticker, count(*) AS missing FROM features f JOIN first ON f.date >= first.d "
         "LEFT JOIN forecasts c ON c.ticker = f.ticker AND c.date = f.date AND c.horizon = first.horizon "
         "AND c.model = 'ensemble' WHERE c.ticker IS NULL GROUP BY f.ticker ORDER BY f.ticker"
@@ -168,9 +170,11 @@ def prices_fresh(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -
     lag = len(days) - np.searchsorted(days, pd.to_datetime(newest["newest"]).to_numpy(), side="right")
     live = lag < LIVE_SESSIONS
     stale = {
-        str(t): int(n) for t, n, ok in zip(newest["ticker"], lag, live) if ok and n > STALE_AFTER_SESSIONS
+        str(t): int(n)
+        for t, n, ok in zip(newest["ticker"], lag, live, strict=True)
+        if ok and n > STALE_AFTER_SESSIONS
     }
-    ended = sorted(str(t) for t, ok in zip(newest["ticker"], live) if not ok)
+    ended = sorted(str(t) for t, ok in zip(newest["ticker"], live, strict=True) if not ok)
     reason = (
         f"{len(stale)} ticker(s) more than {STALE_AFTER_SESSIONS} sessions behind {last.date()}"
         if stale

@@ -10,8 +10,8 @@ Each decision date d (in order), using only data dated <= d:
    water-filled under max_position; the rest to the safe sleeve (cash / bond by the duration call);
    then limited to max_turnover from the previous policy. Between rebalances the policy is carried;
 3. the daily controls on top of the policy: emergency (config switch, the operations emergency state
-   in the periods it was in force, or live accuracy below operations.emergency_below) -> everything safe; drawdown
-   beyond the trigger -> risky weights x drawdown_risky_scale; a risky sleeve above today's
+   in the periods it was in force, or live accuracy below operations.emergency_below) -> everything safe;
+   drawdown beyond the trigger -> risky weights x drawdown_risky_scale; a risky sleeve above today's
    volatility-targeted share by more than vol_breach_tolerance -> cut to it (vol_breach); a bond
    without a recent price -> cash. The trading rule trades when these controls change.
 Output rows: every held asset plus zero-weight rows that explain an exclusion; `policy_weight` is the
@@ -209,7 +209,7 @@ def allocate(
     risky_idx = np.array([col[t] for t in universe], dtype=int)
     days = daily.to_dict("records")
     rows: list[tuple] = []
-    for d, today in zip(dates, days):
+    for d, today in zip(dates, days, strict=True):
         i = ret_pos.get(d)
         if held is not None and i is not None:
             past_returns.append(float(held @ returns_values[i]))
@@ -337,7 +337,7 @@ def _policy_target(
             kelly_fraction=s.kelly_fraction,
         )
         weights = cap_weights(comp, budget, s.max_position)
-        for t, w, c in zip(chosen["ticker"], weights, comp):
+        for t, w, c in zip(chosen["ticker"], weights, comp, strict=True):
             target[col[t]] = w
             if w < budget * c - 1e-9:
                 notes.setdefault(t, set()).add(CAPPED)
@@ -398,4 +398,5 @@ def control_shares(alloc: pd.DataFrame, cash: str) -> dict[str, float]:
     day = alloc[alloc["ticker"] == cash].drop_duplicates("date")
     if day.empty:
         return {}
-    return {c: float(day["reasons"].str.split(",").map(lambda r: c in r).mean()) for c in CONTROL_CODES}
+    codes = day["reasons"].str.split(",")
+    return {c: float(codes.map(lambda r, code=c: code in r).mean()) for c in CONTROL_CODES}

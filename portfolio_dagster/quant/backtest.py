@@ -54,6 +54,8 @@ def rebalance_dates(decision_dates: pd.DatetimeIndex, frequency: str) -> pd.Date
 
 @dataclass(frozen=True)
 class BacktestResult:
+    """One simulated strategy: its daily returns and costs, and the book (shares, cash, NAV) behind them."""
+
     daily: pd.DataFrame  # DAILY_COLUMNS; `date` is the day the return is earned
     book: BookRun  # shares, cash and NAV after each close (row 0: the first decision)
     days: pd.DatetimeIndex  # the rows of `book`

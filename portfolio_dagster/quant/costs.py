@@ -26,6 +26,9 @@ IMPACT_WINDOW_DAYS = 21
 
 @dataclass(frozen=True)
 class CostModel:
+    """Trading costs: commission and half-spread in bps of traded value, square-root impact at
+    `aum_usd`."""
+
     commission_bps: float = 10.0
     half_spread_bps: float = 0.0
     impact_coefficient: float = 1.0  # Y of the square-root law (empirically ~0.5-1)

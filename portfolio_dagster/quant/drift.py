@@ -43,6 +43,7 @@ def bin_edges(expected: np.ndarray, bins: int = DEFAULT_BINS) -> np.ndarray:
 
 
 def bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Share of `values` in each bin of `edges` (len(edges) + 1 bins, the outer ones open-ended)."""
     counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
     return counts / max(len(values), 1)
 

@@ -25,6 +25,8 @@ NO_COSTS = CostModel(0.0, 0.0, 0.0, 0.0)
 
 @dataclass(frozen=True)
 class EvaluationInputs:
+    """Everything the backtest evaluation reads: allocations, closes, impact inputs, regimes, skill, costs."""
+
     allocations: pd.DataFrame  # date, ticker, weight (decided at the close of date)
     close: pd.DataFrame  # date x ticker closes from the first decision date
     impact: ImpactInputs | None  # None: impact not estimable (no volume)
@@ -48,6 +50,9 @@ class EvaluationInputs:
 
 @dataclass(frozen=True)
 class Evaluation:
+    """The evaluation's tables (daily, summary, rolling, regimes, variants, criteria) and each
+    strategy's run."""
+
     runs: dict[str, bt.BacktestResult]
     daily: pd.DataFrame
     summary: pd.DataFrame
@@ -107,6 +112,8 @@ def product_run(inp: EvaluationInputs, days: _Days | None = None) -> bt.Backtest
 
 
 def evaluate(inp: EvaluationInputs) -> Evaluation:
+    """Backtest the product, its ablations, 1/N and the index over the same days, net of costs, with the
+    overfitting-aware statistics, performance by regime and the seed's criteria."""
     d = _days(inp)
     decisions, close, universe, targets, schedule = d.decisions, d.close, d.universe, d.targets, d.schedule
     product = product_rule(inp)

@@ -77,6 +77,8 @@ class SessionInputs:
 
 @dataclass(frozen=True)
 class BookedSession:
+    """One booked paper session: its orders, fills, positions and account row."""
+
     orders: pd.DataFrame
     fills: pd.DataFrame
     positions: pd.DataFrame
@@ -208,7 +210,9 @@ def reconcile(
     for row in negative.itertuples():
         problems.append(f"{_day(row.date)}: negative quantity {row.quantity} of {row.ticker}")
     if len(fills):
-        keys = set(zip(pd.to_datetime(orders["date"]), orders["ticker"])) if len(orders) else set()
+        keys = (
+            set(zip(pd.to_datetime(orders["date"]), orders["ticker"], strict=True)) if len(orders) else set()
+        )
         for row in fills.itertuples():
             if (pd.Timestamp(row.order_date), row.ticker) not in keys:
                 problems.append(

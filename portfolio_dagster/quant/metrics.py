@@ -24,6 +24,7 @@ NAN = float("nan")
 
 
 def equity_curve(returns: np.ndarray) -> np.ndarray:
+    """Compounded equity (starting at 1) after each return."""
     return np.cumprod(1.0 + np.asarray(returns, dtype=float))
 
 
@@ -35,11 +36,14 @@ def drawdown(returns: np.ndarray) -> np.ndarray:
 
 
 def max_drawdown(returns: np.ndarray) -> float:
+    """The deepest drawdown, a negative fraction (0 for no returns)."""
     dd = drawdown(returns)
     return float(dd.min()) if dd.size else 0.0
 
 
 def sharpe(returns: np.ndarray) -> float:
+    """Annualized Sharpe ratio of daily returns (no risk-free rate; NaN below 2 returns or without
+    variance)."""
     returns = np.asarray(returns, dtype=float)
     if returns.size < 2:
         return NAN
@@ -48,17 +52,20 @@ def sharpe(returns: np.ndarray) -> float:
 
 
 def cagr(returns: np.ndarray) -> float:
+    """Compound annual growth rate of daily returns (252 a year; NaN when undefined)."""
     years = len(returns) / TRADING_DAYS
     total = float(np.prod(1.0 + np.asarray(returns, dtype=float)))
     return total ** (1 / years) - 1 if years > 0 and total > 0 else NAN
 
 
 def sortino(returns: np.ndarray) -> float:
+    """Annualized mean return over the annualized downside deviation (NaN without downside)."""
     downside = np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2)) * np.sqrt(TRADING_DAYS)
     return float(np.mean(returns) * TRADING_DAYS / downside) if downside > 0 else NAN
 
 
 def information_ratio(returns: np.ndarray, benchmark: np.ndarray) -> float:
+    """Annualized mean active return over tracking error against `benchmark` (NaN without tracking error)."""
     active = np.asarray(returns) - np.asarray(benchmark)
     te = active.std(ddof=1) if active.size > 1 else 0.0
     return float(active.mean() / te * np.sqrt(TRADING_DAYS)) if te > 1e-15 else NAN

@@ -31,6 +31,7 @@ def psr_from_moments(sr: float, benchmark_sr: float, n: int, skewness: float, ku
 
 
 def probabilistic_sharpe(returns: np.ndarray, benchmark_sr: float = 0.0) -> float:
+    """P[true Sharpe > benchmark_sr] of daily returns (Bailey & Lopez de Prado; NaN below 3 returns)."""
     returns = np.asarray(returns, dtype=float)
     n = returns.size
     sd = returns.std(ddof=1) if n > 1 else 0.0

@@ -161,7 +161,7 @@ def regime_table(probs: pd.DataFrame) -> pd.DataFrame:
             "date": probs.index,
             "state": [REGIME_STATES[i] for i in np.argmax(probs.to_numpy(), axis=1)] if len(probs) else [],
             "probabilities": [
-                json.dumps({s: round(float(p), 6) for s, p in zip(REGIME_STATES, row)})
+                json.dumps({s: round(float(p), 6) for s, p in zip(REGIME_STATES, row, strict=True)})
                 for row in probs.to_numpy()
             ],
         }
@@ -171,7 +171,9 @@ def regime_table(probs: pd.DataFrame) -> pd.DataFrame:
 def probability_columns(regimes: pd.DataFrame) -> pd.DataFrame:
     """`regimes` table rows -> date + REGIME_COLUMNS (model inputs)."""
     probs = [json.loads(p) for p in regimes["probabilities"]]
-    out = pd.DataFrame({c: [p.get(s, np.nan) for p in probs] for c, s in zip(REGIME_COLUMNS, REGIME_STATES)})
+    out = pd.DataFrame(
+        {c: [p.get(s, np.nan) for p in probs] for c, s in zip(REGIME_COLUMNS, REGIME_STATES, strict=True)}
+    )
     out.insert(0, "date", pd.to_datetime(regimes["date"]).to_numpy())
     return out
 
@@ -179,6 +181,6 @@ def probability_columns(regimes: pd.DataFrame) -> pd.DataFrame:
 def with_regime_columns(frame: pd.DataFrame, probs: pd.DataFrame) -> pd.DataFrame:
     """frame (with `date`) + REGIME_COLUMNS by date from walk_forward_probabilities output
     (NaN where no regime is known yet)."""
-    cols = probs.rename(columns=dict(zip(REGIME_STATES, REGIME_COLUMNS)))
+    cols = probs.rename(columns=dict(zip(REGIME_STATES, REGIME_COLUMNS, strict=True)))
     cols.index.name = "date"
     return frame.merge(cols.reset_index(), on="date", how="left")

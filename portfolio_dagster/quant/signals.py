@@ -8,7 +8,8 @@ Two sources share one shape (ticker, date, expected_return, confidence, position
   spread from trailing volatility.
 Position size (both): fractional Kelly for many assets, w = f * inv(Sigma_h) mu, with Sigma_h the
 Ledoit-Wolf shrunk covariance of the trailing daily returns (to the previous month's last close, so
-dated < the signal date; re-estimated monthly) times the horizon. Sizes are signed and uncapped: the caps are the allocation's job.
+dated < the signal date; re-estimated monthly) times the horizon. Sizes are signed and uncapped: the
+caps are the allocation's job.
 """
 
 from __future__ import annotations

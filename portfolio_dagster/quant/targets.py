@@ -28,10 +28,12 @@ LABEL_KINDS = ("significant_move", "direction")  # booleans; the others are DOUB
 
 
 def target_name(horizon: int, kind: str = "return") -> str:
+    """The column of a target: `<kind>_<horizon>d` (return_5d, direction_21d, ...)."""
     return f"{kind}_{horizon}d"
 
 
 def target_columns(horizons: tuple[int, ...]) -> list[str]:
+    """Every target column for `horizons`, each horizon's kinds in TARGET_KINDS order."""
     return [target_name(h, k) for h in horizons for k in TARGET_KINDS]
 
 

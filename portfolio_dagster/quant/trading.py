@@ -38,6 +38,8 @@ _CASH_EPS = 1e-9
 
 @dataclass(frozen=True)
 class TradingRule:
+    """How orders execute: the cost model, whole or fractional shares, the position cap and its tolerance."""
+
     costs: CostModel
     fractional: bool = True  # False: whole shares (the paper ledger's default)
     max_position: float | None = None  # drift cap of the capped (risky) assets; None: no cap trades
@@ -72,6 +74,8 @@ class Decisions:
 
 @dataclass
 class Book:
+    """Holdings: shares per asset and cash."""
+
     quantity: np.ndarray
     cash: float
 
@@ -119,6 +123,8 @@ def trim_orders(
 
 @dataclass(frozen=True)
 class Execution:
+    """What one session executed per asset: shares, prices, costs, and which assets had a price."""
+
     quantity: np.ndarray  # signed shares executed
     price: np.ndarray
     commission: np.ndarray  # USD per asset
@@ -375,6 +381,6 @@ def _record_fills(
                 "commission_usd": float(ex.commission[j]),
                 "spread_usd": float(ex.spread[j]),
                 "impact_usd": float(ex.impact[j]),
-                **dict(zip(("status", "reason"), ex.status(j))),
+                **dict(zip(("status", "reason"), ex.status(j), strict=True)),
             }
         )

@@ -25,6 +25,8 @@ REBALANCES = ("daily", "weekly", "monthly")
 
 @dataclass(frozen=True)
 class Variant:
+    """One strategy variant of the overfitting grid: top-k names, weighting and rebalance schedule."""
+
     top_k: int | None
     weighting: str
     rebalance: str
@@ -35,6 +37,7 @@ class Variant:
 
 
 def grid() -> list[Variant]:
+    """Every variant of the grid (TOP_K x WEIGHTINGS x REBALANCES)."""
     return [Variant(k, w, r) for k in TOP_K for w in WEIGHTINGS for r in REBALANCES]
 
 

@@ -83,6 +83,8 @@ def split(
     validation_days: int,
     rolling_days: int | None = None,
 ) -> Split:
+    """The split for a model used at `asof`: its purged, embargoed training window, the fit end and the
+    validation start (the last `validation_days` of the window, purged from the fit rows)."""
     calendar = pd.DatetimeIndex(calendar).sort_values()
     win = training_window(calendar, asof, horizon, embargo, rolling_days)
     if win.empty or validation_days <= 0:
@@ -133,6 +135,7 @@ def calibrated_split(
 
 
 def select(rows: pd.DataFrame, window: TrainingWindow) -> pd.DataFrame:
+    """The rows of `rows` whose date lies in the training window."""
     if window.empty:
         return rows.iloc[0:0]
     dates = rows["date"]
@@ -172,5 +175,6 @@ def fit_validation_calibration(
 
 
 def model_for_date(valid_from: pd.Series, asof: pd.Series) -> np.ndarray:
-    """For each as-of date, the index into the sorted `valid_from` of the latest model usable then (-1: none)."""
+    """For each as-of date, the index into the sorted `valid_from` of the latest model usable then
+    (-1: none)."""
     return np.searchsorted(valid_from.to_numpy(), asof.to_numpy(), side="right") - 1

@@ -28,8 +28,9 @@ STORAGE_DTYPE = np.float32
 TICKER_BLOCK = 64  # tickers computed together: bounds the float64 working set (~150 arrays of dates x 64)
 
 # The default model inputs (config features.selected): the seed's features (adx_14 covers both
-# sources) plus informative library features that close-only data defines, 30 in all. Training on all of FEATURE_NAMES costs ~5x the model
-# stage's time (permutation importance scales with the width); set features.selected: null for it.
+# sources) plus informative library features that close-only data defines, 30 in all. Training on all of
+# FEATURE_NAMES costs ~5x the model stage's time (permutation importance scales with the width); set
+# features.selected: null for it.
 DEFAULT_MODEL_FEATURES: tuple[str, ...] = (
     "momentum_20d",
     "adx_14",

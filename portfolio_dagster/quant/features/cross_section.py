@@ -50,6 +50,7 @@ SPECS = [
 
 
 def compute(base: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-date cross-sectional percentile ranks of the base features (NaN where a base value is)."""
     out = {}
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)

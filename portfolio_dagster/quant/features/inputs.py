@@ -13,6 +13,8 @@ PRICE_FIELDS = ("open", "high", "low", "close", "volume")
 
 @dataclass(frozen=True)
 class Panels:
+    """Date x ticker arrays of one price history (open/high/low/volume NaN where the source has none)."""
+
     dates: pd.DatetimeIndex
     tickers: tuple[str, ...]
     open: np.ndarray

@@ -192,15 +192,16 @@ def _market(p: Panels, out: dict) -> None:
 
 
 def _candle(p: Panels, out: dict) -> None:
-    o, h, l, c = p.open, p.high, p.low, p.close
+    o, h, lo, c = p.open, p.high, p.low, p.close
     out["candle_body"] = (c - o) / o
-    out["candle_range"] = (h - l) / o
+    out["candle_range"] = (h - lo) / o
     out["candle_upper"] = (h - np.fmax(o, c)) / o
-    out["candle_lower"] = (np.fmin(o, c) - l) / o
-    out["candle_close_loc"] = (2 * c - h - l) / (h - l)  # NaN propagates from a missing open/high/low
+    out["candle_lower"] = (np.fmin(o, c) - lo) / o
+    out["candle_close_loc"] = (2 * c - h - lo) / (h - lo)  # NaN propagates from a missing open/high/low
 
 
 def compute(p: Panels) -> dict[str, np.ndarray]:
+    """The Alpha158-style library (returns, trend, volatility, range, volume, market, candle)."""
     out: dict[str, np.ndarray] = {}
     with np.errstate(invalid="ignore", divide="ignore"):
         _returns_trend_vol(p, out)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class FeatureSpec:
+    """One feature's documentation: name, group, formula, window, inputs, warm-up and when it is NaN."""
+
     name: str
     group: str  # seed | returns | trend | volatility | range | volume | market | candle | cross_section
     formula: str  # plain-text definition

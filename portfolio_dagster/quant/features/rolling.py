@@ -41,6 +41,7 @@ def window_sum(x: np.ndarray, w: int) -> np.ndarray:
 
 
 def window_mean(x: np.ndarray, w: int) -> np.ndarray:
+    """Trailing mean over `w` rows (NaN until the window is full)."""
     return window_sum(x, w) / w
 
 
@@ -151,10 +152,12 @@ def running_sums(x: np.ndarray | Running, w: int, powers: tuple[int, ...] = (1,)
 
 
 def running_mean(x: np.ndarray | Running, w: int) -> np.ndarray:
+    """Trailing mean over `w` rows from running sums (NaN until the window is full)."""
     return running_sums(x, w)[0] / w
 
 
 def running_std(x: np.ndarray | Running, w: int, ddof: int = 1) -> np.ndarray:
+    """Trailing standard deviation over `w` rows (`ddof` as numpy's) from running sums."""
     s1, s2 = running_sums(x, w, (1, 2))
     var = (s2 - s1 * s1 / w) / (w - ddof)
     return np.sqrt(np.maximum(var, 0.0))

@@ -76,6 +76,7 @@ SPECS = [
 
 
 def adx(close: np.ndarray, high: np.ndarray, low: np.ndarray, w: int = ADX_WINDOW) -> np.ndarray:
+    """Wilder's average directional index over `w` rows from close, high and low."""
     with np.errstate(invalid="ignore", divide="ignore"):
         prev_c, prev_h, prev_l = rolling.lag(close, 1), rolling.lag(high, 1), rolling.lag(low, 1)
         up, down = high - prev_h, prev_l - low
@@ -107,6 +108,7 @@ def lag_difference_stats(log_close: np.ndarray, window: int, lags: tuple[int, ..
 
 
 def compute(p: Panels) -> dict[str, np.ndarray]:
+    """The seed plan's features (20-day momentum, ADX, Bollinger position, volatility ratio, Hurst)."""
     close = p.close
     with np.errstate(invalid="ignore", divide="ignore"):
         out = {"momentum_20d": close / rolling.lag(close, MOMENTUM_WINDOW) - 1.0}
@@ -122,7 +124,7 @@ def compute(p: Panels) -> dict[str, np.ndarray]:
         x = np.log(np.array(HURST_LAGS, dtype=float))
         x -= x.mean()
         log_tau = [0.5 * np.log(stats[lag][2]) for lag in HURST_LAGS]
-        out["hurst_100"] = sum(xi * yi for xi, yi in zip(x, log_tau)) / float(x @ x)
+        out["hurst_100"] = sum(xi * yi for xi, yi in zip(x, log_tau, strict=True)) / float(x @ x)
         m1, _, var1 = stats[1]
         sample_var1 = var1 * m1 / (m1 - 1)
         for q in VR_PERIODS:

@@ -26,6 +26,7 @@ SEQUENCE_FAMILIES = ("tcn", "lstm")
 
 
 def family_class(name: str) -> type[Forecaster]:
+    """The Forecaster class of a model family name (the torch families imported only when asked for)."""
     if name == "tcn":
         from portfolio_dagster.quant.models.tcn import TCNForecaster
 

@@ -40,6 +40,7 @@ class ArtifactError(RuntimeError):
 
 
 def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
@@ -76,6 +77,7 @@ def relevance_grades(y: np.ndarray, dates: pd.Series, levels: int = RANK_GRADES)
 
 
 def demean_by_date(values: np.ndarray, dates) -> np.ndarray:
+    """Values minus their date's mean (the cross-sectional part of a prediction)."""
     values = np.asarray(values, dtype=float)
     return values - pd.Series(values).groupby(np.asarray(dates)).transform("mean").to_numpy()
 
@@ -125,8 +127,8 @@ class Forecaster(ABC):
         """Extra JSON-able state beyond the shared fields."""
         return {}
 
-    def _set_state(self, state: dict) -> None:
-        pass
+    def _set_state(self, state: dict) -> None:  # noqa: B027 - optional hook: most families have no extra state
+        """Restore the extra state `_state` returned (nothing by default)."""
 
     def gain_importance(self) -> np.ndarray:
         """Importance per feature from the fitted model itself (NaN where the family has none)."""
@@ -256,12 +258,14 @@ class Forecaster(ABC):
             raise
         except Exception as exc:  # a native reader's own error type: report it as one line
             raise ArtifactError(
-                f"model artifact corrupt: {native}: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+                f"model artifact corrupt: {native}: "
+                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
             ) from None
         return model
 
 
 def read_manifest(manifest: Path) -> dict:
+    """A model artifact's JSON manifest; ArtifactError (one line) when it is missing or corrupt."""
     try:
         meta = json.loads(Path(manifest).read_text())
     except FileNotFoundError:

@@ -19,6 +19,8 @@ def fit_ridge(z: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -
 
 
 class BayesianRidgeForecaster(Forecaster):
+    """Bayesian ridge regression on standardized features (scikit-learn), stored as .npz coefficients."""
+
     family = "bayesian_ridge"
     native_suffix = ".npz"
 

@@ -30,6 +30,9 @@ def information_coefficient(pred: np.ndarray, y: np.ndarray) -> float:
 
 @dataclass
 class Ensemble:
+    """Combination of a model set's families: weights from their validation IC, conformal residual
+    quantiles for the intervals."""
+
     weights: dict[str, float]
     residual_quantiles: tuple[float, float] = (0.0, 0.0)
     validation_ic: dict[str, float] | None = None

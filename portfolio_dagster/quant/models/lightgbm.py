@@ -25,6 +25,8 @@ OBJECTIVES = ("regression", "lambdarank")
 
 
 class LightGBMForecaster(Forecaster):
+    """Gradient-boosted trees (LightGBM), early stopping on the validation window, stored as native text."""
+
     family = "lightgbm"
     native_suffix = ".txt"
 

@@ -10,6 +10,8 @@ from portfolio_dagster.quant.models.sequence import SequenceForecaster, Sequence
 
 
 class LSTMNet(SequenceNet):
+    """The LSTM network: stacked LSTM layers over a ticker's trailing rows, a linear head on the last step."""
+
     def __init__(
         self, n_features: int, hidden: int, layers: int, dropout: float, learning_rate: float
     ) -> None:
@@ -25,6 +27,8 @@ class LSTMNet(SequenceNet):
 
 
 class LSTMForecaster(SequenceForecaster):
+    """The LSTM family: a SequenceForecaster on LSTMNet."""
+
     family = "lstm"
 
     def _new_net(self) -> LSTMNet:

@@ -21,6 +21,8 @@ MIN_STATE_WEIGHT = 200.0
 
 
 class RegimeAdaptiveForecaster(Forecaster):
+    """Ridge fits per market regime blended by the regime probabilities, with a pooled fit as fallback."""
+
     family = "regime_adaptive"
     native_suffix = ".npz"
 

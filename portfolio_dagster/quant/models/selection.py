@@ -69,6 +69,8 @@ def candidate_spec(base, candidate: Candidate):
 
 @dataclass(frozen=True)
 class Choice:
+    """The nested walk-forward choice at one retrain date: the chosen candidate and the inner scores."""
+
     asof: pd.Timestamp
     chosen: str
     scores: dict[str, float]  # candidate -> mean inner rank IC (NaN: not enough dates)
@@ -146,6 +148,7 @@ def nested_walk_forward(
 
 
 def empty_history() -> pd.DataFrame:
+    """An empty inner-forecast history (date, prediction, actual) for one candidate."""
     return pd.DataFrame(
         {
             "date": pd.Series(dtype="datetime64[ns]"),

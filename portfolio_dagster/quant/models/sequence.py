@@ -52,6 +52,9 @@ class SequenceNet(pl.LightningModule):
 
 
 class SequenceForecaster(Forecaster):
+    """Base of the torch sequence families (TCN, LSTM): standardized windows of each ticker's trailing
+    rows, trained with PyTorch Lightning, stored as weights-only .pt."""
+
     native_suffix = ".pt"
     needs_sequences = True
 

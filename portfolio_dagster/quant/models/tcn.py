@@ -23,6 +23,8 @@ class _CausalBlock(nn.Module):
 
 
 class TCNNet(SequenceNet):
+    """The temporal convolutional network: dilated causal blocks, a linear head on the last step."""
+
     def __init__(self, n_features: int, channels: int, levels: int, learning_rate: float) -> None:
         super().__init__(learning_rate)
         blocks, cin = [], n_features
@@ -37,6 +39,8 @@ class TCNNet(SequenceNet):
 
 
 class TCNForecaster(SequenceForecaster):
+    """The TCN family: a SequenceForecaster on TCNNet."""
+
     family = "tcn"
 
     def _new_net(self) -> TCNNet:

@@ -67,6 +67,8 @@ def training_spec(models_cfg, horizon: int, selected=feature_set.DEFAULT_MODEL_F
 
 @dataclass
 class ModelSet:
+    """One trained model set (retrain date x horizon): its split, families, ensemble, metrics, importance."""
+
     split: walk_forward.CalibratedSplit
     models: dict[str, Forecaster]
     ensemble: Ensemble
@@ -203,7 +205,8 @@ def period_context(
 def forecast_frame(
     ctx: pd.DataFrame, keep: np.ndarray, horizon: int, preds: dict, asof: pd.Timestamp
 ) -> pd.DataFrame:
-    """FORECAST_COLUMNS rows of one model set's predictions {model: (prediction, lower, upper)}, kept rows only."""
+    """FORECAST_COLUMNS rows of one model set's predictions {model: (prediction, lower, upper)}, kept
+    rows only."""
     base = pd.DataFrame({"ticker": ctx["ticker"].to_numpy()[keep], "date": ctx["date"].to_numpy()[keep]})
     return pd.concat(
         [

@@ -25,6 +25,8 @@ OBJECTIVES = ("reg:squarederror", "rank:pairwise")
 
 
 class XGBoostForecaster(Forecaster):
+    """Gradient-boosted trees (XGBoost) with early stopping on the validation window, stored as UBJSON."""
+
     family = "xgboost"
     native_suffix = ".ubj"
 

@@ -78,6 +78,8 @@ class PaperSection:
 
 @dataclass(frozen=True)
 class ReportData:
+    """Every table the HTML report renders, read from the warehouse by the report asset."""
+
     title: str
     summary: pd.DataFrame  # strategy, metric, value
     daily: pd.DataFrame  # date, strategy, net_return, equity
@@ -136,7 +138,7 @@ def _table(frame: pd.DataFrame, formats: dict[str, str] | None = None, cls: str 
     body = []
     for row in frame.itertuples(index=False):
         cells = []
-        for col, v in zip(frame.columns, row):
+        for col, v in zip(frame.columns, row, strict=True):
             text = _fmt(formats.get(col, col), v) if isinstance(v, float) else html.escape(str(v))
             klass = {"PASS": "pass", "FAIL": "fail", "not measured": "na"}.get(str(v), "")
             cells.append(f'<td class="{klass}">{text}</td>')
@@ -149,6 +151,7 @@ def _img(png: bytes, alt: str) -> str:
 
 
 def render_html(data: ReportData) -> str:
+    """The self-contained HTML report (plots inline) of `data`."""
     s = data.summary
     value = s.set_index(["strategy", "metric"])["value"]
 
@@ -214,8 +217,10 @@ def render_html(data: ReportData) -> str:
     body = "".join(f"<h2>{html.escape(t)}</h2>{c}" for t, c in sections)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(data.title)}</title>
 <style>body{{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1040px;margin:2em auto;
-color:#222;line-height:1.4}} h1{{margin-bottom:0}} h2{{border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:1.8em}}
-table{{border-collapse:collapse;margin:0.6em 0;font-size:0.9em}} td,th{{border:1px solid #d0d0d0;padding:4px 8px}}
+color:#222;line-height:1.4}} h1{{margin-bottom:0}}
+h2{{border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:1.8em}}
+table{{border-collapse:collapse;margin:0.6em 0;font-size:0.9em}}
+td,th{{border:1px solid #d0d0d0;padding:4px 8px}}
 th{{background:#f3f3f3}} table.num td{{text-align:right}} table.num td:first-child{{text-align:left}}
 td.pass{{background:#dff0d8;font-weight:bold}} td.fail{{background:#f2dede;font-weight:bold}}
 td.na{{background:#fcf8e3}} img{{max-width:100%}} .note{{color:#555;font-size:0.9em}}</style></head><body>
@@ -239,7 +244,8 @@ def _stress_table(daily: pd.DataFrame) -> str:
     )
     table.insert(1, "window", table["period"].map(spans))
     return (
-        '<p class="note">Max drawdown inside each stress period (S&amp;P 500 peak to trough), equity restarted '
+        '<p class="note">Max drawdown inside each stress period (S&amp;P 500 peak to trough), equity '
+        "restarted "
         "at the period's start:</p>"
         + _table(table, formats={c: "max_drawdown" for c in table.columns[2:]}, cls="num")
     )
@@ -260,7 +266,7 @@ def _headline(summary: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(plots.LABELS.get(c, c))}</th>" for c in table.columns)
     rows = "".join(
         f"<tr><td>{html.escape(m)}</td>" + "".join(f"<td>{_fmt(m, v)}</td>" for v in row) + "</tr>"
-        for m, row in zip(table.index, table.to_numpy().tolist())
+        for m, row in zip(table.index, table.to_numpy().tolist(), strict=True)
     )
     return f"<table class='num'><thead><tr><th>metric</th>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
@@ -291,9 +297,12 @@ def _verdict(get) -> str:
 
 def _overfitting(get, variants: pd.DataFrame) -> str:
     text = (
-        f"<p>Probabilistic Sharpe (P[true Sharpe &gt; 0]): <b>{_fmt('pbo', get('probabilistic_sharpe'))}</b>. "
-        f"Deflated Sharpe for {get('trials'):.0f} trials ({get('configurations_tried'):.0f} model configuration(s) "
-        f"x {get('variants_tried'):.0f} distinct strategy variants): <b>{_fmt('pbo', get('deflated_sharpe'))}</b>. "
+        "<p>Probabilistic Sharpe (P[true Sharpe &gt; 0]): "
+        f"<b>{_fmt('pbo', get('probabilistic_sharpe'))}</b>. "
+        f"Deflated Sharpe for {get('trials'):.0f} trials ({get('configurations_tried'):.0f} model "
+        "configuration(s) "
+        f"x {get('variants_tried'):.0f} distinct strategy variants): "
+        f"<b>{_fmt('pbo', get('deflated_sharpe'))}</b>. "
         f"Probability of backtest overfitting (CSCV, 16 blocks): <b>{_fmt('pbo', get('pbo'))}</b> "
         "(above 50%: the variant that looks best in sample is more likely than not below median out of "
         "sample).</p><p class='note'>Variants: the same allocations with only the top 3 / 5 / all risky "
@@ -367,8 +376,10 @@ def _paper(paper: PaperSection | None) -> str:
         (
             f"<p>{len(a)} sessions, {a['date'].iat[0]} to {last['date']}: NAV <b>${last['nav_usd']:,.0f}</b> "
             f"(cash ${last['cash_usd']:,.0f}); tracking difference vs the backtest's ml_barbell "
-            f"{tracking.sum() * 100:+.2f} pp cumulative, {tracking.std() * math.sqrt(TRADING_DAYS) * 100:.2f}% annualized "
-            f"tracking error, daily correlation {corr:.3f}. The ledger trades whole shares from its own start; "
+            f"{tracking.sum() * 100:+.2f} pp cumulative, "
+            f"{tracking.std() * math.sqrt(TRADING_DAYS) * 100:.2f}% annualized "
+            f"tracking error, daily correlation {corr:.3f}. The ledger trades whole shares from its own "
+            "start; "
             "the backtest trades fractional shares from backtest.start.</p>"
         )
         if len(both)

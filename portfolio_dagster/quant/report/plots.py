@@ -110,6 +110,7 @@ def underwater_png(rolling: pd.DataFrame) -> bytes:
 
 
 def rolling_sharpe_png(rolling: pd.DataFrame, window: int) -> bytes:
+    """PNG of each strategy's rolling `window`-day Sharpe ratio."""
     fig, ax = plt.subplots(figsize=(10, 3.2))
     for s, dates, rows in _by_strategy(rolling):
         ax.plot(dates, rows["rolling_sharpe"], color=COLORS[s], lw=1, label=LABELS[s])

@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 def ml_verdict(get: Callable[..., float]) -> str:
     """One sentence from backtest_summary values (`get(metric, strategy="ml_barbell")`): significantly
-    better than the rule, not significantly better, or worse (Ledoit-Wolf p-value of the Sharpe difference)."""
+    better than the rule, not significantly better, or worse (Ledoit-Wolf p-value of the Sharpe
+    difference)."""
     diff, p = get("sharpe_diff_vs_rule"), get("sharpe_diff_pvalue")
     if not math.isfinite(diff):
         return "What the ML adds was not measured (no rule-based ablation)."

@@ -1,4 +1,4 @@
-"""Price sources: the bundled sample, a CSV file, and the live providers (yfinance, Alpha Vantage, Finnhub)."""
+"""Price sources: the bundled sample, a CSV file and the live providers (yfinance, Alpha Vantage, Finnhub)."""
 
 from portfolio_dagster.resources.sources.csv_file import read_price_csv
 from portfolio_dagster.resources.sources.errors import DataError, SourceError

@@ -60,7 +60,8 @@ def transport_errors() -> tuple[type[BaseException], ...]:
 
 
 def refusal_errors() -> tuple[type[BaseException], ...]:
-    """Answers that will not improve on a retry: Yahoo's own errors, an HTTP error, a body that is not JSON."""
+    """Answers that will not improve on a retry: Yahoo's own errors, an HTTP error, a body that is not
+    JSON."""
     import requests
     from yfinance.exceptions import YFException
 
