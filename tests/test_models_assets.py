@@ -240,3 +240,40 @@ def test_selection_is_incremental_and_stable(selected):
     pd.testing.assert_frame_equal(
         before, warehouse.query("SELECT model_id, selected FROM model_registry ORDER BY model_id")
     )
+
+
+def test_the_asset_trains_and_chooses_as_the_tested_nested_walk_forward(selected):
+    """The models asset runs quant's training schedule: on the same rows, the pure nested_walk_forward
+    (what tests/test_model_selection.py and benchmarks/bench_models.py run) makes the same choices and
+    its chosen sets forecast what the asset's registered sets forecast."""
+    from portfolio_dagster.assets.models import training_table
+    from portfolio_dagster.quant import walk_forward
+    from portfolio_dagster.quant.models.selection import candidates_from_config, nested_walk_forward
+    from portfolio_dagster.quant.models.training import training_spec
+    from portfolio_dagster.quant.targets import target_name
+
+    warehouse, resources = selected
+    cfg = resources["settings"].config
+    h = cfg.targets.horizons[0]
+    candidates = candidates_from_config(cfg.models)
+    table = training_table(warehouse, resources["artifacts"], cfg, ["excess_return", "return"])
+    calendar = pd.DatetimeIndex(table["date"].unique()).sort_values()
+    schedule = walk_forward.retrain_dates(calendar, cfg.backtest.start, cfg.models.retrain_frequency)
+    spec = training_spec(cfg.models, h, cfg.features.selected)
+    pure, choices = nested_walk_forward(table, schedule, spec, candidates, target_name(h))
+    reg = warehouse.query(
+        "SELECT valid_from, candidate FROM model_registry WHERE model_type = 'ensemble' AND selected "
+        "AND horizon = ? ORDER BY valid_from",
+        [h],
+    )
+    assert len(choices) > 2
+    assert {c.asof.date(): c.chosen for c in choices} == dict(
+        zip(pd.to_datetime(reg["valid_from"]).dt.date, reg["candidate"], strict=True)
+    )
+    stored = warehouse.query(
+        "SELECT ticker, date, prediction FROM forecasts WHERE model = 'ensemble' AND horizon = ?", [h]
+    )
+    stored["date"] = pd.to_datetime(stored["date"])
+    both = stored.merge(pure[pure["model"] == "ensemble"], on=["ticker", "date"], suffixes=("", "_pure"))
+    assert len(both) > 0.9 * len(stored)
+    np.testing.assert_allclose(both["prediction"], both["prediction_pure"], rtol=1e-9, atol=1e-12)

@@ -17,6 +17,7 @@ from portfolio_dagster.partitions import trading_days_before
 from portfolio_dagster.quant import walk_forward
 from portfolio_dagster.quant.models import SEQUENCE_FAMILIES, ArtifactError
 from portfolio_dagster.quant.models.skill import oos_skill
+from portfolio_dagster.quant.models.training import period_context
 from portfolio_dagster.quant.regimes import with_regime_columns
 from portfolio_dagster.quant.targets import target_name
 from portfolio_dagster.resources.artifacts import ArtifactStore
@@ -70,16 +71,13 @@ def forecasts(
             which = walk_forward.model_for_date(sets["valid_from"], feats["date"])
             in_window = (feats["date"] >= pd.Timestamp(start)).to_numpy()
             for i in sorted(set(which[in_window]) - {-1}):
-                keep = (which == i) & in_window
-                seg = feats["date"].to_numpy()[keep]
-                ctx_first = calendar[max(0, int(calendar.searchsorted(seg.min())) - context_days)]
-                ctx_rows = ((feats["date"] >= ctx_first) & (feats["date"] <= seg.max())).to_numpy()
+                # The set's period inside the window: from its first date here to the next set's valid_from.
+                first = feats["date"].to_numpy()[(which == i) & in_window].min()
+                stop = sets.at[i + 1, "valid_from"] if i + 1 < len(sets) else None
+                ctx, keep = period_context(feats, calendar, pd.Timestamp(first), stop, context_days)
                 try:
                     out += predict_registered_set(
-                        reg[reg["model_set_id"] == sets.at[i, "model_set_id"]],
-                        feats[ctx_rows],
-                        keep[ctx_rows],
-                        int(h),
+                        reg[reg["model_set_id"] == sets.at[i, "model_set_id"]], ctx, keep, int(h)
                     )
                 except ArtifactError as exc:
                     raise dg.Failure(str(exc)) from None

@@ -18,22 +18,14 @@ from portfolio_dagster.quant import walk_forward
 from portfolio_dagster.quant.calendar import session_offset
 from portfolio_dagster.quant.models import ENSEMBLE, ArtifactError, Ensemble, load_model
 from portfolio_dagster.quant.models.selection import (
-    add_history,
+    TrainedPeriod,
     candidate_hash,
     candidate_spec,
     candidates_from_config,
     choice_record,
-    choose,
-    empty_history,
+    train_schedule,
 )
-from portfolio_dagster.quant.models.training import (
-    ModelSet,
-    context_days,
-    model_feature_names,
-    period_context,
-    train_model_set,
-    training_spec,
-)
+from portfolio_dagster.quant.models.training import ModelSet, model_feature_names, training_spec
 from portfolio_dagster.quant.regimes import with_regime_columns
 from portfolio_dagster.quant.targets import target_name
 from portfolio_dagster.resources.alerts import DECAY_RETRAIN_FINISHED, raise_alert
@@ -105,6 +97,35 @@ def _registry_rows(
     return rows
 
 
+def _period_registry(
+    period: TrainedPeriod,
+    artifacts: ArtifactStore,
+    h: int,
+    hashes: dict[str, str],
+    selection_hash: str,
+    trained_at,
+    why: tuple[str, str],
+) -> tuple[list[dict], list[pd.DataFrame]]:
+    """The registry rows (artifacts saved) and feature importance of one period's new model sets."""
+    rows, importance = [], []
+    for name, ms in period.sets.items():
+        selection = {
+            "candidate": name,
+            "selection_hash": selection_hash,
+            "selected": name == period.choice.chosen,
+            "record": choice_record(period.choice, name),
+        }
+        new = _registry_rows(ms, artifacts, h, hashes[name], trained_at, selection, why)
+        rows += new
+        by_type = {r["model_type"]: r["model_id"] for r in new}
+        importance.append(
+            ms.importance.assign(
+                model_id=ms.importance["family"].map(by_type), horizon=h, valid_from=period.asof.date()
+            ).rename(columns={"family": "model_type"})
+        )
+    return rows, importance
+
+
 def load_registered(row) -> object:
     """A registry row's model (or ensemble), its artifact verified against the recorded sha256."""
     path = verified(row.artifact, row.artifact_sha256)
@@ -156,22 +177,9 @@ def models(
         return dg.MaterializeResult(metadata={"trained": 0, "enabled": "none", "note": ML_OFF_NOTE})
     candidates = candidates_from_config(cfg.models)
     hashes = {c.name: candidate_hash(config_hash, c) for c in candidates}
-    kinds = sorted({"return", *(c.target_kind for c in candidates)})
-    table = warehouse.query(
-        "SELECT f.*, "
-        + ", ".join(f"t.{target_name(h, k)}" for h in cfg.targets.horizons for k in kinds)
-        + " FROM features f JOIN targets t USING (ticker, date) ORDER BY date, ticker"
+    table = training_table(
+        warehouse, artifacts, cfg, sorted({"return", *(c.target_kind for c in candidates)})
     )
-    if table.empty:
-        raise dg.Failure("no features joined with targets: materialize prices, features and targets first")
-    table["date"] = pd.to_datetime(table["date"])
-    if "regime_adaptive" in cfg.models.enabled:
-        table = with_regime_columns(
-            table,
-            regime_probabilities(
-                warehouse, artifacts, cfg, None, table["date"].max().date() + dt.timedelta(days=1)
-            ),
-        )
     calendar = pd.DatetimeIndex(table["date"].unique()).sort_values()
     schedule = walk_forward.retrain_dates(calendar, cfg.backtest.start, cfg.models.retrain_frequency)
     trigger, reason, requested = requested_retrain(context.run.tags, calendar)
@@ -186,72 +194,32 @@ def models(
     existing = set(registered.get("model_set_id", []))
     trained_at = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
     rows, importance, skipped = [], [], 0
-    selecting = len(candidates) > 1
     for h in cfg.targets.horizons:
         specs = {
             c.name: candidate_spec(training_spec(cfg.models, h, cfg.features.selected), c) for c in candidates
         }
-        lookback = max(context_days(s) for s in specs.values())
-        history = {c.name: empty_history() for c in candidates}
         ids = {asof: {c.name: model_set_id(h, asof, hashes[c.name]) for c in candidates} for asof in schedule}
-        missing = [a for a in schedule if any(i not in existing for i in ids[a].values())]
-        for i, asof in enumerate(schedule):
-            if not missing or asof > missing[-1] or (not selecting and asof not in missing):
-                continue
-            new_sets = {
-                n: train_model_set(table, calendar, asof, target_name(h), specs[n])
-                for n, sid in ids[asof].items()
-                if sid not in existing
-            }
-            if any(ms is None for ms in new_sets.values()):
+        periods = train_schedule(
+            table,
+            calendar,
+            schedule,
+            specs,
+            target_name(h),
+            needed=lambda name, asof, ids=ids: ids[asof][name] not in existing,
+            stored_prediction=_stored_prediction(registered, ids, h),
+        )
+        for period in periods:
+            if period is None:
                 skipped += 1
                 continue
-            choice = choose(asof, history, calendar, h, cfg.models.embargo_days)
             why = (
                 (trigger, reason)
-                if asof == requested
+                if period.asof == requested
                 else (SCHEDULE, f"retrain calendar ({cfg.models.retrain_frequency})")
             )
-            for name, ms in new_sets.items():
-                new = _registry_rows(
-                    ms,
-                    artifacts,
-                    h,
-                    hashes[name],
-                    trained_at,
-                    {
-                        "candidate": name,
-                        "selection_hash": config_hash,
-                        "selected": name == choice.chosen,
-                        "record": choice_record(choice, name),
-                    },
-                    why,
-                )
-                rows += new
-                by_type = {r["model_type"]: r["model_id"] for r in new}
-                importance.append(
-                    ms.importance.assign(
-                        model_id=ms.importance["family"].map(by_type), horizon=h, valid_from=asof.date()
-                    ).rename(columns={"family": "model_type"})
-                )
-            if not selecting:
-                continue
-            # Each candidate's forecasts of this period: inner history for the later choices.
-            stop = schedule[i + 1] if i + 1 < len(schedule) else None
-            ctx, keep = period_context(table, calendar, asof, stop, lookback)
-            for name, sid in ids[asof].items():
-                if name in new_sets:
-                    point = new_sets[name].predict(ctx)[ENSEMBLE][0]
-                else:
-                    try:
-                        frames = predict_registered_set(
-                            registered[registered["model_set_id"] == sid], ctx, keep, h
-                        )
-                    except ArtifactError as exc:
-                        raise dg.Failure(str(exc)) from None
-                    point = np.zeros(len(ctx))
-                    point[keep] = frames[-1]["prediction"].to_numpy()
-                history[name] = add_history(history[name], ctx, keep, point, ctx[target_name(h)].to_numpy())
+            new, imp = _period_registry(period, artifacts, h, hashes, config_hash, trained_at, why)
+            rows += new
+            importance += imp
     warehouse.replace_where("model_registry", pd.DataFrame(rows), "model_id", [r["model_id"] for r in rows])
     if requested is not None:
         served = sorted({r["model_set_id"] for r in rows if r["valid_from"] == requested.date()})
@@ -282,6 +250,40 @@ def models(
             "feature_importance": dg.MetadataValue.md(_importance_markdown(imp)),
         }
     )
+
+
+def training_table(warehouse: Warehouse, artifacts: ArtifactStore, cfg, kinds: list[str]) -> pd.DataFrame:
+    """Features joined with the targets of `kinds` for every horizon (and the regime columns when the
+    regime-adaptive family is enabled), by date and ticker."""
+    table = warehouse.query(
+        "SELECT f.*, "
+        + ", ".join(f"t.{target_name(h, k)}" for h in cfg.targets.horizons for k in kinds)
+        + " FROM features f JOIN targets t USING (ticker, date) ORDER BY date, ticker"
+    )
+    if table.empty:
+        raise dg.Failure("no features joined with targets: materialize prices, features and targets first")
+    table["date"] = pd.to_datetime(table["date"])
+    if "regime_adaptive" in cfg.models.enabled:
+        end = table["date"].max().date() + dt.timedelta(days=1)
+        table = with_regime_columns(table, regime_probabilities(warehouse, artifacts, cfg, None, end))
+    return table
+
+
+def _stored_prediction(registered: pd.DataFrame, ids: dict, horizon: int):
+    """train_schedule's `stored_prediction`: a registered set's ensemble forecast of a period's rows."""
+
+    def predict(name: str, asof: pd.Timestamp, ctx: pd.DataFrame, keep: np.ndarray) -> np.ndarray:
+        try:
+            frames = predict_registered_set(
+                registered[registered["model_set_id"] == ids[asof][name]], ctx, keep, horizon
+            )
+        except ArtifactError as exc:
+            raise dg.Failure(str(exc)) from None
+        point = np.zeros(len(ctx))
+        point[keep] = frames[-1]["prediction"].to_numpy()
+        return point
+
+    return predict
 
 
 def requested_retrain(tags: dict, calendar: pd.DatetimeIndex) -> tuple[str, str, pd.Timestamp | None]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +25,8 @@ from portfolio_dagster.quant.metrics import cross_sectional_ic
 from portfolio_dagster.quant.models import ENSEMBLE
 from portfolio_dagster.quant.models.training import (
     FORECAST_COLUMNS,
+    ModelSet,
+    TrainingSpec,
     context_days,
     forecast_frame,
     period_context,
@@ -112,6 +115,72 @@ def choose(
     )
 
 
+@dataclass(frozen=True)
+class TrainedPeriod:
+    """One retrain date of a horizon's schedule: the model sets trained there (candidate -> ModelSet; the
+    ones `needed`), the nested choice among the candidates, and when the period was forecast, its rows
+    (ctx, keep: period_context) and each new set's predictions of them."""
+
+    asof: pd.Timestamp
+    sets: dict[str, ModelSet]
+    choice: Choice
+    ctx: pd.DataFrame | None = None
+    keep: np.ndarray | None = None
+    predictions: dict[str, dict] = field(default_factory=dict)
+
+
+def train_schedule(
+    rows: pd.DataFrame,
+    calendar: pd.DatetimeIndex,
+    schedule: pd.DatetimeIndex,
+    specs: dict[str, TrainingSpec],
+    target: str,
+    *,
+    needed: Callable[[str, pd.Timestamp], bool] = lambda name, asof: True,
+    stored_prediction: Callable[[str, pd.Timestamp, pd.DataFrame, np.ndarray], np.ndarray] | None = None,
+    forecast: bool = False,
+    min_dates: int = MIN_SELECTION_DATES,
+) -> Iterator[TrainedPeriod | None]:
+    """The training schedule of one horizon, in retrain order: at each date of `schedule` the candidates'
+    model sets (`specs`, in priority order; one train_model_set call per set) and the nested walk-forward
+    choice among them (choose: only inner forecasts realized before the date). Yields a TrainedPeriod per
+    date trained, None for a date skipped for short history. `needed(name, asof)`: whether that set must
+    be trained (False: it is stored already; `stored_prediction(name, asof, ctx, keep)` gives its
+    ensemble forecast of the period's rows, needed only to choose among several candidates). Dates after
+    the last needed set are not visited; with one candidate, dates with nothing needed are not either.
+    With several candidates (or `forecast`), every set forecasts its period (period_context): inner
+    history for the later choices."""
+    names = list(specs)
+    selecting = len(names) > 1
+    horizon, embargo = next(iter(specs.values())).horizon, next(iter(specs.values())).embargo_days
+    lookback = max(context_days(spec) for spec in specs.values())
+    history = {name: empty_history() for name in names}
+    missing = [asof for asof in schedule if any(needed(name, asof) for name in names)]
+    for i, asof in enumerate(schedule):
+        if not missing or asof > missing[-1] or (not selecting and asof not in missing):
+            continue
+        sets = {n: train_model_set(rows, calendar, asof, target, specs[n]) for n in names if needed(n, asof)}
+        if any(ms is None for ms in sets.values()):
+            yield None
+            continue
+        choice = choose(asof, history, calendar, horizon, embargo, min_dates)
+        if not (selecting or forecast):
+            yield TrainedPeriod(asof, sets, choice)
+            continue
+        stop = schedule[i + 1] if i + 1 < len(schedule) else None
+        ctx, keep = period_context(rows, calendar, asof, stop, lookback)
+        predictions = {name: ms.predict(ctx) for name, ms in sets.items()}
+        for name in names:
+            if name in predictions:
+                point = predictions[name][ENSEMBLE][0]
+            elif stored_prediction is not None:
+                point = stored_prediction(name, asof, ctx, keep)
+            else:
+                raise ValueError(f"set {name} at {asof.date()} is stored but no stored_prediction is given")
+            history[name] = add_history(history[name], ctx, keep, point, ctx[target].to_numpy())
+        yield TrainedPeriod(asof, sets, choice, ctx, keep, predictions)
+
+
 def nested_walk_forward(
     rows: pd.DataFrame,
     schedule: pd.DatetimeIndex,
@@ -121,27 +190,23 @@ def nested_walk_forward(
     min_dates: int = MIN_SELECTION_DATES,
 ) -> tuple[pd.DataFrame, list[Choice]]:
     """Forecasts (ticker, date, horizon, model, prediction, lower, upper, valid_from, candidate) of the
-    candidate chosen at each retrain date, and the choices. Every candidate is trained at every retrain
-    date (train_model_set) and forecasts its period, which becomes inner history for later choices."""
+    candidate chosen at each retrain date, and the choices: train_schedule with every candidate trained
+    at every retrain date, each forecasting its period (inner history for later choices)."""
     rows = rows.sort_values(["date", "ticker"], kind="stable").reset_index(drop=True)
     calendar = pd.DatetimeIndex(rows["date"].unique()).sort_values()
     specs = {c.name: candidate_spec(base_spec, c) for c in candidates}
-    context = max(context_days(s) for s in specs.values())
-    history = {c.name: empty_history() for c in candidates}
     out, choices = [], []
-    for i, asof in enumerate(schedule):
-        stop = schedule[i + 1] if i + 1 < len(schedule) else None
-        sets = {n: train_model_set(rows, calendar, asof, target, s) for n, s in specs.items()}
-        if any(ms is None for ms in sets.values()):
+    for period in train_schedule(rows, calendar, schedule, specs, target, forecast=True, min_dates=min_dates):
+        if period is None:
             continue
-        choice = choose(asof, history, calendar, base_spec.horizon, base_spec.embargo_days, min_dates)
-        choices.append(choice)
-        ctx, keep = period_context(rows, calendar, asof, stop, context)
-        for name, ms in sets.items():
-            preds = ms.predict(ctx)
-            history[name] = add_history(history[name], ctx, keep, preds[ENSEMBLE][0], ctx[target].to_numpy())
-            if name == choice.chosen:
-                out.append(forecast_frame(ctx, keep, base_spec.horizon, preds, asof).assign(candidate=name))
+        chosen = period.choice.chosen
+        choices.append(period.choice)
+        preds = period.predictions[chosen]
+        out.append(
+            forecast_frame(period.ctx, period.keep, base_spec.horizon, preds, period.asof).assign(
+                candidate=chosen
+            )
+        )
     return (
         pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=[*FORECAST_COLUMNS, "candidate"])
     ), choices
