@@ -289,7 +289,7 @@ class OperationsConfig(_Section):
     drift_bins: int = Field(10, ge=2)  # quantile bins of the training window
     # absolute: PSI > drift_threshold. beyond_training: and above the PSI of every drift_window_days run of
     # the training window itself (persistent inputs score high PSIs on short windows with no drift).
-    drift_rule: Literal["absolute", "beyond_training"] = "absolute"
+    drift_rule: Literal["absolute", "beyond_training"] = "beyond_training"
     drift_requests_retrain: bool = False  # the feature_drift sensor requests retrain_job on drift
 
 

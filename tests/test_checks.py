@@ -37,9 +37,11 @@ from portfolio_dagster.checks.operations import (
 )
 from portfolio_dagster.checks.paper import paper_ledger_reconciles
 from portfolio_dagster.config import load_config
+from portfolio_dagster.quant import features as feature_set
 from portfolio_dagster.quant.calendar import sessions
-from portfolio_dagster.quant.features import FEATURE_NAMES, LOOKBACK
+from portfolio_dagster.quant.features import DEFAULT_MODEL_FEATURES, FEATURE_NAMES, LOOKBACK, required_fields
 from portfolio_dagster.resources.settings import PipelineSettings
+from portfolio_dagster.resources.sources import sample_prices
 from portfolio_dagster.resources.warehouse import Warehouse
 
 ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
@@ -190,6 +192,70 @@ def test_features_finite_blocks_on_inf_and_warns_on_nan_after_warmup(env):
         )
     blocked = run_check(features_finite, features, resources)
     assert not blocked.passed and blocked.severity == ERROR and meta(blocked)["inf_rows"] == 1
+
+
+def _with_config(env, tmp_path: Path, **features_section) -> dict:
+    resources, _, cfg = env
+    data = cfg.model_dump(mode="json")
+    data["features"].update(features_section)
+    path = tmp_path / f"config_features_{len(list(tmp_path.glob('config_features_*')))}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return resources | {"settings": PipelineSettings(config_path=str(path))}
+
+
+def test_features_finite_counts_only_inputs_the_prices_can_define(env, tmp_path):
+    _, wh, _ = env
+    resources = _with_config(env, tmp_path, selected=None)  # every feature is a model input
+    n = LOOKBACK + 5
+    volume_feature = next(name for name in FEATURE_NAMES if required_fields(name) == {"volume"})
+    rows = _feature_rows("AAA", n)
+    rows[volume_feature] = np.nan  # AAA's prices are close-only: undefined by design
+    wh.append("features", rows)
+    wh.append("prices", price_rows("AAA", rows["date"]))
+    ok = run_check(features_finite, features, resources)
+    assert ok.passed and meta(ok)["tickers_without_field"]["volume"] == ["AAA"]
+    # The same NaN for a ticker whose prices have volume is a hole in the data: it warns.
+    with_volume = _feature_rows("BBB", n)
+    with_volume.loc[n - 1, volume_feature] = np.nan
+    wh.append("features", with_volume)
+    wh.append("prices", price_rows("BBB", with_volume["date"], volume=1e6))
+    warned = run_check(features_finite, features, resources)
+    assert not warned.passed and warned.severity == WARN and meta(warned)["nan_rows_by_ticker"] == {"BBB": 1}
+    # A feature that is not a model input (features.selected) is not counted.
+    default_inputs = _with_config(env, tmp_path, selected=list(DEFAULT_MODEL_FEATURES))
+    assert volume_feature not in DEFAULT_MODEL_FEATURES
+    assert run_check(features_finite, features, default_inputs).passed
+
+
+def test_features_finite_passes_on_the_bundled_sample_and_warns_on_a_planted_hole(env):
+    resources, wh, cfg = env
+    px = sample_prices(cfg.data.benchmark)
+    px = px[
+        px["ticker"].isin(["AAPL", "KO", "XOM", cfg.data.benchmark]) & (px["date"] >= dt.date(2015, 1, 1))
+    ]
+    index = px[px["ticker"] == cfg.data.benchmark]
+    stocks = px[px["ticker"] != cfg.data.benchmark]
+    feats = feature_set.compute(
+        stocks, pd.Series(index["close"].to_numpy(), index=pd.to_datetime(index["date"]))
+    )
+    wh.append("features", feats.assign(date=feats["date"].dt.date))
+    wh.append("prices", stocks.assign(source="sample"))
+    nan_anywhere = feats.groupby("ticker").apply(
+        lambda f: f.iloc[LOOKBACK:][list(FEATURE_NAMES)].isna().sum().sum()
+    )
+    assert (nan_anywhere > 0).all()  # close-only: the volume and candle features are NaN throughout
+    ok = run_check(features_finite, features, resources)
+    assert ok.passed and meta(ok)["nan_rows_after_warmup"] == 0
+    assert meta(ok)["tickers_without_field"] == {
+        f: ["AAPL", "KO", "XOM"] for f in ("open", "high", "low", "volume")
+    }
+    with duckdb.connect(wh.path) as con:
+        con.execute(
+            f"UPDATE features SET {DEFAULT_MODEL_FEATURES[0]} = NULL WHERE ticker = 'KO' AND date = ?",
+            [feats["date"].max().date()],
+        )
+    planted = run_check(features_finite, features, resources)
+    assert not planted.passed and meta(planted)["nan_rows_by_ticker"] == {"KO": 1}
 
 
 def test_forecast_coverage(env):

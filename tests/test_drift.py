@@ -172,7 +172,10 @@ def test_drift_check_warns_with_the_worst_features_and_alerts_once(pmx_home, tmp
     assert meta["psi"]["vol_20d"] > 5 and meta["psi"]["ret_5d"] < 0.1
     alerts = wh.query("SELECT kind, message, details FROM alerts")
     assert list(alerts["kind"]) == [FEATURE_DRIFT]  # two runs, one drifted model set: one alert
-    assert "feature drift: PSI above 0.2 on 1 of 2 model inputs (vol_20d" in alerts["message"].iat[0]
+    assert (
+        "feature drift: PSI above 0.2 and beyond every training window's on 1 of 2 model inputs (vol_20d"
+        in alerts["message"].iat[0]
+    )
     assert json.loads(alerts["details"].iat[0])["model_set_id"] == SET_ID
 
     section = drift_section(wh, resources["settings"].config)
@@ -206,7 +209,9 @@ def test_drift_sensor_requests_one_retrain_with_a_reason(pmx_home, tmp_path):
     result = sensor(context)
     [request] = result.run_requests
     assert request.job_name == retrain_job.name and request.tags[TRIGGER_TAG] == "drift"
-    assert request.tags[REASON_TAG].startswith("feature drift: PSI above 0.2 on 1 of 2 model inputs (vol_20d")
+    assert request.tags[REASON_TAG].startswith(
+        "feature drift: PSI above 0.2 and beyond every training window's on 1 of 2 model inputs (vol_20d"
+    )
     assert result.cursor == SET_ID
     again = sensor(dg.build_sensor_context(cursor=result.cursor, resources=on))
     assert not again.run_requests and "already requested" in again.skip_reason.skip_message
@@ -250,3 +255,89 @@ def test_report_shows_the_drift_section():
     assert "Model set S: newest vs training." in section
     assert section.index("vol_20d") < section.index("ret_5d") and '<td class="fail">FAIL</td>' in section
     assert "Not measured." in render_html(ReportData(**common)).split("Feature drift of the model inputs")[1]
+
+
+@pytest.fixture(scope="module")
+def sample_drift(tmp_path_factory):
+    """The bundled sample's features (model inputs) with the newest model set of the default config: its
+    expanding training window to the purge before its retrain date, in use for the sample's last day."""
+    from portfolio_dagster.quant import features as feature_set
+    from portfolio_dagster.quant import walk_forward
+    from portfolio_dagster.quant.models.training import model_feature_names
+    from portfolio_dagster.resources.sources import sample_prices
+
+    root = tmp_path_factory.mktemp("sample_drift")
+    cfg = load_config()
+    px = sample_prices(cfg.data.benchmark)
+    index, stocks = px[px["ticker"] == cfg.data.benchmark], px[px["ticker"] != cfg.data.benchmark]
+    names = list(model_feature_names(cfg.features.selected))
+    market = pd.Series(index["close"].to_numpy(), index=pd.to_datetime(index["date"]))
+    feats = feature_set.compute(stocks, market)[["ticker", "date", *names]]
+    calendar = pd.DatetimeIndex(feats["date"].unique()).sort_values()
+    h, m = cfg.strategy.signal_horizon, cfg.models
+    asof = walk_forward.retrain_dates(calendar, cfg.backtest.start, m.retrain_frequency)[-1]
+    window = walk_forward.training_window(calendar, asof, h, m.embargo_days)
+    registry = {
+        "model_id": "ensemble-sample",
+        "model_type": "ensemble",
+        "horizon": h,
+        "train_start": window.start.date(),
+        "train_end": window.end.date(),
+        "valid_from": asof.date(),
+        "trained_at": pd.Timestamp("2022-01-01"),
+        "config_hash": "sample",
+        "features": json.dumps(names),
+        "metrics": "{}",
+        "artifact": "-",
+        "artifact_sha256": "-",
+        "model_set_id": "set-sample",
+    }
+    forecast = {
+        "ticker": "AAPL",
+        "date": calendar[-1].date(),
+        "horizon": h,
+        "model": "ensemble",
+        "prediction": 0.0,
+        "model_id": "ensemble-sample",
+    }
+
+    def warehouse(name: str, frame: pd.DataFrame, rule: str | None = None) -> dict:
+        wh = Warehouse(path=str(root / f"{name}.duckdb"))
+        wh.append("features", frame.assign(date=frame["date"].dt.date))
+        wh.append("model_registry", pd.DataFrame([registry]))
+        wh.append("forecasts", pd.DataFrame([forecast]))
+        data = cfg.model_dump(mode="json")
+        if rule is not None:
+            data["operations"]["drift_rule"] = rule
+        path = root / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(data))
+        return {"settings": PipelineSettings(config_path=str(path)), "warehouse": wh}
+
+    return feats, calendar, warehouse
+
+
+def _drift_check(resources: dict) -> dg.AssetCheckEvaluation:
+    result = dg.materialize([forecasts_in_warehouse, feature_drift], resources=resources)
+    return result.get_asset_check_evaluations()[0]
+
+
+def test_default_drift_rule_passes_on_the_bundled_sample(sample_drift, pmx_home):
+    feats, _, warehouse = sample_drift
+    assert load_config().operations.drift_rule == BEYOND_TRAINING
+    check = _drift_check(warehouse("default", feats))
+    meta = {k: v.value for k, v in check.metadata.items()}
+    assert check.passed and meta["drifting_features"] == 0 and meta["inputs"] == 30
+    # What the absolute rule said on the same data: slow inputs (vol_252d ...) above 0.2 with no drift.
+    assert meta["above_threshold"] >= 5
+    absolute = _drift_check(warehouse("absolute", feats, ABSOLUTE))
+    assert not absolute.passed and absolute.metadata["drifting_features"].value == meta["above_threshold"]
+
+
+def test_default_drift_rule_fails_on_a_planted_shift_of_the_sample(sample_drift, pmx_home):
+    feats, calendar, warehouse = sample_drift
+    recent = feats["date"] >= calendar[-63]
+    planted = feats.assign(vol_20d=np.where(recent, feats["vol_20d"] * 3 + 1.0, feats["vol_20d"]))
+    check = _drift_check(warehouse("planted", planted))
+    meta = {k: v.value for k, v in check.metadata.items()}
+    assert not check.passed and meta["drifting_features"] == 1
+    assert meta["worst_features"].splitlines()[2].startswith("| vol_20d |")

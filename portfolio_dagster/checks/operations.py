@@ -15,7 +15,13 @@ from portfolio_dagster.assets.prices import prices
 from portfolio_dagster.checks.alerting import alert_if_blocked
 from portfolio_dagster.partitions import TRADING_DAYS as PARTITIONS
 from portfolio_dagster.quant.calendar import sessions
-from portfolio_dagster.quant.features import FEATURE_NAMES, LOOKBACK
+from portfolio_dagster.quant.features import (
+    FEATURE_NAMES,
+    LOOKBACK,
+    OPTIONAL_FIELDS,
+    required_fields,
+    selected_feature_names,
+)
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 
@@ -32,23 +38,39 @@ def _per_ticker(frame: pd.DataFrame, column: str) -> dict[str, int]:
 @dg.asset_check(
     asset=features,
     blocking=True,
-    description="Model inputs: no +/-inf anywhere (blocks); NaN after each ticker's warm-up warns.",
+    description="Model inputs: no +/-inf in any feature (blocks); NaN after each ticker's warm-up in a "
+    "model input (features.selected) the ticker's prices can define warns (a volume feature of a "
+    "close-only ticker is NaN by design and not counted).",
 )
 def features_finite(
     context: dg.AssetCheckExecutionContext, settings: PipelineSettings, warehouse: Warehouse
 ) -> dg.AssetCheckResult:
+    inputs = selected_feature_names(settings.config.features.selected)
     inf = " OR ".join(f"isinf({c})" for c in FEATURE_NAMES)
-    nan = " OR ".join(f"{c} IS NULL OR isnan({c})" for c in FEATURE_NAMES)
+    # A model input counts for a ticker whose prices hold every field the input cannot do without.
+    nan = " OR ".join(
+        f"(({c} IS NULL OR isnan({c}))"
+        + "".join(f" AND coalesce(h.{field}, true)" for field in sorted(required_fields(c)))
+        + ")"
+        for c in inputs
+    )
+    has = ", ".join(f"count({field}) > 0 AS {field}" for field in OPTIONAL_FIELDS)
     counts = warehouse.query(
+        f"WITH h AS (SELECT ticker, {has} FROM prices GROUP BY ticker) "
         f"SELECT ticker, sum(CASE WHEN {inf} THEN 1 ELSE 0 END) AS inf_rows, "
-        f"sum(CASE WHEN rn > ? AND ({nan}) THEN 1 ELSE 0 END) AS nan_rows FROM "
-        "(SELECT *, row_number() OVER (PARTITION BY ticker ORDER BY date) AS rn FROM features) GROUP BY "
-        "ticker",
+        f"sum(CASE WHEN rn > ? AND ({nan}) THEN 1 ELSE 0 END) AS nan_rows, "
+        + ", ".join(f"bool_and(coalesce(h.{field}, true)) AS has_{field}" for field in OPTIONAL_FIELDS)
+        + " FROM (SELECT *, row_number() OVER (PARTITION BY ticker ORDER BY date) AS rn FROM features) f "
+        "LEFT JOIN h USING (ticker) GROUP BY ticker",
         [LOOKBACK],
     )
     if counts.empty:
         return dg.AssetCheckResult(passed=True, metadata={"rows": 0})
     inf_rows, nan_rows = int(counts["inf_rows"].sum()), int(counts["nan_rows"].sum())
+    lacking = {
+        field: sorted(counts.loc[~counts[f"has_{field}"].astype(bool), "ticker"].astype(str))
+        for field in OPTIONAL_FIELDS
+    }
     passed = inf_rows == 0 and nan_rows == 0
     return alert_if_blocked(
         context,
@@ -61,6 +83,8 @@ def features_finite(
                 "inf_rows": inf_rows,
                 "nan_rows_after_warmup": nan_rows,
                 "warmup_days": LOOKBACK,
+                "model_inputs_checked": len(inputs),
+                "tickers_without_field": dg.MetadataValue.json({k: v for k, v in lacking.items() if v}),
                 "nan_rows_by_ticker": dg.MetadataValue.json(_per_ticker(counts, "nan_rows")),
             },
         ),

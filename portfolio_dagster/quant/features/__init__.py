@@ -76,6 +76,24 @@ def selected_feature_names(selected: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(n for n in FEATURE_NAMES if n in chosen)
 
 
+# Price fields a source may not deliver (the bundled sample is close-only).
+OPTIONAL_FIELDS = ("open", "high", "low", "volume")
+_SPEC_BY_NAME = {s.name: s for s in SPECS}
+
+
+def required_fields(name: str) -> frozenset[str]:
+    """The optional price fields (OPTIONAL_FIELDS) feature `name` is undefined without: a field it reads
+    with a close fallback is not required; a feature of other features needs what they need."""
+    needed: set[str] = set()
+    for part in _SPEC_BY_NAME[name].inputs.split(","):
+        part = part.strip()
+        if part in _SPEC_BY_NAME:
+            needed |= required_fields(part)
+        elif part in OPTIONAL_FIELDS:  # "high (close where absent)" is not required
+            needed.add(part)
+    return frozenset(needed)
+
+
 def compute_panels(prices: pd.DataFrame, market_close: pd.Series | None = None):
     """(Panels, name -> date x ticker float64 array) for every feature, all tickers at once."""
     p = panels(prices, market_close)

@@ -30,7 +30,7 @@ SPECS = [
         "14-day sum of TR, DX = 100 |+DI - -DI| / (+DI + -DI), ADX = 14-day mean of DX "
         "(simple sums instead of Wilder's recursion, so the value has a finite 28-day window)",
         14,
-        "high, low, close",
+        "high (close where absent), low (close where absent), close",
         28,
     ),
     FeatureSpec(
