@@ -131,7 +131,7 @@ def _check_inputs(config: PipelineConfig) -> None:
 def _check_barbell_inputs(config: PipelineConfig, known: set[str], live: list[str]) -> None:
     """The benchmark and the safe sleeve must be in the data: without them the run would compute every
     stage and fail in the backtest (or hold a cash sleeve with no price)."""
-    data, safe = config.data, config.strategy.safe_assets
+    data, safe = config.data, config.strategy.priced_safe_assets()
     if live:
         # Live data cannot be listed before fetching; refuse the sample's own names, no provider has them.
         synthetic = [t for t in (data.benchmark, *safe) if t in SAMPLE_ONLY_SERIES and t not in known]
@@ -156,7 +156,8 @@ def _check_barbell_inputs(config: PipelineConfig, known: set[str], live: list[st
     if missing:
         raise CliError(
             f"safe-sleeve ticker {missing[0]} (strategy.safe_assets) is not in the data ({where}): "
-            "add its prices or set strategy.safe_assets in --config"
+            "add its prices, or set strategy.safe_assets in --config ([] for a stock-only file: "
+            "the safe sleeve is then uninvested cash)"
         )
 
 

@@ -12,6 +12,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from portfolio_dagster.quant.cash import UNINVESTED_CASH
 from portfolio_dagster.quant.features import DEFAULT_MODEL_FEATURES as _DEFAULT_MODEL_FEATURES
 from portfolio_dagster.quant.features import selected_feature_names
 
@@ -218,8 +219,11 @@ class StrategyConfig(_Section):
     risky_share: float = Field(0.80, ge=0, le=1)  # the barbell's largest risky sleeve
     top_k: int = Field(10, ge=1)
     # First: cash; second (optional): the long-duration bond proxy. Missing prices: that asset is skipped.
-    # (): no cash instrument, the safe sleeve is uninvested cash (an allocation row CASH earning 0).
+    # []: a stock-only input; read as [CASH] with uninvested_cash on.
     safe_assets: tuple[str, ...] = ("CASH", "BOND")
+    # The first safe asset is uninvested cash held at a constant price of 1 (earning 0), not a priced
+    # instrument: an allocation row like any other, never fetched, the ledger keeps it as cash_usd.
+    uninvested_cash: bool = False
     persistence_days: int = Field(3, ge=1)  # a name enters only after this many positive signals in a row
     max_turnover: float = Field(0.5, gt=0, le=1)  # one-way turnover of a scheduled rebalance, at most
     vol_target: float = Field(0.20, gt=0)  # annualized market volatility above which the risky sleeve shrinks
@@ -238,6 +242,17 @@ class StrategyConfig(_Section):
     # Between rebalances: a risky sleeve this much above the day's volatility-targeted share is cut to it.
     vol_breach_tolerance: float = Field(0.25, ge=0)
     emergency_stop: bool = False  # manual switch: everything to the safe sleeve
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stock_only(cls, data: object) -> object:
+        if isinstance(data, dict) and "safe_assets" in data and not data["safe_assets"]:
+            return {**data, "safe_assets": [UNINVESTED_CASH], "uninvested_cash": True}
+        return data
+
+    def priced_safe_assets(self) -> tuple[str, ...]:
+        """The safe assets that have price series (all but uninvested cash)."""
+        return self.safe_assets[1:] if self.uninvested_cash else self.safe_assets
 
 
 class BacktestConfig(_Section):

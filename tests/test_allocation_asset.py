@@ -34,6 +34,7 @@ def setup(tmp_path):
         yaml.safe_dump(
             {
                 "strategy": {
+                    "mode": "ml",  # the emergency binds an ML product
                     "signal_horizon": HORIZON,
                     "covariance_days": 60,
                     "safe_assets": ["CASH", "BOND"],

@@ -7,6 +7,7 @@ from portfolio_dagster.assets.signals import signals
 from portfolio_dagster.assets.stage import DECISIONS, StageContext, daily_stage
 from portfolio_dagster.partitions import trading_days_before
 from portfolio_dagster.quant.allocation import MarketInputs, PriorState, allocate, control_shares
+from portfolio_dagster.quant.cash import with_uninvested_cash
 from portfolio_dagster.quant.panel import wide
 from portfolio_dagster.quant.report import markdown_table
 from portfolio_dagster.quant.signals import ML, SIGNAL_COLUMNS
@@ -77,6 +78,10 @@ def market_inputs(
     )
     safe["date"] = pd.to_datetime(safe["date"])
     safe_close = wide(safe, "close") if len(safe) else pd.DataFrame(index=close.index)
+    if s.uninvested_cash:
+        safe_close = with_uninvested_cash(
+            safe_close.reindex(close.index.union(safe_close.index)), s.safe_assets[0]
+        )
     reg = warehouse.query(
         "SELECT date, state, probabilities FROM regimes WHERE date < ? ORDER BY date", [end]
     )

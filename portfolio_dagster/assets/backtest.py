@@ -16,6 +16,7 @@ from portfolio_dagster.assets.targets import targets
 from portfolio_dagster.partitions import WAREHOUSE_POOL, trading_days_before
 from portfolio_dagster.quant import metrics
 from portfolio_dagster.quant.allocation import allocate, daily_controls
+from portfolio_dagster.quant.cash import with_uninvested_cash
 from portfolio_dagster.quant.costs import IMPACT_WINDOW_DAYS, CostModel, impact_inputs
 from portfolio_dagster.quant.evaluation import SKILL_COLUMNS, EvaluationInputs, evaluate
 from portfolio_dagster.quant.panel import wide
@@ -95,6 +96,8 @@ def evaluation_inputs(
     )
     px["date"] = pd.to_datetime(px["date"])
     close, volume = wide(px, "close"), wide(px, "volume")
+    if cfg.strategy.uninvested_cash:
+        close = with_uninvested_cash(close, cfg.strategy.safe_assets[0])
     if cfg.data.benchmark not in close.columns:
         raise dg.Failure(
             f"the benchmark {cfg.data.benchmark!r} has no prices: the backtest compares against it"

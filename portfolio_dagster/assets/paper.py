@@ -136,6 +136,9 @@ def session_inputs(
     cash, benchmark = cfg.strategy.safe_assets[0], cfg.data.benchmark
     alloc = warehouse.query("SELECT date, ticker, weight, reasons FROM allocations WHERE date = ?", [d])
     tickers = sorted(set(alloc["ticker"]) | set(prior.quantity.index) | set(prior.orders["ticker"]))
+    if cfg.strategy.uninvested_cash:
+        # Uninvested cash is never bought: its weight stays in the account's cash_usd.
+        tickers = [t for t in tickers if t != cash]
     px = warehouse.query(
         "SELECT ticker, date, open, close, volume FROM prices WHERE ticker IN (SELECT unnest(?)) "
         "AND date > ? AND date <= ? ORDER BY date",

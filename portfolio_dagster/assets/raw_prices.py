@@ -103,7 +103,7 @@ def raw_prices_csv(
 
 def instruments(cfg) -> list[str]:
     """Every ticker a source delivers for this config: the universe, the benchmark and the safe sleeve."""
-    return sorted({*(cfg.data.tickers or ()), cfg.data.benchmark, *cfg.strategy.safe_assets})
+    return sorted({*(cfg.data.tickers or ()), cfg.data.benchmark, *cfg.strategy.priced_safe_assets()})
 
 
 def live_source(name: str, settings: PipelineSettings, keys: ProviderKeys):
