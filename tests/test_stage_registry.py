@@ -8,11 +8,13 @@ import datetime as dt
 import warnings
 
 import dagster as dg
+import pandas as pd
 import pytest
 import yaml
 
 from portfolio_dagster.assets import stage
 from portfolio_dagster.assets.all import ALL_ASSETS, DECISION_STAGES, HISTORY_OF, PIPELINE, SOURCES
+from portfolio_dagster.assets.history import DAILY_EVENTS_ENV
 from portfolio_dagster.assets.stage import (
     DECISIONS,
     MARKET,
@@ -122,3 +124,32 @@ def test_phases_are_the_runs_of_pmx_run():
     assert RUN_PHASES == ("market", "models", "decisions", "evaluation")
     with pytest.raises(ValueError, match="unknown phase"):
         stage.phase_tags("nightly")
+
+
+def test_a_twin_can_record_the_daily_partitions_it_wrote(tmp_path, monkeypatch):
+    @daily_stage(phase=MARKET, group_name="market_data")
+    def recorded_days(context: StageContext, settings: PipelineSettings) -> dg.MaterializeResult:
+        return dg.MaterializeResult(metadata={"rows": 1})
+
+    try:
+        cfg = load_config().model_dump(mode="json")
+        cfg["data"].update(start="1999-03-01", end="1999-12-31")
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        resources = {"settings": PipelineSettings(config_path=str(path))}
+        twin = twin_of(recorded_days)
+        with dg.instance_for_test() as instance:
+            assert dg.materialize(
+                [twin], partition_key="1999", resources=resources, instance=instance
+            ).success
+            assert not instance.get_materialized_partitions(recorded_days.key)
+        monkeypatch.setenv(DAILY_EVENTS_ENV, "1")
+        with dg.instance_for_test() as instance:
+            assert dg.materialize(
+                [twin], partition_key="1999", resources=resources, instance=instance
+            ).success
+            shown = instance.get_materialized_partitions(recorded_days.key)
+        weekdays = {d.strftime("%Y-%m-%d") for d in pd.bdate_range("1999-03-01", "1999-12-31")}
+        assert shown == weekdays
+    finally:
+        REGISTRY.pop(recorded_days.key)
