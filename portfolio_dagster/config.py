@@ -22,6 +22,10 @@ Source = Literal["sample", "csv", "yfinance", "alpha_vantage", "finnhub"]
 Frequency = Literal["daily", "weekly", "monthly", "quarterly", "yearly"]
 
 
+# The data keys that choose the dates a run recomputes (the CLI's --start/--end), not its results' lineage.
+RUN_RANGE_KEYS = ("start", "end")
+
+
 class ConfigError(ValueError):
     """A configuration the pipeline cannot run with; the message is one line for the user."""
 
@@ -341,8 +345,11 @@ class PipelineConfig(_Section):
         return self
 
     def fingerprint(self, *sections: str) -> str:
-        """A short stable hash of the named sections (all when none): model lineage and caching."""
+        """A short stable hash of the named sections (all when none): model lineage and caching. The
+        run's range (data.start, data.end) is left out: it says what a run recomputes, not what shaped a
+        model or a decision, so re-running a range finds the model sets already trained."""
         dump = self.model_dump(mode="json")
+        dump["data"] = {k: v for k, v in dump["data"].items() if k not in RUN_RANGE_KEYS}
         chosen = {k: dump[k] for k in (sections or tuple(dump))}
         return hashlib.sha256(json.dumps(chosen, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -387,11 +394,24 @@ def _read_yaml(path: Path) -> dict:
     return raw
 
 
-@functools.lru_cache(maxsize=8)
 def load_config(path: str | Path = DEFAULT_CONFIG_PATH) -> PipelineConfig:
     """The file at `path` overlaid on config/pipeline.yaml (DESIGN.md: a key a file does not name has
-    pipeline.yaml's value), validated."""
+    pipeline.yaml's value), validated; loaded again when either file changes (a process that runs
+    twice, or a daemon whose config is edited, never sees a stale copy)."""
     path = Path(path)
+    return _load_config(path, _version(path), _version(DEFAULT_CONFIG_PATH))
+
+
+def _version(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+@functools.lru_cache(maxsize=8)
+def _load_config(path: Path, _version: object, _base_version: object) -> PipelineConfig:
     raw = _read_yaml(path)
     if path.resolve() != DEFAULT_CONFIG_PATH:
         raw = overlay(_read_yaml(DEFAULT_CONFIG_PATH), raw)

@@ -5,7 +5,7 @@ import pandas as pd
 
 from portfolio_dagster.assets.signals import signals
 from portfolio_dagster.assets.stage import DECISIONS, StageContext, daily_stage
-from portfolio_dagster.partitions import trading_days_before
+from portfolio_dagster.partitions import PARTITIONS_START, trading_days_before
 from portfolio_dagster.quant.allocation import MarketInputs, PriorState, allocate, control_shares
 from portfolio_dagster.quant.cash import with_uninvested_cash
 from portfolio_dagster.quant.panel import wide
@@ -67,7 +67,8 @@ def market_inputs(
     learned from every date <= d, so a value does not depend on where a range starts), the safe
     sleeve, regimes and the given signals."""
     s, ops = cfg.strategy, cfg.operations
-    px = warehouse.universe_prices(cfg.data.start, end, cfg, columns="ticker, date, close")
+    # From the first stored price, not the run's data.start: a re-run over a late range sees the same past.
+    px = warehouse.universe_prices(PARTITIONS_START, end, cfg, columns="ticker, date, close")
     if px.empty:
         raise dg.Failure("no universe prices: materialize prices first")
     close = wide(px, "close")

@@ -9,6 +9,7 @@ import pandas as pd
 from portfolio_dagster.assets.prices import prices
 from portfolio_dagster.assets.stage import DECISIONS, StageContext, daily_stage
 from portfolio_dagster.config import PipelineConfig
+from portfolio_dagster.partitions import PARTITIONS_START
 from portfolio_dagster.quant import walk_forward
 from portfolio_dagster.quant.panel import wide
 from portfolio_dagster.quant.regimes import (
@@ -50,9 +51,10 @@ def regime_probabilities(
     warehouse: Warehouse, artifacts: ArtifactStore, cfg: PipelineConfig, start: dt.date | None, end: dt.date
 ) -> pd.DataFrame:
     """Point-in-time regime probabilities (date index x REGIME_STATES) for start <= date < end
-    (all dates before `end` when start is None), from market history since data.start."""
+    (all dates before `end` when start is None), from the whole stored market history (never from the
+    run's data.start: a value must not depend on where a re-run's range begins)."""
     m = cfg.models
-    history = warehouse.universe_prices(cfg.data.start, end, cfg, columns="ticker, date, close")
+    history = warehouse.universe_prices(PARTITIONS_START, end, cfg, columns="ticker, date, close")
     empty = pd.DataFrame(columns=list(REGIME_STATES), index=pd.DatetimeIndex([], name="date"))
     if history.empty:
         return empty

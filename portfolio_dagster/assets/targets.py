@@ -3,6 +3,7 @@
 import datetime as dt
 
 import dagster as dg
+import pandas as pd
 
 from portfolio_dagster.assets.prices import prices
 from portfolio_dagster.assets.stage import MARKET, StageContext, daily_stage
@@ -33,6 +34,10 @@ def targets(context: StageContext, settings: PipelineSettings, warehouse: Wareho
     )
     table = target_set.compute(history, cfg.targets.horizons)
     table = table[(table["date"].dt.date >= refresh_start) & (table["date"].dt.date < end)]
+    stored = warehouse.query(
+        "SELECT * FROM targets WHERE date >= ? AND date < ? ORDER BY date, ticker", [refresh_start, start]
+    )
+    table = target_set.keep_stored(stored, table, pd.Timestamp(start))
     warehouse.replace_range("targets", table, refresh_start, end)
     return dg.MaterializeResult(
         metadata={

@@ -68,3 +68,21 @@ def compute(prices: pd.DataFrame, horizons: tuple[int, ...]) -> pd.DataFrame:
             col = target_name(h, kind)
             out[col] = out[col].astype("boolean")
     return out
+
+
+def keep_stored(stored: pd.DataFrame, fresh: pd.DataFrame, before: pd.Timestamp) -> pd.DataFrame:
+    """`fresh` (ticker, date, target columns), except that on rows dated before `before` a value already
+    `stored` is kept as stored: the refresh before a range only completes targets the range's prices
+    realize (NULL until then), so re-running a range leaves the rows before it bit-identical."""
+    if stored.empty:
+        return fresh
+    key = ["ticker", "date"]
+    earlier = fresh[fresh["date"] < before].set_index(key)
+    prior = stored.assign(date=pd.to_datetime(stored["date"])).set_index(key).reindex(earlier.index)
+    for column in earlier.columns:
+        if column in prior.columns:
+            kept = prior[column].astype(earlier[column].dtype)
+            earlier[column] = kept.where(kept.notna(), earlier[column])
+    return pd.concat([earlier.reset_index(), fresh[fresh["date"] >= before]], ignore_index=True)[
+        fresh.columns
+    ]
