@@ -5,6 +5,7 @@ Append-only: a session already booked is read, never rewritten (only `pmx paper 
 session is written in one transaction, so a kill mid-session leaves the previous one intact.
 """
 
+import dataclasses
 import datetime as dt
 import hashlib
 
@@ -18,6 +19,7 @@ from portfolio_dagster.assets.stage import OPERATIONS, StageContext, daily_stage
 from portfolio_dagster.quant import risk_controls
 from portfolio_dagster.quant.allocation import daily_controls
 from portfolio_dagster.quant.backtest import market_panels
+from portfolio_dagster.quant.corporate_actions import ADJUSTMENT_COLUMNS, apply_actions, as_traded_multipliers
 from portfolio_dagster.quant.costs import IMPACT_WINDOW_DAYS, CostModel, impact_inputs
 from portfolio_dagster.quant.evaluation import product_run
 from portfolio_dagster.quant.ledger import ORDER_COLUMNS, PriorSession, SessionInputs, book_session
@@ -30,7 +32,14 @@ from portfolio_dagster.resources.warehouse import Warehouse
 PAPER_LEDGER = dg.AssetKey("paper_ledger")
 # Session d depends on the ledger after session d-1.
 PREVIOUS_SESSION = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
-PAPER_TABLES = ("paper_orders", "paper_fills", "paper_positions", "paper_account", "decision_runs")
+PAPER_TABLES = (
+    "paper_orders",
+    "paper_fills",
+    "paper_positions",
+    "paper_account",
+    "decision_runs",
+    "paper_adjustments",
+)
 # Calendar days of prices read before a session: the impact window (21 sessions) and holidays.
 _PRICE_WINDOW_DAYS = 45
 
@@ -79,6 +88,7 @@ def paper_ledger(
         cap_tolerance=cfg.backtest.cap_tolerance,
     )
     for d in sessions:
+        prior, adjustments = _after_actions(warehouse, prior, d)
         decision = decision_row(warehouse, cfg, d, context.run_id)
         inputs = session_inputs(warehouse, cfg, prior, d, shadow, decision["decision_id"].iat[0])
         booked = book_session(prior, inputs, rule, cfg.paper.initial_cash_usd)
@@ -95,6 +105,7 @@ def paper_ledger(
                 ("paper_positions", booked.positions),
                 ("paper_account", account),
                 ("decision_runs", decision),
+                ("paper_adjustments", adjustments),
             ]
         )
         prior = PriorSession(
@@ -106,6 +117,28 @@ def paper_ledger(
             control=inputs.control,
         )
     return dg.MaterializeResult(metadata=_metadata(warehouse, len(sessions), already))
+
+
+def _after_actions(
+    warehouse: Warehouse, prior: PriorSession, d: dt.date
+) -> tuple[PriorSession, pd.DataFrame]:
+    """The prior state carried into session d after the corporate actions effective at its open (ex-dates
+    after the last booked session, up to d), and the adjusting rows that record them."""
+    if prior.date is None:
+        return prior, pd.DataFrame(columns=ADJUSTMENT_COLUMNS)
+    actions = warehouse.query(
+        "SELECT ticker, date, kind, ratio, amount, source FROM corporate_actions "
+        "WHERE date > ? AND date <= ? ORDER BY ticker, date, kind, source",
+        [prior.date, d],
+    )
+    if actions.empty:
+        return prior, pd.DataFrame(columns=ADJUSTMENT_COLUMNS)
+    # Several sources report the same action: the first source's (data.sources is in priority order).
+    actions = actions.drop_duplicates(["ticker", "date", "kind"])
+    book = apply_actions(prior.quantity, prior.cash, prior.orders, actions, d)
+    return dataclasses.replace(
+        prior, quantity=book.quantity, cash=book.cash, orders=book.orders
+    ), book.adjustments
 
 
 def read_prior(warehouse: Warehouse) -> PriorSession:
@@ -156,6 +189,7 @@ def session_inputs(
     close, opens, volume = (
         wide(panel, c).reindex(columns=tickers + [benchmark]) for c in ("close", "open", "volume")
     )
+    close, opens = _as_traded(warehouse, close, opens)
     rows = pd.DatetimeIndex([pd.Timestamp(x) for x in ([prior.date] if prior.date else []) + [d]])
     impact = impact_inputs(close, volume, IMPACT_WINDOW_DAYS, cfg.backtest.fallback_adv_usd)
     market = market_panels(close[tickers], rows, tickers, opens[tickers], impact)
@@ -181,6 +215,24 @@ def session_inputs(
         benchmark_return=bench_return,
         backtest_return=None if shadow_value is None or pd.isna(shadow_value) else float(shadow_value),
     )
+
+
+def _as_traded(warehouse: Warehouse, close: pd.DataFrame, opens: pd.DataFrame) -> tuple[pd.DataFrame, ...]:
+    """The adjusted panels as the prices that traded on their dates: the ledger holds real shares, to which
+    a split and a dividend are applied on the ex-date, so it values them at the prices of the day."""
+    actions = warehouse.query(
+        "SELECT a.ticker, a.date, a.kind, a.ratio, a.amount, (SELECT arg_max(p.close, p.date) FROM prices p "
+        "WHERE p.ticker = a.ticker AND p.date < a.date) AS close_before FROM corporate_actions a "
+        "WHERE a.kind IN ('split', 'dividend') AND a.ticker IN (SELECT unnest(?)) AND a.date > ? "
+        "ORDER BY a.ticker, a.date",
+        [list(close.columns), close.index.min().date()],
+    )
+    if actions.empty:
+        return close, opens
+    actions = actions.drop_duplicates(["ticker", "date", "kind"]).reset_index(drop=True)
+    factors = as_traded_multipliers(close.index, actions, actions["close_before"])
+    factors = factors.reindex(columns=close.columns, fill_value=1.0)
+    return close * factors, opens * factors
 
 
 def decision_row(warehouse: Warehouse, cfg, d: dt.date, run_id: str) -> pd.DataFrame:
