@@ -15,7 +15,7 @@ from portfolio_dagster import cli_operations, paths
 from portfolio_dagster.config import DEFAULT_CONFIG_PATH, SOURCES, ConfigError, PipelineConfig, load_config
 from portfolio_dagster.library_log import route_library_output
 from portfolio_dagster.pipeline_runner import RunFailed, silence_library_notices
-from portfolio_dagster.resources.sources import SAMPLE_SPAN, DataError, read_price_csv
+from portfolio_dagster.resources.sources import SAMPLE_SPAN, DataError, read_csv_actions, read_price_csv
 from portfolio_dagster.resources.sources.sample import SAMPLE_ONLY_SERIES, sample_series
 
 
@@ -104,6 +104,7 @@ def _check_inputs(config: PipelineConfig) -> None:
         known |= sample_series(data.benchmark)
     if "csv" in data.sources:
         frame = read_price_csv(data.csv_path)
+        read_csv_actions(data.csv_path)  # a bad split_ratio or dividend stops here, in one line
         if frame.empty:
             raise CliError(f"{data.csv_path}: no data rows")
         dates = frame["date"]

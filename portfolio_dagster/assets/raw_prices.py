@@ -19,6 +19,7 @@ from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.sources import (
     SAFE_SERIES_NOTE,
     DataError,
+    read_csv_actions,
     read_price_csv,
     sample_all,
     series_spans,
@@ -98,7 +99,11 @@ def raw_prices_csv(
     if not cfg.csv_path:
         raise dg.Failure("the csv source needs data.csv_path (pmx run --csv PATH)")
     frame = read_price_csv(cfg.csv_path)
-    return _store(warehouse, "raw_prices_csv", _in_window(frame, start, end), start, end)
+    actions = _in_window(read_csv_actions(cfg.csv_path), start, end)
+    warehouse.replace_actions("csv", actions, start, end)
+    return _store(
+        warehouse, "raw_prices_csv", _in_window(frame, start, end), start, end, corporate_actions=len(actions)
+    )
 
 
 def instruments(cfg) -> list[str]:

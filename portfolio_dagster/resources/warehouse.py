@@ -165,6 +165,34 @@ class Warehouse(dg.ConfigurableResource):
                 raise
         return removed
 
+    def replace_actions(self, source: str, actions: pd.DataFrame, start: dt.date, end: dt.date) -> None:
+        """Replace `source`'s corporate actions dated start <= date < end by `actions` (ticker, date, kind,
+        ratio, amount), atomically; an action already stored keeps its recorded_at (when it was first
+        known), a new one is recorded now."""
+        now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                known = con.execute(
+                    "SELECT ticker, date, kind, recorded_at FROM corporate_actions "
+                    "WHERE source = ? AND date >= ? AND date < ?",
+                    [source, start, end],
+                ).df()
+                con.execute(
+                    "DELETE FROM corporate_actions WHERE source = ? AND date >= ? AND date < ?",
+                    [source, start, end],
+                )
+                if len(actions):
+                    frame = actions.assign(date=pd.to_datetime(actions["date"]), source=source)
+                    known["date"] = pd.to_datetime(known["date"])
+                    frame = frame.merge(known, on=["ticker", "date", "kind"], how="left")
+                    frame["recorded_at"] = frame["recorded_at"].fillna(now)
+                    _insert(con, "corporate_actions", frame)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
     def append(self, table: str, frame: pd.DataFrame) -> None:
         table = _check_table(table)
         with self.connect() as con:

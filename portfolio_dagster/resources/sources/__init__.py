@@ -1,6 +1,6 @@
 """Price sources: the bundled sample, a CSV file and the live providers (yfinance, Alpha Vantage, Finnhub)."""
 
-from portfolio_dagster.resources.sources.csv_file import read_price_csv
+from portfolio_dagster.resources.sources.csv_file import read_csv_actions, read_price_csv
 from portfolio_dagster.resources.sources.errors import DataError, SourceError
 from portfolio_dagster.resources.sources.sample import (
     RAW_COLUMNS,
@@ -19,6 +19,7 @@ __all__ = [
     "SAMPLE_SPAN",
     "DataError",
     "SourceError",
+    "read_csv_actions",
     "read_price_csv",
     "sample_all",
     "sample_prices",

@@ -120,3 +120,51 @@ def _parse_row(path: Path, line: int, rec: dict) -> tuple:
         values["close"],
         values["volume"],
     )
+
+
+ACTION_CSV_COLUMNS = ("split_ratio", "dividend")
+
+
+def read_csv_actions(path: str | Path) -> pd.DataFrame:
+    """The corporate actions a price CSV carries in its optional columns (ticker, date, kind, ratio,
+    amount): `split_ratio` new shares per old on a split's ex-date (empty or 1: none), `dividend` the cash
+    per share going ex that date (empty or 0: none). A value that is not a positive number raises
+    DataError naming file, row and column."""
+    path = Path(path)
+    header = [c.strip().lower() for c in pd.read_csv(path, nrows=0).columns]
+    present = [c for c in ACTION_CSV_COLUMNS if c in header]
+    columns = ["ticker", "date", "kind", "ratio", "amount"]
+    if not present:
+        return pd.DataFrame(columns=columns)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.columns = header
+    rows = []
+    for i, rec in enumerate(frame[["ticker", "date", *present]].itertuples(index=False), start=2):
+        values = rec._asdict()
+        for column in present:
+            text = values[column].strip()
+            if text.lower() in ("", "nan", "na", "null"):
+                continue
+            try:
+                number = float(text)
+            except ValueError:
+                number = math.nan
+            if not math.isfinite(number) or number < 0 or (column == "split_ratio" and number == 0):
+                raise DataError(f"{path}: row {i}, column {column!r}: {text!r} is not a positive number")
+            if (column == "split_ratio" and number == 1.0) or (column == "dividend" and number == 0.0):
+                continue
+            try:
+                day = dt.date.fromisoformat(values["date"].strip())
+            except ValueError:
+                raise DataError(f"{path}: row {i}, column 'date': {values['date']!r} is not a date") from None
+            split = column == "split_ratio"
+            rows.append(
+                {
+                    "ticker": values["ticker"].strip(),
+                    "date": day,
+                    "kind": "split" if split else "dividend",
+                    "ratio": number if split else None,
+                    "amount": None if split else number,
+                }
+            )
+    return pd.DataFrame(rows, columns=columns)
