@@ -126,7 +126,7 @@ class FakeTicker:
         self.symbol = symbol
 
     def history(self, start, end, interval, auto_adjust, actions):
-        assert interval == "1d" and auto_adjust and not actions
+        assert interval == "1d" and auto_adjust and actions
         FakeTicker.symbols.append(self.symbol)
         return recorded_history()
 

@@ -24,6 +24,7 @@ from portfolio_dagster.resources.sources import (
     sample_all,
     series_spans,
 )
+from portfolio_dagster.resources.sources.actions import split_actions
 from portfolio_dagster.resources.sources.alpha_vantage import AlphaVantageSource
 from portfolio_dagster.resources.sources.finnhub import FinnhubSource
 from portfolio_dagster.resources.sources.http import HttpClient
@@ -202,7 +203,17 @@ def _live_asset(name: str):
             return dg.MaterializeResult(
                 metadata={"rows": 0, "source_failed": str(exc), "fallback_to": ", ".join(fallbacks)}
             )
-        return _store(warehouse, f"raw_prices_{name}", frame, fetch_start, end, fetched_from=str(fetch_start))
+        frame, actions = split_actions(frame)
+        warehouse.replace_actions(name, actions, fetch_start, end)
+        return _store(
+            warehouse,
+            f"raw_prices_{name}",
+            frame,
+            fetch_start,
+            end,
+            fetched_from=str(fetch_start),
+            corporate_actions=len(actions),
+        )
 
     return _asset
 

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pandas as pd
 
+from portfolio_dagster.resources.sources.actions import ACTION_SOURCE_COLUMNS
 from portfolio_dagster.resources.sources.errors import SourceError
 from portfolio_dagster.resources.sources.http import HttpClient
 from portfolio_dagster.resources.sources.sample import RAW_COLUMNS
@@ -40,7 +41,8 @@ def check_body(body: object) -> None:
 
 def parse(body: dict, ticker: str) -> pd.DataFrame:
     """Rows with prices scaled to the adjusted close (factor adjusted/close on open, high, low);
-    delivered_ticker: the symbol the response says it is about."""
+    delivered_ticker: the symbol the response says it is about; split_ratio and dividend from the split
+    coefficient and the dividend amount of each ex-date."""
     delivered = body.get("Meta Data", {}).get("2. Symbol", ticker)
     rows = []
     for day, rec in body[SERIES_KEY].items():
@@ -56,9 +58,11 @@ def parse(body: dict, ticker: str) -> pd.DataFrame:
                 float(rec["3. low"]) * factor,
                 adjusted,
                 float(rec.get("6. volume", rec.get("5. volume", "nan"))),
+                float(rec.get("8. split coefficient", "1.0")),
+                float(rec.get("7. dividend amount", "0.0")),
             )
         )
-    frame = pd.DataFrame(rows, columns=RAW_COLUMNS)
+    frame = pd.DataFrame(rows, columns=[*RAW_COLUMNS, *ACTION_SOURCE_COLUMNS])
     frame["delivered_ticker"] = str(delivered).upper()
     return frame
 

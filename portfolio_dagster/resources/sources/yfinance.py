@@ -10,9 +10,12 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from portfolio_dagster.resources.sources.actions import ACTION_SOURCE_COLUMNS
 from portfolio_dagster.resources.sources.errors import SourceError
 from portfolio_dagster.resources.sources.sample import RAW_COLUMNS
 from portfolio_dagster.resources.sources.throttle import Retry, Throttle
+
+YF_COLUMNS = [*RAW_COLUMNS, *ACTION_SOURCE_COLUMNS]
 
 # (symbol, start, end) -> the frame yfinance's Ticker.history returns. The network edge: tests pass a fake.
 History = Callable[[str, dt.date, dt.date], pd.DataFrame]
@@ -24,7 +27,7 @@ def yahoo_history(symbol: str, start: dt.date, end: dt.date) -> pd.DataFrame:
     # By default yfinance logs most failures and returns an empty frame; raise them so they can be told apart.
     yf.config.debug.hide_exceptions = False
     return yf.Ticker(symbol).history(
-        start=start.isoformat(), end=end.isoformat(), interval="1d", auto_adjust=True, actions=False
+        start=start.isoformat(), end=end.isoformat(), interval="1d", auto_adjust=True, actions=True
     )
 
 
@@ -36,13 +39,20 @@ def parse(frame: pd.DataFrame, ticker: str) -> pd.DataFrame:
     if dates.tz is not None:
         dates = dates.tz_convert("America/New_York").tz_localize(None)
     # Floats throughout (volume included), so a fresh answer and its cached copy are the same frame.
+    # actions=True adds Dividends (cash per share) and Stock Splits (new per old; 0 on other days).
     return pd.DataFrame(
         {
             "ticker": ticker,
             "date": dates.date,
             **{c.lower(): frame[c].to_numpy(dtype=float) for c in ("Open", "High", "Low", "Close", "Volume")},
+            "split_ratio": _column(frame, "Stock Splits"),
+            "dividend": _column(frame, "Dividends"),
         }
-    )[RAW_COLUMNS]
+    )[YF_COLUMNS]
+
+
+def _column(frame: pd.DataFrame, name: str):
+    return frame[name].to_numpy(dtype=float) if name in frame.columns else float("nan")
 
 
 def transport_errors() -> tuple[type[BaseException], ...]:
@@ -80,16 +90,16 @@ def refusal_errors() -> tuple[type[BaseException], ...]:
 
 
 def _to_cache(frame: pd.DataFrame) -> dict:
-    rows = frame[RAW_COLUMNS[1:]].astype({"date": str}).to_numpy().tolist()
-    return {"columns": RAW_COLUMNS[1:], "rows": rows}
+    rows = frame[YF_COLUMNS[1:]].astype({"date": str}).to_numpy().tolist()
+    return {"columns": YF_COLUMNS[1:], "rows": rows}
 
 
 def _from_cache(body: dict, ticker: str) -> pd.DataFrame:
     frame = pd.DataFrame(body["rows"], columns=body["columns"])
     frame["date"] = [dt.date.fromisoformat(d) for d in frame["date"]]
-    for col in RAW_COLUMNS[2:]:
-        frame[col] = frame[col].astype(float)
-    return frame.assign(ticker=ticker)[RAW_COLUMNS]
+    for col in YF_COLUMNS[2:]:
+        frame[col] = frame[col].astype(float) if col in frame.columns else float("nan")
+    return frame.assign(ticker=ticker)[YF_COLUMNS]
 
 
 class YFinanceSource:
