@@ -13,6 +13,7 @@ from pathlib import Path
 
 from portfolio_dagster import cli_operations, paths
 from portfolio_dagster.config import DEFAULT_CONFIG_PATH, SOURCES, ConfigError, PipelineConfig, load_config
+from portfolio_dagster.instance import InstanceError
 from portfolio_dagster.library_log import route_library_output
 from portfolio_dagster.pipeline_runner import RunFailed, silence_library_notices
 from portfolio_dagster.resources.sources import SAMPLE_SPAN, DataError, read_csv_actions, read_price_csv
@@ -273,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     route_library_output(paths.home(), debug=getattr(args, "debug", False))
     try:
         return COMMANDS[args.command](args)
-    except (CliError, ConfigError, DataError, RunFailed) as exc:
+    except (CliError, ConfigError, DataError, InstanceError, RunFailed) as exc:
         if args.debug:
             raise
         print(f"pmx: error: {exc}", file=sys.stderr)

@@ -29,12 +29,40 @@ run_monitoring:
 """
 
 
+# With PMX_POSTGRES_URL set, runs, the event log (and the pools' slots) and schedules/sensors' ticks live
+# on that server (dagster-postgres). dagster.yaml names only the variable the URL is in, never the URL.
+POSTGRES_URL_ENV = "PMX_POSTGRES_URL"
+DAGSTER_POSTGRES_URL_ENV = "PMX_DAGSTER_POSTGRES_URL"  # the same URL with the driver Dagster needs
+POSTGRES_STORAGE_YAML = f"""\
+storage:
+  postgres:
+    postgres_url:
+      env: {DAGSTER_POSTGRES_URL_ENV}
+"""
+
+
+class InstanceError(Exception):
+    """The configured Dagster instance cannot be used (one line, never a password)."""
+
+
+def instance_yaml() -> str:
+    """The instance config: Postgres storage when PMX_POSTGRES_URL is set, else Dagster's SQLite files."""
+    return INSTANCE_YAML + (POSTGRES_STORAGE_YAML if os.environ.get(POSTGRES_URL_ENV) else "")
+
+
 def prepare_home() -> Path:
-    """Create DAGSTER_HOME with the project's instance config; export it for this process and children."""
+    """Create DAGSTER_HOME with the project's instance config; export it for this process and children.
+    With PMX_POSTGRES_URL: the server is checked first (InstanceError names the host on failure)."""
     home = paths.dagster_home()
     home.mkdir(parents=True, exist_ok=True)
+    url = os.environ.get(POSTGRES_URL_ENV)
+    if url:
+        from portfolio_dagster.postgres import check_reachable, dagster_url
+
+        os.environ[DAGSTER_POSTGRES_URL_ENV] = dagster_url(url)
+        check_reachable(url)
     config = home / "dagster.yaml"
-    text = INSTANCE_YAML.format(home=home)
+    text = instance_yaml()
     if not config.exists() or config.read_text() != text:
         config.write_text(text)
     os.environ["DAGSTER_HOME"] = str(home)

@@ -382,6 +382,7 @@ def run_pipeline(
     """Every stage over the range (config.data's), as the runs of `plan`. Raises RunFailed."""
     from portfolio_dagster.definitions import build_definitions
     from portfolio_dagster.instance import free_slots_of_dead_runs, get_instance
+    from portfolio_dagster.resources.warehouse import Warehouse
 
     defs = build_definitions(paths.config_path(), paths.warehouse_path(), paths.home())
     job = defs.resolve_implicit_global_asset_job_def()
@@ -397,28 +398,32 @@ def run_pipeline(
     )
     outcome = PipelineResult()
     progress = progress or StageProgress(enabled=False, echo=echo)
-    for phase in phases:
-        names = [a.key.to_user_string() for a in phase.assets]
-        progress.start_phase(phase.label, names, phase.partitions)
-        t0 = time.monotonic()
-        result = execute(
-            job,
-            instance,
-            asset_keys=[a.key for a in phase.assets],
-            partition_range=phase.partition_range,
-            debug=debug,
-            on_event=progress.on_event,
-        )
-        outcome.run_ids.append(result.run_id)
-        outcome.run_wall_s[result.run_id] = time.monotonic() - t0
-        progress.end_phase(result.success)
-        warned, checks = warnings_of(instance, result.run_id, names)
-        outcome.checks += checks
-        if not result.success:  # one line names the stage and the cause; skipped steps say nothing new
-            raise RunFailed(failure_reason(result))
-        for line in warned:
-            echo(f"pmx: warning: {line}")
-        outcome.stages += [t for t in stage_timings(instance, result, phase.partitions) if t.stage in names]
+    # One publication of the warehouse users read, when the whole pipeline has run (or failed).
+    with Warehouse(path=str(paths.warehouse_path())).unit_of_work():
+        for phase in phases:
+            names = [a.key.to_user_string() for a in phase.assets]
+            progress.start_phase(phase.label, names, phase.partitions)
+            t0 = time.monotonic()
+            result = execute(
+                job,
+                instance,
+                asset_keys=[a.key for a in phase.assets],
+                partition_range=phase.partition_range,
+                debug=debug,
+                on_event=progress.on_event,
+            )
+            outcome.run_ids.append(result.run_id)
+            outcome.run_wall_s[result.run_id] = time.monotonic() - t0
+            progress.end_phase(result.success)
+            warned, checks = warnings_of(instance, result.run_id, names)
+            outcome.checks += checks
+            if not result.success:  # one line names the stage and the cause; skipped steps say nothing new
+                raise RunFailed(failure_reason(result))
+            for line in warned:
+                echo(f"pmx: warning: {line}")
+            outcome.stages += [
+                t for t in stage_timings(instance, result, phase.partitions) if t.stage in names
+            ]
     return outcome
 
 

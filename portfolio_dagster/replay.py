@@ -99,17 +99,19 @@ def replay(
                 outcome.skipped.append(d)
                 continue
             started = time.perf_counter()
-            request = daily_run_request(config, warehouse, d)
-            execute_run_request(
-                defs.resolve_job_def("daily_job"), request, instance, tags={REPLAY_TAG: d.isoformat()}
-            )
-            daily_s = time.perf_counter() - started
-            requests, cursor, _ = decay_tick(config, warehouse, cursor, as_of=d)
-            for r in requests:
+            # A session is one publication of the warehouse users read: its runs and the sensor's.
+            with warehouse.unit_of_work():
+                request = daily_run_request(config, warehouse, d)
                 execute_run_request(
-                    defs.resolve_job_def(r.job_name), r, instance, tags={REPLAY_TAG: d.isoformat()}
+                    defs.resolve_job_def("daily_job"), request, instance, tags={REPLAY_TAG: d.isoformat()}
                 )
-                outcome.sensor_runs.append(r.job_name)
+                daily_s = time.perf_counter() - started
+                requests, cursor, _ = decay_tick(config, warehouse, cursor, as_of=d)
+                for r in requests:
+                    execute_run_request(
+                        defs.resolve_job_def(r.job_name), r, instance, tags={REPLAY_TAG: d.isoformat()}
+                    )
+                    outcome.sensor_runs.append(r.job_name)
             _save_cursor(cursor, d)
             outcome.sessions.append(d)
             if on_session is not None:

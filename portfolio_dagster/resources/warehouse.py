@@ -11,8 +11,11 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pandas as pd
+from pydantic import PrivateAttr
 
 from portfolio_dagster.config import PipelineConfig
+from portfolio_dagster.paths import REMOTE_WAREHOUSE_PREFIXES
+from portfolio_dagster.resources import publication
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 # DuckDB allows one writing process per file; a reader waits for a writer this long.
@@ -43,27 +46,44 @@ def _check_table(table: str) -> str:
     return table
 
 
+def _open(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, waiting out another process's lock on the file (the pipeline's own writers)."""
+    deadline = time.monotonic() + _LOCK_WAIT_SECONDS
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config={"threads": 1})
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
 class Warehouse(dg.ConfigurableResource):
-    """Path of the DuckDB file. All SQL values go in as parameters."""
+    """The published DuckDB file users read (`path`); the pipeline works on its working copy
+    (resources/publication.py). All SQL values go in as parameters."""
 
     path: str
+    _unit: contextlib.AbstractContextManager | None = PrivateAttr(default=None)
+
+    @property
+    def is_local(self) -> bool:
+        """A local file (published for readers); a MotherDuck database (`md:`) is written directly."""
+        return not self.path.startswith(REMOTE_WAREHOUSE_PREFIXES)
+
+    @property
+    def working_path(self) -> str:
+        """The file the pipeline reads and writes; users read `path`, its published copy."""
+        return str(publication.working_path(Path(self.path))) if self.is_local else self.path
 
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + _LOCK_WAIT_SECONDS
-        delay = 0.05
-        while True:
-            try:
-                con = duckdb.connect(
-                    self.path, read_only=read_only and Path(self.path).exists(), config={"threads": 1}
-                )
-                break
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
+        """A connection to the working copy (created from the published file on first use)."""
+        if self.is_local:
+            Path(self.working_path).parent.mkdir(parents=True, exist_ok=True)
+            publication.ensure_working_copy(Path(self.path), _open)
+        con = _open(self.working_path, read_only=read_only and Path(self.working_path).exists())
         try:
             if not read_only:
                 _migrate(con)
@@ -72,6 +92,29 @@ class Warehouse(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
+
+    @contextlib.contextmanager
+    def unit_of_work(self) -> Iterator[None]:
+        """Writes inside (this process) reach the published file once, when the outermost unit ends."""
+        if not self.is_local:
+            yield
+            return
+        with publication.unit_of_work(Path(self.path), _open):
+            yield
+
+    def _committed(self) -> None:
+        if self.is_local:
+            publication.wrote(Path(self.path), _open)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # A run's (or, with the multiprocess executor, a step's) writes are published once, at its end.
+        self._unit = self.unit_of_work()
+        self._unit.__enter__()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._unit is not None:
+            self._unit.__exit__(None, None, None)
+            self._unit = None
 
     def query(self, sql: str, params: Sequence[object] = ()) -> pd.DataFrame:
         with self.connect(read_only=True) as con:
@@ -110,6 +153,7 @@ class Warehouse(dg.ConfigurableResource):
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+        self._committed()
 
     def replace_where(
         self, table: str, frame: pd.DataFrame, column: str | None = None, values: Sequence[object] = ()
@@ -130,6 +174,7 @@ class Warehouse(dg.ConfigurableResource):
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+        self._committed()
 
     def append_all(self, frames: Sequence[tuple[str, pd.DataFrame]]) -> None:
         """Insert every frame into its table in ONE transaction (a paper session: all or nothing)."""
@@ -142,6 +187,7 @@ class Warehouse(dg.ConfigurableResource):
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+        self._committed()
 
     def delete_from(self, tables: Sequence[str], column: str, since: dt.date | None) -> dict[str, int]:
         """Delete the rows of `tables` whose `column` >= since (all rows when since is None), in one
@@ -163,6 +209,7 @@ class Warehouse(dg.ConfigurableResource):
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+        self._committed()
         return removed
 
     def replace_actions(self, source: str, actions: pd.DataFrame, start: dt.date, end: dt.date) -> None:
@@ -197,6 +244,7 @@ class Warehouse(dg.ConfigurableResource):
         table = _check_table(table)
         with self.connect() as con:
             _insert(con, table, frame)
+        self._committed()
 
 
 def _migrate(con: duckdb.DuckDBPyConnection) -> None:

@@ -1,0 +1,199 @@
+"""The warehouse users read, published atomically from the working copy the pipeline writes.
+
+DuckDB lets one process write a file, and a read-only connection held open (an analyst's notebook)
+makes every writer wait, then fail. So the pipeline never opens the path users read (`--warehouse`,
+the *published* file): it writes a working copy under `.<name>.pmx/` beside it and, when a unit of work
+commits (a `pmx run`, a replayed session, a run's resource lifetime, a direct write outside a run),
+publishes it: CHECKPOINT the working copy, copy its bytes to a temporary file beside the published one,
+fsync, and rename it over the published path. A reader that opened the old file keeps its inode (its
+snapshot) for as long as it likes and never holds a lock any writer needs; a new connection opens the
+newest published state. The copy is whole (no reflinks on ext4): its cost grows with the warehouse and
+is paid once per publication; disk: the published file, the working copy, and a temporary third during
+a publication (plus old snapshots still held open by readers).
+
+Publications are serialized by the working copy's own DuckDB lock (held read-write during the copy) and
+an flock on `.<name>.pmx/lock` (first adoption of an existing published file). A crash before the rename
+leaves the previous published file intact; a crash after a write but before its publication leaves the
+working copy newer, published by the next unit of work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import duckdb
+
+LOG = logging.getLogger(__name__)
+STATE_DIR_SUFFIX = ".pmx"
+WORKING_FILE = "working.duckdb"
+MARKER_FILE = "published.json"
+
+# Units of work open in this process, per working path: writes inside one publish once, at its end.
+_depth: dict[str, int] = {}
+_dirty: set[str] = set()
+_guard = threading.Lock()
+
+
+def state_dir(published: Path) -> Path:
+    """`.<name>.pmx/` beside the published file: the working copy, the lock, the publication marker."""
+    return published.parent / f".{published.name}{STATE_DIR_SUFFIX}"
+
+
+def working_path(published: Path) -> Path:
+    """Where the pipeline reads and writes (never opened by users)."""
+    return state_dir(published) / WORKING_FILE
+
+
+@contextlib.contextmanager
+def _flock(published: Path) -> Iterator[None]:
+    folder = state_dir(published)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _identity(path: Path) -> dict[str, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return {"inode": st.st_ino, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _marker(published: Path) -> dict | None:
+    path = state_dir(published) / MARKER_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _write_marker(published: Path) -> None:
+    path = state_dir(published) / MARKER_FILE
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(_identity(published)))
+    os.replace(tmp, path)
+
+
+def _copy_durably(source: Path, target: Path) -> None:
+    shutil.copyfile(source, target)
+    fd = os.open(target, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def ensure_working_copy(published: Path, connect: Callable[..., duckdb.DuckDBPyConnection]) -> Path:
+    """The working copy, created from the published file the first time (a warehouse written in place
+    by an earlier version, or a file a user put there); `connect(path, read_only)` waits out locks."""
+    working = working_path(published)
+    if working.exists():
+        return working
+    with _flock(published):
+        if working.exists():
+            return working
+        if published.exists():
+            wal = Path(f"{published}.wal")
+            # A file with a WAL (written in place, not closed cleanly) is checkpointed first: its bytes
+            # alone are not the committed state. Otherwise a read-only open keeps writers out meanwhile.
+            con = connect(published, read_only=not wal.exists())
+            try:
+                if wal.exists():
+                    con.execute("CHECKPOINT")
+                tmp = working.with_suffix(f".{os.getpid()}.tmp")
+                _copy_durably(published, tmp)
+                os.replace(tmp, working)
+            finally:
+                con.close()
+            _write_marker(published)
+    return working
+
+
+def publish(published: Path, connect: Callable[..., duckdb.DuckDBPyConnection]) -> float:
+    """Copy the working copy's committed state over the published path atomically; seconds taken."""
+    started = time.perf_counter()
+    working = working_path(published)
+    if not working.exists():
+        return 0.0
+    with _flock(published):
+        con = connect(working, read_only=False)  # exclusive: no writer changes it while it is copied
+        try:
+            con.execute("CHECKPOINT")
+            tmp = state_dir(published) / f"publish-{os.getpid()}.tmp"
+            _copy_durably(working, tmp)
+            _set_aside_foreign(published)
+            os.replace(tmp, published)
+            _fsync_dir(published.parent)
+            _write_marker(published)
+        finally:
+            con.close()
+    seconds = time.perf_counter() - started
+    LOG.info("published %s (%.1f MB) in %.2f s", published, published.stat().st_size / 1e6, seconds)
+    return seconds
+
+
+def _set_aside_foreign(published: Path) -> None:
+    """A published file changed by someone else since the last publication (written in place, restored
+    from a backup) is moved aside into the state folder, never silently overwritten."""
+    current, recorded = _identity(published), _marker(published)
+    wal = Path(f"{published}.wal")
+    if current is None or (current == recorded and not wal.exists()):
+        return
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    aside = state_dir(published) / f"replaced-{stamp}.duckdb"
+    os.replace(published, aside)
+    if wal.exists():
+        os.replace(wal, Path(f"{aside}.wal"))
+    LOG.warning("%s was changed outside pmx since its last publication; kept as %s", published, aside)
+
+
+@contextlib.contextmanager
+def unit_of_work(published: Path, connect: Callable[..., duckdb.DuckDBPyConnection]) -> Iterator[None]:
+    """Writes inside (in this process) are published once, when the outermost unit ends (also on an
+    error: what was committed is committed)."""
+    key = str(working_path(published))
+    with _guard:
+        _depth[key] = _depth.get(key, 0) + 1
+    try:
+        yield
+    finally:
+        with _guard:
+            _depth[key] -= 1
+            outermost = _depth[key] == 0
+            due = outermost and key in _dirty
+            if outermost:
+                del _depth[key]
+                _dirty.discard(key)
+        if due:
+            publish(published, connect)
+
+
+def wrote(published: Path, connect: Callable[..., duckdb.DuckDBPyConnection]) -> None:
+    """Record a committed write: published now outside any unit of work, else when the unit ends."""
+    key = str(working_path(published))
+    with _guard:
+        batched = _depth.get(key, 0) > 0
+        if batched:
+            _dirty.add(key)
+    if not batched:
+        publish(published, connect)

