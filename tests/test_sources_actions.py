@@ -101,3 +101,75 @@ def test_live_asset_records_the_actions_in_corporate_actions(tmp_path, monkeypat
     stored = wh.query("SELECT * FROM corporate_actions WHERE ticker = 'NVDA'")
     assert _rows(stored) == EXPECTED and set(stored["source"]) == {"yfinance"}
     assert "split_ratio" not in wh.query("SELECT * FROM raw_prices_yfinance LIMIT 1").columns
+
+
+class RestatingTicker:
+    """Yahoo before and after the split: until `restated`, the history on the pre-split basis (rows before
+    the ex-date x10), then the recorded back-adjusted one; `broken` changes one day only."""
+
+    restated = False
+    broken = False
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+
+    def history(self, start, end, interval, auto_adjust, actions):
+        frame = _yahoo_frame()
+        day = frame.index.tz_localize(None).normalize()
+        frame = frame[(day >= pd.Timestamp(start)) & (day < pd.Timestamp(end))].copy()
+        day = frame.index.tz_localize(None).normalize()
+        if not RestatingTicker.restated:
+            frame.loc[day < pd.Timestamp("2024-06-10"), ["Open", "High", "Low", "Close"]] *= 10
+            frame.loc[:, "Stock Splits"] = 0.0
+        if RestatingTicker.broken:
+            frame.loc[day == pd.Timestamp("2024-06-07"), "Close"] *= 1.05
+        return frame
+
+
+def _live(tmp_path, overlap_days):
+    cfg = load_config(ROOT / "config" / "live.yaml").model_dump(mode="json")
+    cfg["data"]["sources"], cfg["data"]["tickers"] = ["yfinance"], ["NVDA"]
+    cfg["data"]["live"].update(
+        cache_dir=None, overlap_days=overlap_days, requests_per_minute={"yfinance": 0.0}
+    )
+    config = tmp_path / f"live{overlap_days}.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    return {"settings": PipelineSettings(config_path=str(config)), "provider_keys": ProviderKeys()}
+
+
+def _materialize(resources, wh, start, end):
+    return dg.materialize(
+        [raw_prices_yfinance],
+        resources={**resources, "warehouse": wh},
+        tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end},
+        raise_on_error=False,
+    )
+
+
+def test_a_restated_history_is_rebased_and_recorded_never_stitched(tmp_path, monkeypatch):
+    monkeypatch.setattr(yfinance, "Ticker", RestatingTicker)
+    RestatingTicker.restated, RestatingTicker.broken = False, False
+    wh = Warehouse(path=str(tmp_path / "wh.duckdb"))
+    assert _materialize(_live(tmp_path, 0), wh, "2024-06-05", "2024-06-07").success
+    RestatingTicker.restated = True
+    # The daily run of the ex-date refetches one session before it: its overlap is on the new basis.
+    assert _materialize(_live(tmp_path, 2), wh, "2024-06-10", "2024-06-12").success
+    stored = wh.query("SELECT date, close FROM raw_prices_yfinance WHERE ticker = 'NVDA' ORDER BY date")
+    close = stored["close"].to_numpy()
+    assert (abs(close[1:] / close[:-1] - 1) < 0.1).all()  # no -90% day
+    assert abs(close[0] - 122.44) < 1e-9  # 06-05, outside the refetch, re-based
+    actions = wh.query("SELECT * FROM corporate_actions WHERE ticker = 'NVDA' ORDER BY date, kind")
+    restatement = actions[actions["kind"] == "restatement"]
+    assert len(restatement) == 1 and abs(restatement["ratio"].iat[0] - 0.1) < 1e-6
+    assert str(pd.Timestamp(restatement["date"].iat[0]).date()) == "2024-06-10"
+    assert set(actions["kind"]) == {"restatement", "split", "dividend"}
+
+    RestatingTicker.broken = True
+    result = _materialize(_live(tmp_path, 3), wh, "2024-06-12", "2024-06-12")
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = failure.step_failure_data.error.message.strip()
+    # Every symbol gets the fake answer: the first one (BIL) is named, with the dates that changed.
+    assert "data error, not stored: BIL: the refetched closes of 2024-06-07..2024-06-07" in message
+    assert "no common factor" in message
+    assert len(message.splitlines()) == 1

@@ -19,7 +19,12 @@ from portfolio_dagster.assets.stage import OPERATIONS, StageContext, daily_stage
 from portfolio_dagster.quant import risk_controls
 from portfolio_dagster.quant.allocation import daily_controls
 from portfolio_dagster.quant.backtest import market_panels
-from portfolio_dagster.quant.corporate_actions import ADJUSTMENT_COLUMNS, apply_actions, as_traded_multipliers
+from portfolio_dagster.quant.corporate_actions import (
+    ADJUSTMENT_COLUMNS,
+    RESTATEMENT,
+    apply_actions,
+    as_traded_multipliers,
+)
 from portfolio_dagster.quant.costs import IMPACT_WINDOW_DAYS, CostModel, impact_inputs
 from portfolio_dagster.quant.evaluation import product_run
 from portfolio_dagster.quant.ledger import ORDER_COLUMNS, PriorSession, SessionInputs, book_session
@@ -135,6 +140,13 @@ def _after_actions(
         return prior, pd.DataFrame(columns=ADJUSTMENT_COLUMNS)
     # Several sources report the same action: the first source's (data.sources is in priority order).
     actions = actions.drop_duplicates(["ticker", "date", "kind"])
+    # A re-basing that a split or dividend of the same ex-date explains is that action, applied once (the
+    # ledger holds real shares valued at the prices that traded); only an unexplained one re-bases shares.
+    restated = actions["kind"] == RESTATEMENT
+    events = set(zip(actions.loc[~restated, "ticker"], actions.loc[~restated, "date"], strict=True))
+    keys = zip(actions["ticker"], actions["date"], strict=True)
+    explained = restated & pd.Series([k in events for k in keys], index=actions.index)
+    actions = actions[~explained]
     book = apply_actions(prior.quantity, prior.cash, prior.orders, actions, d)
     return dataclasses.replace(
         prior, quantity=book.quantity, cash=book.cash, orders=book.orders

@@ -13,6 +13,7 @@ import pandas as pd
 from portfolio_dagster import paths
 from portfolio_dagster.assets.stage import MARKET, StageContext, daily_stage
 from portfolio_dagster.quant.calendar import sessions
+from portfolio_dagster.quant.restatements import compare_overlap
 from portfolio_dagster.resources.alerts import CRITICAL, SOURCE_FAILED, WARNING, raise_alert
 from portfolio_dagster.resources.provider_keys import ProviderKeys
 from portfolio_dagster.resources.settings import PipelineSettings
@@ -105,6 +106,23 @@ def raw_prices_csv(
     return _store(
         warehouse, "raw_prices_csv", _in_window(frame, start, end), start, end, corporate_actions=len(actions)
     )
+
+
+def _rebase_restated(
+    warehouse: Warehouse, source: str, frame: pd.DataFrame, start: dt.date, end: dt.date
+) -> None:
+    """Compare the refetched rows with the stored ones of the same dates: a common-factor change re-bases
+    the stored history (and is recorded as a restatement); any other change stops the run in one line."""
+    stored = warehouse.query(
+        f"SELECT ticker, date, close FROM raw_prices_{source} WHERE date >= ? AND date < ?", [start, end]
+    )
+    if stored.empty or frame.empty:
+        return
+    stored["date"] = pd.to_datetime(stored["date"])
+    check = compare_overlap(stored, frame.assign(date=pd.to_datetime(frame["date"])))
+    if check.errors:
+        raise dg.Failure(f"{source}: data error, not stored: {check.errors[0]}")
+    warehouse.rebase(source, check.restatements)
 
 
 def instruments(cfg) -> list[str]:
@@ -204,6 +222,7 @@ def _live_asset(name: str):
                 metadata={"rows": 0, "source_failed": str(exc), "fallback_to": ", ".join(fallbacks)}
             )
         frame, actions = split_actions(frame)
+        _rebase_restated(warehouse, name, frame, fetch_start, end)
         warehouse.replace_actions(name, actions, fetch_start, end)
         return _store(
             warehouse,

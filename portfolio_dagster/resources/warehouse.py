@@ -222,11 +222,13 @@ class Warehouse(dg.ConfigurableResource):
             try:
                 known = con.execute(
                     "SELECT ticker, date, kind, recorded_at FROM corporate_actions "
-                    "WHERE source = ? AND date >= ? AND date < ?",
+                    "WHERE source = ? AND date >= ? AND date < ? AND kind <> 'restatement'",
                     [source, start, end],
                 ).df()
+                # Restatements are detected (Warehouse.rebase), not delivered: kept.
                 con.execute(
-                    "DELETE FROM corporate_actions WHERE source = ? AND date >= ? AND date < ?",
+                    "DELETE FROM corporate_actions WHERE source = ? AND date >= ? AND date < ? "
+                    "AND kind <> 'restatement'",
                     [source, start, end],
                 )
                 if len(actions):
@@ -235,6 +237,34 @@ class Warehouse(dg.ConfigurableResource):
                     frame = frame.merge(known, on=["ticker", "date", "kind"], how="left")
                     frame["recorded_at"] = frame["recorded_at"].fillna(now)
                     _insert(con, "corporate_actions", frame)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def rebase(self, source: str, restatements: pd.DataFrame) -> None:
+        """Re-base `source`'s stored history by each restatement (ticker, date, ratio: new/old price): its
+        raw rows and the prices taken from it dated before `date` get prices x ratio and volume / ratio,
+        and the restatement is recorded in corporate_actions, all in one transaction."""
+        if restatements.empty:
+            return
+        raw = _check_table(f"raw_prices_{source}")
+        now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for r in restatements.itertuples(index=False):
+                    for table, extra in ((raw, ""), ("prices", " AND source = ?")):
+                        con.execute(
+                            f"UPDATE {table} SET open = open * ?, high = high * ?, low = low * ?, "
+                            f"close = close * ?, volume = volume / ? WHERE ticker = ? AND date < ?{extra}",
+                            [r.ratio] * 5 + [r.ticker, r.date] + ([source] if extra else []),
+                        )
+                    con.execute(
+                        "INSERT OR REPLACE INTO corporate_actions (ticker, date, kind, ratio, amount, "
+                        "source, recorded_at) VALUES (?, ?, 'restatement', ?, NULL, ?, ?)",
+                        [r.ticker, r.date, r.ratio, source, now],
+                    )
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
