@@ -59,3 +59,34 @@ def test_bad_action_value_is_one_line_naming_row_and_column(tmp_path, value, col
     csv.write_text("date,ticker,close,split_ratio,dividend\n2024-01-02,AAA,100,,\n" + row + "\n")
     with pytest.raises(DataError, match=f"row 3, column '{column}'"):
         read_csv_actions(csv)
+
+
+def test_a_csv_redelivered_back_adjusted_is_rebased_not_stitched(tmp_path):
+    """The vendor's file on day 3, then re-delivered after a 2:1 split on 2024-01-05 (history halved)."""
+    csv = tmp_path / "p.csv"
+    csv.write_text("date,ticker,close\n2024-01-02,AAA,100\n2024-01-03,AAA,102\n2024-01-04,AAA,104\n")
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(
+        yaml.safe_dump({"data": {"sources": ["csv"], "csv_path": str(csv), "live": {"overlap_days": 2}}})
+    )
+    wh = Warehouse(path=str(tmp_path / "w.duckdb"))
+
+    def run(start, end):
+        dg.materialize(
+            [raw_prices_csv],
+            resources={"warehouse": wh, "settings": PipelineSettings(config_path=str(cfg))},
+            tags={RANGE[0]: start, RANGE[1]: end},
+        )
+
+    run("2024-01-02", "2024-01-04")
+    csv.write_text(
+        "date,ticker,close,split_ratio\n2024-01-02,AAA,50,\n2024-01-03,AAA,51,\n2024-01-04,AAA,52,\n"
+        "2024-01-05,AAA,53,2\n"
+    )
+    run("2024-01-05", "2024-01-05")
+    stored = wh.query("SELECT date, close FROM raw_prices_csv ORDER BY date")
+    assert stored["close"].tolist() == [50.0, 51.0, 52.0, 53.0]
+    actions = wh.query("SELECT kind, ratio, date FROM corporate_actions ORDER BY kind")
+    assert actions["kind"].tolist() == ["restatement", "split"]
+    assert actions["ratio"].tolist() == [0.5, 2.0]
+    assert {str(pd.Timestamp(d).date()) for d in actions["date"]} == {"2024-01-05"}

@@ -101,6 +101,9 @@ def raw_prices_csv(
     if not cfg.csv_path:
         raise dg.Failure("the csv source needs data.csv_path (pmx run --csv PATH)")
     frame = read_price_csv(cfg.csv_path)
+    # A vendor file re-delivered back-adjusted: its rows of the overlap before the range vs the stored ones.
+    overlap = overlap_start(start, cfg.live.overlap_days)
+    _rebase_restated(warehouse, "csv", _in_window(frame, overlap, end), overlap, end)
     actions = _in_window(read_csv_actions(cfg.csv_path), start, end)
     warehouse.replace_actions("csv", actions, start, end)
     return _store(
