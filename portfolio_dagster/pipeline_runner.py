@@ -441,13 +441,17 @@ def latest_summary() -> tuple[str | None, str | None, str]:
         return None, None, str(report_path)
     table = summary.pivot(index="strategy", columns="metric", values="value")
     from portfolio_dagster.quant.evaluation import STRATEGIES
+    from portfolio_dagster.quant.report import product_of
     from portfolio_dagster.quant.report.verdict import ml_verdict
 
     value = summary.set_index(["strategy", "metric"])["value"]
     verdict = ml_verdict(
         lambda metric, strategy="ml_barbell": float(value.get((strategy, metric), float("nan")))
     )
-    table = table.reindex(index=[s for s in STRATEGIES if s in table.index], columns=list(HEADLINE))
+    product = product_of(summary)
+    order = ([product] if product in table.index else []) + [s for s in STRATEGIES if s != product]
+    table = table.reindex(index=[s for s in order if s in table.index], columns=list(HEADLINE))
+    table.index = [f"{s} (product)" if s == product else s for s in table.index]
     latest = warehouse.query(
         "SELECT date, ticker, weight, sleeve, reasons FROM latest_allocations ORDER BY sleeve, weight DESC"
     )

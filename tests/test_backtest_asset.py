@@ -137,8 +137,8 @@ def test_impact_and_capacity_are_estimated_when_volume_exists(materialized):
     daily = materialized["tables"]["backtest_daily"]
     assert (daily.loc[daily["strategy"] == "ml_barbell", "impact_cost"] > 0).any()
     crit = materialized["tables"]["backtest_criteria"].set_index("criterion")
-    cap = s[("ml_barbell", "capacity_usd")]
-    assert s[("ml_barbell", "sharpe")] > 0
+    cap = s[("rule_barbell", "capacity_usd")]  # the criteria judge the product (strategy.mode rule_based)
+    assert s[("ml_barbell", "sharpe")] > 0 and s[("ml_barbell", "capacity_usd")] > 0
     assert 0 < cap < 1e13 and crit.loc["capacity", "measured"] == pytest.approx(cap)
     assert crit.loc["capacity", "passed"] == (cap > 1e7)
     assert "21d" in crit.loc["directional accuracy across horizons", "detail"]
@@ -171,3 +171,21 @@ def test_with_rule_based_as_the_product_rule_barbell_is_the_stored_allocations(m
         rule["net_return"].to_numpy(), shadow["net_return"].to_numpy(), rtol=0, atol=1e-14
     )
     assert not np.allclose(ml["net_return"].to_numpy(), rule["net_return"].to_numpy())
+
+
+def test_the_product_is_named_in_the_summary_criteria_and_report(materialized):
+    """strategy.mode rule_based: backtest_summary marks rule_barbell as the product, the criteria are
+    its figures, and the report's headline and criteria say which strategy is the product."""
+    s = materialized["tables"]["backtest_summary"]
+    marked = s[s["metric"] == "is_product"].set_index("strategy")["value"]
+    assert marked.to_dict() == {name: float(name == "rule_barbell") for name in marked.index}
+    assert {"ml_barbell", "rule_barbell", "equal_weight", "benchmark"} <= set(marked.index)
+    value = s.set_index(["strategy", "metric"])["value"]
+    crit = materialized["tables"]["backtest_criteria"].set_index("criterion")
+    assert crit.loc["Sharpe ratio", "measured"] == pytest.approx(value[("rule_barbell", "sharpe")])
+    assert crit.loc["Sharpe ratio", "measured"] != pytest.approx(value[("ml_barbell", "sharpe")])
+    page = (materialized["root"] / "reports" / REPORT_FILE).read_text()
+    assert "rule barbell (ML off) - product" in page
+    assert "success criteria, judged on the product (rule barbell (ML off))" in page
+    headline = page.split("<table class='num'>")[1].split("</thead>")[0]
+    assert headline.index("rule barbell (ML off) - product") < headline.index("ML barbell")

@@ -149,6 +149,7 @@ def evaluation_inputs(
         max_position=cfg.strategy.max_position,
         cap_tolerance=b.cap_tolerance,
         rule_allocations=rule,
+        product="rule_barbell" if cfg.strategy.mode == RULE_BASED else "ml_barbell",
     )
 
 

@@ -6,7 +6,8 @@ reason; it is never reported as a pass.
 Definitions (the seed states them loosely; these are the measurable readings):
 - directional accuracy > 55% across horizons: the WORST horizon's out-of-sample accuracy (all must pass);
   the base rate ("always up") is shown beside it.
-- Sharpe > 1.2: ml_barbell's annualized Sharpe, net of costs.
+- Sharpe > 1.2: the product's annualized Sharpe, net of costs (the product: the barbell of
+  strategy.mode; every criterion but directional accuracy, the ML forecasts' skill, is the product's).
 - max drawdown < 15% in stress periods: the worst drawdown inside the STRESS_PERIODS below (equity
   restarted at each period's start), among those the backtest covers.
 - hit rate > 52%: share of days with a positive net return.
@@ -52,7 +53,7 @@ def criteria_table(
     regimes: pd.DataFrame,
     impact_note: str,
 ) -> pd.DataFrame:
-    """strategy_metrics: ml_barbell's summary metrics; skill: horizon, directional_accuracy, base_rate;
+    """strategy_metrics: the product's summary metrics; skill: horizon, directional_accuracy, base_rate;
     stress: window_drawdowns() output; regimes: by_regime() output."""
     rows = []
     if len(skill) and skill["directional_accuracy"].notna().any():

@@ -18,6 +18,8 @@ from portfolio_dagster.quant.costs import CostModel, ImpactInputs
 from portfolio_dagster.quant.significance import sharpe_difference_test
 from portfolio_dagster.quant.trading import TradingRule
 
+# backtest_summary metric: 1 for the product (the barbell of strategy.mode), 0 for the other strategies.
+PRODUCT_METRIC = "is_product"
 STRATEGIES = ("ml_barbell", "rule_barbell", "ml_barbell_lag1", "equal_weight", "benchmark")
 SKILL_COLUMNS = ("horizon", "directional_accuracy", "base_rate", "ic", "n", "rank_ic", "ic_tstat")
 NO_COSTS = CostModel(0.0, 0.0, 0.0, 0.0)
@@ -46,6 +48,7 @@ class EvaluationInputs:
     rule_allocations: pd.DataFrame | None = (
         None  # the same barbell with ML off (date, ticker, weight, reasons)
     )
+    product: str = "ml_barbell"  # the strategy the platform trades (the barbell of strategy.mode)
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,7 @@ def evaluate(inp: EvaluationInputs) -> Evaluation:
     trials = inp.configurations_tried * distinct.shape[1]
     bench = runs["benchmark"].daily.set_index("date")["net_return"]
     state = _state_before(inp.regimes, close.index)
+    product_name = inp.product if inp.product in runs else "ml_barbell"
 
     summary, rolling, by_regime = [], [], []
     for name, run in runs.items():
@@ -154,16 +158,17 @@ def evaluate(inp: EvaluationInputs) -> Evaluation:
         m["total_return"] = float(d["equity"].iat[-1] - 1.0)
         m["days"] = float(len(d))
         m["probabilistic_sharpe"] = overfitting.probabilistic_sharpe(net.to_numpy())
-        product = name == "ml_barbell"
+        ml = name == "ml_barbell"  # the ML's own statistics (skill, trials, the test vs the rule)
         m["deflated_sharpe"] = overfitting.deflated_sharpe(
-            net.to_numpy(), trials if product else 1, float(variant_sharpes.std(ddof=1)) if product else None
+            net.to_numpy(), trials if ml else 1, float(variant_sharpes.std(ddof=1)) if ml else None
         )
         m["capacity_usd"] = bt.capacity_usd(run) if name != "benchmark" else float("nan")
         m["impact_estimable"] = float(run.impact_estimable)
         m["cost_drag"] = float(d["cost"].sum() / (len(d) / metrics.TRADING_DAYS))
         stress = metrics.window_drawdowns(net, criteria.STRESS_PERIODS)
         m["stress_max_drawdown"] = float(stress["max_drawdown"].min()) if len(stress) else float("nan")
-        if product:
+        m[PRODUCT_METRIC] = float(name == product_name)
+        if ml:
             m |= {
                 "trials": float(trials),
                 "configurations_tried": float(inp.configurations_tried),
@@ -187,10 +192,8 @@ def evaluate(inp: EvaluationInputs) -> Evaluation:
         )
         regime_rows = metrics.by_regime(net, state.reindex(net.index)).assign(strategy=name)
         by_regime.append(regime_rows)
-        if product:
-            crit = criteria.criteria_table(
-                m, inp.skill, stress, regime_rows, inp.impact_note
-            )  # the product's
+        if name == product_name:  # the seed's criteria judge what the platform trades
+            crit = criteria.criteria_table(m, inp.skill, stress, regime_rows, inp.impact_note)
 
     daily = pd.concat([r.daily.assign(strategy=s) for s, r in runs.items()], ignore_index=True)
     summary_frame = pd.DataFrame(summary, columns=["strategy", "metric", "value"])

@@ -7,8 +7,10 @@ from portfolio_dagster.quant.report.html import (
     PaperSection,
     ReportData,
     markdown_table,
+    product_of,
     render_html,
     skill_table,
+    strategy_label,
     summary_table,
 )
 from portfolio_dagster.quant.report.plots import equity_png
@@ -21,7 +23,9 @@ __all__ = [
     "ReportData",
     "equity_png",
     "markdown_table",
+    "product_of",
     "render_html",
     "skill_table",
+    "strategy_label",
     "summary_table",
 ]

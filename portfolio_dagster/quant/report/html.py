@@ -12,6 +12,7 @@ import pandas as pd
 from portfolio_dagster.quant.calendar import TRADING_DAYS
 from portfolio_dagster.quant.criteria import STRESS_PERIODS
 from portfolio_dagster.quant.drift import ABSOLUTE, drifted
+from portfolio_dagster.quant.evaluation import PRODUCT_METRIC
 from portfolio_dagster.quant.metrics import ROLLING_WINDOW_DAYS, monthly_returns, window_drawdowns
 from portfolio_dagster.quant.report import plots
 from portfolio_dagster.quant.report.verdict import ml_verdict
@@ -107,10 +108,24 @@ def _fmt(metric: str, v: object) -> str:
     return f"{v:.2f}" if isinstance(v, float) else html.escape(str(v))
 
 
+def product_of(summary: pd.DataFrame) -> str | None:
+    """The strategy backtest_summary marks as the product (metric is_product = 1), None if none is."""
+    marked = summary[(summary["metric"] == PRODUCT_METRIC) & (summary["value"] == 1.0)]
+    return str(marked["strategy"].iat[0]) if len(marked) else None
+
+
+def strategy_label(strategy: str, product: str | None) -> str:
+    """A strategy's name for a reader; the product's says so ("rule barbell (ML off) - product")."""
+    label = plots.LABELS.get(strategy, strategy)
+    return f"{label} - product" if strategy == product else label
+
+
 def summary_table(summary: pd.DataFrame, metrics: tuple[str, ...] = HEADLINE) -> pd.DataFrame:
-    """summary (strategy, metric, value) -> metric rows x strategy columns (product first)."""
+    """summary (strategy, metric, value) -> metric rows x strategy columns (the product first)."""
     table = summary.pivot(index="metric", columns="strategy", values="value")
-    order = [s for s in plots.LABELS if s in table.columns]
+    product = product_of(summary)
+    order = [product] if product in table.columns else []
+    order += [s for s in plots.LABELS if s in table.columns and s not in order]
     return table.reindex([m for m in metrics if m in table.index])[
         order + [c for c in table if c not in order]
     ]
@@ -205,7 +220,12 @@ def render_html(data: ReportData) -> str:
         ("Feature drift of the model inputs (population stability index)", _drift(data.drift)),
         ("Paper trading", _paper(data.paper)),
         ("Skill, luck or overfitting?", _overfitting(get, data.variants)),
-        ("The seed's success criteria", crit_html),
+        (
+            f"The seed's success criteria, judged on the product ({strategy_label(product, None)})"
+            if (product := product_of(s))
+            else "The seed's success criteria",
+            crit_html,
+        ),
         (
             "Latest allocation",
             _table(data.latest.assign(date=data.latest["date"].astype(str)))
@@ -263,7 +283,8 @@ def _sleeve_note(allocations: pd.DataFrame) -> str:
 def _headline(summary: pd.DataFrame) -> str:
     """Metric rows x strategy columns, each value in its metric's unit."""
     table = summary_table(summary)
-    head = "".join(f"<th>{html.escape(plots.LABELS.get(c, c))}</th>" for c in table.columns)
+    product = product_of(summary)
+    head = "".join(f"<th>{html.escape(strategy_label(c, product))}</th>" for c in table.columns)
     rows = "".join(
         f"<tr><td>{html.escape(m)}</td>" + "".join(f"<td>{_fmt(m, v)}</td>" for v in row) + "</tr>"
         for m, row in zip(table.index, table.to_numpy().tolist(), strict=True)
