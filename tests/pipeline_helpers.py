@@ -22,6 +22,7 @@ CONTRACT_TABLES = (
     "model_registry",
     "forecasts",
     "regimes",
+    "risk_forecasts",
     "signals",
     "allocations",
     "backtest_daily",

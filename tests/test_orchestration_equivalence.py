@@ -101,6 +101,7 @@ def test_the_comparison_covers_the_pipeline_and_sees_a_changed_value(two_runs, t
         "model_registry",
         "forecasts",
         "regimes",
+        "risk_forecasts",
         "signals",
         "allocations",
         "backtest_daily",

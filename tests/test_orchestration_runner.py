@@ -51,6 +51,7 @@ def test_default_range_loads_years_through_twins_and_the_last_week_as_days():
     assert {a.key.to_user_string() for a in by["decisions days"].assets} == {
         "forecasts",
         "regimes",
+        "risk_forecasts",
         "signals",
         "allocations",
     }

@@ -45,7 +45,7 @@ def test_every_asset_has_a_phase_and_every_factory_stage_is_registered():
     assert all(phase_of(a) in PHASES for a in ALL_ASSETS)
     assert set(REGISTRY) <= {a.key for a in ALL_ASSETS}
     assert set(HISTORY_OF) == {a.key for a in (*SOURCES, *PIPELINE) if a.partitions_def is not None}
-    assert DECISION_STAGES == ("forecasts", "regimes", "signals", "allocations")
+    assert DECISION_STAGES == ("forecasts", "regimes", "risk_forecasts", "signals", "allocations")
 
 
 @pytest.mark.parametrize("sources", [["sample"], ["csv"], ["yfinance", "alpha_vantage", "finnhub"]])

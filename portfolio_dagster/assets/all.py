@@ -11,12 +11,25 @@ from portfolio_dagster.assets.prices import prices
 from portfolio_dagster.assets.raw_prices import RAW_PRICE_ASSETS
 from portfolio_dagster.assets.regimes import regimes
 from portfolio_dagster.assets.report import report
+from portfolio_dagster.assets.risk_forecasts import risk_forecasts
 from portfolio_dagster.assets.signals import signals
 from portfolio_dagster.assets.stage import DECISIONS, RUN_PHASES, phase_of, twin_of
 from portfolio_dagster.assets.targets import targets
 
 SOURCES = tuple(RAW_PRICE_ASSETS.values())
-PIPELINE = (prices, features, targets, models, forecasts, regimes, signals, allocations, backtest, report)
+PIPELINE = (
+    prices,
+    features,
+    targets,
+    models,
+    forecasts,
+    regimes,
+    risk_forecasts,
+    signals,
+    allocations,
+    backtest,
+    report,
+)
 # The paper ledger is operated session by session (the daily schedule, `pmx replay`), not by `pmx run`.
 OPERATIONS = (paper_ledger,)
 ALL_ASSETS = (*SOURCES, *PIPELINE, *OPERATIONS)

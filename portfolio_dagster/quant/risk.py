@@ -37,7 +37,7 @@ RISK_MODELS = BASELINES + ML_FAMILIES
 RISKMETRICS_LAMBDA = 0.94
 # The equal-weight universe of the names given, forecast beside them (the barbell's volatility target).
 UNIVERSE = "_universe"
-RISK_COLUMNS = ["ticker", "date", "horizon", "model", "volatility"]
+RISK_COLUMNS = ["ticker", "date", "horizon", "model", "volatility", "valid_from"]
 RV_WINDOWS = (1, 5, 22, 63, 126)
 HAR_WINDOWS = (1, 5, 22)
 # Floor on a daily variance: a day without a price change (r = 0) has log variance -inf otherwise.
@@ -321,8 +321,8 @@ def walk_forward_risk(
     rows: pd.DataFrame, schedule: pd.DatetimeIndex, spec: RiskSpec
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(forecasts, selection). forecasts: RISK_COLUMNS for every row dated on or after the first usable
-    set, by each model of the set trained at the latest retrain date <= it, plus `chosen`. selection:
-    asof, horizon, model, calibration_qlike, chosen (bool) per retrain date. `rows` from risk_rows."""
+    set, by each model of the set trained at the latest retrain date <= it (valid_from), plus `chosen`.
+    selection: asof, horizon, model, calibration_qlike, chosen (bool) per retrain date; rows: risk_rows."""
     rows = rows.sort_values(["date", "ticker"], kind="stable").reset_index(drop=True)
     calendar = pd.DatetimeIndex(rows["date"].unique()).sort_values()
     sets = [m for m in (train_risk_set(rows, calendar, a, spec) for a in pd.DatetimeIndex(schedule)) if m]
@@ -338,7 +338,15 @@ def walk_forward_risk(
         base = {"ticker": period["ticker"].to_numpy(), "date": period["date"].to_numpy()}
         for name, var in preds.items():
             out.append(
-                pd.DataFrame(base | {"horizon": spec.horizon, "model": name, "volatility": np.sqrt(var)})
+                pd.DataFrame(
+                    base
+                    | {
+                        "horizon": spec.horizon,
+                        "model": name,
+                        "volatility": np.sqrt(var),
+                        "valid_from": rs.asof,
+                    }
+                )
             )
         selection += [
             {

@@ -1,0 +1,91 @@
+"""risk_forecasts: each name's and the equal-weight universe's volatility over every horizon, made at the
+close of each date by the walk-forward risk model (quant/risk.py), with the baselines beside it."""
+
+import datetime as dt
+
+import dagster as dg
+import pandas as pd
+
+from portfolio_dagster.assets.prices import prices
+from portfolio_dagster.assets.stage import DECISIONS, StageContext, daily_stage
+from portfolio_dagster.config import PipelineConfig
+from portfolio_dagster.partitions import PARTITIONS_START
+from portfolio_dagster.quant import risk, walk_forward
+from portfolio_dagster.quant.panel import wide
+from portfolio_dagster.resources.settings import PipelineSettings
+from portfolio_dagster.resources.warehouse import Warehouse
+
+# Rows one risk model trains on at most (every k-th of its window): the fits stay about a second each.
+RISK_MAX_TRAIN_ROWS = 50_000
+
+
+def risk_forecast_table(warehouse: Warehouse, cfg: PipelineConfig, start: dt.date, end: dt.date):
+    """(forecasts dated start <= date < end, inner-window selection) from the whole stored price history
+    before `end`, so a value never depends on where a run's range begins. The walk-forward settings
+    (retrain frequency, embargo, calibration window, minimum history, seed, threads) are the models'."""
+    m = cfg.models
+    px = warehouse.universe_prices(PARTITIONS_START, end, cfg, columns="ticker, date, open, high, low, close")
+    empty = pd.DataFrame(columns=risk.RISK_COLUMNS)
+    if px.empty:
+        return empty, pd.DataFrame()
+    px["date"] = pd.to_datetime(px["date"])
+    close = wide(px, "close")
+    ohlc = {k: wide(px, k) for k in ("open", "high", "low", "close")}
+    returns = close.pct_change(fill_method=None)
+    rows = risk.risk_rows(returns, cfg.targets.horizons, ohlc)
+    if rows.empty:
+        return empty, pd.DataFrame()
+    calendar = pd.DatetimeIndex(rows["date"].unique()).sort_values()
+    first = min(m.min_train_days, len(calendar) - 1)
+    refits = walk_forward.retrain_dates(calendar, calendar[first].date(), m.retrain_frequency)
+    # Only the sets whose validity reaches the window: the last retrain <= start onward.
+    refits = refits[max(0, int(refits.searchsorted(pd.Timestamp(start), side="right")) - 1) :]
+    refits = refits[refits < pd.Timestamp(end)]
+    out, selections = [], []
+    for h in cfg.targets.horizons:
+        spec = risk.RiskSpec(
+            horizon=h,
+            embargo_days=m.embargo_days,
+            calibration_days=m.calibration_days,
+            min_train_days=m.min_train_days,
+            max_train_rows=RISK_MAX_TRAIN_ROWS,
+            seed=m.seed,
+            threads=m.threads,
+        )
+        forecasts, selection = risk.walk_forward_risk(rows, refits, spec)
+        out.append(forecasts)
+        selections.append(selection)
+    table = pd.concat(out, ignore_index=True)
+    dates = pd.to_datetime(table["date"])
+    table = table[(dates >= pd.Timestamp(start)) & (dates < pd.Timestamp(end))].reset_index(drop=True)
+    return table, pd.concat(selections, ignore_index=True)
+
+
+@daily_stage(
+    phase=DECISIONS,
+    group_name="models",
+    kinds={"duckdb", "lightgbm"},
+    deps=[prices],
+    description="Volatility over each horizon per name and for the equal-weight universe, made at each "
+    "close: EWMA (RiskMetrics 0.94), HAR, log-variance ridge and LightGBM, walk-forward with purge and "
+    "embargo; `chosen` is the one with the lowest QLIKE on the inner window of its retrain date.",
+)
+def risk_forecasts(
+    context: StageContext, settings: PipelineSettings, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    start, end = context.window
+    table, selection = risk_forecast_table(warehouse, settings.config, start, end)
+    warehouse.replace_range("risk_forecasts", table, start, end)
+    chosen = selection[selection["chosen"]] if len(selection) else selection
+    return dg.MaterializeResult(
+        metadata={
+            "rows": len(table),
+            "dates": int(table["date"].nunique()) if len(table) else 0,
+            "retrain_dates": int(chosen["asof"].nunique()) if len(chosen) else 0,
+            "chosen": dg.MetadataValue.json(
+                chosen.groupby("horizon")["model"].value_counts().unstack(fill_value=0).to_dict("index")
+                if len(chosen)
+                else {}
+            ),
+        }
+    )
