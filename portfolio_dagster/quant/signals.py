@@ -19,6 +19,7 @@ import pandas as pd
 from scipy.stats import norm
 from sklearn.covariance import ledoit_wolf
 
+from portfolio_dagster.quant.alpha import covariance_with_volatility, with_skill_alpha
 from portfolio_dagster.quant.models import INTERVAL_QUANTILES
 
 SIGNAL_COLUMNS = ["ticker", "date", "expected_return", "confidence", "position_size", "source"]
@@ -94,15 +95,29 @@ def monthly_covariances(
 
 
 def add_kelly_sizes(
-    expectations: pd.DataFrame, close: pd.DataFrame, horizon: int, fraction: float, covariance_days: int
+    expectations: pd.DataFrame,
+    close: pd.DataFrame,
+    horizon: int,
+    fraction: float,
+    covariance_days: int,
+    volatility: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """position_size per (ticker, date): Kelly over the names with a covariance estimate for that
-    date's month (names without one get 0)."""
+    date's month (names without one get 0). volatility (ticker, date, volatility: the h-session risk
+    forecast made at the close of date): the covariance keeps its correlations and takes these
+    standard deviations (quant/alpha.covariance_with_volatility); None: the trailing covariance's own."""
     covs = monthly_covariances(close, covariance_days)
     size = np.zeros(len(expectations))
     exp = expectations.reset_index(drop=True)
     tickers_all = exp["ticker"].to_numpy()
     mu_all = exp["expected_return"].to_numpy(dtype=float)
+    vol_all = (
+        exp[["ticker", "date"]]
+        .merge(volatility[["ticker", "date", "volatility"]], on=["ticker", "date"], how="left")["volatility"]
+        .to_numpy(dtype=float)
+        if volatility is not None and len(volatility)
+        else None
+    )
     for date, rows in exp.groupby("date", sort=True).indices.items():
         entry = covs.get(pd.Timestamp(date).to_period("M"))
         if entry is None:
@@ -113,7 +128,10 @@ def add_kelly_sizes(
         if not have.any():
             continue
         sub = [index[t] for t in tickers_all[rows][have]]
-        size[rows[have]] = kelly_weights(mu_all[rows][have], cov[np.ix_(sub, sub)] * horizon, fraction)
+        cov_h = cov[np.ix_(sub, sub)] * horizon
+        if vol_all is not None:
+            cov_h = covariance_with_volatility(cov_h, vol_all[rows][have])
+        size[rows[have]] = kelly_weights(mu_all[rows][have], cov_h, fraction)
     return exp.assign(position_size=size)
 
 
@@ -126,10 +144,19 @@ def build_signals(
     horizon: int,
     kelly_fraction: float,
     covariance_days: int,
+    volatility: pd.DataFrame | None = None,
+    skill_alpha: bool = False,
 ) -> pd.DataFrame:
     """Signals on `dates`: ML where the ensemble forecast exists (mode 'ml'), rule-based elsewhere.
-    close: date x ticker of the universe, dated <= the last of `dates`, with enough history before."""
+    close: date x ticker of the universe, dated <= the last of `dates`, with enough history before.
+    volatility (ticker, date, volatility at the horizon): the Kelly covariance's diagonal (None: trailing).
+    skill_alpha (mode 'ml'): the expected return is the rule's plus the ML score x its calibration IC
+    (forecasts' `ic` column) x the name's volatility (the forecast, or the trailing one), quant/alpha."""
     dates = pd.DatetimeIndex(dates)
+    if mode == ML and skill_alpha:
+        return _skill_alpha_signals(
+            forecasts, close, dates, horizon, kelly_fraction, covariance_days, volatility
+        )
     ml = ml_expectations(forecasts) if mode == ML and len(forecasts) else pd.DataFrame(columns=SIGNAL_COLUMNS)
     ml = ml[ml["date"].isin(dates)] if len(ml) else ml
     covered = set(pd.DatetimeIndex(ml["date"].unique())) if len(ml) else set()
@@ -144,5 +171,44 @@ def build_signals(
         return pd.DataFrame(columns=SIGNAL_COLUMNS)
     exp["date"] = pd.to_datetime(exp["date"])
     exp = exp.sort_values(["date", "ticker"]).reset_index(drop=True)
-    out = add_kelly_sizes(exp, close, horizon, kelly_fraction, covariance_days)
+    out = add_kelly_sizes(exp, close, horizon, kelly_fraction, covariance_days, volatility)
+    return out[SIGNAL_COLUMNS]
+
+
+def _skill_alpha_signals(
+    forecasts: pd.DataFrame,
+    close: pd.DataFrame,
+    dates: pd.DatetimeIndex,
+    horizon: int,
+    kelly_fraction: float,
+    covariance_days: int,
+    volatility: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """build_signals with skill_alpha: the rule's signals with the skill-scaled ML alpha added; source
+    `ml` where a forecast with a positive IC moved the expected return."""
+    rule = momentum_expectations(close, horizon)
+    rule = rule[rule["date"].isin(dates)].reset_index(drop=True)
+    if rule.empty:
+        return pd.DataFrame(columns=SIGNAL_COLUMNS)
+    # The alpha's volatility: the forecast, or the trailing one (the Kelly covariance keeps its own then).
+    alpha_vol = volatility
+    if alpha_vol is None or not len(alpha_vol):
+        trailing = np.log(close).diff().rolling(VOLATILITY_DAYS).std() * np.sqrt(horizon)
+        alpha_vol = trailing.stack(future_stack=True).rename("volatility").rename_axis(["date", "ticker"])
+        alpha_vol = alpha_vol.reset_index()
+    ml = pd.DataFrame(columns=["ticker", "date", "prediction", "ic", "volatility"])
+    if len(forecasts):
+        f = forecasts.assign(date=pd.to_datetime(forecasts["date"]))
+        ml = f[f["date"].isin(dates)][["ticker", "date", "prediction", "ic"]].merge(
+            alpha_vol[["ticker", "date", "volatility"]], on=["ticker", "date"], how="left"
+        )
+    exp = with_skill_alpha(rule, ml)
+    moved = exp[["ticker", "date"]].merge(
+        ml.loc[ml["ic"].fillna(0) > 0, ["ticker", "date"]].assign(moved=True),
+        on=["ticker", "date"],
+        how="left",
+    )["moved"]
+    exp["source"] = np.where(moved.fillna(False).astype(bool), ML, RULE_BASED)
+    exp = exp.sort_values(["date", "ticker"]).reset_index(drop=True)
+    out = add_kelly_sizes(exp, close, horizon, kelly_fraction, covariance_days, volatility)
     return out[SIGNAL_COLUMNS]
