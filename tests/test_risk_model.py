@@ -202,3 +202,13 @@ def test_range_based_inputs_only_with_ohlc():
     without = risk.ml_input_names(risk.risk_rows(returns, [5]))
     assert {"log_parkinson", "log_garman_klass"} <= set(with_range)
     assert not {"log_parkinson", "log_garman_klass"} & set(without)
+
+
+def test_risk_skill_metrics_names_each_horizon_and_skips_the_universe_row():
+    returns = _garch_returns(1600, seed=8)
+    forecasts, _ = _walk_forward(returns, 21)
+    found = risk.risk_skill_metrics(forecasts, returns, [21])
+    assert set(found) == {"risk_qlike_21d", "risk_qlike_ewma_21d", "risk_dm_pvalue_21d"}
+    names_only = risk.risk_skill(forecasts[forecasts["ticker"] != risk.UNIVERSE], _realized(returns, 21), 21)
+    assert found["risk_qlike_21d"] == pytest.approx(names_only["risk_qlike"])
+    assert found["risk_dm_pvalue_21d"] == pytest.approx(names_only["risk_dm_pvalue"])

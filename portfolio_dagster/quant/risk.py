@@ -393,3 +393,21 @@ def risk_skill(forecasts: pd.DataFrame, realized: pd.DataFrame, horizon: int, mo
         "risk_dm_stat": dm.statistic,
         "risk_rows": int(len(joined)),
     }
+
+
+def risk_skill_metrics(
+    forecasts: pd.DataFrame, returns: pd.DataFrame, horizons, model: str = CHOSEN
+) -> dict[str, float]:
+    """backtest_summary's risk metrics of the names (not the universe row) per horizon h:
+    risk_qlike_{h}d (`model`'s mean QLIKE), risk_qlike_ewma_{h}d (EWMA on the same rows) and
+    risk_dm_pvalue_{h}d (two-sided DM, HAC). forecasts: RISK_COLUMNS; returns: date x ticker."""
+    names = forecasts[forecasts["ticker"] != UNIVERSE].assign(date=lambda f: pd.to_datetime(f["date"]))
+    out = {}
+    for h in horizons:
+        rv = realized_volatility(returns, h).stack(future_stack=True)
+        rv.index.names = ["date", "ticker"]
+        skill = risk_skill(names, rv.rename("realized_volatility").reset_index(), h, model)
+        out[f"risk_qlike_{h}d"] = skill["risk_qlike"]
+        out[f"risk_qlike_ewma_{h}d"] = skill["risk_qlike_ewma"]
+        out[f"risk_dm_pvalue_{h}d"] = skill["risk_dm_pvalue"]
+    return out
