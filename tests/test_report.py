@@ -127,3 +127,22 @@ def test_the_headline_verdict_on_what_the_ml_adds(diff, p, says):
     text = ml_verdict(lambda metric, strategy="ml_barbell": values.get((strategy, metric), float("nan")))
     assert f"The ML is {says}" in text and f"p = {p:.3f}" in text
     assert "not measured" in ml_verdict(lambda metric, strategy="ml_barbell": float("nan"))
+
+
+def test_risk_table_and_section_say_where_the_risk_model_beats_ewma():
+    from portfolio_dagster.quant.report.html import _risk_section, risk_table
+
+    summary = pd.DataFrame(
+        {
+            "strategy": "ml_barbell",
+            "metric": ["risk_qlike_5d", "risk_qlike_ewma_5d", "risk_dm_pvalue_5d"]
+            + ["risk_qlike_21d", "risk_qlike_ewma_21d", "risk_dm_pvalue_21d", "ic_21d"],
+            "value": [-6.1, -6.0, 0.30, -4.9, -4.7, 0.01, 0.04],
+        }
+    )
+    table = risk_table(summary)
+    assert table["horizon"].tolist() == [5, 21]
+    assert table.set_index("horizon").loc[21].tolist() == pytest.approx([-4.9, -4.7, 0.01])
+    assert "beats EWMA (lower QLIKE, DM p &lt; 0.05) at 21d." in _risk_section(summary)
+    worse = summary.assign(value=[-6.1, -6.0, 0.30, -4.6, -4.7, 0.01, 0.04])
+    assert "does not beat EWMA significantly" in _risk_section(worse)

@@ -99,7 +99,7 @@ class ReportData:
 def _fmt(metric: str, v: object) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "n/a"
-    if metric == "ic":
+    if metric in ("ic", "risk"):
         return f"{v:.3f}"
     if metric == "capacity_usd":
         return f"${v / 1e6:,.1f}M"
@@ -145,6 +145,42 @@ def skill_table(summary: pd.DataFrame) -> pd.DataFrame:
     )
     out = table.pivot(index="horizon", columns="kind", values="value").reset_index().sort_values("horizon")
     return out.reindex(columns=["horizon", "directional_accuracy", "base_rate", "ic", "rank_ic", "ic_tstat"])
+
+
+def risk_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """horizon, risk_qlike, risk_qlike_ewma, risk_dm_pvalue from the ml_barbell summary rows (the chosen
+    risk forecast against RiskMetrics' EWMA on the same rows, Diebold-Mariano with HAC)."""
+    columns = ["horizon", "risk_qlike", "risk_qlike_ewma", "risk_dm_pvalue"]
+    rows = summary[
+        (summary["strategy"] == "ml_barbell")
+        & summary["metric"].str.match(r"(risk_qlike|risk_qlike_ewma|risk_dm_pvalue)_\d+d$")
+    ]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    parts = rows["metric"].str.extract(r"(?P<kind>.+)_(?P<horizon>\d+)d$")
+    table = pd.DataFrame(
+        {"kind": parts["kind"], "horizon": parts["horizon"].astype(int), "value": rows["value"].to_numpy()}
+    )
+    out = table.pivot(index="horizon", columns="kind", values="value").reset_index().sort_values("horizon")
+    return out.reindex(columns=columns)
+
+
+def _risk_section(summary: pd.DataFrame) -> str:
+    table = risk_table(summary)
+    if table.empty:
+        return "<p>No risk forecasts evaluated.</p>"
+    beats = table[(table["risk_qlike"] < table["risk_qlike_ewma"]) & (table["risk_dm_pvalue"] < 0.05)]
+    where = ", ".join(f"{h}d" for h in beats["horizon"])
+    verdict = (
+        f"The chosen risk forecast beats EWMA (lower QLIKE, DM p &lt; 0.05) at {where}."
+        if len(beats)
+        else "The chosen risk forecast does not beat EWMA significantly at any horizon."
+    )
+    note = (
+        '<p class="note">QLIKE = log f + y / f (Patton 2011; lower is better) of the h-session variance, '
+        "names only; DM: two-sided Diebold-Mariano on per-date loss differences, Newey-West.</p>"
+    )
+    return f"<p>{verdict}</p>" + _table(table, {c: "risk" for c in table.columns if c != "horizon"}) + note
 
 
 def _table(frame: pd.DataFrame, formats: dict[str, str] | None = None, cls: str = "") -> str:
@@ -217,6 +253,7 @@ def render_html(data: ReportData) -> str:
             if skill["directional_accuracy"].notna().any()
             else "<p>No forecasts evaluated.</p>",
         ),
+        ("Risk model: volatility forecasts against EWMA (out of sample)", _risk_section(s)),
         ("Feature drift of the model inputs (population stability index)", _drift(data.drift)),
         ("Paper trading", _paper(data.paper)),
         ("Skill, luck or overfitting?", _overfitting(get, data.variants)),
