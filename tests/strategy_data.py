@@ -61,6 +61,7 @@ def forecasts_from(close: pd.DataFrame, skill: float, seed: int = 1) -> pd.DataF
 
 def strategy(**overrides) -> StrategyConfig:
     base = dict(
+        mode="ml",  # these markets carry ensemble-shaped forecasts: the ML barbell is what is tested
         signal_horizon=HORIZON,
         covariance_days=60,
         safe_assets=("CASH", "BOND"),
