@@ -8,6 +8,7 @@ from portfolio_dagster.assets.features import features
 from portfolio_dagster.assets.models import (
     ML_OFF_NOTE,
     MODEL_LINEAGE_SECTIONS,
+    model_input_columns,
     models,
     predict_registered_set,
 )
@@ -46,25 +47,76 @@ def forecasts(
         warehouse.replace_range("forecasts", pd.DataFrame(), start, end)
         return dg.MaterializeResult(metadata={"rows": 0, "note": ML_OFF_NOTE})
     config_hash = cfg.fingerprint(*MODEL_LINEAGE_SECTIONS)
-    # Sequence families (TCN, LSTM) read each ticker's trailing rows: load that much context first.
-    context_days = max(
-        [getattr(cfg.models, f).lookback for f in cfg.models.enabled if f in SEQUENCE_FAMILIES], default=0
-    )
-    first = trading_days_before(start, context_days) if context_days else start
-    feats = warehouse.query(
-        "SELECT * FROM features WHERE date >= ? AND date < ? ORDER BY date, ticker", [first, end]
-    )
     registry = warehouse.query(
         "SELECT model_id, model_type, horizon, valid_from, model_set_id, artifact, artifact_sha256 "
         "FROM model_registry WHERE selection_hash = ? AND selected ORDER BY horizon, valid_from, model_type",
         [config_hash],
     )
+    if not registry.empty:
+        registry["valid_from"] = pd.to_datetime(registry["valid_from"])
+    # One calendar year at a time, each written in its own transaction: a history load holds one year of
+    # features and forecasts, not all of them (500 names x 20 years: 35 M forecast rows).
+    rows, families, missing_dates = 0, set(), 0
+    regimes = (
+        regime_probabilities(warehouse, artifacts, cfg, _context_start(cfg, start), end)
+        if "regime_adaptive" in cfg.models.enabled and not registry.empty
+        else None
+    )
+    for piece_start, piece_end in _year_pieces(start, end):
+        table, dates = _forecast_range(warehouse, cfg, registry, regimes, piece_start, piece_end)
+        warehouse.replace_range("forecasts", table, piece_start, piece_end)
+        rows += len(table)
+        families |= set(table["model"].unique()) if len(table) else set()
+        missing_dates += dates - (table["date"].nunique() if len(table) else 0)
+        del table
+    skill = (
+        _update_skill(warehouse, cfg)
+        if _skill_due(warehouse, start, end)
+        else warehouse.query("SELECT * FROM model_metrics")
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "rows": rows,
+            "models": ", ".join(sorted(families)) if families else "none",
+            "dates_without_model": int(missing_dates),
+            "oos_skill": dg.MetadataValue.md(_skill_markdown(skill)),
+        }
+    )
+
+
+def _year_pieces(start, end) -> list[tuple]:
+    """[start, end) cut at calendar-year boundaries."""
+    cuts = [start] + [type(start)(y, 1, 1) for y in range(start.year + 1, end.year + 1)] + [end]
+    return [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if a < b]
+
+
+def _context_days(cfg) -> int:
+    # Sequence families (TCN, LSTM) read each ticker's trailing rows: load that much context first.
+    return max(
+        [getattr(cfg.models, f).lookback for f in cfg.models.enabled if f in SEQUENCE_FAMILIES], default=0
+    )
+
+
+def _context_start(cfg, start):
+    days = _context_days(cfg)
+    return trading_days_before(start, days) if days else start
+
+
+def _forecast_range(warehouse: Warehouse, cfg, registry, regimes, start, end):
+    """(forecast rows of start <= date < end, the number of dates with features there); regimes: the
+    regime probabilities by date when regime_adaptive is enabled."""
+    context_days = _context_days(cfg)
+    first = _context_start(cfg, start)
+    feats = warehouse.query(
+        f"SELECT {model_input_columns(cfg.features.selected)} FROM features "
+        "WHERE date >= ? AND date < ? ORDER BY date, ticker",
+        [first, end],
+    )
     out = []
     if not feats.empty and not registry.empty:
         feats["date"] = pd.to_datetime(feats["date"])
-        if "regime_adaptive" in cfg.models.enabled:
-            feats = with_regime_columns(feats, regime_probabilities(warehouse, artifacts, cfg, first, end))
-        registry["valid_from"] = pd.to_datetime(registry["valid_from"])
+        if regimes is not None:
+            feats = with_regime_columns(feats, regimes)
         calendar = pd.DatetimeIndex(feats["date"].unique()).sort_values()
         for h, reg in registry.groupby("horizon"):
             sets = reg.drop_duplicates("model_set_id").reset_index(drop=True)
@@ -81,22 +133,8 @@ def forecasts(
                     )
                 except ArtifactError as exc:
                     raise dg.Failure(str(exc)) from None
-    table = pd.concat(out, ignore_index=True) if out else pd.DataFrame()
-    warehouse.replace_range("forecasts", table, start, end)
-    skill = (
-        _update_skill(warehouse, cfg)
-        if _skill_due(warehouse, start, end)
-        else warehouse.query("SELECT * FROM model_metrics")
-    )
     dates = feats.loc[feats["date"] >= pd.Timestamp(start), "date"].nunique() if len(feats) else 0
-    return dg.MaterializeResult(
-        metadata={
-            "rows": len(table),
-            "models": ", ".join(sorted(table["model"].unique())) if len(table) else "none",
-            "dates_without_model": int(dates - (table["date"].nunique() if len(table) else 0)),
-            "oos_skill": dg.MetadataValue.md(_skill_markdown(skill)),
-        }
-    )
+    return (pd.concat(out, ignore_index=True) if out else pd.DataFrame()), dates
 
 
 # Every forecast's skill since the first model is a full-history join: 5.8 s of a 20 s daily session at
@@ -120,11 +158,21 @@ def _update_skill(warehouse: Warehouse, cfg) -> pd.DataFrame:
         + " ".join(f"WHEN {int(h)} THEN t.{target_name(h)}" for h in cfg.targets.horizons)
         + " END"
     )
-    joined = warehouse.query(
-        f"SELECT f.model, f.horizon, f.date, f.ticker, f.prediction, f.lower, f.upper, {actual} AS actual "
-        "FROM forecasts f JOIN targets t USING (ticker, date)"
-    )
-    skill = oos_skill(joined) if len(joined) else pd.DataFrame()
+    # One (model, horizon) at a time: the join of every forecast with its target is the largest frame
+    # of a run (35 M rows at 500 names x 20 years) and oos_skill works per pair anyway.
+    pairs = warehouse.query("SELECT DISTINCT model, horizon FROM forecasts ORDER BY model, horizon")
+    parts = []
+    for pair in pairs.itertuples():
+        joined = warehouse.query(
+            "SELECT f.model, f.horizon, f.date, f.ticker, f.prediction, f.lower, f.upper, "
+            f"{actual} AS actual "
+            "FROM forecasts f JOIN targets t USING (ticker, date) WHERE f.model = ? AND f.horizon = ?",
+            [pair.model, int(pair.horizon)],
+        )
+        if len(joined):
+            parts.append(oos_skill(joined))
+        del joined
+    skill = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     warehouse.replace_where("model_metrics", skill)
     return skill
 

@@ -38,6 +38,12 @@ MODEL_LINEAGE_SECTIONS = ("data", "features", "targets", "models")
 ML_OFF_NOTE = "models.enabled is empty: ML is off; forecasts stay empty and signals use the rule-based path"
 
 
+def model_input_columns(selected, prefix: str = "") -> str:
+    """SQL select list of the features table's key and model-input columns (config features.selected):
+    the table has every library feature (143), the models read only theirs."""
+    return ", ".join(f'{prefix}"{c}"' for c in ("ticker", "date", *model_feature_names(selected)))
+
+
 def model_id(model_type: str, horizon: int, valid_from: pd.Timestamp, config_hash: str) -> str:
     return f"{model_type}-h{horizon}-{valid_from:%Y%m%d}-{config_hash}"
 
@@ -256,7 +262,7 @@ def training_table(warehouse: Warehouse, artifacts: ArtifactStore, cfg, kinds: l
     """Features joined with the targets of `kinds` for every horizon (and the regime columns when the
     regime-adaptive family is enabled), by date and ticker."""
     table = warehouse.query(
-        "SELECT f.*, "
+        f"SELECT {model_input_columns(cfg.features.selected, 'f.')}, "
         + ", ".join(f"t.{target_name(h, k)}" for h in cfg.targets.horizons for k in kinds)
         + " FROM features f JOIN targets t USING (ticker, date) ORDER BY date, ticker"
     )
