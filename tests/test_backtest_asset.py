@@ -122,6 +122,8 @@ def test_every_evaluation_table_is_written(materialized):
     assert set(daily["strategy"]) == {
         "ml_barbell",
         "rule_barbell",
+        "ml_risk_barbell",
+        "ml_alpha_barbell",
         "ml_barbell_lag1",
         "equal_weight",
         "benchmark",
@@ -129,6 +131,13 @@ def test_every_evaluation_table_is_written(materialized):
     assert pd.to_datetime(daily["date"]).min() > pd.Timestamp(
         "2007-06-01"
     )  # the first decision earns the next day
+
+
+def test_each_ml_part_has_its_test_against_the_rule(materialized):
+    s = materialized["tables"]["backtest_summary"].set_index(["strategy", "metric"])["value"]
+    for strategy in ("ml_barbell", "ml_risk_barbell", "ml_alpha_barbell"):
+        assert 0 <= s[(strategy, "sharpe_diff_pvalue")] <= 1, strategy
+        assert np.isfinite(s[(strategy, "sharpe_diff_vs_rule")]), strategy
 
 
 def test_impact_and_capacity_are_estimated_when_volume_exists(materialized):

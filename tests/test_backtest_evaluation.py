@@ -144,6 +144,20 @@ def test_the_rule_ablation_shares_costs_and_trading_rule_with_the_product():
     assert ml["sharpe_diff_vs_rule"] == 0 and ml["sharpe_diff_pvalue"] == 1
 
 
+def test_each_ml_part_is_a_barbell_tested_against_the_rule():
+    """ml_risk_barbell and ml_alpha_barbell are simulated like the rule and carry the Sharpe test against it:
+    one equal to the rule's allocations differs by 0 with p = 1, one equal to the product's as ml_barbell."""
+    inputs = synthetic_inputs(n_days=160)
+    parts = {"ml_risk_barbell": inputs.rule_allocations, "ml_alpha_barbell": inputs.allocations}
+    out = evaluate(EvaluationInputs(**(inputs.__dict__ | {"ablation_allocations": parts})))
+    value = out.summary.set_index(["strategy", "metric"])["value"]
+    assert value[("ml_risk_barbell", "sharpe_diff_vs_rule")] == 0
+    assert value[("ml_risk_barbell", "sharpe_diff_pvalue")] == 1
+    for metric in ("sharpe_diff_vs_rule", "sharpe_diff_pvalue", "sharpe"):
+        assert value[("ml_alpha_barbell", metric)] == pytest.approx(value[("ml_barbell", metric)])
+    assert "sharpe_diff_vs_rule" not in value["equal_weight"]
+
+
 def test_lag1_executes_the_same_decisions_one_session_later(result):
     runs = result.runs
     ml, lag = runs["ml_barbell"], runs["ml_barbell_lag1"]

@@ -4,8 +4,10 @@ overfitting-aware statistics, performance by regime and the seed's criteria."""
 import base64
 import dataclasses
 import datetime as dt
+import json
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from portfolio_dagster.assets.allocations import allocations, market_inputs
@@ -118,7 +120,7 @@ def evaluation_inputs(
         pd.DataFrame(columns=list(SKILL_COLUMNS)),
         b.configurations_tried,
     )
-    rule = None
+    rule, ablation = None, {}
     if full:
         reg = warehouse.query(
             "SELECT date, state, probabilities FROM regimes WHERE date >= ? ORDER BY date", [first]
@@ -134,6 +136,15 @@ def evaluation_inputs(
             alloc, rule = barbell_allocations(warehouse, cfg, first, last, ML), alloc
         else:
             rule = barbell_allocations(warehouse, cfg, first, last, RULE_BASED)
+        # Each ML part alone on top of the rule: the risk forecast (Kelly diagonal) with the rule's
+        # expected returns; the skill-scaled alpha (score x calibration IC x volatility) with trailing risk.
+        volatility = _chosen_volatility(warehouse, cfg.strategy.signal_horizon, first, last)
+        ablation = {
+            "ml_risk_barbell": barbell_allocations(
+                warehouse, cfg, first, last, RULE_BASED, volatility=volatility
+            ),
+            "ml_alpha_barbell": barbell_allocations(warehouse, cfg, first, last, ML, skill_alpha=True),
+        }
     return EvaluationInputs(
         allocations=alloc,
         close=close.loc[pd.Timestamp(first) :],
@@ -153,10 +164,20 @@ def evaluation_inputs(
         cap_tolerance=b.cap_tolerance,
         rule_allocations=rule,
         product="rule_barbell" if cfg.strategy.mode == RULE_BASED else "ml_barbell",
+        ablation_allocations=ablation,
     )
 
 
-def barbell_allocations(warehouse: Warehouse, cfg, first: dt.date, end: dt.date, mode: str) -> pd.DataFrame:
+def barbell_allocations(
+    warehouse: Warehouse,
+    cfg,
+    first: dt.date,
+    end: dt.date,
+    mode: str,
+    *,
+    volatility: pd.DataFrame | None = None,
+    skill_alpha: bool = False,
+) -> pd.DataFrame:
     """The barbell, controls and dates of the product with the signals of `mode` (ml: the ensemble
     forecasts, rule-based momentum where none; rule_based: momentum only). The operations emergency
     state comes from the ML's decayed skill, so only the ML barbell obeys it; the config's stop binds both."""
@@ -165,14 +186,15 @@ def barbell_allocations(warehouse: Warehouse, cfg, first: dt.date, end: dt.date,
     # product's own source recomputed here equals its stored allocations.
     forecasts = (
         warehouse.query(
-            "SELECT ticker, date, prediction, lower, upper FROM forecasts WHERE model = 'ensemble' AND "
-            "horizon = ? "
-            "AND date >= ? AND date < ? ORDER BY date, ticker",
+            "SELECT ticker, date, prediction, lower, upper, model_id FROM forecasts WHERE model = 'ensemble' "
+            "AND horizon = ? AND date >= ? AND date < ? ORDER BY date, ticker",
             [s.signal_horizon, first, end],
         )
         if mode == ML
         else pd.DataFrame()
     )
+    if skill_alpha and len(forecasts):
+        forecasts = forecasts.merge(_calibration_ic(warehouse), on="model_id", how="left")
     market = market_inputs(
         warehouse, cfg, end, pd.DataFrame(), active_periods(warehouse, EMERGENCY) if mode == ML else ()
     )
@@ -186,10 +208,30 @@ def barbell_allocations(warehouse: Warehouse, cfg, first: dt.date, end: dt.date,
         horizon=s.signal_horizon,
         kelly_fraction=s.kelly_fraction,
         covariance_days=s.covariance_days,
+        volatility=volatility,
+        skill_alpha=skill_alpha,
     )
     table = allocate(dates, dataclasses.replace(market, signals=signals), s)
     table["date"] = pd.to_datetime(table["date"])
     return table
+
+
+def _calibration_ic(warehouse: Warehouse) -> pd.DataFrame:
+    """model_id, ic: each ensemble's IC on its calibration window (out of sample for that model set)."""
+    reg = warehouse.query("SELECT model_id, metrics FROM model_registry WHERE model_type = 'ensemble'")
+    ic = [json.loads(m).get("validation_ic", float("nan")) if m else float("nan") for m in reg["metrics"]]
+    return pd.DataFrame({"model_id": reg["model_id"].to_numpy(), "ic": np.asarray(ic, dtype=float)})
+
+
+def _chosen_volatility(warehouse: Warehouse, horizon: int, first: dt.date, end: dt.date) -> pd.DataFrame:
+    """ticker, date, volatility: the chosen risk forecast at the signal horizon (empty: none stored)."""
+    out = warehouse.query(
+        "SELECT ticker, date, volatility FROM risk_forecasts WHERE model = 'chosen' AND horizon = ? "
+        "AND date >= ? AND date < ? ORDER BY date, ticker",
+        [horizon, first, end],
+    )
+    out["date"] = pd.to_datetime(out["date"])
+    return out
 
 
 def _risk_summary(warehouse: Warehouse, cfg, inputs: EvaluationInputs) -> pd.DataFrame:

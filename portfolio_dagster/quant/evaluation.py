@@ -6,7 +6,7 @@ Frames in, frames out; the backtest asset does the I/O."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,15 @@ from portfolio_dagster.quant.trading import TradingRule
 
 # backtest_summary metric: 1 for the product (the barbell of strategy.mode), 0 for the other strategies.
 PRODUCT_METRIC = "is_product"
-STRATEGIES = ("ml_barbell", "rule_barbell", "ml_barbell_lag1", "equal_weight", "benchmark")
+STRATEGIES = (
+    "ml_barbell",
+    "rule_barbell",
+    "ml_risk_barbell",
+    "ml_alpha_barbell",
+    "ml_barbell_lag1",
+    "equal_weight",
+    "benchmark",
+)
 SKILL_COLUMNS = ("horizon", "directional_accuracy", "base_rate", "ic", "n", "rank_ic", "ic_tstat")
 NO_COSTS = CostModel(0.0, 0.0, 0.0, 0.0)
 
@@ -49,6 +57,9 @@ class EvaluationInputs:
         None  # the same barbell with ML off (date, ticker, weight, reasons)
     )
     product: str = "ml_barbell"  # the strategy the platform trades (the barbell of strategy.mode)
+    # More barbells that isolate one ML part (ml_risk_barbell, ml_alpha_barbell): name -> allocations,
+    # simulated like rule_barbell and tested against it.
+    ablation_allocations: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -184,8 +195,8 @@ def evaluate(inp: EvaluationInputs) -> Evaluation:
                     f"rank_ic_{row.horizon}d": getattr(row, "rank_ic", float("nan")),
                     f"ic_tstat_{row.horizon}d": getattr(row, "ic_tstat", float("nan")),
                 }
-            if "rule_barbell" in runs:
-                m |= ml_vs_rule(net.to_numpy(), runs["rule_barbell"].daily["net_return"].to_numpy())
+        if (ml or name in inp.ablation_allocations) and "rule_barbell" in runs:
+            m |= ml_vs_rule(net.to_numpy(), runs["rule_barbell"].daily["net_return"].to_numpy())
         summary += [(name, k, float(v)) for k, v in m.items()]
         rolling.append(
             metrics.rolling(net, inp.rolling_window).reset_index(names="date").assign(strategy=name)
@@ -240,12 +251,15 @@ def _ablations(inp: EvaluationInputs, d: _Days) -> dict[str, bt.BacktestResult]:
     decisions executed one session later), over the same days as the product."""
     rule = product_rule(inp)
     out = {}
-    if inp.rule_allocations is not None and len(inp.rule_allocations):
-        ra = inp.rule_allocations.assign(date=pd.to_datetime(inp.rule_allocations["date"]))
+    barbells = {"rule_barbell": inp.rule_allocations, **inp.ablation_allocations}
+    for name, allocations in barbells.items():
+        if allocations is None or not len(allocations):
+            continue
+        ra = allocations.assign(date=pd.to_datetime(allocations["date"]))
         targets = ra.pivot(index="date", columns="ticker", values="weight").fillna(0.0)
         targets.columns.name = None
         controls = daily_controls(ra, inp.safe_assets[0]) if "reasons" in ra else None
-        out["rule_barbell"] = bt.simulate(
+        out[name] = bt.simulate(
             targets,
             d.close,
             bt.rebalance_dates(targets.index, inp.rebalance),

@@ -16,6 +16,8 @@ COLORS = {
     "ml_barbell": "#1f5fa8",
     "rule_barbell": "#2e7d32",
     "ml_barbell_lag1": "#8fb4e3",
+    "ml_risk_barbell": "#7b1fa2",
+    "ml_alpha_barbell": "#c62828",
     "equal_weight": "#e08a1e",
     "benchmark": "#6b6b6b",
 }
@@ -23,6 +25,8 @@ LABELS = {
     "ml_barbell": "ML barbell",
     "rule_barbell": "rule barbell (ML off)",
     "ml_barbell_lag1": "ML barbell, 1 day late",
+    "ml_risk_barbell": "rule returns, ML risk",
+    "ml_alpha_barbell": "rule + skill-scaled ML alpha",
     "equal_weight": "1/N",
     "benchmark": "index",
 }
