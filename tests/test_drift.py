@@ -195,7 +195,8 @@ def test_drift_sensor_requests_one_retrain_with_a_reason(pmx_home, tmp_path):
     resources, wh, _ = drift_warehouse(tmp_path)
     cfg = resources["settings"].config
     off = build_drift_sensor(cfg)
-    result = off(dg.build_sensor_context(resources=resources))
+    with dg.build_sensor_context(resources=resources) as context:  # the warehouse has setup/teardown
+        result = off(context)
     assert not result.run_requests and "drift_requests_retrain is off" in result.skip_reason.skip_message
 
     path = tmp_path / "on.yaml"
@@ -205,15 +206,16 @@ def test_drift_sensor_requests_one_retrain_with_a_reason(pmx_home, tmp_path):
     on = {**resources, "settings": PipelineSettings(config_path=str(path))}
     sensor = build_drift_sensor(on["settings"].config)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
-    context = dg.build_sensor_context(resources=on)
-    result = sensor(context)
+    with dg.build_sensor_context(resources=on) as context:
+        result = sensor(context)
     [request] = result.run_requests
     assert request.job_name == retrain_job.name and request.tags[TRIGGER_TAG] == "drift"
     assert request.tags[REASON_TAG].startswith(
         "feature drift: PSI above 0.2 and beyond every training window's on 1 of 2 model inputs (vol_20d"
     )
     assert result.cursor == SET_ID
-    again = sensor(dg.build_sensor_context(cursor=result.cursor, resources=on))
+    with dg.build_sensor_context(cursor=result.cursor, resources=on) as context:
+        again = sensor(context)
     assert not again.run_requests and "already requested" in again.skip_reason.skip_message
     alerts = wh.query("SELECT kind, details FROM alerts")
     assert list(alerts["kind"]) == [DECAY_RETRAIN_REQUESTED]

@@ -58,12 +58,12 @@ def _evaluate(schedule, settings, warehouse, when: dt.datetime) -> dg.RunRequest
     from portfolio_dagster.definitions import build_definitions
 
     defs = build_definitions(Path(settings.config_path), Path(warehouse.path), Path(warehouse.path).parent)
-    context = dg.build_schedule_context(
+    with dg.build_schedule_context(
         scheduled_execution_time=when.replace(tzinfo=zoneinfo.ZoneInfo(NY)),
         resources={"settings": settings, "warehouse": warehouse},
         repository_def=defs.get_repository_def(),
-    )
-    return schedule.evaluate_tick(context).run_requests[0]
+    ) as context:
+        return schedule.evaluate_tick(context).run_requests[0]
 
 
 def test_daily_schedule_is_after_the_ny_close_on_weekdays(setup):

@@ -68,8 +68,10 @@ def setup(tmp_path, monkeypatch):
 
 
 def _tick(sensor, settings, warehouse, cursor=None):
-    context = dg.build_sensor_context(cursor=cursor, resources={"settings": settings, "warehouse": warehouse})
-    result = sensor(context)
+    # A `with` scope: the warehouse resource has setup/teardown (its publication).
+    resources = {"settings": settings, "warehouse": warehouse}
+    with dg.build_sensor_context(cursor=cursor, resources=resources) as context:
+        result = sensor(context)
     return (
         result.run_requests or [],
         result.cursor,
