@@ -181,15 +181,17 @@ def test_blocking_check_and_run_failure_alert_from_real_runs(pmx_home, tmp_path,
     assert [b["kind"] for b in hook.bodies] == [alerts.CHECK_FAILED]
 
     # The daemon's run-failure sensor, evaluated on that failed run.
-    context = dg.build_run_status_sensor_context(
+    # A `with` scope: the warehouse resource has setup/teardown (its publication).
+    with dg.build_run_status_sensor_context(
         sensor_name=SENSOR_NAME,
         dagster_instance=instance,
         dagster_run=result.dagster_run,
         dagster_event=result.get_run_failure_event(),
         resources=resources,
-    ).for_run_failure()
-    alert_on_run_failure(context)
-    alert_on_run_failure(context)  # evaluated twice: still one alert for the run
+    ) as status:
+        context = status.for_run_failure()
+        alert_on_run_failure(context)
+        alert_on_run_failure(context)  # evaluated twice: still one alert for the run
     rows = table(wh)
     failed = rows[rows["kind"] == alerts.RUN_FAILED]
     assert len(failed) == 1 and failed["run_id"].iat[0] == result.run_id

@@ -249,7 +249,7 @@ def test_features_finite_passes_on_the_bundled_sample_and_warns_on_a_planted_hol
     assert meta(ok)["tickers_without_field"] == {
         f: ["AAPL", "KO", "XOM"] for f in ("open", "high", "low", "volume")
     }
-    with duckdb.connect(wh.path) as con:
+    with wh.connect() as con:  # the working copy the checks read
         con.execute(
             f"UPDATE features SET {DEFAULT_MODEL_FEATURES[0]} = NULL WHERE ticker = 'KO' AND date = ?",
             [feats["date"].max().date()],
