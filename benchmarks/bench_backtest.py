@@ -18,24 +18,11 @@ import pandas as pd
 from portfolio_dagster import paths
 from portfolio_dagster.quant import backtest as bt
 from portfolio_dagster.quant.costs import CostModel, ImpactInputs
+from portfolio_dagster.quant.report.html import HEADLINE  # the report's metrics, in its order
 from portfolio_dagster.quant.trading import TradingRule
 from tests.backtest_reference import reference_book
 
 REPEATS = 3
-HEADLINE = (
-    "annual_return",
-    "annual_volatility",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "calmar",
-    "information_ratio",
-    "hit_rate",
-    "profit_factor",
-    "turnover",
-    "deflated_sharpe",
-    "capacity_usd",
-)
 
 
 def synthetic(n_assets: int, n_days: int, seed: int = 0):
