@@ -1,7 +1,8 @@
 """Sources deliver splits and cash dividends beside their prices, tested on responses in the providers'
 documented formats (NVDA's 10:1 split, ex-date 2024-06-10, and its $0.01 dividend, ex-date 2024-06-11;
 prices approximate): yfinance's Ticker.history(actions=True) columns Dividends and Stock Splits, Alpha
-Vantage's TIME_SERIES_DAILY_ADJUSTED "7. dividend amount" and "8. split coefficient"; the live asset
+Vantage's TIME_SERIES_DAILY_ADJUSTED "7. dividend amount" and "8. split coefficient", Finnhub's /stock/split
+(fromFactor old shares became toFactor new ones; faked with respx at the network edge); the live asset
 records them in corporate_actions under the source's name."""
 
 from __future__ import annotations
@@ -11,17 +12,22 @@ import json
 from pathlib import Path
 
 import dagster as dg
+import httpx
 import pandas as pd
+import pytest
+import respx
 import yaml
 import yfinance
 
-from portfolio_dagster.assets.raw_prices import raw_prices_yfinance
+from portfolio_dagster.assets.raw_prices import raw_prices_finnhub, raw_prices_yfinance
 from portfolio_dagster.config import load_config
 from portfolio_dagster.resources.provider_keys import ProviderKeys
 from portfolio_dagster.resources.settings import PipelineSettings
-from portfolio_dagster.resources.sources import alpha_vantage
+from portfolio_dagster.resources.sources import SourceError, alpha_vantage, finnhub
 from portfolio_dagster.resources.sources import yfinance as yf_source
 from portfolio_dagster.resources.sources.actions import split_actions
+from portfolio_dagster.resources.sources.finnhub import FinnhubSource
+from portfolio_dagster.resources.sources.http import HttpClient
 from portfolio_dagster.resources.warehouse import Warehouse
 
 RECORDED = Path(__file__).parent / "recorded"
@@ -64,6 +70,101 @@ def test_alpha_vantage_split_coefficient_and_dividend_amount_are_parsed():
     ibm = json.loads((RECORDED / "alpha_vantage_daily_adjusted_ibm.json").read_text())
     _, ibm_actions = split_actions(alpha_vantage.parse(ibm, "IBM"))
     assert ("IBM", dt.date(2024, 5, 9), "dividend", None, 1.67) in _rows(ibm_actions)
+
+
+def _finnhub_routes():
+    """Finnhub at the network edge: the recorded NVDA candles for any symbol, NVDA's split for NVDA only."""
+    candles = respx.get(finnhub.URL).mock(
+        return_value=httpx.Response(200, text=(RECORDED / "finnhub_candle_nvda_split.json").read_text())
+    )
+    nvda = (RECORDED / "finnhub_split_nvda.json").read_text()
+    splits = respx.get(finnhub.SPLIT_URL).mock(
+        side_effect=lambda request: httpx.Response(
+            200, text=nvda if request.url.params["symbol"] == "NVDA" else "[]"
+        )
+    )
+    return candles, splits
+
+
+@respx.mock
+def test_finnhub_splits_come_from_a_second_request_per_ticker():
+    candles, splits = _finnhub_routes()
+    source = FinnhubSource(HttpClient("finnhub", None, 0.0, max_retries=0), "KEY")
+    frame = source.fetch("NVDA", dt.date(2024, 6, 5), dt.date(2024, 6, 13), dt.date(2024, 6, 13))
+    prices, actions = split_actions(frame)
+    assert _rows(actions) == EXPECTED[:1]  # Finnhub's split endpoint has no dividends
+    assert len(prices) == 6 and list(prices.columns) == [
+        "ticker",
+        "date",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+    ]
+    assert candles.call_count == 1 and splits.call_count == 1
+    sent = splits.calls[0].request.url.params
+    assert (sent["symbol"], sent["from"], sent["to"], sent["token"]) == (
+        "NVDA",
+        "2024-06-05",
+        "2024-06-12",
+        "KEY",
+    )
+    # A split after the last candle (its session not fetched yet) is left to the run that fetches it.
+    _, later = split_actions(
+        source.fetch("NVDA", dt.date(2024, 6, 5), dt.date(2024, 6, 8), dt.date(2024, 6, 13))
+    )
+    assert later.empty
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ({"error": "API limit reached. Please try again later. Remaining Limit: 0"}, "API limit reached"),
+        ({"error": "You don't have access to this resource."}, "plan has no access"),
+        ({"s": "ok"}, "an object, not a list"),
+        ([{"symbol": "NVDA", "date": "2024-06-10", "fromFactor": 0, "toFactor": 10}], "unreadable split"),
+        ([{"symbol": "NVDA", "date": "10/06/2024", "fromFactor": 1, "toFactor": 10}], "unreadable split"),
+    ],
+)
+def test_finnhub_split_error_shapes_are_one_line(body, expected):
+    respx.get(finnhub.URL).mock(
+        return_value=httpx.Response(200, text=(RECORDED / "finnhub_candle_nvda_split.json").read_text())
+    )
+    respx.get(finnhub.SPLIT_URL).mock(return_value=httpx.Response(200, json=body))
+    source = FinnhubSource(HttpClient("finnhub", None, 0.0, max_retries=0), "KEY")
+    with pytest.raises(SourceError, match=expected) as err:
+        source.fetch("NVDA", dt.date(2024, 6, 5), dt.date(2024, 6, 13), dt.date(2024, 6, 13))
+    assert "\n" not in str(err.value) and "KEY" not in str(err.value)
+
+
+@respx.mock
+def test_live_finnhub_asset_records_its_splits_in_corporate_actions(tmp_path, monkeypatch):
+    monkeypatch.setenv("FINNHUB_API_KEY", "KEY")
+    _finnhub_routes()
+    cfg = load_config(ROOT / "config" / "live.yaml").model_dump(mode="json")
+    cfg["data"]["sources"], cfg["data"]["tickers"] = ["finnhub"], ["NVDA"]
+    cfg["data"]["live"].update(cache_dir=None, overlap_days=0, requests_per_minute={"finnhub": 0.0})
+    config = tmp_path / "live.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    wh = Warehouse(path=str(tmp_path / "wh.duckdb"))
+    result = dg.materialize(
+        [raw_prices_finnhub],
+        resources={
+            "settings": PipelineSettings(config_path=str(config)),
+            "warehouse": wh,
+            "provider_keys": ProviderKeys(),
+        },
+        tags={
+            "dagster/asset_partition_range_start": "2024-06-05",
+            "dagster/asset_partition_range_end": "2024-06-12",
+        },
+    )
+    assert result.success
+    stored = wh.query("SELECT * FROM corporate_actions")
+    assert _rows(stored) == EXPECTED[:1] and set(stored["source"]) == {"finnhub"}
+    assert "split_ratio" not in wh.query("SELECT * FROM raw_prices_finnhub LIMIT 1").columns
 
 
 class FakeTicker:

@@ -116,9 +116,10 @@ def test_429_and_5xx_retry_with_exponential_backoff_then_succeed():
             httpx.Response(200, text=recorded("finnhub_candle_aapl.json")),
         ]
     )
+    splits = respx.get(finnhub.SPLIT_URL).mock(return_value=httpx.Response(200, json=[]))
     http, clock = client("finnhub", retries=3)
     frame = FinnhubSource(http, SECRET).fetch("AAPL", dt.date(2024, 5, 9), dt.date(2024, 5, 14), TODAY)
-    assert route.call_count == 4
+    assert route.call_count == 4 and splits.call_count == 1
     assert clock.sleeps == [1.0, 2.0, 4.0]
     assert list(frame["date"]) == [dt.date(2024, 5, 9), dt.date(2024, 5, 10), dt.date(2024, 5, 13)]
     assert frame["close"].tolist() == [182.15, 181.99, 183.05]
@@ -191,11 +192,13 @@ def test_responses_are_cached_on_disk_without_the_key(tmp_path):
 @respx.mock
 def test_rate_limit_spaces_requests():
     respx.get(finnhub.URL).mock(return_value=httpx.Response(200, text=recorded("finnhub_candle_aapl.json")))
+    respx.get(finnhub.SPLIT_URL).mock(return_value=httpx.Response(200, json=[]))
     http, clock = client("finnhub", rpm=30.0)  # one request per 2 s
     source = FinnhubSource(http, SECRET)
     for ticker in ("AAPL", "MSFT", "KO"):
         source.fetch(ticker, dt.date(2024, 5, 9), dt.date(2024, 5, 14), TODAY)
-    assert clock.sleeps == [pytest.approx(2.0), pytest.approx(2.0)]
+    # Two requests per ticker (candles, splits), each 2 s after the one before.
+    assert clock.sleeps == [pytest.approx(2.0)] * 5
 
 
 def yahoo_frame() -> pd.DataFrame:

@@ -25,6 +25,7 @@ def split_actions(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         parts.append(
             frame.loc[hit, ["ticker", "date"]].assign(kind="dividend", ratio=None, amount=amount[hit])
         )
-    parts = [p for p in parts if len(p)]
-    actions = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=ACTION_ROW_COLUMNS)
-    return prices, actions[ACTION_ROW_COLUMNS]
+    # Concatenated without their all-empty columns (ratio of dividends, amount of splits), then restored.
+    parts = [p.dropna(axis=1, how="all") for p in parts if len(p)]
+    actions = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return prices, actions.reindex(columns=ACTION_ROW_COLUMNS)
