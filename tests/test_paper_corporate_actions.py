@@ -5,9 +5,16 @@ backtest across both, and with the same ledger booked without the actions."""
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from portfolio_dagster.assets.paper import PAPER_TABLES, paper_ledger
-from portfolio_dagster.quant.corporate_actions import DIVIDEND, SPLIT, apply_actions, as_traded_multipliers
+from portfolio_dagster.quant.corporate_actions import (
+    DIVIDEND,
+    SPLIT,
+    apply_actions,
+    as_traded_multipliers,
+    by_priority,
+)
 from portfolio_dagster.quant.ledger import reconcile
 from tests.test_paper_ledger import _run, ledger  # noqa: F401 - the fixture
 
@@ -110,3 +117,46 @@ def test_ledger_applies_a_split_and_a_dividend_and_agrees_with_the_adjusted_retu
         )
         == []
     )
+
+
+def test_by_priority_keeps_the_action_of_the_first_source_in_data_sources():
+    actions = pd.DataFrame(
+        {
+            "ticker": ["A", "A", "A", "B"],
+            "date": ["2024-01-02"] * 4,
+            "kind": [DIVIDEND] * 4,
+            "ratio": [None] * 4,
+            "amount": [0.25, 0.24, 0.26, 1.0],
+            "source": ["alpha_vantage", "yfinance", "csv", "csv"],
+        }
+    )
+    kept = by_priority(actions, ["yfinance", "alpha_vantage"])
+    assert kept[["ticker", "source", "amount"]].values.tolist() == [
+        ["A", "yfinance", 0.24],
+        ["B", "csv", 1.0],
+    ]
+    # A source data.sources does not name comes after those it names (then by name).
+    assert by_priority(actions, ["alpha_vantage"])["source"].tolist() == ["alpha_vantage", "csv"]
+    assert by_priority(actions, [])["source"].tolist() == ["alpha_vantage", "csv"]
+
+
+def test_ledger_applies_the_split_of_the_source_data_sources_puts_first(ledger):  # noqa: F811
+    """Two sources disagree on a split: the ledger follows data.sources (yfinance before alpha_vantage),
+    not the sources' names."""
+    wh, cfg, days = ledger
+    settings = yaml.safe_load(cfg.read_text())
+    settings["data"]["sources"] = ["yfinance", "alpha_vantage"]
+    cfg.write_text(yaml.safe_dump(settings))
+    stocks = sorted(set(wh.query("SELECT DISTINCT ticker FROM allocations WHERE sleeve = 'risky'")["ticker"]))
+    split_day = days[SPLIT_DAY].date()
+    rows = [
+        {"ticker": t, "date": split_day, "kind": SPLIT, "ratio": ratio, "amount": None, "source": source}
+        for t in stocks
+        for source, ratio in (("alpha_vantage", 2.0), ("yfinance", 4.0))
+    ]
+    wh.append("corporate_actions", pd.DataFrame(rows))
+    _run(wh, cfg, [paper_ledger], days[SPLIT_DAY - 3], days[SPLIT_DAY + 1])
+    splits = wh.query("SELECT * FROM paper_adjustments WHERE kind = 'split'")
+    assert len(splits) and (splits["ratio"] == 4.0).all()
+    np.testing.assert_allclose(splits["quantity_after"], 4 * splits["quantity_before"])
+    assert len(splits) == splits["ticker"].nunique()  # applied once per ticker

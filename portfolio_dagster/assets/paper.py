@@ -24,6 +24,7 @@ from portfolio_dagster.quant.corporate_actions import (
     RESTATEMENT,
     apply_actions,
     as_traded_multipliers,
+    by_priority,
 )
 from portfolio_dagster.quant.costs import IMPACT_WINDOW_DAYS, CostModel, impact_inputs
 from portfolio_dagster.quant.evaluation import product_run
@@ -93,7 +94,7 @@ def paper_ledger(
         cap_tolerance=cfg.backtest.cap_tolerance,
     )
     for d in sessions:
-        prior, adjustments = _after_actions(warehouse, prior, d)
+        prior, adjustments = _after_actions(warehouse, cfg, prior, d)
         decision = decision_row(warehouse, cfg, d, context.run_id)
         inputs = session_inputs(warehouse, cfg, prior, d, shadow, decision["decision_id"].iat[0])
         booked = book_session(prior, inputs, rule, cfg.paper.initial_cash_usd)
@@ -125,7 +126,7 @@ def paper_ledger(
 
 
 def _after_actions(
-    warehouse: Warehouse, prior: PriorSession, d: dt.date
+    warehouse: Warehouse, cfg, prior: PriorSession, d: dt.date
 ) -> tuple[PriorSession, pd.DataFrame]:
     """The prior state carried into session d after the corporate actions effective at its open (ex-dates
     after the last booked session, up to d), and the adjusting rows that record them."""
@@ -138,8 +139,8 @@ def _after_actions(
     )
     if actions.empty:
         return prior, pd.DataFrame(columns=ADJUSTMENT_COLUMNS)
-    # Several sources report the same action: the first source's (data.sources is in priority order).
-    actions = actions.drop_duplicates(["ticker", "date", "kind"])
+    # Several sources report the same action: the one of the first source in data.sources.
+    actions = by_priority(actions, cfg.data.sources)
     # A re-basing that a split or dividend of the same ex-date explains is that action, applied once (the
     # ledger holds real shares valued at the prices that traded); only an unexplained one re-bases shares.
     restated = actions["kind"] == RESTATEMENT
@@ -201,7 +202,7 @@ def session_inputs(
     close, opens, volume = (
         wide(panel, c).reindex(columns=tickers + [benchmark]) for c in ("close", "open", "volume")
     )
-    close, opens = _as_traded(warehouse, close, opens)
+    close, opens = _as_traded(warehouse, close, opens, cfg.data.sources)
     rows = pd.DatetimeIndex([pd.Timestamp(x) for x in ([prior.date] if prior.date else []) + [d]])
     impact = impact_inputs(close, volume, IMPACT_WINDOW_DAYS, cfg.backtest.fallback_adv_usd)
     market = market_panels(close[tickers], rows, tickers, opens[tickers], impact)
@@ -229,11 +230,14 @@ def session_inputs(
     )
 
 
-def _as_traded(warehouse: Warehouse, close: pd.DataFrame, opens: pd.DataFrame) -> tuple[pd.DataFrame, ...]:
+def _as_traded(
+    warehouse: Warehouse, close: pd.DataFrame, opens: pd.DataFrame, sources: list[str]
+) -> tuple[pd.DataFrame, ...]:
     """The adjusted panels as the prices that traded on their dates: the ledger holds real shares, to which
     a split and a dividend are applied on the ex-date, so it values them at the prices of the day."""
     actions = warehouse.query(
-        "SELECT a.ticker, a.date, a.kind, a.ratio, a.amount, (SELECT arg_max(p.close, p.date) FROM prices p "
+        "SELECT a.ticker, a.date, a.kind, a.ratio, a.amount, a.source, "
+        "(SELECT arg_max(p.close, p.date) FROM prices p "
         "WHERE p.ticker = a.ticker AND p.date < a.date) AS close_before FROM corporate_actions a "
         "WHERE a.kind IN ('split', 'dividend') AND a.ticker IN (SELECT unnest(?)) AND a.date > ? "
         "ORDER BY a.ticker, a.date",
@@ -241,7 +245,7 @@ def _as_traded(warehouse: Warehouse, close: pd.DataFrame, opens: pd.DataFrame) -
     )
     if actions.empty:
         return close, opens
-    actions = actions.drop_duplicates(["ticker", "date", "kind"]).reset_index(drop=True)
+    actions = by_priority(actions, sources).reset_index(drop=True)
     factors = as_traded_multipliers(close.index, actions, actions["close_before"])
     factors = factors.reindex(columns=close.columns, fill_value=1.0)
     return close * factors, opens * factors

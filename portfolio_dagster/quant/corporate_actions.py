@@ -24,6 +24,20 @@ ADJUSTMENT_COLUMNS = [
 _ORDER = {DIVIDEND: 0, SPLIT: 1, RESTATEMENT: 2}
 
 
+def by_priority(actions: pd.DataFrame, sources: list[str] | tuple[str, ...]) -> pd.DataFrame:
+    """One row per (ticker, date, kind): where several sources report the same action, the one of the
+    source first in `sources` (data.sources, priority order; a source not named there after those, by
+    name). Rows keep their order otherwise."""
+    if actions.empty:
+        return actions
+    rank = {name: i for i, name in enumerate(sources)}
+    order = actions.assign(
+        _rank=actions["source"].map(rank).fillna(len(rank)), _pos=range(len(actions))
+    ).sort_values(["_rank", "source", "_pos"], kind="stable")
+    kept = order.drop_duplicates(["ticker", "date", "kind"]).sort_values("_pos")
+    return kept.drop(columns=["_rank", "_pos"])
+
+
 @dataclass(frozen=True)
 class AdjustedBook:
     """The holdings carried into a session after its actions, and one adjusting row per action applied."""
