@@ -10,7 +10,7 @@ PARTITIONS_START = dt.date(1990, 1, 1)
 # Weekday partitions keyed by date; a window ends where the next weekday starts, so a range
 # [first, last] covers exactly the trading days first..last. end_offset=1: today's partition
 # exists during the day, so the after-close run can materialize it.
-TRADING_DAYS = dg.TimeWindowPartitionsDefinition(
+TRADING_DAY_PARTITIONS = dg.TimeWindowPartitionsDefinition(
     start=PARTITIONS_START.isoformat(),
     cron_schedule="0 0 * * 1-5",
     fmt="%Y-%m-%d",

@@ -8,7 +8,7 @@ import pytest
 
 from portfolio_dagster.assets.history import clipped_window
 from portfolio_dagster.config import load_config
-from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS
+from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAY_PARTITIONS
 from portfolio_dagster.pipeline_runner import (
     DAILY_TAIL_SESSIONS,
     RunFailed,
@@ -84,7 +84,7 @@ def test_error_messages_lose_python_class_names():
     assert _clean("prices do not reconcile: raw 3 != clean 2") == "prices do not reconcile: raw 3 != clean 2"
 
 
-@dg.asset(partitions_def=TRADING_DAYS, backfill_policy=SINGLE_RUN)
+@dg.asset(partitions_def=TRADING_DAY_PARTITIONS, backfill_policy=SINGLE_RUN)
 def broken(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     if context.partition_key == "2022-12-27":
         raise dg.Failure("the source refused the request")

@@ -24,7 +24,7 @@ HISTORY_GROUP = "history"
 # the UI shows the daily assets' history materialized. Off by default: on SQLite each event costs
 # ~10 ms here, a 5-year pmx run went from 25 s to 108 s (7,300 events), the full sample would add ~10 min.
 DAILY_EVENTS_ENV = "PMX_DAILY_PARTITION_EVENTS"
-DAILY_KEY_FORMAT = "%Y-%m-%d"  # TRADING_DAYS's keys
+DAILY_KEY_FORMAT = "%Y-%m-%d"  # TRADING_DAY_PARTITIONS's keys
 HISTORY_SUFFIX = "_history"
 
 

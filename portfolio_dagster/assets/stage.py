@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from portfolio_dagster.assets.history import history_twin
-from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAYS, WAREHOUSE_POOL
+from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAY_PARTITIONS, WAREHOUSE_POOL
 
 PHASE_TAG = "pmx/phase"
 # The phases of the platform. `pmx run` runs RUN_PHASES in this order (market history, models, decisions,
@@ -93,7 +93,7 @@ def daily_stage(
         resources = _resource_names(compute)
         call = _caller(compute, resources)
         args: dict[str, object] = {
-            "partitions_def": TRADING_DAYS,
+            "partitions_def": TRADING_DAY_PARTITIONS,
             "backfill_policy": SINGLE_RUN,
             "pool": WAREHOUSE_POOL,
             "description": compute.__doc__,

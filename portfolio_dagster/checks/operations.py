@@ -13,7 +13,7 @@ from portfolio_dagster.assets.forecasts import forecasts
 from portfolio_dagster.assets.models import MODEL_LINEAGE_SECTIONS, models
 from portfolio_dagster.assets.prices import prices
 from portfolio_dagster.checks.alerting import alert_if_blocked
-from portfolio_dagster.partitions import TRADING_DAYS as PARTITIONS
+from portfolio_dagster.partitions import TRADING_DAY_PARTITIONS as PARTITIONS
 from portfolio_dagster.quant.calendar import sessions
 from portfolio_dagster.quant.features import (
     FEATURE_NAMES,

@@ -5,7 +5,7 @@ import dagster as dg
 from portfolio_dagster.assets.raw_prices import RAW_PRICE_ASSETS
 from portfolio_dagster.assets.stage import DECISIONS, EVALUATION, MARKET, MODELS, OPERATIONS, PHASE_TAG
 from portfolio_dagster.config import PipelineConfig
-from portfolio_dagster.partitions import TRADING_DAYS
+from portfolio_dagster.partitions import TRADING_DAY_PARTITIONS
 
 MODELS_SELECTION = dg.AssetSelection.tag(PHASE_TAG, MODELS)
 retrain_job = dg.define_asset_job("retrain_job", selection=MODELS_SELECTION)
@@ -27,7 +27,7 @@ def build_daily_job(cfg: PipelineConfig):
     """daily_job: the daily selection plus the incremental `models` asset, which the daily schedule
     selects only when a retrain period opens."""
     return dg.define_asset_job(
-        "daily_job", selection=daily_selection(cfg) | MODELS_SELECTION, partitions_def=TRADING_DAYS
+        "daily_job", selection=daily_selection(cfg) | MODELS_SELECTION, partitions_def=TRADING_DAY_PARTITIONS
     )
 
 
