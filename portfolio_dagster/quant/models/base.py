@@ -51,15 +51,20 @@ def subsample(n: int, limit: int | None, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
 
 
-def subsample_dates(dates: pd.Series, limit: int | None, seed: int) -> np.ndarray:
-    """Sorted row indices of whole dates (ranking objectives need each date's full cross-section),
-    about `limit` rows in all; the same for the same seed."""
+def subsample_dates(dates, limit: int | None, seed: int) -> np.ndarray:
+    """Sorted row indices of whole dates, at most `limit` rows in all (at least one date): the dates in a
+    seeded random order, kept while their rows fit. Cross-sectional and ranking models need each date's
+    full cross-section; the same for the same seed, and all rows when they fit already."""
     values = np.asarray(dates)
     if limit is None or len(values) <= limit:
         return np.arange(len(values))
-    unique = pd.unique(values)
-    keep = unique[subsample(len(unique), max(1, int(limit * len(unique) / len(values))), seed)]
-    return np.flatnonzero(np.isin(values, keep))
+    codes, unique = pd.factorize(values)
+    counts = np.bincount(codes, minlength=len(unique))
+    order = np.random.default_rng(seed).permutation(len(unique))
+    kept = max(1, int(np.searchsorted(np.cumsum(counts[order]), limit, side="right")))
+    chosen = np.zeros(len(unique), dtype=bool)
+    chosen[order[:kept]] = True
+    return np.flatnonzero(chosen[codes])
 
 
 def date_groups(dates: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import BayesianRidge
 
-from portfolio_dagster.quant.models.base import Forecaster, Standardizer, matrix, subsample
+from portfolio_dagster.quant.models.base import Forecaster, Standardizer, matrix, subsample_dates
 
 
 def fit_ridge(z: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, float]:
@@ -31,7 +31,7 @@ class BayesianRidgeForecaster(Forecaster):
         self.intercept = 0.0
 
     def _fit(self, x: pd.DataFrame, y: np.ndarray, x_val: pd.DataFrame, y_val: np.ndarray) -> None:
-        idx = subsample(len(y), self.params.get("max_train_rows"), self.seed)
+        idx = subsample_dates(x["date"], self.params.get("max_train_rows"), self.seed)
         a = matrix(x, self.feature_names)[idx]
         self.scaler.fit(a)
         self.coef, self.intercept = fit_ridge(self.scaler.transform(a), y[idx])

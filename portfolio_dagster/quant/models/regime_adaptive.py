@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from portfolio_dagster.quant.models.base import Forecaster, Standardizer, matrix, subsample
+from portfolio_dagster.quant.models.base import Forecaster, Standardizer, matrix, subsample_dates
 from portfolio_dagster.quant.models.bayesian_ridge import fit_ridge
 from portfolio_dagster.quant.regimes import REGIME_COLUMNS
 
@@ -39,7 +39,7 @@ class RegimeAdaptiveForecaster(Forecaster):
         return x[list(REGIME_COLUMNS)].to_numpy(dtype=float)
 
     def _fit(self, x: pd.DataFrame, y: np.ndarray, x_val: pd.DataFrame, y_val: np.ndarray) -> None:
-        idx = subsample(len(y), self.params.get("max_train_rows"), self.seed)
+        idx = subsample_dates(x["date"], self.params.get("max_train_rows"), self.seed)
         a, y, probs = matrix(x, self.feature_names)[idx], y[idx], self._probabilities(x)[idx]
         self.scaler.fit(a)
         z = self.scaler.transform(a)

@@ -13,6 +13,7 @@ import pandas as pd
 from portfolio_dagster.quant import features as feature_set
 from portfolio_dagster.quant import walk_forward
 from portfolio_dagster.quant.models import ENSEMBLE, SEQUENCE_FAMILIES, Ensemble, Forecaster, family_class
+from portfolio_dagster.quant.models.base import subsample_dates
 from portfolio_dagster.quant.models.ensemble import information_coefficient
 from portfolio_dagster.quant.targets import MODEL_TARGET_KINDS, target_name
 
@@ -125,19 +126,35 @@ def train_model_set(
         spec.calibration_days,
         spec.rolling_days,
     )
-    fit, val, cal = walk_forward.fit_validation_calibration(rows.dropna(subset=list({target, learn})), s)
+    needed = list(dict.fromkeys([target, learn]))
+    parts = _split_parts(rows, s, needed)
+    if parts is None:  # rows not sorted by date: select by masks (copies the table once)
+        fit, val, cal = walk_forward.fit_validation_calibration(rows.dropna(subset=needed), s)
+    else:
+        fit, val, cal = parts
     if spec.calibration_days == 0:
         cal = val
     if fit["date"].nunique() < spec.min_train_days or val.empty or cal.empty:
         return None
     names = list(spec.feature_names)
-    y_fit, y_val = fit[learn].to_numpy(dtype=float), val[learn].to_numpy(dtype=float)
-    r_fit, r_val, r_cal = (f[target].to_numpy(dtype=float) for f in (fit, val, cal))
+    # The row families learn from at most their max_train_rows of whole fit dates: one draw for the
+    # largest limit (each family thins it further to its own); sequence families read the whole window.
+    limit = _row_limit(spec)
+    thin = (
+        fit
+        if limit is None or len(fit) <= limit
+        else fit.iloc[subsample_dates(fit["date"], limit, spec.seed)]
+    )
+    r_fit = fit[target].to_numpy(dtype=float)  # the output map's drift: every fit row's mean return
+    y_val = val[learn].to_numpy(dtype=float)
+    r_val, r_cal = (f[target].to_numpy(dtype=float) for f in (val, cal))
     models, metrics, importance, cal_preds, fit_seconds = {}, {}, [], {}, {}
     for family in spec.families:
         t0 = time.perf_counter()
         model = family_class(family)(spec.params.get(family, {}), seed=spec.seed, threads=spec.threads)
-        model.fit(fit, y_fit, names, val, y_val)
+        rows_in = fit if family in SEQUENCE_FAMILIES else thin
+        y_fit = rows_in[learn].to_numpy(dtype=float)
+        model.fit(rows_in, y_fit, names, val, y_val)
         if cross_sectional_output(model, spec):
             model.map_output(r_fit, val, r_val)
         model.calibrate_intervals(cal, r_cal)
@@ -145,7 +162,8 @@ def train_model_set(
         pred, lo, hi = model.predict_interval(cal)
         cal_preds[family] = pred
         metrics[family] = validation_metrics(pred, lo, hi, r_cal) | {
-            "fit_rows": int(len(y_fit)),
+            "fit_rows": _rows_used(rows_in, spec, family),
+            "fit_rows_available": int(len(fit)),
             "early_stopping_rows": int(len(y_val)),
             "target": spec.target_kind,
             "output_map": model.output_map,
@@ -165,6 +183,52 @@ def train_model_set(
     pred, lo, hi = ensemble.interval(cal_preds)
     metrics[ENSEMBLE] = validation_metrics(pred, lo, hi, r_cal) | {"weights": ensemble.weights}
     return ModelSet(s, models, ensemble, metrics, pd.concat(importance, ignore_index=True), fit_seconds)
+
+
+def _limit(spec: TrainingSpec, family: str) -> int | None:
+    return spec.params.get(family, {}).get("max_train_rows")
+
+
+def _rows_used(fit: pd.DataFrame, spec: TrainingSpec, family: str) -> int:
+    """The fit rows a family learns from after its own max_train_rows (whole dates; sequence families
+    draw rows)."""
+    limit = _limit(spec, family)
+    if limit is None or len(fit) <= limit:
+        return len(fit)
+    return limit if family in SEQUENCE_FAMILIES else len(subsample_dates(fit["date"], limit, spec.seed))
+
+
+def _row_limit(spec: TrainingSpec) -> int | None:
+    """The largest max_train_rows of the enabled row (non-sequence) families; None: one reads all rows."""
+    limits = [_limit(spec, f) for f in spec.families if f not in SEQUENCE_FAMILIES]
+    return None if not limits or None in limits else max(limits)
+
+
+def _split_parts(
+    rows: pd.DataFrame, s: walk_forward.CalibratedSplit, needed: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
+    """(fit, validation, calibration) rows of date-sorted `rows` for split s, without the rows lacking a
+    `needed` value: each part a positional slice of its dates (the table is not copied; a part only
+    where rows lack a value). None when rows are not sorted by date."""
+    dates = rows["date"].to_numpy()
+    if len(dates) > 1 and not bool(np.all(dates[1:] >= dates[:-1])):
+        return None
+
+    def part(first, last) -> pd.DataFrame:
+        if first is None or last is None:
+            return rows.iloc[0:0]
+        a = int(np.searchsorted(dates, np.datetime64(first), side="left"))
+        b = int(np.searchsorted(dates, np.datetime64(last), side="right"))
+        piece = rows.iloc[a:b]
+        ok = piece[needed].notna().all(axis=1).to_numpy()
+        return piece if ok.all() else piece[ok]
+
+    win = s.window
+    return (
+        part(win.start, s.fit_end),
+        part(s.validation_start, s.validation_end),
+        part(s.calibration_start, win.end),
+    )
 
 
 def walk_forward_forecasts(

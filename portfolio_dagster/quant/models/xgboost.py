@@ -17,7 +17,6 @@ from portfolio_dagster.quant.models.base import (
     date_groups,
     matrix,
     relevance_grades,
-    subsample,
     subsample_dates,
 )
 
@@ -73,11 +72,7 @@ class XGBoostForecaster(Forecaster):
 
     def _fit(self, x: pd.DataFrame, y: np.ndarray, x_val: pd.DataFrame, y_val: np.ndarray) -> None:
         limit = self.params.get("max_train_rows")
-        idx = (
-            subsample_dates(x["date"], limit, self.seed)
-            if self.ranking
-            else subsample(len(y), limit, self.seed)
-        )
+        idx = subsample_dates(x["date"], limit, self.seed)  # whole dates: the cross-sections stay whole
         train = self._matrix(x.iloc[idx], y[idx])
         evals, rounds = [], self.params.get("early_stopping_rounds")
         if len(y_val) and rounds:
