@@ -4,6 +4,8 @@ incremental runs equal to the full computation, metadata."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -100,3 +102,37 @@ def test_targets_table_has_every_kind_with_labels_and_nulls_past_the_data(setup)
         "AND column_name = 'direction_5d'"
     )
     assert types["data_type"].iloc[0] == "BOOLEAN"
+
+
+def test_a_range_computed_in_yearly_pieces_equals_the_full_computation(tmp_path, monkeypatch):
+    import portfolio_dagster.assets.features as features_asset
+
+    assert features_asset.year_pieces(dt.date(2003, 10, 6), dt.date(2006, 3, 1), 2) == [
+        (dt.date(2003, 10, 6), dt.date(2005, 1, 1)),
+        (dt.date(2005, 1, 1), dt.date(2006, 3, 1)),
+    ]
+    monkeypatch.setattr(features_asset, "PIECE_ROWS", 1)  # one calendar year a piece
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(load_config().model_dump(mode="json")))
+    warehouse = Warehouse(path=str(tmp_path / "warehouse.duckdb"))
+    px = synthetic_ohlcv(n_days=N_DAYS, tickers=("AAA", "BBB", "SP500"))
+    px["date"] = px["date"].dt.date
+    warehouse.replace_where("prices", px.assign(source="test"))
+    days = sorted(px["date"].unique())
+    resources = {"settings": PipelineSettings(config_path=str(config_path)), "warehouse": warehouse}
+    tags = dict(zip(RANGE, (str(days[200]), str(days[-1])), strict=True))  # 2003-10 .. 2004-08
+    result = dg.materialize([features], resources=resources, tags=tags)
+    assert result.success
+    assert result.asset_materializations_for_node("features")[0].metadata["rows"].value == 2 * (N_DAYS - 200)
+    stored = warehouse.query("SELECT * FROM features").assign(date=lambda f: pd.to_datetime(f["date"]))
+    stored = stored.set_index(["ticker", "date"]).sort_index()
+    universe = px[px["ticker"] != "SP500"].assign(date=lambda f: pd.to_datetime(f["date"]))
+    sp = px[px["ticker"] == "SP500"]
+    market = pd.Series(sp["close"].to_numpy(), index=pd.to_datetime(sp["date"]))
+    full = feature_set.compute(universe, market).set_index(["ticker", "date"]).loc[stored.index]
+    np.testing.assert_allclose(
+        stored[list(feature_set.FEATURE_NAMES)].to_numpy(dtype=float),
+        full[list(feature_set.FEATURE_NAMES)].to_numpy(dtype=float),
+        rtol=1e-6,
+        atol=1e-6,
+    )

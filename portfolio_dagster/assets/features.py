@@ -35,38 +35,78 @@ def benchmark_close(warehouse: Warehouse, ticker: str, start, end) -> pd.Series:
 def features(context: StageContext, settings: PipelineSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     cfg = settings.config
     start, end = context.window
-    first = trading_days_before(start, max(cfg.features.lookback_days, feature_set.LOOKBACK))
-    history = warehouse.universe_prices(first, end, cfg)
-    market = benchmark_close(warehouse, cfg.data.benchmark, first, end)
-    table = feature_set.compute(history, market if len(market) else None, since=start)  # history < end
-    warehouse.replace_range("features", table, start, end)
-    return dg.MaterializeResult(
-        metadata=feature_metadata(
-            table,
-            cfg,
-            market_source=(f"benchmark {cfg.data.benchmark}" if len(market) else "equal-weight universe"),
+    lookback = max(cfg.features.lookback_days, feature_set.LOOKBACK)
+    # Pieces of whole years, each computed from its own lookback and written in its own transaction:
+    # a history load at breadth holds one piece's features, not every year's (500 names x 20 years:
+    # 2.5 M rows x 143 features).
+    summary = FeatureSummary()
+    market_source = "equal-weight universe"
+    for piece_start, piece_end in year_pieces(start, end, _years_per_piece(warehouse, start, end)):
+        first = trading_days_before(piece_start, lookback)
+        history = warehouse.universe_prices(first, piece_end, cfg)
+        market = benchmark_close(warehouse, cfg.data.benchmark, first, piece_end)
+        table = feature_set.compute(history, market if len(market) else None, since=piece_start)
+        del history
+        warehouse.replace_range("features", table, piece_start, piece_end)
+        summary.add(table)
+        if len(market):
+            market_source = f"benchmark {cfg.data.benchmark}"
+        del table
+    return dg.MaterializeResult(metadata=summary.metadata(cfg, market_source))
+
+
+# Rows (names x trading days) a features piece computes at most, beside its lookback; whole years.
+PIECE_ROWS = 1_000_000
+
+
+def _years_per_piece(warehouse: Warehouse, start, end) -> int:
+    names = warehouse.query(
+        "SELECT count(DISTINCT ticker) AS n FROM prices WHERE date >= ? AND date < ?", [start, end]
+    )
+    n = int(names["n"].iat[0]) if len(names) else 0
+    return max(1, PIECE_ROWS // max(1, n * 252))
+
+
+def year_pieces(start, end, years: int = 1) -> list[tuple]:
+    """[start, end) cut at calendar-year boundaries, `years` calendar years a piece."""
+    cuts = [start] + [type(start)(y, 1, 1) for y in range(start.year + years, end.year + 1, years)] + [end]
+    return [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if a < b]
+
+
+class FeatureSummary:
+    """The features metadata of a run, accumulated over its pieces."""
+
+    def __init__(self) -> None:
+        self.rows, self.tickers, self.newest = 0, set(), None
+        self.nan_counts = pd.Series(0.0, index=list(feature_set.FEATURE_NAMES))
+
+    def add(self, table: pd.DataFrame) -> None:
+        if not len(table):
+            return
+        self.rows += len(table)
+        self.tickers |= set(table["ticker"].unique())
+        self.nan_counts += table[list(feature_set.FEATURE_NAMES)].isna().sum().astype(float)
+        newest = table["date"].max()
+        self.newest = newest if self.newest is None else max(self.newest, newest)
+
+    def metadata(self, cfg, market_source: str) -> dict:
+        names = list(feature_set.FEATURE_NAMES)
+        nan_share = self.nan_counts / self.rows if self.rows else pd.Series(dtype=float)
+        selected = feature_set.selected_feature_names(cfg.features.selected)
+        by_group = pd.DataFrame(
+            {"group": [s.group for s in feature_set.SPECS], "nan_share": nan_share.reindex(names)}
         )
-    )
-
-
-def feature_metadata(table: pd.DataFrame, cfg, market_source: str) -> dict:
-    names = list(feature_set.FEATURE_NAMES)
-    nan_share = table[names].isna().mean() if len(table) else pd.Series(dtype=float)
-    selected = feature_set.selected_feature_names(cfg.features.selected)
-    by_group = pd.DataFrame(
-        {"group": [s.group for s in feature_set.SPECS], "nan_share": nan_share.reindex(names)}
-    )
-    summary = by_group.groupby("group").agg(
-        features=("nan_share", "size"), mean_nan_share=("nan_share", "mean")
-    )
-    return {
-        "rows": len(table),
-        "tickers": int(table["ticker"].nunique()) if len(table) else 0,
-        "features": len(names),
-        "selected_for_models": len(selected),
-        "newest": str(table["date"].max().date()) if len(table) else "none",
-        "market": market_source,
-        "nan_share_by_group": dg.MetadataValue.md(summary.round(4).to_markdown()),
-        "nan_share": dg.MetadataValue.json({k: round(float(v), 4) for k, v in nan_share.items()}),
-        "all_nan": dg.MetadataValue.json([k for k, v in nan_share.items() if v == 1.0]),
-    }
+        summary = by_group.groupby("group").agg(
+            features=("nan_share", "size"), mean_nan_share=("nan_share", "mean")
+        )
+        return {
+            "rows": self.rows,
+            "tickers": len(self.tickers),
+            "features": len(names),
+            "selected_for_models": len(selected),
+            "newest": str(pd.Timestamp(self.newest).date()) if self.newest is not None else "none",
+            "market": market_source,
+            "nan_share_by_group": dg.MetadataValue.md(summary.round(4).to_markdown()),
+            "nan_share": dg.MetadataValue.json({k: round(float(v), 4) for k, v in nan_share.items()}),
+            "all_nan": dg.MetadataValue.json([k for k, v in nan_share.items() if v == 1.0]),
+        }
