@@ -68,7 +68,20 @@ def _run(wh, cfg, start, end):
 
 def test_risk_forecasts_rows_and_resumed_range_equal_one_run(setup):
     wh, cfg, px = setup
+    wh.replace_where(
+        "model_metrics", pd.DataFrame({"model": ["ensemble"], "horizon": [21], "observations": [9]})
+    )
     one = _run(wh, cfg, "1996-06-03", "1998-06-30")
+    # model_metrics: one risk row per model and horizon (QLIKE, EWMA's on the same rows, DM p), the
+    # return models' rows left alone.
+    mm = wh.query("SELECT * FROM model_metrics ORDER BY model, horizon")
+    assert set(mm["model"]) == {"ensemble"} | {f"risk_{m}" for m in (*risk.RISK_MODELS, risk.CHOSEN)}
+    rows = mm[mm["model"] != "ensemble"]
+    assert len(rows) == 5 * len(HORIZONS) and (rows["observations"] > 0).all()
+    assert np.isfinite(rows[["risk_qlike", "risk_qlike_ewma"]]).all().all()
+    ewma = rows[rows["model"] == "risk_ewma"]
+    assert np.allclose(ewma["risk_qlike"], ewma["risk_qlike_ewma"]) and ewma["risk_dm_pvalue"].isna().all()
+    assert rows.loc[rows["model"] != "risk_ewma", "risk_dm_pvalue"].between(0, 1).all()
     assert set(one["model"]) == {risk.EWMA, risk.HAR, risk.LOG_LINEAR, risk.LIGHTGBM, risk.CHOSEN}
     assert set(one["horizon"]) == set(HORIZONS)
     assert set(one["ticker"]) == {"S0", "S1", "S2", "S3", risk.UNIVERSE}

@@ -1,8 +1,12 @@
-"""allocations: the ML barbell's target weights at each close, with sleeves and reason codes."""
+"""allocations: the barbell's target weights at each close, with sleeves and reason codes; in ML mode
+the volatility target and the risky sleeve's volatilities come from the chosen risk forecast."""
+
+import dataclasses
 
 import dagster as dg
 import pandas as pd
 
+from portfolio_dagster.assets.risk_forecasts import chosen_volatility
 from portfolio_dagster.assets.signals import signals
 from portfolio_dagster.assets.stage import DECISIONS, StageContext, daily_stage
 from portfolio_dagster.partitions import PARTITIONS_START, trading_days_before
@@ -44,6 +48,8 @@ def allocations(
     market = market_inputs(warehouse, cfg, end, sig, periods)
     close = market.close
     dates = close.index[close.index >= pd.Timestamp(start)]
+    if s.mode == ML:
+        market = dataclasses.replace(market, risk=chosen_volatility(warehouse, s.signal_horizon, start, end))
     table = allocate(dates, market, s, _prior(warehouse, start, s.drawdown_days, s.safe_assets[0]))
     warehouse.replace_range("allocations", table, start, end)
     latest = table[table["date"] == table["date"].max()] if len(table) else table

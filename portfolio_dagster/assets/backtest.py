@@ -4,15 +4,15 @@ overfitting-aware statistics, performance by regime and the seed's criteria."""
 import base64
 import dataclasses
 import datetime as dt
-import json
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 
 from portfolio_dagster.assets.allocations import allocations, market_inputs
 from portfolio_dagster.assets.forecasts import forecasts
 from portfolio_dagster.assets.regimes import regimes
+from portfolio_dagster.assets.risk_forecasts import chosen_volatility
+from portfolio_dagster.assets.signals import ml_forecasts
 from portfolio_dagster.assets.stage import EVALUATION, phase_tags
 from portfolio_dagster.assets.targets import targets
 from portfolio_dagster.partitions import WAREHOUSE_POOL, trading_days_before
@@ -129,16 +129,17 @@ def evaluation_inputs(
         hashes = warehouse.query("SELECT count(DISTINCT config_hash) AS n FROM model_registry")
         tried = max(b.configurations_tried, int(hashes["n"].iat[0]) if len(hashes) else 0)
         skill = _skill(warehouse, cfg)
-        # The ablation: the same barbell with the other signal source. ml_barbell is always the barbell on
-        # ML signals and rule_barbell on rule-based ones; the product (strategy.mode) is the stored one.
+        # The ablation: ml_barbell (the skill-scaled alpha on top of the rule AND the ML risk forecast),
+        # rule_barbell (ML off), and each ML part alone on top of the rule: ml_risk_barbell (the rule's
+        # expected returns, the chosen risk forecast in the volatility target, the composition and the
+        # Kelly diagonal) and ml_alpha_barbell (the rule plus score x calibration IC x volatility, trailing
+        # risk). The product (strategy.mode) is the stored one; the others are computed here.
         last = alloc["date"].max().date() + dt.timedelta(days=1)
+        volatility = chosen_volatility(warehouse, cfg.strategy.signal_horizon, first, last)
         if cfg.strategy.mode == RULE_BASED:
-            alloc, rule = barbell_allocations(warehouse, cfg, first, last, ML), alloc
+            alloc, rule = ml_barbell_allocations(warehouse, cfg, first, last, volatility), alloc
         else:
             rule = barbell_allocations(warehouse, cfg, first, last, RULE_BASED)
-        # Each ML part alone on top of the rule: the risk forecast (Kelly diagonal) with the rule's
-        # expected returns; the skill-scaled alpha (score x calibration IC x volatility) with trailing risk.
-        volatility = _chosen_volatility(warehouse, cfg.strategy.signal_horizon, first, last)
         ablation = {
             "ml_risk_barbell": barbell_allocations(
                 warehouse, cfg, first, last, RULE_BASED, volatility=volatility
@@ -168,6 +169,14 @@ def evaluation_inputs(
     )
 
 
+def ml_barbell_allocations(
+    warehouse: Warehouse, cfg, first: dt.date, end: dt.date, volatility: pd.DataFrame
+) -> pd.DataFrame:
+    """ml_barbell: the barbell in ML mode, as the signals and allocations assets decide it when
+    strategy.mode is ml (the skill-scaled alpha on top of the rule and the chosen risk forecast)."""
+    return barbell_allocations(warehouse, cfg, first, end, ML, volatility=volatility, skill_alpha=True)
+
+
 def barbell_allocations(
     warehouse: Warehouse,
     cfg,
@@ -179,22 +188,14 @@ def barbell_allocations(
     skill_alpha: bool = False,
 ) -> pd.DataFrame:
     """The barbell, controls and dates of the product with the signals of `mode` (ml: the ensemble
-    forecasts, rule-based momentum where none; rule_based: momentum only). The operations emergency
-    state comes from the ML's decayed skill, so only the ML barbell obeys it; the config's stop binds both."""
+    forecasts, rule-based momentum where none; rule_based: momentum only). volatility (the chosen risk
+    forecast): the Kelly diagonal, the volatility target and the composition's volatilities (ML risk);
+    skill_alpha: the rule plus the skill-scaled ML alpha. The operations emergency state comes from the
+    ML's decayed skill, so only the ML barbells obey it; the config's stop binds both."""
     s = cfg.strategy
     # Signals from `first` on, as the signals asset has them (its history starts at backtest.start), so the
     # product's own source recomputed here equals its stored allocations.
-    forecasts = (
-        warehouse.query(
-            "SELECT ticker, date, prediction, lower, upper, model_id FROM forecasts WHERE model = 'ensemble' "
-            "AND horizon = ? AND date >= ? AND date < ? ORDER BY date, ticker",
-            [s.signal_horizon, first, end],
-        )
-        if mode == ML
-        else pd.DataFrame()
-    )
-    if skill_alpha and len(forecasts):
-        forecasts = forecasts.merge(_calibration_ic(warehouse), on="model_id", how="left")
+    forecasts = ml_forecasts(warehouse, s.signal_horizon, first, end) if mode == ML else pd.DataFrame()
     market = market_inputs(
         warehouse, cfg, end, pd.DataFrame(), active_periods(warehouse, EMERGENCY) if mode == ML else ()
     )
@@ -211,27 +212,9 @@ def barbell_allocations(
         volatility=volatility,
         skill_alpha=skill_alpha,
     )
-    table = allocate(dates, dataclasses.replace(market, signals=signals), s)
+    table = allocate(dates, dataclasses.replace(market, signals=signals, risk=volatility), s)
     table["date"] = pd.to_datetime(table["date"])
     return table
-
-
-def _calibration_ic(warehouse: Warehouse) -> pd.DataFrame:
-    """model_id, ic: each ensemble's IC on its calibration window (out of sample for that model set)."""
-    reg = warehouse.query("SELECT model_id, metrics FROM model_registry WHERE model_type = 'ensemble'")
-    ic = [json.loads(m).get("validation_ic", float("nan")) if m else float("nan") for m in reg["metrics"]]
-    return pd.DataFrame({"model_id": reg["model_id"].to_numpy(), "ic": np.asarray(ic, dtype=float)})
-
-
-def _chosen_volatility(warehouse: Warehouse, horizon: int, first: dt.date, end: dt.date) -> pd.DataFrame:
-    """ticker, date, volatility: the chosen risk forecast at the signal horizon (empty: none stored)."""
-    out = warehouse.query(
-        "SELECT ticker, date, volatility FROM risk_forecasts WHERE model = 'chosen' AND horizon = ? "
-        "AND date >= ? AND date < ? ORDER BY date, ticker",
-        [horizon, first, end],
-    )
-    out["date"] = pd.to_datetime(out["date"])
-    return out
 
 
 def _risk_summary(warehouse: Warehouse, cfg, inputs: EvaluationInputs) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from portfolio_dagster.quant.models import SEQUENCE_FAMILIES, ArtifactError
 from portfolio_dagster.quant.models.skill import oos_skill
 from portfolio_dagster.quant.models.training import period_context
 from portfolio_dagster.quant.regimes import with_regime_columns
+from portfolio_dagster.quant.risk_metrics import PREFIX as RISK_PREFIX
 from portfolio_dagster.quant.targets import target_name
 from portfolio_dagster.resources.artifacts import ArtifactStore
 from portfolio_dagster.resources.settings import PipelineSettings
@@ -147,7 +148,9 @@ def _skill_due(warehouse: Warehouse, start, end) -> bool:
     last = end - pd.Timedelta(days=1)
     if (end - start).days >= SKILL_REFRESH_MIN_DAYS or (start.year, start.month) != (last.year, last.month):
         return True
-    stored = warehouse.query("SELECT count(*) AS n FROM model_metrics")
+    stored = warehouse.query(
+        "SELECT count(*) AS n FROM model_metrics WHERE NOT starts_with(model, ?)", [RISK_PREFIX]
+    )
     return stored.empty or stored["n"].iat[0] == 0
 
 
@@ -173,7 +176,11 @@ def _update_skill(warehouse: Warehouse, cfg) -> pd.DataFrame:
             parts.append(oos_skill(joined))
         del joined
     skill = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    warehouse.replace_where("model_metrics", skill)
+    # The return models' rows only: the risk model's (model 'risk_<name>') are the risk_forecasts stage's.
+    stored = warehouse.query("SELECT DISTINCT model FROM model_metrics")
+    mine = {m for m in (stored["model"] if len(stored) else []) if not m.startswith(RISK_PREFIX)}
+    mine |= set(skill["model"]) if len(skill) else set()
+    warehouse.replace_where("model_metrics", skill, "model", sorted(mine))
     return skill
 
 

@@ -10,7 +10,7 @@ from portfolio_dagster.assets.prices import prices
 from portfolio_dagster.assets.stage import DECISIONS, StageContext, daily_stage
 from portfolio_dagster.config import PipelineConfig
 from portfolio_dagster.partitions import PARTITIONS_START
-from portfolio_dagster.quant import risk, walk_forward
+from portfolio_dagster.quant import risk, risk_metrics, walk_forward
 from portfolio_dagster.quant.panel import wide
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
@@ -61,6 +61,18 @@ def risk_forecast_table(warehouse: Warehouse, cfg: PipelineConfig, start: dt.dat
     return table, pd.concat(selections, ignore_index=True)
 
 
+def chosen_volatility(warehouse: Warehouse, horizon: int, first: dt.date, end: dt.date) -> pd.DataFrame:
+    """ticker, date, volatility: the chosen risk forecast at `horizon` made at the closes first <= date <
+    end, the universe (quant/risk.UNIVERSE) included; empty where none is stored."""
+    out = warehouse.query(
+        "SELECT ticker, date, volatility FROM risk_forecasts WHERE model = ? AND horizon = ? "
+        "AND date >= ? AND date < ? ORDER BY date, ticker",
+        [risk.CHOSEN, horizon, first, end],
+    )
+    out["date"] = pd.to_datetime(out["date"])
+    return out
+
+
 @daily_stage(
     phase=DECISIONS,
     group_name="models",
@@ -76,6 +88,8 @@ def risk_forecasts(
     start, end = context.window
     table, selection = risk_forecast_table(warehouse, settings.config, start, end)
     warehouse.replace_range("risk_forecasts", table, start, end)
+    due = _metrics_due(warehouse, start, end)
+    metrics = _update_risk_metrics(warehouse, settings.config) if due else None
     chosen = selection[selection["chosen"]] if len(selection) else selection
     return dg.MaterializeResult(
         metadata={
@@ -87,5 +101,43 @@ def risk_forecasts(
                 if len(chosen)
                 else {}
             ),
+            **({"model_metrics_rows": len(metrics)} if metrics is not None else {}),
         }
     )
+
+
+# The risk model's out-of-sample skill over every stored forecast is a full-history join (a few seconds at
+# 23 years): a day's run refreshes it when it closes a month, ranges of a week or more and a table without
+# risk rows always do (the same rule as the return models' model_metrics).
+METRICS_REFRESH_MIN_DAYS = 8
+
+
+def _metrics_due(warehouse: Warehouse, start: dt.date, end: dt.date) -> bool:
+    last = end - dt.timedelta(days=1)
+    if (end - start).days >= METRICS_REFRESH_MIN_DAYS or (start.year, start.month) != (last.year, last.month):
+        return True
+    stored = warehouse.query(
+        "SELECT count(*) AS n FROM model_metrics WHERE starts_with(model, ?)", [risk_metrics.PREFIX]
+    )
+    return stored.empty or stored["n"].iat[0] == 0
+
+
+def _update_risk_metrics(warehouse: Warehouse, cfg: PipelineConfig) -> pd.DataFrame:
+    """model_metrics' risk rows (quant/risk_metrics.py) from every stored risk forecast of the names,
+    replacing the previous risk rows (the return models' rows are the forecasts stage's)."""
+    fc = warehouse.query(
+        "SELECT ticker, date, horizon, model, volatility FROM risk_forecasts WHERE ticker <> ?",
+        [risk.UNIVERSE],
+    )
+    if fc.empty:
+        return pd.DataFrame(columns=risk_metrics.METRIC_COLUMNS)
+    px = warehouse.universe_prices(PARTITIONS_START, dt.date.max, cfg, columns="ticker, date, close")
+    px["date"] = pd.to_datetime(px["date"])
+    returns = wide(px, "close").pct_change(fill_method=None)
+    rows = risk_metrics.risk_model_metrics(fc, returns, cfg.targets.horizons)
+    stored = warehouse.query(
+        "SELECT DISTINCT model FROM model_metrics WHERE starts_with(model, ?)", [risk_metrics.PREFIX]
+    )
+    old = list(stored["model"]) if len(stored) else []
+    warehouse.replace_where("model_metrics", rows, "model", sorted(set(old) | set(rows["model"])))
+    return rows

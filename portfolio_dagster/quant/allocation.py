@@ -9,6 +9,8 @@ Each decision date d (in order), using only data dated <= d:
    budget = min(barbell share from regime risk-off and volatility, the candidates' total Kelly size);
    water-filled under max_position; the rest to the safe sleeve (cash / bond by the duration call);
    then limited to max_turnover from the previous policy. Between rebalances the policy is carried;
+   with a risk forecast (ML risk mode, quant/ml_risk.py) the volatility target and the composition's
+   volatilities come from it instead of trailing volatility;
 3. the daily controls on top of the policy: emergency (config switch, the operations emergency state
    in the periods it was in force, or live accuracy below operations.emergency_below) -> everything safe;
    drawdown beyond the trigger -> risky weights x drawdown_risky_scale; a risky sleeve above today's
@@ -27,7 +29,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from portfolio_dagster.quant import barbell, risk_controls
+from portfolio_dagster.quant import barbell, ml_risk, risk_controls
 from portfolio_dagster.quant.risky_sleeve import composition
 from portfolio_dagster.quant.signals import RULE_BASED
 
@@ -122,6 +124,9 @@ class MarketInputs:
     rebalance: str  # backtest.rebalance
     # The operations emergency state's active periods [from, to) (to None: still active), point in time.
     emergency_periods: tuple[tuple[dt.date, dt.date | None], ...] = ()
+    # ML risk mode: the chosen risk forecast at the horizon (ticker, date, volatility; the universe as
+    # quant/risk.UNIVERSE), made at each close. None: trailing volatility everywhere (the rule).
+    risk: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -134,11 +139,16 @@ class PriorState:
     codes: frozenset[str] = frozenset()  # the last day's date-level reason codes
 
 
-def _daily_inputs(m: MarketInputs, s: StrategyParams, dates: pd.DatetimeIndex) -> pd.DataFrame:
+def _daily_inputs(
+    m: MarketInputs, s: StrategyParams, dates: pd.DatetimeIndex, forecast_vol: pd.DataFrame
+) -> pd.DataFrame:
     vol = barbell.market_volatility(m.close, s.vol_days)
+    # Regime severities learn from trailing volatility in both modes; the volatility target takes the
+    # universe's risk forecast in ML risk mode.
     risk_off = barbell.regime_risk_off(barbell.regime_probabilities(m.regimes), vol, dates)
+    target_vol = ml_risk.forecast_market_volatility(forecast_vol, vol.reindex(dates))
     share = barbell.risky_share(
-        s.risky_share, risk_off, vol.reindex(dates), regime_derisk=s.regime_derisk, vol_target=s.vol_target
+        s.risky_share, risk_off, target_vol, regime_derisk=s.regime_derisk, vol_target=s.vol_target
     )
     cash_t, bond_t = _safe_tickers(s)
     bond = barbell.bond_share(
@@ -187,7 +197,8 @@ def allocate(
     universe = list(m.close.columns)
     assets = universe + [t for t in safe if t not in universe]
     col = {a: j for j, a in enumerate(assets)}
-    daily = _daily_inputs(m, s, dates)
+    forecast_vol = ml_risk.daily_forecast_volatility(m.risk, m.horizon)
+    daily = _daily_inputs(m, s, dates, forecast_vol)
     prices = pd.concat(
         [m.close, m.safe_close.reindex(columns=[t for t in safe if t in m.safe_close])], axis=1
     )
@@ -231,6 +242,7 @@ def allocate(
                 s,
                 assets,
                 col,
+                forecast_vol if m.risk is not None else None,
             )
             if policy is not None:
                 target, limited = risk_controls.limit_turnover(policy, target, s.max_turnover)
@@ -287,8 +299,10 @@ def _policy_target(
     s: StrategyParams,
     assets,
     col,
+    forecast_vol: pd.DataFrame | None = None,
 ) -> tuple[np.ndarray, set[str], dict[str, set[str]]]:
-    """A fresh policy target at a rebalance: (weights over assets, date codes, per-ticker codes)."""
+    """A fresh policy target at a rebalance: (weights over assets, date codes, per-ticker codes);
+    forecast_vol (date x ticker daily forecast volatilities): the composition's volatilities."""
     target = np.zeros(len(assets))
     codes: set[str] = set()
     notes: dict[str, set[str]] = {}
@@ -335,6 +349,11 @@ def _policy_target(
             mu,
             max_weight=min(1.0, s.max_position / budget) if budget > 0 else 1.0,
             kelly_fraction=s.kelly_fraction,
+            volatility_daily=(
+                ml_risk.names_volatility(forecast_vol, d, chosen["ticker"])
+                if forecast_vol is not None
+                else None
+            ),
         )
         weights = cap_weights(comp, budget, s.max_position)
         for t, w, c in zip(chosen["ticker"], weights, comp, strict=True):

@@ -29,6 +29,11 @@ STRATEGIES = (
     "equal_weight",
     "benchmark",
 )
+# The two halves of the backtest's days: strategy.mode is chosen on the inner (first) half only; the outer
+# (second) half is what that choice is then judged on. backtest_summary: <metric>_inner_half / _outer_half.
+HALVES = ("inner_half", "outer_half")
+# The barbells tested against rule_barbell (sharpe_diff_vs_rule, sharpe_diff_pvalue; also per half).
+ML_BARBELLS = ("ml_barbell", "ml_risk_barbell", "ml_alpha_barbell", "ml_barbell_lag1")
 SKILL_COLUMNS = ("horizon", "directional_accuracy", "base_rate", "ic", "n", "rank_ic", "ic_tstat")
 NO_COSTS = CostModel(0.0, 0.0, 0.0, 0.0)
 
@@ -195,8 +200,10 @@ def evaluate(inp: EvaluationInputs) -> Evaluation:
                     f"rank_ic_{row.horizon}d": getattr(row, "rank_ic", float("nan")),
                     f"ic_tstat_{row.horizon}d": getattr(row, "ic_tstat", float("nan")),
                 }
-        if (ml or name in inp.ablation_allocations) and "rule_barbell" in runs:
-            m |= ml_vs_rule(net.to_numpy(), runs["rule_barbell"].daily["net_return"].to_numpy())
+        rule_net = runs["rule_barbell"].daily["net_return"].to_numpy() if "rule_barbell" in runs else None
+        m |= by_half(net.to_numpy(), rule_net if name in ML_BARBELLS else None)
+        if name in ML_BARBELLS and rule_net is not None:
+            m |= ml_vs_rule(net.to_numpy(), rule_net)
         summary += [(name, k, float(v)) for k, v in m.items()]
         rolling.append(
             metrics.rolling(net, inp.rolling_window).reset_index(names="date").assign(strategy=name)
@@ -244,6 +251,22 @@ def ml_vs_rule(ml: np.ndarray, rule: np.ndarray) -> dict[str, float]:
     except ValueError:  # a constant series: the Sharpe ratio is undefined
         pvalue = float("nan")
     return {"sharpe_diff_vs_rule": float(diff), "sharpe_diff_pvalue": float(pvalue)}
+
+
+def by_half(net: np.ndarray, rule: np.ndarray | None = None) -> dict[str, float]:
+    """Sharpe and max drawdown on each half of the days (HALVES: the first half's days are the inner one,
+    where strategy.mode is chosen), and with `rule` (the same days' rule_barbell returns) the Sharpe
+    difference against it and its Ledoit-Wolf p-value per half."""
+    cut = len(net) // 2
+    out = {}
+    for half, part in zip(HALVES, (slice(0, cut), slice(cut, len(net))), strict=True):
+        x = np.asarray(net[part], dtype=float)
+        out[f"sharpe_{half}"] = float(metrics.sharpe(x)) if len(x) > 2 else float("nan")
+        out[f"max_drawdown_{half}"] = float(metrics.max_drawdown(x)) if len(x) > 2 else float("nan")
+        if rule is not None and len(x) > 2:
+            test = ml_vs_rule(x, np.asarray(rule[part], dtype=float))
+            out |= {f"{k}_{half}": v for k, v in test.items()}
+    return out
 
 
 def _ablations(inp: EvaluationInputs, d: _Days) -> dict[str, bt.BacktestResult]:

@@ -366,8 +366,9 @@ def walk_forward_risk(
 
 def risk_skill(forecasts: pd.DataFrame, realized: pd.DataFrame, horizon: int, model: str = CHOSEN) -> dict:
     """Out-of-sample skill of `model` against EWMA on the same rows at one horizon: {risk_qlike,
-    risk_qlike_ewma, risk_dm_pvalue, risk_dm_stat, risk_rows}. forecasts: RISK_COLUMNS; realized: ticker,
-    date, realized_volatility (the h-session target, NaN where not yet known)."""
+    risk_qlike_ewma, risk_dm_pvalue, risk_dm_stat, risk_rows, first_date, last_date}. forecasts:
+    RISK_COLUMNS; realized: ticker, date, realized_volatility (the h-session target, NaN where not yet
+    known)."""
     f = forecasts[(forecasts["horizon"] == horizon) & forecasts["model"].isin([model, EWMA])]
     wide_f = f.pivot_table(index=["ticker", "date"], columns="model", values="volatility", aggfunc="first")
     joined = wide_f.join(realized.set_index(["ticker", "date"])["realized_volatility"], how="inner")
@@ -382,16 +383,21 @@ def risk_skill(forecasts: pd.DataFrame, realized: pd.DataFrame, horizon: int, mo
             "risk_dm_pvalue": nan,
             "risk_dm_stat": nan,
             "risk_rows": 0,
+            "first_date": None,
+            "last_date": None,
         }
     y = joined["realized_volatility"].to_numpy() ** 2
     la, lb = qlike(y, joined[model].to_numpy() ** 2), qlike(y, joined[EWMA].to_numpy() ** 2)
-    dm = diebold_mariano(la, lb, joined.index.get_level_values("date"), horizon)
+    dates = joined.index.get_level_values("date")
+    dm = diebold_mariano(la, lb, dates, horizon)
     return {
         "risk_qlike": float(la.mean()),
         "risk_qlike_ewma": float(lb.mean()),
         "risk_dm_pvalue": dm.pvalue,
         "risk_dm_stat": dm.statistic,
         "risk_rows": int(len(joined)),
+        "first_date": pd.Timestamp(dates.min()),
+        "last_date": pd.Timestamp(dates.max()),
     }
 
 

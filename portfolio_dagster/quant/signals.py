@@ -208,7 +208,7 @@ def _skill_alpha_signals(
         on=["ticker", "date"],
         how="left",
     )["moved"]
-    exp["source"] = np.where(moved.fillna(False).astype(bool), ML, RULE_BASED)
+    exp["source"] = np.where(moved.notna().to_numpy(), ML, RULE_BASED)
     exp = exp.sort_values(["date", "ticker"]).reset_index(drop=True)
     out = add_kelly_sizes(exp, close, horizon, kelly_fraction, covariance_days, volatility)
     return out[SIGNAL_COLUMNS]

@@ -11,3 +11,9 @@ CREATE TABLE IF NOT EXISTS model_metrics (
 );
 -- Warehouses created before this column existed get it on the next write connect.
 ALTER TABLE model_metrics ADD COLUMN IF NOT EXISTS rank_ic_tstat DOUBLE;
+-- The risk model's rows (model 'risk_<name>': ewma, har, log_linear, lightgbm, chosen; written by the
+-- risk_forecasts stage): out-of-sample QLIKE of the volatility forecast (risk_qlike), EWMA's on the same
+-- name-rows (risk_qlike_ewma) and the two-sided Diebold-Mariano p-value against EWMA (risk_dm_pvalue, HAC).
+ALTER TABLE model_metrics ADD COLUMN IF NOT EXISTS risk_qlike DOUBLE;
+ALTER TABLE model_metrics ADD COLUMN IF NOT EXISTS risk_qlike_ewma DOUBLE;
+ALTER TABLE model_metrics ADD COLUMN IF NOT EXISTS risk_dm_pvalue DOUBLE;
