@@ -442,13 +442,15 @@ def latest_summary() -> tuple[str | None, str | None, str]:
     table = summary.pivot(index="strategy", columns="metric", values="value")
     from portfolio_dagster.quant.evaluation import STRATEGIES
     from portfolio_dagster.quant.report import product_of
-    from portfolio_dagster.quant.report.verdict import ml_verdict
+    from portfolio_dagster.quant.report.verdict import ablation_verdict, ml_verdict, mode_choice
 
     value = summary.set_index(["strategy", "metric"])["value"]
-    verdict = ml_verdict(
-        lambda metric, strategy="ml_barbell": float(value.get((strategy, metric), float("nan")))
-    )
+
+    def get(metric, strategy="ml_barbell"):
+        return float(value.get((strategy, metric), float("nan")))
+
     product = product_of(summary)
+    verdict = "\n".join([ml_verdict(get), *ablation_verdict(get), mode_choice(get, product)])
     order = ([product] if product in table.index else []) + [s for s in STRATEGIES if s != product]
     table = table.reindex(index=[s for s in order if s in table.index], columns=list(HEADLINE))
     table.index = [f"{s} (product)" if s == product else s for s in table.index]

@@ -146,3 +146,49 @@ def test_risk_table_and_section_say_where_the_risk_model_beats_ewma():
     assert "beats EWMA (lower QLIKE, DM p &lt; 0.05) at 21d." in _risk_section(summary)
     worse = summary.assign(value=[-6.1, -6.0, 0.30, -4.6, -4.7, 0.01, 0.04])
     assert "does not beat EWMA significantly" in _risk_section(worse)
+
+
+def test_the_headline_names_which_ml_parts_earn_their_place_only_at_p_below_5_percent():
+    from portfolio_dagster.quant.report.verdict import ablation_verdict
+
+    values = {
+        ("rule_barbell", "sharpe"): 0.80,
+        ("ml_risk_barbell", "sharpe"): 1.10,
+        ("ml_risk_barbell", "sharpe_diff_vs_rule"): 0.30,
+        ("ml_risk_barbell", "sharpe_diff_pvalue"): 0.01,
+        ("ml_alpha_barbell", "sharpe"): 0.95,
+        ("ml_alpha_barbell", "sharpe_diff_vs_rule"): 0.15,
+        ("ml_alpha_barbell", "sharpe_diff_pvalue"): 0.14,
+        ("ml_barbell", "sharpe"): 0.70,
+        ("ml_barbell", "sharpe_diff_vs_rule"): -0.10,
+        ("ml_barbell", "sharpe_diff_pvalue"): 0.01,
+    }
+    lines = ablation_verdict(
+        lambda metric, strategy="ml_barbell": values.get((strategy, metric), float("nan"))
+    )
+    assert len(lines) == 3  # lag1 not measured: no line
+    risk_line, alpha_line, both_line = lines
+    assert "ml_risk_barbell" in risk_line and ": earns its place" in risk_line and "p = 0.010" in risk_line
+    assert "does NOT earn its place (not significant at 5%)" in alpha_line and "+0.15" in alpha_line
+    assert "does NOT earn its place (worse than the rule)" in both_line
+
+
+def test_the_mode_choice_is_the_inner_half_and_the_outer_half_is_reported_good_or_bad():
+    from portfolio_dagster.quant.report.verdict import mode_choice
+
+    values = {
+        ("ml_barbell", "sharpe_inner_half"): 1.0,
+        ("rule_barbell", "sharpe_inner_half"): 0.7,
+        ("ml_barbell", "sharpe_diff_pvalue_inner_half"): 0.09,
+        ("ml_barbell", "sharpe_outer_half"): 0.6,
+        ("rule_barbell", "sharpe_outer_half"): 0.9,
+        ("ml_barbell", "sharpe_diff_vs_rule_outer_half"): -0.3,
+        ("ml_barbell", "sharpe_diff_pvalue_outer_half"): 0.4,
+        ("ml_barbell", "max_drawdown_outer_half"): -0.2,
+        ("rule_barbell", "max_drawdown_outer_half"): -0.15,
+    }
+    text = mode_choice(
+        lambda metric, strategy="ml_barbell": values.get((strategy, metric), float("nan")), "rule_barbell"
+    )
+    assert "which picks ml; configured: rule_based" in text
+    assert "difference -0.30" in text and "did NOT hold out of sample" in text

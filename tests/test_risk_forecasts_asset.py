@@ -10,6 +10,7 @@ import yaml
 
 from portfolio_dagster.assets.risk_forecasts import risk_forecasts
 from portfolio_dagster.quant import risk
+from portfolio_dagster.resources.artifacts import ArtifactStore
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 
@@ -58,7 +59,11 @@ def setup(tmp_path):
 def _run(wh, cfg, start, end):
     result = dg.materialize(
         [risk_forecasts],
-        resources={"warehouse": wh, "settings": PipelineSettings(config_path=str(cfg))},
+        resources={
+            "warehouse": wh,
+            "settings": PipelineSettings(config_path=str(cfg)),
+            "artifacts": ArtifactStore(root=str(cfg.parent)),
+        },
         tags={RANGE[0]: start, RANGE[1]: end},
     )
     assert result.success
@@ -101,3 +106,26 @@ def test_a_later_price_change_leaves_earlier_risk_forecasts_unchanged(setup):
     wh.replace_where("prices", changed.assign(source="test"))
     after = _run(wh, cfg, "1997-06-02", "1997-07-31")
     pd.testing.assert_frame_equal(before, after)
+
+
+def test_a_daily_session_reads_the_cached_fits_and_a_restated_history_refits(setup, monkeypatch):
+    wh, cfg, px = setup
+    fresh = _run(wh, cfg, "1998-01-05", "1998-01-09")
+    cache = cfg.parent / "risk_models"
+    headers = sorted(cache.glob("*.json"))
+    assert len(headers) == len(HORIZONS)  # one set per horizon (retrain yearly: 1998-01-01)
+    assert sorted(cache.glob("*.lightgbm.txt")) and sorted(cache.glob("*.npz"))
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("refitted a cached risk set")
+
+    monkeypatch.setattr(risk, "train_risk_set", no_fit)
+    again = _run(wh, cfg, "1998-01-05", "1998-01-09")
+    pd.testing.assert_frame_equal(fresh, again, check_exact=True)
+    # A history restated before the retrain date (a re-based split, say) is a different history: refit.
+    monkeypatch.undo()
+    restated = px.copy()
+    restated.loc[restated["date"] < pd.Timestamp("1997-01-01"), ["open", "high", "low", "close"]] *= 0.5
+    wh.replace_where("prices", restated.assign(source="test"))
+    _run(wh, cfg, "1998-01-05", "1998-01-09")
+    assert len(sorted(cache.glob("*.json"))) == 2 * len(HORIZONS)

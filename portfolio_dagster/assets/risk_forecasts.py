@@ -2,16 +2,20 @@
 close of each date by the walk-forward risk model (quant/risk.py), with the baselines beside it."""
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from portfolio_dagster.assets.prices import prices
 from portfolio_dagster.assets.stage import DECISIONS, StageContext, daily_stage
 from portfolio_dagster.config import PipelineConfig
 from portfolio_dagster.partitions import PARTITIONS_START
-from portfolio_dagster.quant import risk, risk_metrics, walk_forward
+from portfolio_dagster.quant import risk, risk_metrics, risk_state, walk_forward
 from portfolio_dagster.quant.panel import wide
+from portfolio_dagster.resources.artifacts import ArtifactStore
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 
@@ -19,10 +23,14 @@ from portfolio_dagster.resources.warehouse import Warehouse
 RISK_MAX_TRAIN_ROWS = 50_000
 
 
-def risk_forecast_table(warehouse: Warehouse, cfg: PipelineConfig, start: dt.date, end: dt.date):
+def risk_forecast_table(
+    warehouse: Warehouse, cfg: PipelineConfig, start: dt.date, end: dt.date, cache: Path | None = None
+):
     """(forecasts dated start <= date < end, inner-window selection) from the whole stored price history
     before `end`, so a value never depends on where a run's range begins. The walk-forward settings
-    (retrain frequency, embargo, calibration window, minimum history, seed, threads) are the models'."""
+    (retrain frequency, embargo, calibration window, minimum history, seed, threads) are the models'.
+    cache: a folder of trained sets (native formats, quant/risk_state.py) read instead of refitting and
+    written after a fit; a daily session then fits nothing until the next retrain date."""
     m = cfg.models
     px = warehouse.universe_prices(PARTITIONS_START, end, cfg, columns="ticker, date, open, high, low, close")
     empty = pd.DataFrame(columns=risk.RISK_COLUMNS)
@@ -32,15 +40,24 @@ def risk_forecast_table(warehouse: Warehouse, cfg: PipelineConfig, start: dt.dat
     close = wide(px, "close")
     ohlc = {k: wide(px, k) for k in ("open", "high", "low", "close")}
     returns = close.pct_change(fill_method=None)
-    rows = risk.risk_rows(returns, cfg.targets.horizons, ohlc)
-    if rows.empty:
+    calendar = risk.row_dates(returns)
+    if calendar.empty:
         return empty, pd.DataFrame()
-    calendar = pd.DatetimeIndex(rows["date"].unique()).sort_values()
     first = min(m.min_train_days, len(calendar) - 1)
     refits = walk_forward.retrain_dates(calendar, calendar[first].date(), m.retrain_frequency)
     # Only the sets whose validity reaches the window: the last retrain <= start onward.
     refits = refits[max(0, int(refits.searchsorted(pd.Timestamp(start), side="right")) - 1) :]
     refits = refits[refits < pd.Timestamp(end)]
+    # The whole history's rows only when a set must be fitted; the window's rows for the forecasts.
+    every: list[pd.DataFrame] = []
+
+    def all_rows() -> pd.DataFrame:
+        if not every:
+            every.append(risk.risk_rows(returns, cfg.targets.horizons, ohlc))
+        return every[0]
+
+    fingerprints = {a: risk_state.history_fingerprint(ohlc | {"returns": returns}, a) for a in refits}
+    window_rows = risk.risk_rows(returns, cfg.targets.horizons, ohlc, since=start)
     out, selections = [], []
     for h in cfg.targets.horizons:
         spec = risk.RiskSpec(
@@ -52,13 +69,49 @@ def risk_forecast_table(warehouse: Warehouse, cfg: PipelineConfig, start: dt.dat
             seed=m.seed,
             threads=m.threads,
         )
-        forecasts, selection = risk.walk_forward_risk(rows, refits, spec)
+        sets = []
+        for asof in refits:
+            key = risk_state.set_key(spec, asof, fingerprints[asof])
+            rs = _read_set(cache, key) if cache is not None else None
+            if rs is None:
+                rows = all_rows()
+                rs = risk.train_risk_set(rows, pd.DatetimeIndex(rows["date"].unique()), asof, spec)
+                if rs is not None and cache is not None:
+                    _write_set(cache, key, rs)
+            if rs is not None:
+                sets.append(rs)
+        forecasts, selection = risk.predict_risk_sets(window_rows, sets, spec)
         out.append(forecasts)
         selections.append(selection)
-    table = pd.concat(out, ignore_index=True)
+    table = pd.concat([f for f in out if len(f)] or out[:1], ignore_index=True)
     dates = pd.to_datetime(table["date"])
     table = table[(dates >= pd.Timestamp(start)) & (dates < pd.Timestamp(end))].reset_index(drop=True)
-    return table, pd.concat(selections, ignore_index=True)
+    return table, pd.concat([x for x in selections if len(x)] or selections[:1], ignore_index=True)
+
+
+def _read_set(folder: Path, key: str) -> risk.RiskSet | None:
+    """The cached set `key` (header JSON, numpy arrays, LightGBM model text), None when not cached."""
+    head = folder / f"{key}.json"
+    if not head.is_file():
+        return None
+    header = json.loads(head.read_text())
+    with np.load(folder / f"{key}.npz", allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    texts = {name: (folder / f"{key}.{name}.txt").read_text() for name in header.get("texts", [])}
+    return risk_state.from_state(header, arrays, texts)
+
+
+def _write_set(folder: Path, key: str, rs: risk.RiskSet) -> None:
+    """Write the set's files, the header last (renamed into place: a reader sees a whole set or none)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    header, arrays, texts = risk_state.to_state(rs)
+    for name, text in texts.items():
+        (folder / f"{key}.{name}.txt").write_text(text)
+    with open(folder / f"{key}.npz", "wb") as f:
+        np.savez(f, **arrays)
+    tmp = folder / f"{key}.json.tmp"
+    tmp.write_text(json.dumps(header | {"texts": sorted(texts)}, sort_keys=True))
+    tmp.replace(folder / f"{key}.json")
 
 
 def chosen_volatility(warehouse: Warehouse, horizon: int, first: dt.date, end: dt.date) -> pd.DataFrame:
@@ -83,10 +136,10 @@ def chosen_volatility(warehouse: Warehouse, horizon: int, first: dt.date, end: d
     "embargo; `chosen` is the one with the lowest QLIKE on the inner window of its retrain date.",
 )
 def risk_forecasts(
-    context: StageContext, settings: PipelineSettings, warehouse: Warehouse
+    context: StageContext, settings: PipelineSettings, warehouse: Warehouse, artifacts: ArtifactStore
 ) -> dg.MaterializeResult:
     start, end = context.window
-    table, selection = risk_forecast_table(warehouse, settings.config, start, end)
+    table, selection = risk_forecast_table(warehouse, settings.config, start, end, artifacts.risk_models_dir)
     warehouse.replace_range("risk_forecasts", table, start, end)
     due = _metrics_due(warehouse, start, end)
     metrics = _update_risk_metrics(warehouse, settings.config) if due else None

@@ -78,11 +78,14 @@ def _range_variances(ohlc: dict[str, pd.DataFrame] | None, columns) -> dict[str,
     return {"parkinson": park.where(valid), "garman_klass": gk.clip(lower=0).where(valid)}
 
 
-def risk_inputs(returns: pd.DataFrame, ohlc: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+def risk_inputs(
+    returns: pd.DataFrame, ohlc: dict[str, pd.DataFrame] | None = None, since=None
+) -> pd.DataFrame:
     """Long rows (ticker, date, inputs) known at the close of date: mean squared returns over RV_WINDOWS
     (`rv_k`), the RiskMetrics variance (`ewma_var`), their logs (`log_*`), the universe's 22-session log
     variance (`log_universe_rv_22`) and, where OHLC exist, 22-session Parkinson / Garman-Klass log
-    variances (NaN elsewhere). `returns` is date x ticker of simple daily returns; UNIVERSE is added."""
+    variances (NaN elsewhere). `returns` is date x ticker of simple daily returns; UNIVERSE is added.
+    since: only the rows dated >= it (computed over the whole history, so the values are the same)."""
     r = with_universe(returns)
     sq = r.pow(2)
     panels = {f"rv_{k}": sq.rolling(k, min_periods=k).mean() for k in RV_WINDOWS}
@@ -93,22 +96,41 @@ def risk_inputs(returns: pd.DataFrame, ohlc: dict[str, pd.DataFrame] | None = No
         panels[name] = daily.rolling(22, min_periods=22).mean()
     for name in list(panels):
         panels[f"log_{name}"] = np.log(panels[name].clip(lower=_VAR_FLOOR))
+    if since is not None:
+        panels = {k: p[p.index >= pd.Timestamp(since)] for k, p in panels.items()}
     stacked = pd.concat({k: p.stack(future_stack=True) for k, p in panels.items()}, axis=1)
     stacked.index.names = ["date", "ticker"]
     return stacked.reset_index()
 
 
-def risk_rows(returns: pd.DataFrame, horizons, ohlc: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+def risk_rows(
+    returns: pd.DataFrame, horizons, ohlc: dict[str, pd.DataFrame] | None = None, since=None
+) -> pd.DataFrame:
     """risk_inputs with the target variance of each horizon (`target_var_{h}`: the squared realized
-    volatility, NaN past the data), sorted by date, ticker; rows without the slowest input are dropped."""
-    rows = risk_inputs(returns, ohlc)
+    volatility, NaN past the data), sorted by date, ticker; rows without the slowest input are dropped.
+    since: only the rows dated >= it (the same values as in the whole history's rows)."""
+    rows = risk_inputs(returns, ohlc, since)
     r = with_universe(returns)
     for h in horizons:
-        target = realized_volatility(r, h).pow(2).stack(future_stack=True)
+        target = realized_volatility(r, h).pow(2)
+        target = (target[target.index >= pd.Timestamp(since)] if since is not None else target).stack(
+            future_stack=True
+        )
         target.index.names = ["date", "ticker"]
         rows = rows.merge(target.rename(f"target_var_{h}").reset_index(), on=["date", "ticker"], how="left")
     rows = rows[np.isfinite(rows[f"rv_{max(RV_WINDOWS)}"]) & np.isfinite(rows["ewma_var"])]
     return rows.sort_values(["date", "ticker"], kind="stable").reset_index(drop=True)
+
+
+def row_dates(returns: pd.DataFrame) -> pd.DatetimeIndex:
+    """The dates risk_rows has rows on (some name or the universe with the slowest input and the EWMA
+    known): the calendar of the walk-forward, without building the rows."""
+    r = with_universe(returns)
+    sq = r.pow(2)
+    known = np.isfinite(sq.rolling(max(RV_WINDOWS), min_periods=max(RV_WINDOWS)).mean()) & np.isfinite(
+        ewma_variance(r)
+    )
+    return pd.DatetimeIndex(r.index[known.any(axis=1).to_numpy()]).sort_values()
 
 
 def ml_input_names(rows: pd.DataFrame) -> list[str]:
@@ -196,48 +218,64 @@ class HarRisk(RiskModel):
 
 class _LogVarianceRisk(RiskModel):
     """Learns log(target variance) from the log-variance inputs; exp(prediction) is a median, so it is
-    rescaled by mean(y / exp(fit prediction)) on the fit rows, the level QLIKE is minimized at."""
+    rescaled by mean(y / exp(fit prediction)) on the fit rows, the level QLIKE is minimized at. A fitted
+    model predicts from its native state (arrays, LightGBM model text: quant/risk_state.py), so a model
+    read back from the cache predicts exactly what the freshly fitted one did."""
 
-    def _regressor(self):
+    def _fit_log(self, x: np.ndarray, log_y: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def predict_log(self, x: np.ndarray) -> np.ndarray:
+        """The log-variance prediction of the input matrix (columns: inputs_)."""
         raise NotImplementedError
 
     def fit(self, rows: pd.DataFrame, target_var: np.ndarray) -> _LogVarianceRisk:
         self.inputs_ = ml_input_names(rows)
         x = rows[self.inputs_].to_numpy(dtype=float)
         y = np.asarray(target_var, dtype=float)
-        self.model_ = self._regressor().fit(x, np.log(np.maximum(y, _VAR_FLOOR)))
-        self.scale_ = float(np.mean(y / np.exp(self.model_.predict(x))))
+        self._fit_log(x, np.log(np.maximum(y, _VAR_FLOOR)))
+        self.scale_ = float(np.mean(y / np.exp(self.predict_log(x))))
         return self
 
     def predict(self, rows: pd.DataFrame) -> np.ndarray:
         x = rows[self.inputs_].to_numpy(dtype=float)
-        return self.scale_ * np.exp(self.model_.predict(x))
+        return self.scale_ * np.exp(self.predict_log(x))
 
 
 class LogLinearRisk(_LogVarianceRisk):
     """Ridge regression of log variance on the standardized log-variance inputs (missing inputs: the
-    training mean)."""
+    training mean). State: fill_ (training means), mean_, sd_ (standardization), coef_, intercept_."""
 
     name = LOG_LINEAR
 
-    def _regressor(self):
+    def _fit_log(self, x: np.ndarray, log_y: np.ndarray) -> None:
         from sklearn.impute import SimpleImputer
         from sklearn.linear_model import Ridge
-        from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        return make_pipeline(SimpleImputer(keep_empty_features=True), StandardScaler(), Ridge(alpha=1.0))
+        imputer = SimpleImputer(keep_empty_features=True).fit(x)
+        filled = imputer.transform(x)
+        scaler = StandardScaler().fit(filled)
+        ridge = Ridge(alpha=1.0).fit(scaler.transform(filled), log_y)
+        self.fill_ = np.asarray(imputer.statistics_, dtype=float)
+        self.mean_, self.sd_ = np.asarray(scaler.mean_, float), np.asarray(scaler.scale_, float)
+        self.coef_, self.intercept_ = np.asarray(ridge.coef_, float), float(ridge.intercept_)
+
+    def predict_log(self, x: np.ndarray) -> np.ndarray:
+        filled = np.where(np.isnan(x), self.fill_, x)
+        return ((filled - self.mean_) / self.sd_) @ self.coef_ + self.intercept_
 
 
 class LightGBMRisk(_LogVarianceRisk):
-    """Gradient-boosted trees (LightGBM) on log variance: small, shallow and deterministic."""
+    """Gradient-boosted trees (LightGBM) on log variance: small, shallow and deterministic. State: the
+    booster's model text (model_text_), which it predicts from."""
 
     name = LIGHTGBM
 
-    def _regressor(self):
+    def _fit_log(self, x: np.ndarray, log_y: np.ndarray) -> None:
         import lightgbm as lgb
 
-        return lgb.LGBMRegressor(
+        model = lgb.LGBMRegressor(
             n_estimators=150,
             learning_rate=0.05,
             num_leaves=15,
@@ -250,7 +288,18 @@ class LightGBMRisk(_LogVarianceRisk):
             deterministic=True,
             force_row_wise=True,
             verbose=-1,
-        )
+        ).fit(x, log_y)
+        self.load_model_text(model.booster_.model_to_string())
+
+    def load_model_text(self, text: str) -> None:
+        """Predict from this LightGBM model text (the fitted or the cached booster)."""
+        import lightgbm as lgb
+
+        self.model_text_ = text
+        self.booster_ = lgb.Booster(model_str=text)
+
+    def predict_log(self, x: np.ndarray) -> np.ndarray:
+        return self.booster_.predict(x, num_threads=self.threads)
 
 
 _CLASSES = {c.name: c for c in (EwmaRisk, HarRisk, LogLinearRisk, LightGBMRisk)}
@@ -326,6 +375,15 @@ def walk_forward_risk(
     rows = rows.sort_values(["date", "ticker"], kind="stable").reset_index(drop=True)
     calendar = pd.DatetimeIndex(rows["date"].unique()).sort_values()
     sets = [m for m in (train_risk_set(rows, calendar, a, spec) for a in pd.DatetimeIndex(schedule)) if m]
+    return predict_risk_sets(rows, sets, spec)
+
+
+def predict_risk_sets(
+    rows: pd.DataFrame, sets: list[RiskSet], spec: RiskSpec
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """walk_forward_risk's (forecasts, selection) from trained sets (sorted by asof): each row of `rows`
+    (risk_rows, any subset of dates) forecast by the set of the latest asof <= its date."""
+    rows = rows.sort_values(["date", "ticker"], kind="stable").reset_index(drop=True)
     out, selection = [], []
     for i, rs in enumerate(sets):
         stop = sets[i + 1].asof if i + 1 < len(sets) else None

@@ -18,6 +18,11 @@ class ArtifactStore(dg.ConfigurableResource):
         return Path(self.root) / "models"
 
     @property
+    def risk_models_dir(self) -> Path:
+        """The risk model's trained sets (assets/risk_forecasts.py: JSON, numpy .npz, LightGBM text)."""
+        return Path(self.root) / "risk_models"
+
+    @property
     def reports_dir(self) -> Path:
         path = Path(self.root) / "reports"
         path.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from portfolio_dagster.quant.drift import ABSOLUTE, drifted
 from portfolio_dagster.quant.evaluation import PRODUCT_METRIC
 from portfolio_dagster.quant.metrics import ROLLING_WINDOW_DAYS, monthly_returns, window_drawdowns
 from portfolio_dagster.quant.report import plots
-from portfolio_dagster.quant.report.verdict import ml_verdict
+from portfolio_dagster.quant.report.verdict import ablation_verdict, ml_verdict, mode_choice
 
 HEADLINE = (
     "annual_return",
@@ -227,7 +227,10 @@ def render_html(data: ReportData) -> str:
     bench = data.daily[data.daily["strategy"] == "benchmark"]
     index_equity = bench.set_index(pd.to_datetime(bench["date"]))["equity"] if len(bench) else None
     sections = [
-        ("Headline: the product vs 1/N vs the index, same days, net of costs", _headline(s) + _verdict(get)),
+        (
+            "Headline: the product vs 1/N vs the index, same days, net of costs",
+            _headline(s) + _verdict(get) + _parts(get, product_of(s)),
+        ),
         ("Equity", _img(plots.equity_png(data.daily), "equity curves")),
         (
             "Drawdown (underwater)",
@@ -350,6 +353,19 @@ def _verdict(get) -> str:
         f"{ix:.2f}; executed one session late it scores {get('sharpe', 'ml_barbell_lag1'):.2f}. The deflated "
         f"Sharpe (a probability that the true Sharpe is above what the best of "
         f"{get('trials'):.0f} unskilled tries would show) is {get('deflated_sharpe'):.0%}.</p>"
+    )
+
+
+def _parts(get, product: str | None) -> str:
+    """Which ML parts earn their place (each vs the rule, p < 0.05) and the mode's inner-half choice."""
+    lines = ablation_verdict(get)
+    if not lines:
+        return ""
+    items = "".join(f"<li>{html.escape(t)}</li>" for t in lines)
+    return (
+        f"<p><b>Which parts of the ML earn their place</b> (each against the rule on the same days, "
+        f"Ledoit-Wolf HAC p; a part earns its place only with p &lt; 0.05):</p><ul>{items}</ul>"
+        f"<p>{html.escape(mode_choice(get, product))}</p>"
     )
 
 

@@ -1,0 +1,105 @@
+"""A trained risk set (quant/risk.RiskSet) as native state, no pickle: numeric arrays (numpy .npz, read
+with allow_pickle=False), LightGBM model text and a JSON-able header; and back. A set read back predicts
+exactly what the fitted one did (the families predict from this state either way).
+
+The cache key (set_key) names everything a set's fit depends on: the walk-forward settings, the retrain
+date and a fingerprint of the returns (and OHLC) dated <= that date (the fit rows' inputs and realized
+targets all come from them), so a restated or extended history before the date gives a new key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+
+from portfolio_dagster.quant.risk import (
+    HAR,
+    LIGHTGBM,
+    LOG_LINEAR,
+    RiskModel,
+    RiskSet,
+    RiskSpec,
+    risk_model_class,
+)
+
+# Bump when a family's fit or state changes: older cached sets then stop matching.
+STATE_VERSION = 1
+_LINEAR_FIELDS = ("fill_", "mean_", "sd_", "coef_")
+
+
+def history_fingerprint(frames: dict[str, pd.DataFrame], asof) -> str:
+    """sha256 of the frames' values, dates and columns dated <= asof (date x ticker frames)."""
+    digest = hashlib.sha256()
+    for name in sorted(frames):
+        frame = frames[name]
+        part = frame[frame.index <= pd.Timestamp(asof)]
+        digest.update(name.encode())
+        digest.update(json.dumps([str(c) for c in part.columns]).encode())
+        digest.update(part.index.to_numpy(dtype="datetime64[ns]").tobytes())
+        digest.update(np.ascontiguousarray(part.to_numpy(dtype=float)).tobytes())
+    return digest.hexdigest()
+
+
+def set_key(spec: RiskSpec, asof, fingerprint: str) -> str:
+    """The cache name of the set trained at `asof` under `spec` on the history with `fingerprint`."""
+    header = json.dumps(
+        {"version": STATE_VERSION, "spec": asdict(spec), "asof": str(pd.Timestamp(asof).date())},
+        sort_keys=True,
+    )
+    return hashlib.sha256((header + fingerprint).encode()).hexdigest()[:32]
+
+
+def to_state(rs: RiskSet) -> tuple[dict, dict[str, np.ndarray], dict[str, str]]:
+    """(header, arrays, texts) of a trained set: header JSON-able (asof, chosen, losses, each model's
+    inputs and scalars), arrays for numpy's savez, texts the LightGBM model strings by model name."""
+    header = {
+        "version": STATE_VERSION,
+        "asof": str(pd.Timestamp(rs.asof).date()),
+        "chosen": rs.chosen,
+        "calibration_qlike": rs.calibration_qlike,
+        "models": {},
+    }
+    arrays, texts = {}, {}
+    for name, model in rs.models.items():
+        entry = {"horizon": model.horizon, "seed": model.seed, "threads": model.threads}
+        if name == HAR:
+            arrays[f"{name}.coef_"] = np.asarray(model.coef_, dtype=float)
+            entry["floor_"] = float(model.floor_)
+        elif name in (LOG_LINEAR, LIGHTGBM):
+            entry |= {"inputs_": list(model.inputs_), "scale_": float(model.scale_)}
+            if name == LOG_LINEAR:
+                for f in _LINEAR_FIELDS:
+                    arrays[f"{name}.{f}"] = np.asarray(getattr(model, f), dtype=float)
+                entry["intercept_"] = float(model.intercept_)
+            else:
+                texts[name] = model.model_text_
+        header["models"][name] = entry
+    return header, arrays, texts
+
+
+def from_state(header: dict, arrays: dict[str, np.ndarray], texts: dict[str, str]) -> RiskSet:
+    """The RiskSet to_state described."""
+    models: dict[str, RiskModel] = {}
+    for name, entry in header["models"].items():
+        model = risk_model_class(name)(entry["horizon"], entry["seed"], entry["threads"])
+        if name == HAR:
+            model.coef_, model.floor_ = np.asarray(arrays[f"{name}.coef_"]), float(entry["floor_"])
+        elif name in (LOG_LINEAR, LIGHTGBM):
+            model.inputs_, model.scale_ = list(entry["inputs_"]), float(entry["scale_"])
+            if name == LOG_LINEAR:
+                for f in _LINEAR_FIELDS:
+                    setattr(model, f, np.asarray(arrays[f"{name}.{f}"], dtype=float))
+                model.intercept_ = float(entry["intercept_"])
+            else:
+                model.load_model_text(texts[name])
+        models[name] = model
+    return RiskSet(
+        pd.Timestamp(header["asof"]),
+        models,
+        {k: float(v) for k, v in header["calibration_qlike"].items()},
+        header["chosen"],
+    )
