@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from portfolio_dagster.quant import risk
+from portfolio_dagster.quant import risk, risk_metrics
 from portfolio_dagster.quant.models import family_class
 from portfolio_dagster.quant.significance import rank_ic_stats
 from portfolio_dagster.quant.walk_forward import retrain_dates
@@ -62,7 +62,7 @@ def test_garch_ml_risk_beats_ewma_by_qlike(h):
     forecasts, selection = _walk_forward(returns, h)
     realized = _realized(returns, h)
     for model in (risk.LOG_LINEAR, risk.CHOSEN):
-        skill = risk.risk_skill(forecasts, realized, h, model)
+        skill = risk_metrics.risk_skill(forecasts, realized, h, model)
         assert skill["risk_qlike"] < skill["risk_qlike_ewma"], (model, skill)
         assert skill["risk_dm_pvalue"] < 0.05, (model, skill)
     # Chosen on each inner window (126 sessions, noisy): mostly not EWMA, whose square-root-of-time rule
@@ -77,7 +77,7 @@ def test_garch_ml_risk_beats_ewma_by_qlike(h):
 def test_garch_lightgbm_family_beats_ewma():
     returns = _garch_returns(2200, seed=5)
     forecasts, _ = _walk_forward(returns, 21, families=(risk.LIGHTGBM,))
-    skill = risk.risk_skill(forecasts, _realized(returns, 21), 21, risk.LIGHTGBM)
+    skill = risk_metrics.risk_skill(forecasts, _realized(returns, 21), 21, risk.LIGHTGBM)
     assert skill["risk_qlike"] < skill["risk_qlike_ewma"] and skill["risk_dm_pvalue"] < 0.05, skill
 
 
@@ -207,8 +207,9 @@ def test_range_based_inputs_only_with_ohlc():
 def test_risk_skill_metrics_names_each_horizon_and_skips_the_universe_row():
     returns = _garch_returns(1600, seed=8)
     forecasts, _ = _walk_forward(returns, 21)
-    found = risk.risk_skill_metrics(forecasts, returns, [21])
+    found = risk_metrics.risk_skill_metrics(forecasts, returns, [21])
     assert set(found) == {"risk_qlike_21d", "risk_qlike_ewma_21d", "risk_dm_pvalue_21d"}
-    names_only = risk.risk_skill(forecasts[forecasts["ticker"] != risk.UNIVERSE], _realized(returns, 21), 21)
+    names = forecasts[forecasts["ticker"] != risk.UNIVERSE]
+    names_only = risk_metrics.risk_skill(names, _realized(returns, 21), 21)
     assert found["risk_qlike_21d"] == pytest.approx(names_only["risk_qlike"])
     assert found["risk_dm_pvalue_21d"] == pytest.approx(names_only["risk_dm_pvalue"])

@@ -23,7 +23,7 @@ from portfolio_dagster.quant.costs import IMPACT_WINDOW_DAYS, CostModel, impact_
 from portfolio_dagster.quant.evaluation import SKILL_COLUMNS, EvaluationInputs, evaluate
 from portfolio_dagster.quant.panel import wide
 from portfolio_dagster.quant.report import equity_png, markdown_table, summary_table
-from portfolio_dagster.quant.risk import risk_skill_metrics
+from portfolio_dagster.quant.risk_metrics import risk_skill_metrics
 from portfolio_dagster.quant.signals import ML, RULE_BASED, build_signals
 from portfolio_dagster.quant.significance import rank_ic_stats
 from portfolio_dagster.quant.targets import target_name

@@ -25,10 +25,10 @@ def ml_verdict(get: Callable[..., float]) -> str:
 
 # The parts of the ML, each tested against the rule on the same days (backtest_summary).
 PARTS = (
-    ("ml_risk_barbell", "the ML risk forecast (rule expected returns)"),
-    ("ml_alpha_barbell", "the skill-scaled ML alpha (trailing risk)"),
-    ("ml_barbell", "both (the ML barbell)"),
-    ("ml_barbell_lag1", "both, executed one session late"),
+    ("ml_risk_barbell", "the ML risk forecast with the rule's expected returns"),
+    ("ml_alpha_barbell", "the skill-scaled ML alpha with trailing risk"),
+    ("ml_barbell", "both parts, the ML barbell"),
+    ("ml_barbell_lag1", "both parts executed one session late"),
 )
 SIGNIFICANCE = 0.05
 
