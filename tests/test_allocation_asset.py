@@ -87,3 +87,56 @@ def test_operations_emergency_flag_moves_everything_to_the_safe_sleeve(setup):
     assert after.loc[after.sleeve == "risky", "weight"].eq(0).all()
     assert after.loc[after.ticker == "CASH", "reasons"].str.contains(EMERGENCY).all()
     assert a.loc[(a.date < days[380]) & (a.sleeve == "risky"), "weight"].sum() > 0
+
+
+def test_ml_mode_assets_trade_what_the_backtest_calls_ml_barbell(setup):
+    """strategy.mode ml: the signals and allocations assets decide with the skill-scaled alpha (the model
+    set's calibration IC from the registry) and the chosen risk forecast, exactly as the backtest's
+    ml_barbell recomputes them; the planted forecast (the universe 3x its trailing volatility) binds."""
+    from portfolio_dagster.assets.backtest import barbell_allocations, ml_barbell_allocations
+    from portfolio_dagster.assets.risk_forecasts import chosen_volatility
+    from portfolio_dagster.quant.risk import UNIVERSE
+    from portfolio_dagster.quant.signals import RULE_BASED
+
+    wh, cfg, days = setup
+    close = wh.query("SELECT date, ticker, close FROM prices WHERE ticker LIKE 'S%'")
+    close = close.pivot(index="date", columns="ticker", values="close").sort_index()
+    r = close.pct_change()
+    vol = r.rolling(20).std() * HORIZON**0.5
+    vol[UNIVERSE] = 3 * r.mean(axis=1).rolling(20).std() * HORIZON**0.5
+    risk = vol.stack().rename("volatility").reset_index()
+    risk.columns = ["date", "ticker", "volatility"]
+    wh.replace_where("risk_forecasts", risk.assign(horizon=HORIZON, model="chosen", valid_from=days[0]))
+    registry = {
+        "model_id": "test",
+        "model_type": "ensemble",
+        "horizon": HORIZON,
+        "train_start": days[0],
+        "train_end": days[1],
+        "valid_from": days[2],
+        "trained_at": days[2],
+        "config_hash": "h",
+        "features": "[]",
+        "metrics": '{"validation_ic": 0.05}',
+        "artifact": "none",
+        "artifact_sha256": "none",
+    }
+    wh.replace_where("model_registry", pd.DataFrame([registry]))
+    _materialize(wh, cfg, days[300].strftime("%Y-%m-%d"), days[-1].strftime("%Y-%m-%d"))
+    stored = _alloc(wh)
+    assert (wh.query("SELECT source FROM signals")["source"] == "ml").mean() > 0.5
+    settings = PipelineSettings(config_path=str(cfg)).config
+    first, end = days[300].date(), days[-1].date() + pd.Timedelta(days=1)
+    ml = ml_barbell_allocations(wh, settings, first, end, chosen_volatility(wh, HORIZON, first, end))
+    columns = ["date", "ticker", "weight", "sleeve"]
+    got = stored.assign(date=pd.to_datetime(stored["date"]))[columns]
+    got = got.sort_values(["date", "ticker"]).reset_index(drop=True)
+    want = ml[columns].sort_values(["date", "ticker"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    rule = barbell_allocations(wh, settings, first, end, RULE_BASED)
+
+    # The riskier market forecast cuts the volatility target's share (the rule's trailing one does not).
+    def vol_cut(alloc):
+        return alloc.loc[alloc["ticker"] == "CASH", "reasons"].str.contains("vol_derisk").mean()
+
+    assert vol_cut(stored) > 0.5 and vol_cut(rule) < 0.5
