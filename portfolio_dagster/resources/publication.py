@@ -11,6 +11,13 @@ newest published state. The copy is whole (no reflinks on ext4): its cost grows 
 is paid once per publication; disk: the published file, the working copy, and a temporary third during
 a publication (plus old snapshots still held open by readers).
 
+DuckDB reuses the blocks a delete frees but never gives them back, so re-runs (every range deleted and
+rewritten) leave the working copy up to about twice its live data. When a publication finds more than
+COMPACT_FREE_SHARE of the working copy's file free (the file over 1.5x its live data), it first rebuilds
+it (COPY FROM DATABASE into a fresh file, which takes the working copy's place while both are locked) and
+publishes the compact file: readers are untouched (they read the published file, replaced by rename as
+always). The cost, one more pass over the live data, is paid only after at least half of it was rewritten.
+
 Publications are serialized by the working copy's own DuckDB lock (held read-write during the copy) and
 an flock on `.<name>.pmx/lock` (first adoption of an existing published file). A crash before the rename
 leaves the previous published file intact; a crash after a write but before its publication leaves the
@@ -37,6 +44,8 @@ LOG = logging.getLogger(__name__)
 STATE_DIR_SUFFIX = ".pmx"
 WORKING_FILE = "working.duckdb"
 MARKER_FILE = "published.json"
+# More than this share of the working copy's file not live data (the file over 1.5x its data): compact.
+COMPACT_FREE_SHARE = 1 / 3
 
 # Units of work open in this process, per working path: writes inside one publish once, at its end.
 _depth: dict[str, int] = {}
@@ -139,6 +148,8 @@ def publish(published: Path, connect: Callable[..., duckdb.DuckDBPyConnection]) 
         con = connect(working, read_only=False)  # exclusive: no writer changes it while it is copied
         try:
             con.execute("CHECKPOINT")
+            if free_share(con, working) > COMPACT_FREE_SHARE:
+                con = _compact(working, con, connect)
             tmp = state_dir(published) / f"publish-{os.getpid()}.tmp"
             _copy_durably(working, tmp)
             _set_aside_foreign(published)
@@ -150,6 +161,64 @@ def publish(published: Path, connect: Callable[..., duckdb.DuckDBPyConnection]) 
     seconds = time.perf_counter() - started
     LOG.info("published %s (%.1f MB) in %.2f s", published, published.stat().st_size / 1e6, seconds)
     return seconds
+
+
+def free_share(con: duckdb.DuckDBPyConnection, path: Path) -> float:
+    """The share of the database file at `path` (connected by `con`, checkpointed) not holding live data:
+    1 - used blocks x block size / file size (free blocks at the file's end are not on disk)."""
+    used, block = con.execute(
+        "SELECT used_blocks, block_size FROM pragma_database_size() WHERE database_name = current_database()"
+    ).fetchall()[0]
+    size = path.stat().st_size
+    return max(0.0, 1.0 - used * block / size) if size else 0.0
+
+
+def _compact(
+    working: Path, con: duckdb.DuckDBPyConnection, connect: Callable[..., duckdb.DuckDBPyConnection]
+) -> duckdb.DuckDBPyConnection:
+    """Rebuild the working copy (held by `con`, checkpointed) into a fresh file holding only its live data
+    and put it in the working copy's place; returns a read-write connection to it. The fresh file is locked
+    before the rename, so no other process writes either file meanwhile."""
+    fresh = working.with_name(f"compact-{os.getpid()}.tmp")
+    fresh.unlink(missing_ok=True)
+    before = working.stat().st_size
+    started = time.perf_counter()
+    database = con.execute("SELECT current_database()").fetchall()[0][0]
+    quoted = str(fresh).replace("'", "''")
+    con.execute(f"ATTACH '{quoted}' AS pmx_compact")
+    try:
+        con.execute(f'COPY FROM DATABASE "{database}" TO pmx_compact')
+    except BaseException:
+        con.execute("DETACH pmx_compact")
+        fresh.unlink(missing_ok=True)
+        raise
+    con.execute("DETACH pmx_compact")
+    try:
+        compact = connect(fresh, read_only=False)
+    except BaseException:
+        fresh.unlink(missing_ok=True)
+        raise
+    try:
+        fd = os.open(fresh, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(fresh, working)
+        _fsync_dir(working.parent)
+    except BaseException:
+        compact.close()
+        fresh.unlink(missing_ok=True)
+        raise
+    con.close()
+    LOG.info(
+        "compacted %s from %.1f MB to %.1f MB in %.2f s",
+        working,
+        before / 1e6,
+        working.stat().st_size / 1e6,
+        time.perf_counter() - started,
+    )
+    return compact
 
 
 def _set_aside_foreign(published: Path) -> None:
