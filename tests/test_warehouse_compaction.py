@@ -1,4 +1,4 @@
-"""The working copy is compacted when a publication finds it over 1.5x its live data (a re-run deletes
+"""The working copy is compacted when a publication finds it over 1.25x its live data (a re-run deletes
 and rewrites every range, year by year; DuckDB reuses freed blocks but never returns them): the published
 file shrinks to the live data and holds the same rows, tables, views and keys, the pipeline goes on
 writing it, and a reader holding the old published file keeps its snapshot throughout."""
@@ -104,7 +104,7 @@ def test_a_rewritten_warehouse_is_compacted_on_publication_and_a_reader_keeps_it
     assert not list(publication.state_dir(published).glob("compact-*"))
 
 
-def test_a_working_copy_under_1_5x_its_data_is_published_as_it_is(wh):
+def test_a_working_copy_under_1_25x_its_data_is_published_as_it_is(wh):
     wh.replace_where("prices", _prices(0))
     working = Path(wh.working_path)
     inode = working.stat().st_ino
