@@ -10,6 +10,7 @@ from portfolio_dagster import paths
 from portfolio_dagster.assets.all import ALL_ASSETS, HISTORY_ASSETS
 from portfolio_dagster.checks.all import CHECKS
 from portfolio_dagster.config import load_config
+from portfolio_dagster.executor import pmx_executor
 from portfolio_dagster.jobs.all import build_jobs
 from portfolio_dagster.resources.artifacts import ArtifactStore
 from portfolio_dagster.resources.provider_keys import ProviderKeys
@@ -19,9 +20,12 @@ from portfolio_dagster.schedules.all import build_schedules
 from portfolio_dagster.sensors.all import build_sensors
 
 
-def build_definitions(config_path: Path, warehouse_path: Path, home: Path) -> dg.Definitions:
+def build_definitions(
+    config_path: Path, warehouse_path: Path, home: Path, executor: dg.ExecutorDefinition = pmx_executor
+) -> dg.Definitions:
     """Every asset, check, job, schedule and sensor over the config at `config_path`, the warehouse at
-    `warehouse_path` and the model store under `home`: nothing is read from the environment here."""
+    `warehouse_path` and the model store under `home`: nothing is read from the environment here.
+    `executor`: the runs' (portfolio_dagster/executor.py: multiprocess with a forkserver by default)."""
     cfg = load_config(config_path)
     jobs = build_jobs(cfg)
     return dg.Definitions(
@@ -30,6 +34,7 @@ def build_definitions(config_path: Path, warehouse_path: Path, home: Path) -> dg
         jobs=list(jobs),
         schedules=list(build_schedules(cfg, jobs[0])),
         sensors=list(build_sensors(cfg)),
+        executor=executor,
         resources={
             "settings": PipelineSettings(config_path=str(config_path)),
             "warehouse": Warehouse(path=str(warehouse_path)),

@@ -67,6 +67,7 @@ class StageProgress:
         self._lock = threading.Lock()
         self._tasks: dict[str, TaskID] = {}
         self._started: dict[str, float] = {}
+        self._running: dict[str, set[str]] = {}  # stage -> its steps started and not ended
         self._done: dict[str, int] = {}
         self._totals: dict[str, int] = {}
         self._phase = ""
@@ -115,6 +116,7 @@ class StageProgress:
                         self._progress.update(task, status="skipped")
             self._tasks.clear()
             self._started.clear()
+            self._running.clear()
 
     def stop(self) -> None:
         if self._progress is not None:
@@ -131,13 +133,17 @@ class StageProgress:
         stage = (
             event.asset_key.to_user_string()
             if kind == "ASSET_MATERIALIZATION" and event.asset_key
-            else (event.step_key or "")
+            else (event.step_key or "").split("[")[0].split(".")[0]  # a graph-backed stage's op: its stage
         )
         with self._lock:
             if stage not in self._totals:
                 return  # a check's step
             task = self._tasks.get(stage)
+            running = self._running.setdefault(stage, set())
             if kind == "STEP_START":
+                running.add(event.step_key)
+                if stage in self._started:
+                    return  # another step of a stage of several steps (models: one per horizon)
                 self._started[stage] = entry.timestamp
                 if task is not None:
                     self._progress.start_task(task)
@@ -148,6 +154,9 @@ class StageProgress:
                     self._progress.update(task, completed=self._done[stage], status="recording")
             elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
                 ok = kind == "STEP_SUCCESS"
+                running.discard(event.step_key)
+                if ok and (running or not self._done[stage]):
+                    return  # the stage goes on: steps still running, or its materialization to come
                 took = entry.timestamp - self._started.get(stage, entry.timestamp)
                 if task is not None:
                     self._progress.update(

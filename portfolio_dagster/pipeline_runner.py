@@ -39,6 +39,8 @@ DAILY_TAIL_SESSIONS = 5
 # this variable when it creates a run). Trade-off, per Dagster: partitions of a failed ranged run show
 # as missing, not failed, in the UI (pmx prints the failure). Set it to 0 to keep per-partition events.
 PLANNED_EVENTS_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
+# Tag of a run Dagster creates with an id of its own (the multiprocess runs): how pmx finds it.
+LAUNCH_TAG = "pmx/launch"
 # Events the progress display and the stage timings read.
 _STEP_EVENTS = {
     dg.DagsterEventType.STEP_START,
@@ -55,12 +57,15 @@ class RunFailed(Exception):
 
 @dataclass(frozen=True)
 class Phase:
-    """One Dagster run: assets of one partitioning over one key range (None: unpartitioned)."""
+    """One Dagster run: assets of one partitioning over one key range (None: unpartitioned). `job`:
+    a named job of the definitions whose steps run on the multiprocess executor (the models stage's
+    training steps at once); None: the global asset job, in this process."""
 
     label: str
     assets: tuple[dg.AssetsDefinition, ...]
     partition_range: tuple[str, str] | None = None
     partitions: int = 1  # partitions per asset, for the progress display
+    job: str | None = None
 
 
 @dataclass
@@ -100,8 +105,9 @@ def _clean(message: str) -> str:
     return text
 
 
-def _stage_of_step(step_key: str | None) -> str:
-    return (step_key or "run").split("[")[0]
+def stage_of_step(step_key: str | None) -> str:
+    """The stage (asset) of a step: `models.train_models[h21]` (a graph-backed asset's op) -> `models`."""
+    return (step_key or "run").split("[")[0].split(".")[0]
 
 
 def failure_reason(result: dg.ExecuteInProcessResult) -> str:
@@ -113,7 +119,7 @@ def failure_reason(result: dg.ExecuteInProcessResult) -> str:
             # Dagster wraps a user exception ("Error occurred while executing op"): the innermost cause is it.
             while error.cause is not None:
                 error = error.cause
-            return f"{_stage_of_step(event.step_key)}: {_clean(error.message) or error.cls_name}"
+            return f"{stage_of_step(event.step_key)}: {_clean(error.message) or error.cls_name}"
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
@@ -155,7 +161,8 @@ def plan(config: PipelineConfig, partition_range: tuple[str, str]) -> list[Phase
     """The runs of `pmx run` over [first, last] (daily partition keys of config.data's range): per phase
     of RUN_PHASES (the stages' phase tags), the daily stages' history through their yearly twins and the
     last days as daily partitions, or one run of its unpartitioned stages."""
-    from portfolio_dagster.assets.stage import BACKTEST_PHASES, RUN_PHASES, by_phase, twin_of
+    from portfolio_dagster.assets.stage import BACKTEST_PHASES, MODELS, RUN_PHASES, by_phase, twin_of
+    from portfolio_dagster.jobs.pipeline import retrain_job
 
     grouped = by_phase(stages(config))
     unknown = sorted(set(grouped) - set(RUN_PHASES))
@@ -192,7 +199,9 @@ def plan(config: PipelineConfig, partition_range: tuple[str, str]) -> list[Phase
         if assets and all(a.partitions_def is not None for a in assets):
             add(phase, assets, decisions_first if phase in BACKTEST_PHASES else first, last)
         elif assets:
-            phases.append(Phase(phase, tuple(assets)))
+            # The models stage's steps (a training step per horizon) run at once: retrain_job (phase
+            # models) on the multiprocess executor.
+            phases.append(Phase(phase, tuple(assets), job=retrain_job.name if phase == MODELS else None))
     return phases
 
 
@@ -206,15 +215,27 @@ def run_config(debug: bool = False) -> dict:
 
 def _watch(
     instance: dg.DagsterInstance,
-    run_id: str,
+    run_id: str | Callable[[], str | None],
     stop: threading.Event,
     on_event: Callable[[dg.EventLogEntry], None],
     interval_s: float = 0.5,
 ) -> None:
-    """Feed `on_event` the run's step and materialization events as they are stored."""
+    """Feed `on_event` the run's step and materialization events as they are stored. `run_id`: the id,
+    or a function finding it once the run is stored (a run Dagster creates itself)."""
     cursor = None
+    find = run_id if callable(run_id) else None
     while True:
         stopping = stop.wait(interval_s)
+        if find is not None:
+            try:
+                run_id = find()
+            except Exception:  # noqa: BLE001 - as below: a display never fails a run
+                run_id = None
+            if run_id is None:
+                if stopping:
+                    return
+                continue
+            find = None
         try:
             conn = instance.get_records_for_run(run_id, cursor=cursor, of_type=_STEP_EVENTS, limit=5000)
         except Exception:  # noqa: BLE001 - the run may not be stored yet; a display must not fail a run
@@ -229,8 +250,47 @@ def _watch(
             return
 
 
+def pipeline_job(job_name: str, config_path: str, warehouse_path: str, home: str) -> dg.JobDefinition:
+    """A named job of build_definitions(config_path, warehouse_path, home): what each step process of a
+    multiprocess run rebuilds (dg.build_reconstructable_job points here; the arguments are paths, never
+    secrets: they are stored with the run)."""
+    from pathlib import Path
+
+    from portfolio_dagster.definitions import build_definitions
+
+    # Code in a step that resolves the data folder itself (alerts.jsonl) sees this run's, even when the
+    # forkserver it forks from was started for another folder earlier in this process.
+    os.environ["PMX_HOME"] = home
+    return build_definitions(Path(config_path), Path(warehouse_path), Path(home)).resolve_job_def(job_name)
+
+
+# The environment (PMX_* variables but the paths, which the step processes are given) that this process's
+# forkserver inherited when its first multiprocess run started it: multiprocessing keeps one forkserver
+# per process, and its forked step processes see that environment, not this process's current one.
+_forkserver_env: dict[str, str] | None = None
+_PATH_VARIABLES = ("PMX_HOME", "PMX_CONFIG", "PMX_WAREHOUSE")
+
+
+def _forkserver_env_current() -> bool:
+    """True if a multiprocess run started now gets this process's environment in its steps: no run
+    started the forkserver yet, or the variables that shape a step (PMX_DAGSTER_POSTGRES_URL: the
+    instance the step writes its events to; secrets a step reads) are unchanged since. False only where
+    one process runs pmx for several environments (tests): such a run goes in-process instead."""
+    global _forkserver_env
+    env = {k: v for k, v in os.environ.items() if k.startswith("PMX_") and k not in _PATH_VARIABLES}
+    if _forkserver_env is None:
+        _forkserver_env = env
+    return env == _forkserver_env
+
+
+def _definitions_at_paths() -> dg.Definitions:
+    from portfolio_dagster.definitions import build_definitions
+
+    return build_definitions(paths.config_path(), paths.warehouse_path(), paths.home())
+
+
 def execute(
-    job: dg.JobDefinition,
+    job: dg.JobDefinition | str,
     instance: dg.DagsterInstance,
     *,
     asset_keys: Sequence[dg.AssetKey] | None,
@@ -239,8 +299,11 @@ def execute(
     tags: dict[str, str] | None = None,
     debug: bool = False,
     on_event: Callable[[dg.EventLogEntry], None] | None = None,
-) -> dg.ExecuteInProcessResult:
-    """One in-process run in the persistent instance; `on_event` sees its step events while it runs."""
+):
+    """One run in the persistent instance; `on_event` sees its step events while it runs. `job`: a job
+    definition (run in this process), or the name of a job of the definitions at pmx's paths (run on the
+    multiprocess executor: its steps in processes forked from a forkserver, at once where the graph and
+    the pools allow). Returns the ExecuteInProcessResult or ExecutionResult (same interface here)."""
     from portfolio_dagster.instance import process_tags
 
     run_tags = {**(tags or {}), **process_tags()}
@@ -248,18 +311,52 @@ def execute(
         run_tags |= {RANGE_START_TAG: partition_range[0], RANGE_END_TAG: partition_range[1]}
     os.environ.setdefault(PLANNED_EVENTS_ENV, "1")
     run_id = str(uuid.uuid4())
+    selection = list(asset_keys) if asset_keys is not None else None
+    if isinstance(job, str) and not _forkserver_env_current():
+        job = _definitions_at_paths().resolve_job_def(job)  # see _forkserver_env_current: in this process
+    watched: str | Callable[[], str | None] = run_id
+    if isinstance(job, str):
+        run_tags[LAUNCH_TAG] = run_id  # Dagster picks the run id: the watcher finds the run by this tag
+
+        def watched() -> str | None:
+            runs = instance.get_run_ids(
+                filters=dg.RunsFilter(tags={LAUNCH_TAG: run_tags[LAUNCH_TAG]}), limit=1
+            )
+            return runs[0] if runs else None
+
     stop = threading.Event()
     watcher = None
     if on_event is not None:
-        watcher = threading.Thread(target=_watch, args=(instance, run_id, stop, on_event), daemon=True)
+        watcher = threading.Thread(target=_watch, args=(instance, watched, stop, on_event), daemon=True)
         watcher.start()
     try:
+        if isinstance(job, str):
+            from portfolio_dagster.executor import multiprocess_run_config
+
+            recon = dg.build_reconstructable_job(
+                __name__,
+                pipeline_job.__name__,
+                reconstructable_kwargs={
+                    "job_name": job,
+                    "config_path": str(paths.config_path()),
+                    "warehouse_path": str(paths.warehouse_path()),
+                    "home": str(paths.home()),
+                },
+            )
+            return dg.execute_job(
+                recon,
+                instance,
+                run_config=run_config(debug) | multiprocess_run_config(),
+                tags=run_tags,
+                asset_selection=selection,
+                raise_on_error=False,
+            )
         return job.execute_in_process(
             run_config=run_config(debug),
             instance=instance,
             run_id=run_id,
             partition_key=partition_key,
-            asset_selection=list(asset_keys) if asset_keys is not None else None,
+            asset_selection=selection,
             tags=run_tags,
             raise_on_error=False,
         )
@@ -320,33 +417,39 @@ def _event_times(instance: dg.DagsterInstance, run_id: str) -> dict[tuple[str, s
 def stage_timings(
     instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult, partitions: int
 ) -> list[StageTiming]:
-    """Per step of a finished run: compute (STEP_START..STEP_OUTPUT) and step seconds, from the
-    instance's stored events."""
+    """Per stage of a finished run, from the instance's stored events: compute (its first STEP_START
+    to its last STEP_OUTPUT: the asset's function) and step seconds (to its last STEP_SUCCESS/FAILURE).
+    A graph-backed stage (models: several steps, some at once) is timed from its first step's start
+    to its last step's end."""
     times = _event_times(instance, result.run_id)
     rows = {}
     for event in result.get_asset_materialization_events():
-        if event.step_key not in rows:
+        stage = stage_of_step(event.step_key)
+        if stage not in rows:
             meta = event.materialization.metadata
-            rows[event.step_key] = next(
+            rows[stage] = next(
                 (f"{name}={meta[name].value}" for name in ("rows", "trained") if name in meta), ""
             )
-    out = []
+    spans: dict[str, list[float]] = {}  # stage -> [start, output, end]
     for (step, kind), start in times.items():
         if kind != "STEP_START":
             continue
         end = times.get((step, "STEP_SUCCESS"), times.get((step, "STEP_FAILURE"), start))
         output = times.get((step, "STEP_OUTPUT"), end)
-        out.append(
-            StageTiming(
-                stage=step,
-                run_id=result.run_id,
-                partitions=partitions,
-                compute_s=output - start,
-                step_s=end - start,
-                rows=rows.get(step, ""),
-            )
+        span = spans.setdefault(stage_of_step(step), [start, output, end])
+        spans[stage_of_step(step)] = [min(span[0], start), max(span[1], output), max(span[2], end)]
+    out = [
+        StageTiming(
+            stage=stage,
+            run_id=result.run_id,
+            partitions=partitions,
+            compute_s=output - start,
+            step_s=end - start,
+            rows=rows.get(stage, ""),
         )
-    return sorted(out, key=lambda t: times[(t.stage, "STEP_START")])
+        for stage, (start, output, end) in spans.items()
+    ]
+    return sorted(out, key=lambda t: spans[t.stage][0])
 
 
 def warnings_of(
@@ -357,8 +460,8 @@ def warnings_of(
     lines, checks = [], []
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
-        if event is None and entry.level >= 30 and entry.step_key in stages:  # context.log.warning
-            lines.append(f"{_stage_of_step(entry.step_key)}: {_clean(entry.user_message)}")
+        if event is None and entry.level >= 30 and stage_of_step(entry.step_key) in stages:  # log.warning
+            lines.append(f"{stage_of_step(entry.step_key)}: {_clean(entry.user_message)}")
         elif event is not None and event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             checks.append((evaluation.check_name, bool(evaluation.passed)))
@@ -405,7 +508,7 @@ def run_pipeline(
             progress.start_phase(phase.label, names, phase.partitions)
             t0 = time.monotonic()
             result = execute(
-                job,
+                phase.job or job,
                 instance,
                 asset_keys=[a.key for a in phase.assets],
                 partition_range=phase.partition_range,

@@ -60,3 +60,23 @@ def read_table(warehouse: Path, table: str) -> pd.DataFrame:
         return con.execute(f"SELECT * FROM {table}").df()
     finally:
         con.close()
+
+
+def most_steps_at_once(instance, run_id: str, prefix: str) -> tuple[int, set[int]]:
+    """(the most steps named `prefix`... of a run launched and not yet ended at one time, the pids their
+    STEP_START events came from): from the run's stored events in order (STEP_WORKER_STARTING: the
+    multiprocess executor launching a step's process; STEP_SUCCESS/FAILURE: its end)."""
+    running, most, pids = 0, 0, set()
+    for record in instance.get_records_for_run(run_id, limit=100000).records:
+        event = record.event_log_entry.dagster_event
+        if event is None or not (event.step_key or "").startswith(prefix):
+            continue
+        kind = event.event_type_value
+        if kind == "STEP_WORKER_STARTING":
+            running += 1
+            most = max(most, running)
+        elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
+            running -= 1
+        elif kind == "STEP_START":
+            pids.add(event.pid)
+    return most, pids

@@ -5,6 +5,7 @@ importance, forecasts per family + ensemble, OOS metrics, ML off, and a corrupt 
 from __future__ import annotations
 
 import json
+import os
 
 import dagster as dg
 import numpy as np
@@ -21,6 +22,7 @@ from portfolio_dagster.quant import targets as target_set
 from portfolio_dagster.resources.artifacts import ArtifactStore
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
+from tests.pipeline_helpers import most_steps_at_once
 
 FIRST, LAST = "2006-01-02", "2007-12-31"
 RANGE_TAGS = {"dagster/asset_partition_range_start": FIRST, "dagster/asset_partition_range_end": LAST}
@@ -277,3 +279,51 @@ def test_the_asset_trains_and_chooses_as_the_tested_nested_walk_forward(selected
     both = stored.merge(pure[pure["model"] == "ensemble"], on=["ticker", "date"], suffixes=("", "_pure"))
     assert len(both) > 0.9 * len(stored)
     np.testing.assert_allclose(both["prediction"], both["prediction_pure"], rtol=1e-9, atol=1e-12)
+
+
+def test_training_fans_out_in_parallel_and_matches_the_sequential_run(tmp_path, monkeypatch):
+    """The models stage as pmx run launches it (retrain_job, multiprocess executor with a forkserver, 2
+    workers, the project's instance with its `warehouse` pool): a training step per horizon, two at once
+    in processes of their own, reading only the training snapshot; the registry (artifacts byte for byte)
+    and the forecasts equal those of the same stage run sequentially in one process."""
+    import shutil
+
+    from portfolio_dagster.instance import get_instance
+    from portfolio_dagster.pipeline_runner import execute
+
+    sequential, parallel = tmp_path / "sequential", tmp_path / "parallel"
+    sequential.mkdir()
+    _, resources = _setup(sequential, enabled=["bayesian_ridge"])
+    shutil.copytree(sequential, parallel)
+    tags = {**RANGE_TAGS, "dagster/asset_partition_range_start": "2007-10-01"}
+    assert dg.materialize([models], resources=resources).success
+    assert dg.materialize([forecasts], resources=resources, tags=tags).success
+
+    warehouse = Warehouse(path=str(parallel / "warehouse.duckdb"))
+    for var, value in (("PMX_HOME", parallel), ("PMX_CONFIG", parallel / "config.yaml")):
+        monkeypatch.setenv(var, str(value))
+    monkeypatch.setenv("PMX_WAREHOUSE", warehouse.path)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    instance = get_instance()
+    result = execute("retrain_job", instance, asset_keys=[models.key])
+    assert result.success, [e.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert not any((parallel / "model_inputs").iterdir())  # the snapshot is removed
+    at_once, pids = most_steps_at_once(instance, result.run_id, "models.train_models")
+    assert at_once == 2 and len(pids) == len(load_config().targets.horizons) and os.getpid() not in pids
+    parallel_resources = resources | {
+        "warehouse": warehouse,
+        "artifacts": ArtifactStore(root=str(parallel)),
+        "settings": PipelineSettings(config_path=str(parallel / "config.yaml")),
+    }
+    assert dg.materialize([forecasts], resources=parallel_resources, tags=tags).success
+
+    def table(wh, name, key):
+        frame = wh.query(f"SELECT * FROM {name}").drop(columns=["trained_at", "artifact"], errors="ignore")
+        return frame.sort_values(key).reset_index(drop=True)
+
+    reference = resources["warehouse"]
+    registry = table(warehouse, "model_registry", ["model_id"])
+    assert len(registry) and registry["horizon"].nunique() == len(load_config().targets.horizons)
+    pd.testing.assert_frame_equal(registry, table(reference, "model_registry", ["model_id"]))
+    key = ["ticker", "date", "horizon", "model"]
+    pd.testing.assert_frame_equal(table(warehouse, "forecasts", key), table(reference, "forecasts", key))

@@ -51,7 +51,7 @@ def _register_model(settings, warehouse, valid_from: str) -> None:
     warehouse.replace_where("model_registry", row, "model_id", ["m"])
 
 
-def _evaluate(schedule, settings, warehouse, when: dt.datetime) -> dg.RunRequest:
+def _evaluate(schedule, settings, warehouse, when: dt.datetime, instance=None):
     import zoneinfo
     from pathlib import Path
 
@@ -59,11 +59,13 @@ def _evaluate(schedule, settings, warehouse, when: dt.datetime) -> dg.RunRequest
 
     defs = build_definitions(Path(settings.config_path), Path(warehouse.path), Path(warehouse.path).parent)
     with dg.build_schedule_context(
+        instance=instance,
         scheduled_execution_time=when.replace(tzinfo=zoneinfo.ZoneInfo(NY)),
         resources={"settings": settings, "warehouse": warehouse},
         repository_def=defs.get_repository_def(),
     ) as context:
-        return schedule.evaluate_tick(context).run_requests[0]
+        result = schedule.evaluate_tick(context)
+        return result.run_requests[0] if result.run_requests else result.skip_message
 
 
 def test_daily_schedule_is_after_the_ny_close_on_weekdays(setup):
@@ -88,3 +90,34 @@ def test_daily_run_is_the_days_partition_and_retrains_only_when_due(setup):
     next_monday = _evaluate(daily, settings, warehouse, dt.datetime(2024, 3, 11, 18))
     assert "models" in {k.to_user_string() for k in next_monday.asset_selection}
     assert next_monday.tags["pmx/retrain_due"] == "true"
+
+
+def test_a_later_tick_of_a_day_whose_run_is_queued_running_or_done_is_a_skip(setup):
+    """Dagster dedupes a schedule's run_key per tick only: a cron more frequent than a run (every minute
+    in a test) would queue a run of the same day at each tick. A day's run that is live or succeeded makes
+    the tick a skip; a failed one is retried by the next tick."""
+    daily, _, settings, warehouse = setup
+    _register_model(settings, warehouse, "2024-03-04")
+    when = dt.datetime(2024, 3, 6, 18)
+
+    @dg.asset
+    def stand_in() -> None:
+        """A run carrying the daily run's tags (the schedule looks runs up by them)."""
+
+    with dg.instance_for_test() as instance:
+        request = _evaluate(daily, settings, warehouse, when, instance)
+        assert request.tags["pmx/session"] == "2024-03-06"
+        failed = dg.materialize(
+            [dg.asset(name="fails")(lambda: 1 / 0)],
+            instance=instance,
+            tags=request.tags,
+            raise_on_error=False,
+        )
+        assert not failed.success
+        assert _evaluate(daily, settings, warehouse, when, instance).run_key == "daily-2024-03-06"
+        assert dg.materialize([stand_in], instance=instance, tags=request.tags).success
+        skipped = _evaluate(daily, settings, warehouse, when, instance)
+        assert isinstance(skipped, str) and skipped.startswith("the daily run of 2024-03-06 is success")
+        assert _evaluate(daily, settings, warehouse, dt.datetime(2024, 3, 7, 18), instance).run_key == (
+            "daily-2024-03-07"
+        )

@@ -24,7 +24,7 @@ import pytest
 from portfolio_dagster.resources import publication, warehouse
 from portfolio_dagster.resources.warehouse import Warehouse
 from tests.conftest import new_postgres_database
-from tests.pipeline_helpers import sample_slice_csv, small_config
+from tests.pipeline_helpers import most_steps_at_once, sample_slice_csv, small_config
 
 FIRST_END, SECOND_END, REPLAY = "1999-09-30", "1999-10-29", ("1999-11-01", "1999-11-03")
 
@@ -128,8 +128,9 @@ def test_the_runs_and_their_event_log_are_on_the_postgres_server(operated, monke
     finally:
         engine.dispose()
     names = [name for name, _ in jobs]
-    # Two pmx run x six runs, three replayed daily runs (plus any retrain the sensor asked), one evaluation.
-    assert names.count("__ASSET_JOB") == 12 and names.count("daily_job") == 3
+    # Two pmx run x six runs (five in this process, the models run as retrain_job on the multiprocess
+    # executor), three replayed daily runs (plus any retrain the sensor asked), one evaluation.
+    assert names.count("__ASSET_JOB") == 10 and names.count("daily_job") == 3
     assert names.count("evaluation_job") == 1 and {status for _, status in jobs} == {"SUCCESS"}
     assert materialized >= 19 * 2  # every stage of both runs, at least once each
     # Dagster's own API over the same instance (the UI's view) sees the same runs and materializations.
@@ -139,6 +140,11 @@ def test_the_runs_and_their_event_log_are_on_the_postgres_server(operated, monke
 
     instance = get_instance()
     assert len(instance.get_runs()) == len(jobs)
+    # pmx run's models runs: the training steps (one per horizon) ran two at once, each in its own process.
+    models_runs = [r for r in instance.get_runs() if "pmx/launch" in r.tags]
+    assert [r.job_name for r in models_runs] == ["retrain_job", "retrain_job"]
+    at_once, pids = most_steps_at_once(instance, models_runs[-1].run_id, "models.train_models")
+    assert at_once == 2 and len(pids) == 4
     assert instance.get_latest_materialization_event(dg.AssetKey("paper_ledger")) is not None
 
 

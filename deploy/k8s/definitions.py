@@ -6,7 +6,6 @@ those of portfolio_dagster.definitions; only the executor differs. The warehouse
 PMX_WAREHOUSE, e.g. `md:portfolio_maximizer` for MotherDuck (token in the motherduck_token env).
 """
 
-import dagster as dg
 from dagster_k8s import k8s_job_executor
 
 from portfolio_dagster import paths
@@ -17,7 +16,4 @@ STEP_EXECUTOR = k8s_job_executor.configured(
     {"max_concurrent": 4, "env_secrets": ["portfolio-maximizer-warehouse"]}, name="pmx_k8s_job_executor"
 )
 
-defs = dg.Definitions.merge(
-    build_definitions(paths.config_path(), paths.warehouse_path(), paths.home()),
-    dg.Definitions(executor=STEP_EXECUTOR),
-)
+defs = build_definitions(paths.config_path(), paths.warehouse_path(), paths.home(), executor=STEP_EXECUTOR)

@@ -13,6 +13,17 @@ from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 
 SCHEDULE_TAG = "pmx/schedule"
+SESSION_TAG = "pmx/session"  # the trading day a daily run books
+# A day's daily run in one of these states makes a later tick for the same day a skip: Dagster dedupes a
+# schedule's run_key per tick only, so a cron more frequent than the run is long (a test's every-minute
+# cron) queued a new run of the same day each minute, all waiting on the one warehouse pool slot.
+_LIVE_OR_DONE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.SUCCESS,
+]
 
 
 def retrain_due(cfg: PipelineConfig, warehouse: Warehouse, day: dt.date) -> bool:
@@ -41,7 +52,11 @@ def daily_run_request(cfg: PipelineConfig, warehouse: Warehouse, day: dt.date) -
         run_key=f"daily-{day.isoformat()}",
         partition_key=day.isoformat(),
         asset_selection=list(selection.resolve(_daily_assets())),
-        tags={SCHEDULE_TAG: "daily_after_close", "pmx/retrain_due": str(due).lower()},
+        tags={
+            SCHEDULE_TAG: "daily_after_close",
+            SESSION_TAG: day.isoformat(),
+            "pmx/retrain_due": str(due).lower(),
+        },
     )
 
 
@@ -61,8 +76,20 @@ def build_schedules(cfg: PipelineConfig, daily_job=None) -> tuple[dg.ScheduleDef
     )
     def daily_after_close(
         context: dg.ScheduleEvaluationContext, settings: PipelineSettings, warehouse: Warehouse
-    ) -> dg.RunRequest:
+    ) -> dg.RunRequest | dg.SkipReason:
         day = context.scheduled_execution_time.date()  # already in the exchange's timezone
+        if context.instance_ref is not None:
+            earlier = context.instance.get_runs(
+                filters=dg.RunsFilter(
+                    tags={SCHEDULE_TAG: "daily_after_close", SESSION_TAG: day.isoformat()},
+                    statuses=_LIVE_OR_DONE,
+                ),
+                limit=1,
+            )
+            if earlier:
+                return dg.SkipReason(
+                    f"the daily run of {day} is {earlier[0].status.value.lower()}: {earlier[0].run_id}"
+                )
         return daily_run_request(settings.config, warehouse, day)
 
     weekly_retrain = dg.ScheduleDefinition(
