@@ -333,6 +333,11 @@ def execute(
         if isinstance(job, str):
             from portfolio_dagster.executor import multiprocess_run_config
 
+            if not debug:
+                # The forkserver is a new interpreter: Dagster's beta/preview notices on our definitions,
+                # which this process silences (silence_library_notices), would print once per import.
+                os.environ.setdefault("PYTHONWARNINGS", "ignore")
+
             recon = dg.build_reconstructable_job(
                 __name__,
                 pipeline_job.__name__,
