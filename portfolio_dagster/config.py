@@ -102,7 +102,8 @@ class _BoostedTreesConfig(_Section):
     subsample: float = 0.8
     colsample_bytree: float = 0.8
     early_stopping_rounds: int | None = 20
-    max_train_rows: int | None = 10000
+    # Whole dates of fit rows, at most this many: skill stopped growing near 100k (README Scale).
+    max_train_rows: int | None = Field(100_000, ge=1)
 
 
 class LightGBMConfig(_BoostedTreesConfig):
@@ -142,11 +143,11 @@ class LSTMConfig(_Section):
 
 
 class BayesianRidgeConfig(_Section):
-    max_train_rows: int | None = 10000
+    max_train_rows: int | None = Field(100_000, ge=1)
 
 
 class RegimeAdaptiveConfig(_Section):
-    max_train_rows: int | None = 5000
+    max_train_rows: int | None = Field(100_000, ge=1)
 
 
 MODEL_FAMILIES = ("lightgbm", "xgboost", "tcn", "lstm", "bayesian_ridge", "regime_adaptive")

@@ -108,7 +108,7 @@ def _forecast_range(warehouse: Warehouse, cfg, registry, regimes, start, end):
     regime probabilities by date when regime_adaptive is enabled."""
     context_days = _context_days(cfg)
     first = _context_start(cfg, start)
-    feats = warehouse.query(
+    feats = warehouse.frame(
         f"SELECT {model_input_columns(cfg.features.selected)} FROM features "
         "WHERE date >= ? AND date < ? ORDER BY date, ticker",
         [first, end],
