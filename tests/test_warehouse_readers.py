@@ -1,4 +1,5 @@
-"""Readers never block operations: the path given to --warehouse is a published snapshot.
+"""Readers never block operations: the path given to --warehouse is a published snapshot; and the daemon
+on the same Postgres instance (the end of this module).
 
 An analyst's read-only DuckDB connection held open on `warehouse.duckdb` (a notebook) while a whole
 `pmx run` and a `pmx replay` complete: both succeed, its queries answer throughout (its own snapshot),
@@ -258,3 +259,169 @@ def test_a_crash_before_publication_keeps_the_previous_published_state(wh):
     assert _count(published) == 1 and _count(Path(wh.working_path)) == 2
     wh.append("alerts", _alerts(1))
     assert _count(published) == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# The daemon for real: `pmx ui` (dagster dev: webserver, daemon, code server) on the Postgres instance
+# the runs above left, ticking the decay sensor and evaluating the daily schedule's tick at a chosen
+# time; the runs they launch (queued, dequeued and launched by the daemon, steps on the multiprocess
+# executor) succeed.
+
+DAEMON_STARTUP_S, DAEMON_RUNS_S = 120, 240
+NEXT_SESSION = "1999-11-04"  # the session after the replay's last
+GRAPHQL_LOCATION = "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }"
+DRY_RUN = """mutation($s: ScheduleSelector!, $t: Float!) { scheduleDryRun(selectorData: $s, timestamp: $t) {
+  __typename ... on DryRunInstigationTick { evaluationResult { skipReason error { message }
+  runRequests { runKey jobName runConfigYaml tags { key value } assetSelection { path } } } }
+  ... on PythonError { message } } }"""
+LAUNCH = """mutation($p: ExecutionParams!) { launchPipelineExecution(executionParams: $p) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
+  ... on InvalidSubsetError { message } ... on RunConfigValidationInvalid { errors { message } } } }"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _gql(url: str, query: str, variables: dict | None = None) -> dict:
+    import httpx
+
+    response = httpx.post(url, json={"query": query, "variables": variables or {}}, timeout=60)
+    response.raise_for_status()
+    body = response.json()
+    assert "errors" not in body, body["errors"]
+    return body["data"]
+
+
+def _restore_default_signals() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@pytest.fixture
+def daemon(operated, tmp_path):
+    """`pmx ui` over the operated data folder and Postgres instance; the decay sensor (ticking every 30 s)
+    retrains whenever accuracy is below 1.0 and never calls an emergency: the replay left the emergency
+    on, which its first tick lifts; a tick with the daily run's new evidence then requests a retrain."""
+    import signal
+
+    import httpx
+    import yaml
+
+    home, url, _, _ = operated
+    cfg = yaml.safe_load((home / "config.effective.yaml").read_text())
+    cfg["operations"].update(retrain_below=1.0, emergency_below=0.0, sensor_interval_seconds=30)
+    config = tmp_path / "daemon.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    env = {k: v for k, v in os.environ.items() if k not in ("PMX_WAREHOUSE", "DAGSTER_HOME")}
+    env |= {"PMX_HOME": str(home), "PMX_POSTGRES_URL": url, "PMX_CONFIG": str(config)}
+    port = _free_port()
+    log = (tmp_path / "dagster-dev.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "portfolio_dagster.cli", "ui", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_restore_default_signals,
+        start_new_session=True,
+    )
+    started = time.monotonic()
+    try:
+        while True:
+            assert proc.poll() is None, (tmp_path / "dagster-dev.log").read_text()[-3000:]
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/server_info", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < started + DAEMON_STARTUP_S, "dagster dev did not start"
+            time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}/graphql", home, url, tmp_path / "dagster-dev.log"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log.close()
+
+
+def test_the_daemon_ticks_the_schedule_and_the_sensor_and_their_runs_succeed(daemon, monkeypatch):
+    import zoneinfo
+
+    import dagster as dg
+    import yaml
+
+    url, home, postgres_url, log = daemon
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster_home"))
+    monkeypatch.setenv("PMX_POSTGRES_URL", postgres_url)
+    monkeypatch.setenv("PMX_HOME", str(home))
+    from portfolio_dagster.instance import get_instance
+
+    instance = get_instance()
+    before = {r.run_id for r in instance.get_runs()}
+    location = _gql(url, GRAPHQL_LOCATION)["workspaceOrError"]["locationEntries"][0]["name"]
+    repo = {"repositoryLocationName": location, "repositoryName": "__repository__"}
+    # The schedule's tick at 18:00 exchange time on the next session, evaluated by the code server (the
+    # UI's "test schedule"), launched through the webserver into the daemon's queue.
+    tick = dt.datetime(1999, 11, 4, 17, 59, tzinfo=zoneinfo.ZoneInfo("America/New_York")).timestamp()
+    dry = _gql(url, DRY_RUN, {"s": repo | {"scheduleName": "daily_after_close"}, "t": tick})["scheduleDryRun"]
+    evaluation = dry["evaluationResult"]
+    assert evaluation["error"] is None and len(evaluation["runRequests"]) == 1, dry
+    request = evaluation["runRequests"][0]
+    tags = {t["key"]: t["value"] for t in request["tags"]}
+    assert request["runKey"] == f"daily-{NEXT_SESSION}" and tags["dagster/partition"] == NEXT_SESSION, tags
+    launched = _gql(
+        url,
+        LAUNCH,
+        {
+            "p": {
+                "selector": repo | {"pipelineName": "daily_job", "assetSelection": request["assetSelection"]},
+                "runConfigData": yaml.safe_load(request["runConfigYaml"]) or {},
+                "executionMetadata": {"tags": request["tags"]},
+            }
+        },
+    )["launchPipelineExecution"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    daily_id = launched["run"]["runId"]
+
+    deadline = time.monotonic() + DAEMON_RUNS_S
+    while True:
+        runs = [r for r in instance.get_runs() if r.run_id not in before]
+        by_sensor = [r for r in runs if r.tags.get("dagster/sensor_name") == "forecast_decay"]
+        watched = [r for r in runs if r.run_id == daily_id] + by_sensor[:1]
+        if len(watched) == 2 and all(r.is_finished for r in watched):
+            break
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"runs did not finish: {[(r.job_name, r.status) for r in runs]}\n{log.read_text()[-4000:]}"
+            )
+        time.sleep(1)
+    statuses = {r.job_name: r.status for r in watched}
+    assert statuses == {
+        "daily_job": dg.DagsterRunStatus.SUCCESS,
+        "retrain_job": dg.DagsterRunStatus.SUCCESS,
+    }, (
+        statuses,
+        log.read_text()[-4000:],
+    )
+    retrain = by_sensor[0]
+    valid_from = retrain.tags["pmx/valid_from"]
+    assert retrain.tags["pmx/retrain_trigger"] == "decay" and valid_from > "1999-11-03"
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        booked = con.execute("SELECT max(date) FROM paper_account").fetchone()[0]
+        decay_sets = con.execute(
+            "SELECT count(*) FROM model_registry WHERE trigger = 'decay' AND valid_from = ?", [valid_from]
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert str(booked) == NEXT_SESSION and decay_sets > 0
