@@ -1,5 +1,6 @@
 """Which rows a model set learns from (issue 22): whole dates up to max_train_rows, the window's parts
-selected by position from the date-sorted table exactly as the masks select them."""
+selected by position from the date-sorted table exactly as the masks select them; and the targets' long
+stacking of their panels."""
 
 from __future__ import annotations
 
@@ -60,3 +61,22 @@ def test_a_model_set_learns_from_whole_dates_up_to_max_train_rows():
     again = train_model_set(rows, calendar, calendar[500], "y", spec)
     x = rows[rows["date"] >= calendar[500]]
     assert np.array_equal(ms.models["lightgbm"].predict(x), again.models["lightgbm"].predict(x))
+
+
+def test_long_panels_stack_like_pandas_with_and_without_all_nan_rows():
+    from portfolio_dagster.quant.panel import long
+
+    rng = np.random.default_rng(0)
+    index, columns = pd.bdate_range("2020-01-01", periods=40), ["B", "A", "C"]
+    panels = {
+        name: pd.DataFrame(np.where(rng.random((40, 3)) < 0.4, np.nan, rng.random((40, 3))), index, columns)
+        for name in ("x", "y")
+    }
+    for p in panels.values():
+        p.iloc[5, :] = np.nan
+    for dropna_all in (True, False):
+        stacked = pd.concat({n: p.stack(future_stack=True) for n, p in panels.items()}, axis=1)
+        stacked.index.names = ["date", "ticker"]
+        stacked = stacked.dropna(how="all") if dropna_all else stacked
+        expected = stacked.reset_index()[["ticker", "date", "x", "y"]]
+        pd.testing.assert_frame_equal(long(panels, dropna_all), expected)
