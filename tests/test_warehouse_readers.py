@@ -274,6 +274,12 @@ DRY_RUN = """mutation($s: ScheduleSelector!, $t: Float!) { scheduleDryRun(select
   __typename ... on DryRunInstigationTick { evaluationResult { skipReason error { message }
   runRequests { runKey jobName runConfigYaml tags { key value } assetSelection { path } } } }
   ... on PythonError { message } } }"""
+ASSET_GRAPH = """{ assetNodes { assetKey { path } dependencyKeys { path }
+  assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } }"""
+SCHEDULES = """query($r: RepositorySelector!) { schedulesOrError(repositorySelector: $r) {
+  __typename ... on Schedules { results { name cronSchedule executionTimezone } } } }"""
+SENSORS = """query($r: RepositorySelector!) { sensorsOrError(repositorySelector: $r) {
+  __typename ... on Sensors { results { name } } } }"""
 LAUNCH = """mutation($p: ExecutionParams!) { launchPipelineExecution(executionParams: $p) {
   __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
   ... on InvalidSubsetError { message } ... on RunConfigValidationInvalid { errors { message } } } }"""
@@ -370,6 +376,25 @@ def test_the_daemon_ticks_the_schedule_and_the_sensor_and_their_runs_succeed(dae
     before = {r.run_id for r in instance.get_runs()}
     location = _gql(url, GRAPHQL_LOCATION)["workspaceOrError"]["locationEntries"][0]["name"]
     repo = {"repositoryLocationName": location, "repositoryName": "__repository__"}
+    # The UI's view: the asset graph with its checks, the schedules and the sensors.
+    nodes = _gql(url, ASSET_GRAPH)["assetNodes"]
+    deps = {
+        "/".join(n["assetKey"]["path"]): {"/".join(d["path"]) for d in n["dependencyKeys"]} for n in nodes
+    }
+    assert {"raw_prices_csv", "prices", "features", "targets", "models", "forecasts", "allocations"} <= set(
+        deps
+    )
+    assert "signals" in deps["allocations"] and "models" in deps["forecasts"]
+    checks = {c["name"]: c["blocking"] for n in nodes for c in n["assetChecksOrError"].get("checks", [])}
+    assert checks["purge_guard"] and checks["forecast_coverage"] and checks["features_finite"]
+    assert "prices_fresh" in checks
+    schedules = {s["name"]: s for s in _gql(url, SCHEDULES, {"r": repo})["schedulesOrError"]["results"]}
+    assert schedules["daily_after_close"]["cronSchedule"] == "0 18 * * 1-5"
+    assert schedules["daily_after_close"]["executionTimezone"] == "America/New_York"
+    assert "weekly_retrain" in schedules
+    assert "forecast_decay" in {
+        s["name"] for s in _gql(url, SENSORS, {"r": repo})["sensorsOrError"]["results"]
+    }
     # The schedule's tick at 18:00 exchange time on the next session, evaluated by the code server (the
     # UI's "test schedule"), launched through the webserver into the daemon's queue.
     tick = dt.datetime(1999, 11, 4, 17, 59, tzinfo=zoneinfo.ZoneInfo("America/New_York")).timestamp()
