@@ -216,7 +216,7 @@ class ModelsConfig(_Section):
 class StrategyConfig(_Section):
     """Signals, the barbell and its risk controls (see quant/allocation.py for the daily procedure)."""
 
-    mode: Literal["ml", "rule_based"] = "rule_based"  # ml falls back to rule_based on dates without forecasts
+    mode: Literal["ml", "rule_based"] = "ml"  # ml: rule + skill-scaled alpha + risk forecast (README)
     signal_horizon: int = 21
     kelly_fraction: float = Field(0.5, gt=0, le=1)
     covariance_days: int = Field(252, ge=20)  # trailing returns of the shrunk (Ledoit-Wolf) covariance

@@ -88,6 +88,9 @@ def materialized(tmp_path_factory) -> dict:
     cfg = load_config().model_dump(mode="json")
     cfg["backtest"]["start"] = "2007-06-01"
     cfg["targets"]["horizons"] = [21]
+    # The stored allocations below are a rule-based product's (strategy.mode rule_based): the ML barbells
+    # are recomputed from the forecasts.
+    cfg["strategy"]["mode"] = "rule_based"
     config_path = root / "config.yaml"
     config_path.write_text(yaml.safe_dump(cfg))
     warehouse = Warehouse(path=str(root / "warehouse.duckdb"))
@@ -164,7 +167,7 @@ def test_backtest_metadata_and_report_file(materialized):
 
 
 def test_with_rule_based_as_the_product_rule_barbell_is_the_stored_allocations(materialized):
-    """strategy.mode rule_based (the default): the stored allocations are the product, backtested as
+    """strategy.mode rule_based (this fixture's): the stored allocations are the product, backtested as
     rule_barbell (and as the paper ledger's shadow); ml_barbell is the same barbell on the ML forecasts."""
     from portfolio_dagster.assets.backtest import evaluation_inputs
     from portfolio_dagster.quant.evaluation import product_run

@@ -45,8 +45,8 @@ def test_every_config_file_overlays_pipeline_yaml(name):
         named = key in own or any(key.startswith(k + ".") for k in own)
         if not named:
             assert value == base[key], f"{name}: {key} is {value!r}, pipeline.yaml has {base[key]!r}"
-    # The product these files trade is pipeline.yaml's, rule_based, unless a file says otherwise.
-    assert load_config(path).strategy.mode == "rule_based"
+    # The product these files trade is pipeline.yaml's (ml), unless a file says otherwise.
+    assert load_config(path).strategy.mode == "ml"
 
 
 def test_overlay_merges_sections_and_replaces_lists(tmp_path):

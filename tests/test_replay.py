@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from portfolio_dagster.quant.ledger import reconcile
 from portfolio_dagster.replay import sessions_between
@@ -61,6 +62,11 @@ def replay_across_restatement(tmp_path_factory) -> Restated:
     home = tmp / "home"
     csv = sample_slice_csv(tmp / "p.csv")
     config = small_config(tmp / "c.yaml")
+    # The restatement below needs two stocks held by BEFORE_RESTATED: the rule-based product holds them, the
+    # ML product (strategy.mode ml, the default) holds none on this slice. The test is about restatements.
+    cfg = yaml.safe_load(config.read_text())
+    cfg["strategy"]["mode"] = "rule_based"
+    config.write_text(yaml.safe_dump(cfg))
     run = _pmx(home, "run", "--config", str(config), "--source", "csv", "--csv", str(csv), "--end", RUN_END)
     assert run.returncode == 0, run.stderr
     replay = _pmx(home, "replay", "--start", REPLAY[0], "--end", BEFORE_RESTATED)
