@@ -51,6 +51,9 @@ def sample_slice_csv(path: Path) -> Path:
 
 def run_cli(home: Path, *args: str) -> int:
     os.environ["PMX_HOME"] = str(home)
+    # The instance of this home (pmx exports DAGSTER_HOME for its runs; one left by an earlier run in
+    # this test process would otherwise take precedence over PMX_HOME's).
+    os.environ.pop("DAGSTER_HOME", None)
     return main(["run", *args])
 
 
