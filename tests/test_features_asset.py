@@ -44,7 +44,14 @@ def setup(tmp_path_factory) -> dict:
     assert ranged.success
     single = dg.materialize([features, targets], resources=resources, partition_key=str(days[-1]))
     assert single.success
-    return {"warehouse": warehouse, "prices": px, "days": days, "ranged": ranged, "single": single}
+    return {
+        "warehouse": warehouse,
+        "prices": px,
+        "days": days,
+        "ranged": ranged,
+        "single": single,
+        "config_path": str(config_path),
+    }
 
 
 def test_features_table_holds_every_feature_as_float_for_the_window_only(setup):
@@ -136,3 +143,20 @@ def test_a_range_computed_in_yearly_pieces_equals_the_full_computation(tmp_path,
         rtol=1e-6,
         atol=1e-6,
     )
+
+
+def test_a_session_long_past_the_last_price_writes_no_rows_instead_of_failing(setup):
+    # The daily schedule's tick on a real clock can name a session a year past a sample's last price:
+    # the stages read an empty (but typed) price frame and write nothing.
+    wh, days = setup["warehouse"], setup["days"]
+    later = pd.bdate_range(days[-1] + dt.timedelta(days=400), periods=1)[0].strftime("%Y-%m-%d")
+    before = wh.query("SELECT count(*) AS n FROM targets")["n"].iloc[0]
+    resources = {"settings": PipelineSettings(config_path=setup["config_path"]), "warehouse": wh}
+    result = dg.materialize([features, targets], resources=resources, partition_key=later)
+    assert result.success
+    rows = {
+        stage: result.asset_materializations_for_node(stage)[0].metadata["rows"].value
+        for stage in ("features", "targets")
+    }
+    assert rows == {"features": 0, "targets": 0}
+    assert wh.query("SELECT count(*) AS n FROM targets")["n"].iloc[0] == before

@@ -153,8 +153,10 @@ class Warehouse(dg.ConfigurableResource):
             "AND ticker NOT IN (SELECT unnest(?)) ORDER BY ticker, date",
             [start, end, excluded],
         )
-        if frame.empty:
-            return pd.DataFrame(columns=[c.strip() for c in columns.split(",")])
+        # Typed even when empty (a day past the data): stages merge on a datetime `date`.
+        if frame.columns.empty:  # no tables yet
+            names = [c.strip() for c in columns.split(",")]
+            frame = pd.DataFrame({c: pd.Series(dtype=object if c == "ticker" else float) for c in names})
         frame["date"] = pd.to_datetime(frame["date"])
         return frame
 

@@ -115,7 +115,7 @@ def compute(
 
     Computed in float64 over blocks of TICKER_BLOCK tickers (bounded working memory), stored as
     `dtype` (default float32, the warehouse's FLOAT and the precision the tree models use)."""
-    if prices.empty:
+    if prices.empty or (since is not None and pd.Timestamp(prices["date"].max()) < pd.Timestamp(since)):
         return pd.DataFrame(columns=["ticker", "date", *FEATURE_NAMES])
     p = panels(prices, market_close)
     r0 = 0 if since is None else int(p.dates.searchsorted(pd.Timestamp(since)))
