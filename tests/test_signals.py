@@ -115,3 +115,22 @@ def test_kelly_scales_with_the_fraction(fraction):
     half = build_signals(fc, close, close.index[250:], kelly_fraction=0.5, **kw)
     other = build_signals(fc, close, close.index[250:], kelly_fraction=fraction, **kw)
     assert np.allclose(other["position_size"], half["position_size"] * fraction / 0.5)
+
+
+@pytest.mark.parametrize("skill_alpha", [False, True])
+def test_a_session_past_the_last_price_yields_an_empty_signal_table(skill_alpha):
+    # A real-clock tick after the data ends: no closes in the window, nothing to decide (was a KeyError).
+    close, *_ = market(n_days=400)
+    fc = forecasts_from(close, 0.5)
+    for prices, dates in ((close, pd.DatetimeIndex([])), (pd.DataFrame(), pd.DatetimeIndex([]))):
+        sig = build_signals(
+            fc,
+            prices,
+            dates,
+            mode="ml",
+            horizon=HORIZON,
+            kelly_fraction=0.5,
+            covariance_days=60,
+            skill_alpha=skill_alpha,
+        )
+        assert sig.empty and list(sig.columns) == SIGNAL_COLUMNS

@@ -153,6 +153,8 @@ def build_signals(
     skill_alpha (mode 'ml'): the expected return is the rule's plus the ML score x its calibration IC
     (forecasts' `ic` column) x the name's volatility (the forecast, or the trailing one), quant/alpha."""
     dates = pd.DatetimeIndex(dates)
+    if dates.empty or close.empty:  # a session past the data: nothing to decide
+        return pd.DataFrame(columns=SIGNAL_COLUMNS)
     if mode == ML and skill_alpha:
         return _skill_alpha_signals(
             forecasts, close, dates, horizon, kelly_fraction, covariance_days, volatility
