@@ -140,30 +140,36 @@ class PriorState:
 
 
 def _daily_inputs(
-    m: MarketInputs, s: StrategyParams, dates: pd.DatetimeIndex, forecast_vol: pd.DataFrame
+    market: MarketInputs, params: StrategyParams, dates: pd.DatetimeIndex, forecast_vol: pd.DataFrame
 ) -> pd.DataFrame:
-    vol = barbell.market_volatility(m.close, s.vol_days)
+    vol = barbell.market_volatility(market.close, params.vol_days)
     # Regime severities learn from trailing volatility in both modes; the volatility target takes the
     # universe's risk forecast in ML risk mode.
-    risk_off = barbell.regime_risk_off(barbell.regime_probabilities(m.regimes), vol, dates)
+    risk_off = barbell.regime_risk_off(barbell.regime_probabilities(market.regimes), vol, dates)
     target_vol = ml_risk.forecast_market_volatility(forecast_vol, vol.reindex(dates))
     share = barbell.risky_share(
-        s.risky_share, risk_off, target_vol, regime_derisk=s.regime_derisk, vol_target=s.vol_target
+        params.risky_share,
+        risk_off,
+        target_vol,
+        regime_derisk=params.regime_derisk,
+        vol_target=params.vol_target,
     )
-    cash_t, bond_t = _safe_tickers(s)
+    cash_t, bond_t = _safe_tickers(params)
     bond = barbell.bond_share(
-        m.safe_close[bond_t] if bond_t in m.safe_close else None,
-        m.safe_close[cash_t] if cash_t in m.safe_close else None,
+        market.safe_close[bond_t] if bond_t in market.safe_close else None,
+        market.safe_close[cash_t] if cash_t in market.safe_close else None,
         dates,
-        momentum_days=s.bond_momentum_days,
-        long_share=s.bond_share_long,
-        short_share=s.bond_share_short,
+        momentum_days=params.bond_momentum_days,
+        long_share=params.bond_share_long,
+        short_share=params.bond_share_short,
     )
-    accuracy = risk_controls.live_accuracy(m.signals, m.close, m.horizon, m.accuracy_window).reindex(dates)
+    accuracy = risk_controls.live_accuracy(
+        market.signals, market.close, market.horizon, market.accuracy_window
+    ).reindex(dates)
     flag = np.zeros(len(dates), dtype=bool)
-    for start, end in m.emergency_periods:
+    for start, end in market.emergency_periods:
         flag |= (dates >= pd.Timestamp(start)) & ((dates < pd.Timestamp(end)) if end is not None else True)
-    emergency = s.emergency_stop | flag | (accuracy < m.emergency_below).to_numpy()
+    emergency = params.emergency_stop | flag | (accuracy < market.emergency_below).to_numpy()
     return pd.DataFrame(
         {
             "risky_share": share["share"].to_numpy(),
@@ -174,45 +180,45 @@ def _daily_inputs(
             "bond_available": bond["available"].to_numpy(),
             "accuracy": accuracy.to_numpy(),
             "emergency": emergency,
-            "rebalance": risk_controls.rebalance_days(dates, m.rebalance),
+            "rebalance": risk_controls.rebalance_days(dates, market.rebalance),
         },
         index=dates,
     )
 
 
-def _safe_tickers(s: StrategyParams) -> tuple[str, str | None]:
-    return s.safe_assets[0], (s.safe_assets[1] if len(s.safe_assets) > 1 else None)
+def _safe_tickers(params: StrategyParams) -> tuple[str, str | None]:
+    return params.safe_assets[0], (params.safe_assets[1] if len(params.safe_assets) > 1 else None)
 
 
 def allocate(
-    dates: pd.DatetimeIndex, m: MarketInputs, s: StrategyParams, prior: PriorState | None = None
+    dates: pd.DatetimeIndex, market: MarketInputs, params: StrategyParams, prior: PriorState | None = None
 ) -> pd.DataFrame:
     """Allocation rows (ALLOCATION_COLUMNS) for each of `dates` (sorted decision dates)."""
     dates = pd.DatetimeIndex(dates).sort_values()
     if dates.empty:
         return pd.DataFrame(columns=ALLOCATION_COLUMNS)
     prior = prior or PriorState()
-    cash_t, bond_t = _safe_tickers(s)
+    cash_t, bond_t = _safe_tickers(params)
     safe = [cash_t] + ([bond_t] if bond_t else [])
-    universe = list(m.close.columns)
+    universe = list(market.close.columns)
     assets = universe + [t for t in safe if t not in universe]
     col = {a: j for j, a in enumerate(assets)}
-    forecast_vol = ml_risk.daily_forecast_volatility(m.risk, m.horizon)
-    daily = _daily_inputs(m, s, dates, forecast_vol)
+    forecast_vol = ml_risk.daily_forecast_volatility(market.risk, market.horizon)
+    daily = _daily_inputs(market, params, dates, forecast_vol)
     prices = pd.concat(
-        [m.close, m.safe_close.reindex(columns=[t for t in safe if t in m.safe_close])], axis=1
+        [market.close, market.safe_close.reindex(columns=[t for t in safe if t in market.safe_close])], axis=1
     )
     prices = prices.reindex(columns=assets)
     asset_returns = prices.ffill(limit=5).pct_change(fill_method=None).fillna(0.0)
     ret_pos = {d: i for i, d in enumerate(asset_returns.index)}
     returns_values = asset_returns.to_numpy()
-    daily_returns = m.close.pct_change(fill_method=None)
+    daily_returns = market.close.pct_change(fill_method=None)
     close_pos = {d: i for i, d in enumerate(daily_returns.index)}
     returns_values_universe = daily_returns.to_numpy()
     universe_col = {t: j for j, t in enumerate(daily_returns.columns)}
-    sig = m.signals.assign(date=pd.to_datetime(m.signals["date"]))
+    sig = market.signals.assign(date=pd.to_datetime(market.signals["date"]))
     by_date = {d: g for d, g in sig.groupby("date", sort=False)}
-    persist = risk_controls.persistent(sig, s.persistence_days) if len(sig) else pd.DataFrame()
+    persist = risk_controls.persistent(sig, params.persistence_days) if len(sig) else pd.DataFrame()
 
     policy = prior.policy.reindex(assets).fillna(0.0).to_numpy() if len(prior.policy) else None
     policy_codes = set(prior.codes) & POLICY_CODES
@@ -225,7 +231,9 @@ def allocate(
         if held is not None and i is not None:
             past_returns.append(float(held @ returns_values[i]))
         drawdown = (
-            risk_controls.trailing_drawdown(np.asarray(past_returns[-s.drawdown_days :]), s.drawdown_days)
+            risk_controls.trailing_drawdown(
+                np.asarray(past_returns[-params.drawdown_days :]), params.drawdown_days
+            )
             if past_returns
             else 0.0
         )
@@ -239,13 +247,13 @@ def allocate(
                 universe_col,
                 close_pos,
                 today,
-                s,
+                params,
                 assets,
                 col,
-                forecast_vol if m.risk is not None else None,
+                forecast_vol if market.risk is not None else None,
             )
             if policy is not None:
-                target, limited = risk_controls.limit_turnover(policy, target, s.max_turnover)
+                target, limited = risk_controls.limit_turnover(policy, target, params.max_turnover)
                 if limited:
                     policy_codes.add(TURNOVER)
             policy = target
@@ -254,11 +262,11 @@ def allocate(
         if today["emergency"]:
             final[risky_idx] = 0.0
             codes.add(EMERGENCY)
-        elif drawdown <= -s.drawdown_trigger:
-            final[risky_idx] *= s.drawdown_risky_scale
+        elif drawdown <= -params.drawdown_trigger:
+            final[risky_idx] *= params.drawdown_risky_scale
             codes.add(DRAWDOWN)
         risky_total = final[risky_idx].sum()
-        if today["vol_cut"] and risky_total > today["risky_share"] * (1 + s.vol_breach_tolerance):
+        if today["vol_cut"] and risky_total > today["risky_share"] * (1 + params.vol_breach_tolerance):
             # Market volatility rose past the target since the policy was set: cut the risky sleeve now.
             final[risky_idx] *= today["risky_share"] / risky_total
             codes.add(VOL_BREACH)
@@ -296,7 +304,7 @@ def _policy_target(
     daily_returns_col,
     close_pos,
     today,
-    s: StrategyParams,
+    params: StrategyParams,
     assets,
     col,
     forecast_vol: pd.DataFrame | None = None,
@@ -317,21 +325,23 @@ def _policy_target(
         ]
         row = persist.loc[d] if d in persist.index else pd.Series(dtype=bool)
         ok_persist = positive["ticker"].map(row).fillna(False).astype(bool).to_numpy()
-        confident = (positive["confidence"] >= s.min_confidence).to_numpy()
+        confident = (positive["confidence"] >= params.min_confidence).to_numpy()
         for t in positive.loc[~confident, "ticker"]:
             notes.setdefault(t, set()).add(BELOW_CONFIDENCE)
         for t in positive.loc[confident & ~ok_persist, "ticker"]:
             notes.setdefault(t, set()).add(NOT_PERSISTENT)
-        chosen = positive[confident & ok_persist].nlargest(s.top_k, "expected_return").sort_values("ticker")
+        chosen = (
+            positive[confident & ok_persist].nlargest(params.top_k, "expected_return").sort_values("ticker")
+        )
         if (day_signals["source"] == RULE_BASED).any():
             codes.add(RULE)
     i = close_pos.get(d)
     if not len(chosen) or i is None or i + 1 < MIN_HISTORY_DAYS:
         codes.add(NO_CANDIDATES)
-        target[col[s.safe_assets[0]]] = 1.0
+        target[col[params.safe_assets[0]]] = 1.0
         return target, codes, notes
     returns_cols = [daily_returns_col[t] for t in chosen["ticker"]]
-    window = daily_returns[max(0, i + 1 - s.covariance_days) : i + 1][:, returns_cols]
+    window = daily_returns[max(0, i + 1 - params.covariance_days) : i + 1][:, returns_cols]
     usable = np.isfinite(window).all(axis=0)
     if not usable.any():
         codes.add(NO_CANDIDATES)
@@ -343,24 +353,24 @@ def _policy_target(
             budget = kelly_total
             codes.add(KELLY_LIMITED)
         rule = (chosen["source"] == RULE_BASED).all()
-        mu = None if rule else chosen["expected_return"].to_numpy() / s.signal_horizon
+        mu = None if rule else chosen["expected_return"].to_numpy() / params.signal_horizon
         comp = composition(
             window[:, usable],
             mu,
-            max_weight=min(1.0, s.max_position / budget) if budget > 0 else 1.0,
-            kelly_fraction=s.kelly_fraction,
+            max_weight=min(1.0, params.max_position / budget) if budget > 0 else 1.0,
+            kelly_fraction=params.kelly_fraction,
             volatility_daily=(
                 ml_risk.names_volatility(forecast_vol, d, chosen["ticker"])
                 if forecast_vol is not None
                 else None
             ),
         )
-        weights = cap_weights(comp, budget, s.max_position)
+        weights = cap_weights(comp, budget, params.max_position)
         for t, w, c in zip(chosen["ticker"], weights, comp, strict=True):
             target[col[t]] = w
             if w < budget * c - 1e-9:
                 notes.setdefault(t, set()).add(CAPPED)
-    target[col[s.safe_assets[0]]] = max(0.0, 1.0 - target.sum())
+    target[col[params.safe_assets[0]]] = max(0.0, 1.0 - target.sum())
     return target, codes, notes
 
 
