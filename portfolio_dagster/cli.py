@@ -164,8 +164,9 @@ def _check_barbell_inputs(config: PipelineConfig, known: set[str], live: list[st
 
 
 def _partition_keys(start: dt.date, end: dt.date) -> tuple[str, str]:
-    first = start + dt.timedelta(days=max(0, 7 - start.weekday()) if start.weekday() >= 5 else 0)
-    last = end - dt.timedelta(days=max(0, end.weekday() - 4))
+    from portfolio_dagster.partitions import weekday_keys
+
+    first, last = weekday_keys(start, end)
     if last < first:
         raise CliError(f"empty date range: no weekday in {start}..{end}")
     return first.isoformat(), last.isoformat()

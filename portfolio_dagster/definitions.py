@@ -8,10 +8,12 @@ import dagster as dg
 
 from portfolio_dagster import paths
 from portfolio_dagster.assets.all import ALL_ASSETS, HISTORY_ASSETS
-from portfolio_dagster.checks.all import CHECKS
+from portfolio_dagster.assets.stage import over_partitions
+from portfolio_dagster.checks.all import build_checks
 from portfolio_dagster.config import load_config
 from portfolio_dagster.executor import pmx_executor
 from portfolio_dagster.jobs.all import build_jobs
+from portfolio_dagster.partitions import daily_partitions
 from portfolio_dagster.resources.artifacts import ArtifactStore
 from portfolio_dagster.resources.provider_keys import ProviderKeys
 from portfolio_dagster.resources.settings import PipelineSettings
@@ -28,9 +30,12 @@ def build_definitions(
     `executor`: the runs' (portfolio_dagster/executor.py: multiprocess with a forkserver by default)."""
     cfg = load_config(config_path)
     jobs = build_jobs(cfg)
+    # The daily assets from the first session the daily path materializes (partitions.py): the UI shows
+    # what exists; the history before it is in the `<stage>_history` twins.
+    days = daily_partitions(cfg.data.start, cfg.data.end)
     return dg.Definitions(
-        assets=[*ALL_ASSETS, *HISTORY_ASSETS],
-        asset_checks=list(CHECKS),
+        assets=[*over_partitions(ALL_ASSETS, days), *HISTORY_ASSETS],
+        asset_checks=build_checks(days),
         jobs=list(jobs),
         schedules=list(build_schedules(cfg, jobs[0])),
         sensors=list(build_sensors(cfg)),

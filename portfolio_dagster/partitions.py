@@ -1,21 +1,57 @@
-"""Shared partitioning: one partition per weekday (NYSE holidays are empty, valid partitions)."""
+"""Shared partitioning: one partition per weekday (NYSE holidays are empty, valid partitions).
+
+The daily path begins where `pmx run` hands over from history: its range's last DAILY_TAIL_SESSIONS
+weekdays run as daily partitions, everything before through the yearly `<stage>_history` twins. The
+definitions' daily assets start there (`daily_partitions(config's range)`), so the UI shows every daily
+partition that exists as materialized and offers no day-by-day "materialize all" over decades that the
+twins already hold; the assets as first defined span every weekday since PARTITIONS_START (tests
+materialize them directly).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import dagster as dg
+import pandas as pd
 
 PARTITIONS_START = dt.date(1990, 1, 1)
-# Weekday partitions keyed by date; a window ends where the next weekday starts, so a range
-# [first, last] covers exactly the trading days first..last. end_offset=1: today's partition
-# exists during the day, so the after-close run can materialize it.
-TRADING_DAY_PARTITIONS = dg.TimeWindowPartitionsDefinition(
-    start=PARTITIONS_START.isoformat(),
-    cron_schedule="0 0 * * 1-5",
-    fmt="%Y-%m-%d",
-    end_offset=1,
-)
+# `pmx run` materializes its range's last week as daily partitions: the daily assets' checks run, the
+# UI shows those days, the daily schedule and `pmx replay` continue from them.
+DAILY_TAIL_SESSIONS = 5
+DAILY_KEY_FORMAT = "%Y-%m-%d"
+
+
+def trading_days(start: dt.date = PARTITIONS_START) -> dg.TimeWindowPartitionsDefinition:
+    """Weekday partitions keyed by date from `start`; a window ends where the next weekday starts, so a
+    range [first, last] covers exactly the trading days first..last. end_offset=1: today's partition
+    exists during the day, so the after-close run can materialize it."""
+    return dg.TimeWindowPartitionsDefinition(
+        start=start.isoformat(), cron_schedule="0 0 * * 1-5", fmt=DAILY_KEY_FORMAT, end_offset=1
+    )
+
+
+TRADING_DAY_PARTITIONS = trading_days()
+
+
+def weekday_keys(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """The first weekday on or after `start` and the last on or before `end` (may cross: empty)."""
+    first = start + dt.timedelta(days=7 - start.weekday()) if start.weekday() >= 5 else start
+    last = end - dt.timedelta(days=end.weekday() - 4) if end.weekday() >= 5 else end
+    return first, last
+
+
+def first_daily_session(first: dt.date, last: dt.date) -> dt.date:
+    """The first of the last DAILY_TAIL_SESSIONS weekdays of the weekday range [first, last]."""
+    return max(first, (pd.Timestamp(last) - pd.offsets.BDay(DAILY_TAIL_SESSIONS - 1)).date())
+
+
+def daily_partitions(start: dt.date, end: dt.date) -> dg.TimeWindowPartitionsDefinition:
+    """The daily assets' partitions for a history loaded over [start, end] (data.start..data.end):
+    from the first session `pmx run` materializes as a daily partition."""
+    return trading_days(first_daily_session(*weekday_keys(start, end)))
+
+
 # History in calendar years (the `<stage>_history` assets of assets/history.py): a 30-year load
 # records ~30 partitions per stage instead of ~8,000 daily ones. A window is [Jan 1, next Jan 1).
 HISTORY_YEARS = dg.TimeWindowPartitionsDefinition(

@@ -23,6 +23,7 @@ import pandas as pd
 
 from portfolio_dagster import paths
 from portfolio_dagster.config import PipelineConfig
+from portfolio_dagster.partitions import first_daily_session, weekday_keys
 from portfolio_dagster.pipeline_progress import StageProgress
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -32,9 +33,6 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 DEBUG_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
 HEADLINE = ("annual_return", "annual_volatility", "sharpe", "max_drawdown")
-# `pmx run` materializes the range's last week as daily partitions (the daily assets' checks run, the UI
-# shows those days, the daily schedule continues from them); the years before go through the twins.
-DAILY_TAIL_SESSIONS = 5
 # One ASSET_MATERIALIZATION_PLANNED event per asset and run instead of one per partition (Dagster reads
 # this variable when it creates a run). Trade-off, per Dagster: partitions of a failed ranged run show
 # as missing, not failed, in the UI (pmx prints the failure). Set it to 0 to keep per-partition events.
@@ -140,10 +138,6 @@ def _weekdays(first: dt.date, last: dt.date) -> int:
     return int(pd.bdate_range(first, last).size) if first <= last else 0
 
 
-def _first_weekday_on_or_after(day: dt.date) -> dt.date:
-    return day + dt.timedelta(days=max(0, 7 - day.weekday())) if day.weekday() >= 5 else day
-
-
 def source_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]:
     from portfolio_dagster.assets.raw_prices import RAW_PRICE_ASSETS
 
@@ -169,9 +163,10 @@ def plan(config: PipelineConfig, partition_range: tuple[str, str]) -> list[Phase
     if unknown:  # assets/all.py refuses this at import; a plan must never skip a stage silently
         raise RunFailed(f"stages outside `pmx run`'s phases: {', '.join(unknown)}")
     first, last = _day(partition_range[0]), _day(partition_range[1])
-    # Daily partitions for the range's last DAILY_TAIL_SESSIONS weekdays; everything before through the twins.
-    days_first = max(first, (pd.Timestamp(last) - pd.offsets.BDay(DAILY_TAIL_SESSIONS - 1)).date())
-    decisions_first = max(first, _first_weekday_on_or_after(config.backtest.start))
+    # Daily partitions for the range's last week (where the definitions' daily partitions begin);
+    # everything before through the twins.
+    days_first = first_daily_session(first, last)
+    decisions_first = max(first, weekday_keys(config.backtest.start, last)[0])
     phases = []
 
     def add(label: str, assets: list[dg.AssetsDefinition], lo: dt.date, hi: dt.date) -> None:

@@ -25,7 +25,8 @@ def _reference_run(home: Path, config_file: Path, first: str, last: str) -> None
     (decision stages from backtest.start). Events go to an in-memory instance: per-partition events
     on SQLite would make this test slow, and where events are stored does not change the tables."""
     from portfolio_dagster import paths
-    from portfolio_dagster.assets.all import DECISION_STAGES
+    from portfolio_dagster.assets.all import ALL_ASSETS, DECISION_STAGES
+    from portfolio_dagster.checks.all import CHECKS
     from portfolio_dagster.config import load_config
     from portfolio_dagster.definitions import build_definitions
     from portfolio_dagster.pipeline_runner import (
@@ -36,8 +37,10 @@ def _reference_run(home: Path, config_file: Path, first: str, last: str) -> None
     )
 
     config = load_config(config_file)
-    defs = build_definitions(config_file, paths.warehouse_path(), paths.home())
-    job = defs.resolve_implicit_global_asset_job_def()
+    # The daily assets as defined (every weekday): the definitions' begin at the range's last week.
+    resources = build_definitions(config_file, paths.warehouse_path(), paths.home()).resources
+    every_weekday = dg.Definitions(assets=list(ALL_ASSETS), asset_checks=list(CHECKS), resources=resources)
+    job = every_weekday.resolve_implicit_global_asset_job_def()
     instance = dg.DagsterInstance.ephemeral()
     decisions_first = max(first, config.backtest.start.isoformat())
     for asset in stages(config):

@@ -8,9 +8,8 @@ import pytest
 
 from portfolio_dagster.assets.history import clipped_window
 from portfolio_dagster.config import load_config
-from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAY_PARTITIONS
+from portfolio_dagster.partitions import DAILY_TAIL_SESSIONS, SINGLE_RUN, TRADING_DAY_PARTITIONS
 from portfolio_dagster.pipeline_runner import (
-    DAILY_TAIL_SESSIONS,
     RunFailed,
     _clean,
     execute_run_request,

@@ -63,6 +63,32 @@ def test_runs_are_recorded_in_the_persistent_instance(slice_run, monkeypatch):
     assert ranged, "partitioned stages run as single-run backfills over the range"
 
 
+def test_the_ui_shows_every_daily_partition_as_materialized(slice_run, monkeypatch):
+    """What `pmx ui` reads after the run: the definitions' daily assets begin at the range's last week,
+    every daily partition up to the run's last session is materialized (none before it shows as
+    missing: the history is in the `_history` twins, whose years show materialized)."""
+    from portfolio_dagster.definitions import build_definitions
+    from portfolio_dagster.pipeline_runner import stages
+
+    home = slice_run["home"]
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster_home"))
+    config_path = home / "config.effective.yaml"
+    defs = build_definitions(config_path, home / "warehouse.duckdb", home)
+    instance = dg.DagsterInstance.get()
+    last_week = list(pd.bdate_range(end=SLICE_END, periods=5).strftime("%Y-%m-%d"))
+    run_end = pd.Timestamp(SLICE_END) + pd.Timedelta(days=1)
+    daily = [a.key for a in stages(load_config(config_path)) if a.partitions_def is not None]
+    assert len(daily) >= 6
+    for key in daily:
+        partitions = defs.resolve_assets_def(key).partitions_def
+        assert partitions.get_partition_keys(current_time=run_end) == last_week, key
+        assert set(last_week) <= instance.get_materialized_partitions(key), key
+        twin = dg.AssetKey(f"{key.to_user_string()}_history")
+        assert "1999" in instance.get_materialized_partitions(twin), twin
+    # A session before the daily partitions cannot be asked for: the yearly twins hold it.
+    assert not defs.resolve_assets_def(daily[0]).partitions_def.has_partition_key("1999-12-24")
+
+
 def test_allocations_are_valid_and_forecasts_follow_the_purge(slice_run):
     t = slice_run["tables"]
     alloc = t["allocations"]

@@ -147,6 +147,10 @@ def test_replay_of_a_bad_range_is_one_line(replayed):
     assert (
         bad.returncode == 1 and bad.stderr.startswith("pmx: error: --end") and "Traceback" not in bad.stderr
     )
+    # Inside the history `pmx run` loaded (to RUN_END, a Friday): the daily partitions begin at its week.
+    early = _pmx(replayed, "replay", "--start", "1999-10-22", "--end", "1999-11-01")
+    assert early.returncode == 1 and early.stderr.count("\n") == 1, early.stderr
+    assert "--start 1999-10-22 is before the daily partitions, which begin at 1999-10-25" in early.stderr
 
 
 def test_ctrl_c_sets_the_stop_flag_instead_of_interrupting_the_session():

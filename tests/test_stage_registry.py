@@ -8,13 +8,11 @@ import datetime as dt
 import warnings
 
 import dagster as dg
-import pandas as pd
 import pytest
 import yaml
 
 from portfolio_dagster.assets import stage
 from portfolio_dagster.assets.all import ALL_ASSETS, DECISION_STAGES, HISTORY_OF, PIPELINE, SOURCES
-from portfolio_dagster.assets.history import DAILY_EVENTS_ENV
 from portfolio_dagster.assets.stage import (
     DECISIONS,
     MARKET,
@@ -118,30 +116,24 @@ def test_phases_are_the_runs_of_pmx_run():
         stage.phase_tags("nightly")
 
 
-def test_a_twin_can_record_the_daily_partitions_it_wrote(tmp_path, monkeypatch):
-    @daily_stage(phase=MARKET, group_name="market_data")
-    def recorded_days(context: StageContext, settings: PipelineSettings) -> dg.MaterializeResult:
-        return dg.MaterializeResult(metadata={"rows": 1})
+def test_the_definitions_daily_partitions_begin_where_pmx_run_hands_over_from_history(tmp_path):
+    from portfolio_dagster.definitions import build_definitions
+    from portfolio_dagster.partitions import HISTORY_YEARS, first_daily_session
 
-    try:
-        cfg = load_config().model_dump(mode="json")
-        cfg["data"].update(start="1999-03-01", end="1999-12-31")
-        path = tmp_path / "config.yaml"
-        path.write_text(yaml.safe_dump(cfg))
-        resources = {"settings": PipelineSettings(config_path=str(path))}
-        twin = twin_of(recorded_days)
-        with dg.instance_for_test() as instance:
-            assert dg.materialize(
-                [twin], partition_key="1999", resources=resources, instance=instance
-            ).success
-            assert not instance.get_materialized_partitions(recorded_days.key)
-        monkeypatch.setenv(DAILY_EVENTS_ENV, "1")
-        with dg.instance_for_test() as instance:
-            assert dg.materialize(
-                [twin], partition_key="1999", resources=resources, instance=instance
-            ).success
-            shown = instance.get_materialized_partitions(recorded_days.key)
-        weekdays = {d.strftime("%Y-%m-%d") for d in pd.bdate_range("1999-03-01", "1999-12-31")}
-        assert shown == weekdays
-    finally:
-        REGISTRY.pop(recorded_days.key)
+    cfg = load_config().model_dump(mode="json")
+    cfg["data"].update(start="1999-03-01", end="2000-01-01")  # ends on a Saturday
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    defs = build_definitions(path, tmp_path / "w.duckdb", tmp_path)
+    first_day = dt.datetime(1999, 12, 27, tzinfo=dt.UTC)  # Mon..Fri 27-31 Dec: the plan's last week
+    days = [p.partition_range for p in plan(load_config(path), ("1999-03-01", "1999-12-31"))][1]
+    assert days == ("1999-12-27", "1999-12-31")
+    for key, registered in REGISTRY.items():
+        assert defs.resolve_assets_def(key).partitions_def.start == first_day, key
+        assert registered.daily.partitions_def.start.year == 1990  # the asset as defined: every weekday
+        if registered.history is not None:
+            assert defs.resolve_assets_def(registered.history.key).partitions_def == HISTORY_YEARS
+    assert defs.resolve_job_def("daily_job").partitions_def.start == first_day
+    # A range shorter than the week runs as days from its first; the week ends on the range's last weekday.
+    assert first_daily_session(dt.date(1999, 12, 29), dt.date(1999, 12, 31)) == dt.date(1999, 12, 29)
+    assert first_daily_session(dt.date(1999, 1, 4), dt.date(2000, 1, 3)) == dt.date(1999, 12, 28)

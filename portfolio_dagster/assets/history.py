@@ -6,25 +6,19 @@ minutes of bookkeeping before any math. A twin runs the daily asset's function o
 clipped to the configured range (data.start..data.end; decision stages from backtest.start), writing
 the same rows of the same tables, and records one event per year. `pmx run` loads the history through
 the twins and the range's last week through the daily assets (their checks run, the UI shows those
-days materialized, the daily schedule continues from there). Materialized from the UI, a twin year
+days materialized, the daily schedule continues from there); the definitions' daily partitions begin
+at that week (partitions.daily_partitions). Materialized from the UI, a twin year
 covers the part of the year inside the configured range.
 """
 
 import datetime as dt
-import os
 from collections.abc import Callable, Mapping
 
 import dagster as dg
-import pandas as pd
 
 from portfolio_dagster.partitions import HISTORY_YEARS, SINGLE_RUN, WAREHOUSE_POOL
 
 HISTORY_GROUP = "history"
-# "1": a twin also records each daily partition it wrote as a materialization of the daily asset, so
-# the UI shows the daily assets' history materialized. Off by default: on SQLite each event costs
-# ~10 ms here, a 5-year pmx run went from 25 s to 108 s (7,300 events), the full sample would add ~10 min.
-DAILY_EVENTS_ENV = "PMX_DAILY_PARTITION_EVENTS"
-DAILY_KEY_FORMAT = "%Y-%m-%d"  # TRADING_DAY_PARTITIONS's keys
 HISTORY_SUFFIX = "_history"
 
 
@@ -73,17 +67,6 @@ def history_twin(
         if window is None:
             return dg.MaterializeResult(metadata={"rows": 0, "note": "outside the configured date range"})
         result = call(context, window.start.date(), window.end.date())
-        if os.environ.get(DAILY_EVENTS_ENV, "0") == "1":
-            # The daily asset's partitions of these days now exist: say so, so that the UI shows them
-            # materialized (one event per weekday: the bookkeeping the twins otherwise save).
-            for day in pd.bdate_range(window.start.date(), window.end.date() - dt.timedelta(days=1)):
-                context.log_event(
-                    dg.AssetMaterialization(
-                        asset_key=daily.key,
-                        partition=day.strftime(DAILY_KEY_FORMAT),
-                        metadata={"materialized_by": history_key(daily.key).to_user_string()},
-                    )
-                )
         return dg.MaterializeResult(
             metadata={
                 **(result.metadata or {}),

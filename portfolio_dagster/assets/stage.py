@@ -119,6 +119,19 @@ def daily_stage(
     return build
 
 
+def over_partitions(
+    assets: Iterable[dg.AssetsDefinition], partitions_def: dg.PartitionsDefinition
+) -> list[dg.AssetsDefinition]:
+    """The assets with each daily stage's partitioned by `partitions_def` instead (the same function;
+    build_definitions narrows the daily assets to the sessions of the daily path), the rest as given."""
+    return [
+        a.map_asset_specs(lambda spec: spec.replace_attributes(partitions_def=partitions_def))
+        if a.key in REGISTRY and a is REGISTRY[a.key].daily
+        else a
+        for a in assets
+    ]
+
+
 def twin_of(asset: dg.AssetsDefinition) -> dg.AssetsDefinition | None:
     """The yearly history twin of a daily stage (None when it has none or is not a daily stage)."""
     found = REGISTRY.get(asset.key)

@@ -169,15 +169,7 @@ def purge_guard(
     )
 
 
-@dg.asset_check(
-    asset=prices,
-    blocking=False,
-    partitions_def=PARTITIONS,
-    description=f"Freshness against the run's partitions: every ticker with a close in the "
-    f"{LIVE_SESSIONS} sessions up to the range's last session has one no more than "
-    f"{STALE_AFTER_SESSIONS} sessions before it (XNYS calendar).",
-)
-def prices_fresh(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+def _prices_fresh(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
     window = context.partition_time_window
     days = sessions(window.start.date() - pd.Timedelta(days=LIVE_SESSIONS * 2), window.end.date()).values
     if not len(days) or days[-1] < np.datetime64(window.start.date(), "ns"):
@@ -219,4 +211,18 @@ def prices_fresh(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -
     )
 
 
+def prices_fresh_check(partitions_def: dg.PartitionsDefinition = PARTITIONS) -> dg.AssetChecksDefinition:
+    """`prices_fresh` over the daily partitions `partitions_def` (those of the definitions' `prices`)."""
+    return dg.asset_check(
+        asset=prices,
+        name="prices_fresh",
+        blocking=False,
+        partitions_def=partitions_def,
+        description=f"Freshness against the run's partitions: every ticker with a close in the "
+        f"{LIVE_SESSIONS} sessions up to the range's last session has one no more than "
+        f"{STALE_AFTER_SESSIONS} sessions before it (XNYS calendar).",
+    )(_prices_fresh)
+
+
+prices_fresh = prices_fresh_check()
 OPERATIONS_CHECKS = (features_finite, forecast_coverage, purge_guard, prices_fresh)

@@ -5,7 +5,7 @@ import dagster as dg
 from portfolio_dagster.assets.raw_prices import RAW_PRICE_ASSETS
 from portfolio_dagster.assets.stage import DECISIONS, EVALUATION, MARKET, MODELS, OPERATIONS, PHASE_TAG
 from portfolio_dagster.config import PipelineConfig
-from portfolio_dagster.partitions import TRADING_DAY_PARTITIONS
+from portfolio_dagster.partitions import daily_partitions
 
 MODELS_SELECTION = dg.AssetSelection.tag(PHASE_TAG, MODELS)
 retrain_job = dg.define_asset_job("retrain_job", selection=MODELS_SELECTION)
@@ -25,9 +25,11 @@ def daily_selection(cfg: PipelineConfig) -> dg.AssetSelection:
 
 def build_daily_job(cfg: PipelineConfig):
     """daily_job: the daily selection plus the incremental `models` asset, which the daily schedule
-    selects only when a retrain period opens."""
+    selects only when a retrain period opens; over the daily path's partitions."""
     return dg.define_asset_job(
-        "daily_job", selection=daily_selection(cfg) | MODELS_SELECTION, partitions_def=TRADING_DAY_PARTITIONS
+        "daily_job",
+        selection=daily_selection(cfg) | MODELS_SELECTION,
+        partitions_def=daily_partitions(cfg.data.start, cfg.data.end),
     )
 
 
