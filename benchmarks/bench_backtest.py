@@ -18,7 +18,7 @@ import pandas as pd
 from portfolio_dagster import paths
 from portfolio_dagster.quant import backtest as bt
 from portfolio_dagster.quant.costs import CostModel, ImpactInputs
-from portfolio_dagster.quant.report.html import HEADLINE  # the report's metrics, in its order
+from portfolio_dagster.quant.report.tables import HEADLINE  # the report's metrics, in its order
 from portfolio_dagster.quant.trading import TradingRule
 from tests.backtest_reference import reference_book
 

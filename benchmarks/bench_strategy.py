@@ -22,7 +22,7 @@ from portfolio_dagster import paths
 from portfolio_dagster.assets.allocations import allocations
 from portfolio_dagster.assets.signals import signals
 from portfolio_dagster.config import DEFAULT_CONFIG_PATH, load_config
-from portfolio_dagster.quant.allocation import control_shares
+from portfolio_dagster.quant.allocation_reasons import control_shares
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 

@@ -7,14 +7,9 @@ import pandas as pd
 import pytest
 
 from portfolio_dagster.quant import barbell, risk_controls
-from portfolio_dagster.quant.allocation import (
-    DRAWDOWN,
-    EMERGENCY,
-    PriorState,
-    allocate,
-    cap_weights,
-    control_shares,
-)
+from portfolio_dagster.quant.allocation import PriorState, allocate
+from portfolio_dagster.quant.allocation_policy import cap_weights
+from portfolio_dagster.quant.allocation_reasons import DRAWDOWN, EMERGENCY, control_shares
 from tests.strategy_data import forecasts_from, inputs, market, strategy
 
 

@@ -7,7 +7,8 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from portfolio_dagster.quant.allocation import VOLATILITY, allocate
+from portfolio_dagster.quant.allocation import allocate
+from portfolio_dagster.quant.allocation_reasons import VOLATILITY
 from portfolio_dagster.quant.calendar import TRADING_DAYS
 from portfolio_dagster.quant.risk import UNIVERSE
 from portfolio_dagster.quant.risky_sleeve import composition

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from portfolio_dagster.quant import features, targets, walk_forward
-from portfolio_dagster.quant.allocation import cap_weights
+from portfolio_dagster.quant.allocation_policy import cap_weights
 from portfolio_dagster.quant.validation import consolidate, validate
 
 

@@ -130,7 +130,8 @@ def test_the_headline_verdict_on_what_the_ml_adds(diff, p, says):
 
 
 def test_risk_table_and_section_say_where_the_risk_model_beats_ewma():
-    from portfolio_dagster.quant.report.html import _risk_section, risk_table
+    from portfolio_dagster.quant.report.sections import _risk_section
+    from portfolio_dagster.quant.report.tables import risk_table
 
     summary = pd.DataFrame(
         {

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from portfolio_dagster.assets.risk_forecasts import risk_forecasts
-from portfolio_dagster.quant import risk
+from portfolio_dagster.quant import risk, risk_walk_forward
 from portfolio_dagster.resources.artifacts import ArtifactStore
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
@@ -119,7 +119,7 @@ def test_a_daily_session_reads_the_cached_fits_and_a_restated_history_refits(set
     def no_fit(*args, **kwargs):
         raise AssertionError("refitted a cached risk set")
 
-    monkeypatch.setattr(risk, "train_risk_set", no_fit)
+    monkeypatch.setattr(risk_walk_forward, "train_risk_set", no_fit)
     again = _run(wh, cfg, "1998-01-05", "1998-01-09")
     pd.testing.assert_frame_equal(fresh, again, check_exact=True)
     # A history restated before the retrain date (a re-based split, say) is a different history: refit.

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from portfolio_dagster.quant import risk, risk_metrics
+from portfolio_dagster.quant import risk, risk_evaluation, risk_metrics, risk_models, risk_walk_forward
 from portfolio_dagster.quant.models import family_class
 from portfolio_dagster.quant.significance import rank_ic_stats
 from portfolio_dagster.quant.walk_forward import retrain_dates
@@ -52,8 +52,8 @@ def _realized(returns: pd.DataFrame, h: int) -> pd.DataFrame:
 def _walk_forward(returns: pd.DataFrame, h: int, families=(risk.LOG_LINEAR,)):
     rows = risk.risk_rows(returns, [h])
     schedule = retrain_dates(returns.index, returns.index[0], "yearly")
-    spec = risk.RiskSpec(horizon=h, families=families, min_train_days=400, calibration_days=126)
-    return risk.walk_forward_risk(rows, schedule, spec)
+    spec = risk_walk_forward.RiskSpec(horizon=h, families=families, min_train_days=400, calibration_days=126)
+    return risk_walk_forward.walk_forward_risk(rows, schedule, spec)
 
 
 @pytest.mark.parametrize("h", [5, 21])
@@ -126,7 +126,9 @@ def test_random_walk_dm_test_keeps_its_size():
         fb = truth * np.exp(0.3 * rng.standard_normal(y.shape))
         keep = np.isfinite(y)
         dates = np.broadcast_to(np.arange(days)[:, None], y.shape)[keep]
-        dm = risk.diebold_mariano(risk.qlike(y[keep], fa[keep]), risk.qlike(y[keep], fb[keep]), dates, h)
+        dm = risk_evaluation.diebold_mariano(
+            risk_evaluation.qlike(y[keep], fa[keep]), risk_evaluation.qlike(y[keep], fb[keep]), dates, h
+        )
         rejections += dm.pvalue < 0.05
     assert rejections / trials <= 0.10, rejections
 
@@ -136,7 +138,7 @@ def test_diebold_mariano_known_case():
     difference with the population variance; identical forecasts give p = 1."""
     rng = np.random.default_rng(0)
     d = rng.normal(0.1, 1.0, 50)
-    dm = risk.diebold_mariano(d, np.zeros(50), np.arange(50), horizon=1)
+    dm = risk_evaluation.diebold_mariano(d, np.zeros(50), np.arange(50), horizon=1)
     lags = int(4 * (50 / 100) ** (2 / 9))
     x = d - d.mean()
     lrv = np.mean(x * x) + 2 * sum(
@@ -144,13 +146,13 @@ def test_diebold_mariano_known_case():
     )
     assert dm.statistic == pytest.approx(d.mean() / math.sqrt(lrv / 50), rel=1e-9)
     assert dm.pvalue == pytest.approx(2 * norm.sf(abs(dm.statistic)))
-    same = risk.diebold_mariano(d, d, np.arange(50))
+    same = risk_evaluation.diebold_mariano(d, d, np.arange(50))
     assert same.pvalue == 1.0
 
 
 def test_qlike_is_minimized_at_the_true_variance():
     y = np.random.default_rng(1).chisquare(3, 20000) / 3  # E[y] = 1
-    losses = {f: risk.qlike(y, np.full_like(y, f)).mean() for f in (0.5, 0.8, 1.0, 1.25, 2.0)}
+    losses = {f: risk_evaluation.qlike(y, np.full_like(y, f)).mean() for f in (0.5, 0.8, 1.0, 1.25, 2.0)}
     assert min(losses, key=losses.get) == 1.0
 
 
@@ -172,26 +174,28 @@ def test_models_trained_only_on_targets_realized_before_use():
     their fit and calibration rows' targets end before it (purge and embargo)."""
     returns = _garch_returns(1400, seed=4)
     asof = returns.index[1000]
-    spec = risk.RiskSpec(horizon=21, families=(risk.LOG_LINEAR,), min_train_days=400)
+    spec = risk_walk_forward.RiskSpec(horizon=21, families=(risk.LOG_LINEAR,), min_train_days=400)
     shocked = returns.copy()
     # The last eligible row is dated 1000 - 21 - embargo - 1; its target ends at session 1000 - embargo - 1.
     shocked.iloc[1000 - spec.embargo_days :] *= 4.0
     sets = []
     for r in (returns, shocked):
         rows = risk.risk_rows(r, [21])
-        sets.append(risk.train_risk_set(rows, pd.DatetimeIndex(rows["date"].unique()), asof, spec))
+        sets.append(
+            risk_walk_forward.train_risk_set(rows, pd.DatetimeIndex(rows["date"].unique()), asof, spec)
+        )
     assert sets[0].calibration_qlike == sets[1].calibration_qlike
     assert sets[0].chosen == sets[1].chosen
     # ...and a shock one session earlier reaches a training target.
     shocked.iloc[1000 - spec.embargo_days - 1] *= 4.0
     rows = risk.risk_rows(shocked, [21])
-    moved = risk.train_risk_set(rows, pd.DatetimeIndex(rows["date"].unique()), asof, spec)
+    moved = risk_walk_forward.train_risk_set(rows, pd.DatetimeIndex(rows["date"].unique()), asof, spec)
     assert moved.calibration_qlike != sets[0].calibration_qlike
 
 
 def test_unknown_risk_model_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown risk model 'garch'"):
-        risk.risk_model_class("garch")
+        risk_models.risk_model_class("garch")
 
 
 def test_range_based_inputs_only_with_ohlc():

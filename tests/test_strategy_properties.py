@@ -6,7 +6,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from portfolio_dagster.quant.allocation import DRAWDOWN, EMERGENCY, allocate
+from portfolio_dagster.quant.allocation import allocate
+from portfolio_dagster.quant.allocation_reasons import DRAWDOWN, EMERGENCY
 from tests.strategy_data import forecasts_from, inputs, market, strategy
 
 SETTINGS = settings(

@@ -10,7 +10,8 @@ from portfolio_dagster.assets.risk_forecasts import chosen_volatility
 from portfolio_dagster.assets.signals import signals
 from portfolio_dagster.assets.stage import DECISIONS, StageContext, daily_stage
 from portfolio_dagster.partitions import PARTITIONS_START, trading_days_before
-from portfolio_dagster.quant.allocation import MarketInputs, PriorState, allocate, control_shares
+from portfolio_dagster.quant.allocation import MarketInputs, PriorState, allocate
+from portfolio_dagster.quant.allocation_reasons import control_shares
 from portfolio_dagster.quant.cash import with_uninvested_cash
 from portfolio_dagster.quant.panel import wide
 from portfolio_dagster.quant.report import markdown_table

@@ -17,7 +17,8 @@ from portfolio_dagster.assets.stage import EVALUATION, phase_tags
 from portfolio_dagster.assets.targets import targets
 from portfolio_dagster.partitions import WAREHOUSE_POOL, trading_days_before
 from portfolio_dagster.quant import metrics
-from portfolio_dagster.quant.allocation import allocate, daily_controls
+from portfolio_dagster.quant.allocation import allocate
+from portfolio_dagster.quant.allocation_reasons import daily_controls
 from portfolio_dagster.quant.cash import with_uninvested_cash
 from portfolio_dagster.quant.costs import IMPACT_WINDOW_DAYS, CostModel, impact_inputs
 from portfolio_dagster.quant.evaluation import SKILL_COLUMNS, EvaluationInputs, evaluate

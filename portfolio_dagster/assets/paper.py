@@ -17,7 +17,7 @@ from portfolio_dagster.assets.allocations import allocations
 from portfolio_dagster.assets.backtest import evaluation_inputs
 from portfolio_dagster.assets.stage import OPERATIONS, StageContext, daily_stage
 from portfolio_dagster.quant import risk_controls
-from portfolio_dagster.quant.allocation import daily_controls
+from portfolio_dagster.quant.allocation_reasons import daily_controls
 from portfolio_dagster.quant.backtest import market_panels
 from portfolio_dagster.quant.corporate_actions import (
     ADJUSTMENT_COLUMNS,

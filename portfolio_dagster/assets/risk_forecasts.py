@@ -13,7 +13,7 @@ from portfolio_dagster.assets.prices import prices
 from portfolio_dagster.assets.stage import DECISIONS, StageContext, daily_stage
 from portfolio_dagster.config import PipelineConfig
 from portfolio_dagster.partitions import PARTITIONS_START
-from portfolio_dagster.quant import risk, risk_metrics, risk_state, walk_forward
+from portfolio_dagster.quant import risk, risk_metrics, risk_state, risk_walk_forward, walk_forward
 from portfolio_dagster.quant.panel import wide
 from portfolio_dagster.resources.artifacts import ArtifactStore
 from portfolio_dagster.resources.settings import PipelineSettings
@@ -60,7 +60,7 @@ def risk_forecast_table(
     window_rows = risk.risk_rows(returns, cfg.targets.horizons, ohlc, since=start)
     out, selections = [], []
     for h in cfg.targets.horizons:
-        spec = risk.RiskSpec(
+        spec = risk_walk_forward.RiskSpec(
             horizon=h,
             embargo_days=m.embargo_days,
             calibration_days=m.calibration_days,
@@ -75,12 +75,14 @@ def risk_forecast_table(
             rs = _read_set(cache, key) if cache is not None else None
             if rs is None:
                 rows = all_rows()
-                rs = risk.train_risk_set(rows, pd.DatetimeIndex(rows["date"].unique()), asof, spec)
+                rs = risk_walk_forward.train_risk_set(
+                    rows, pd.DatetimeIndex(rows["date"].unique()), asof, spec
+                )
                 if rs is not None and cache is not None:
                     _write_set(cache, key, rs)
             if rs is not None:
                 sets.append(rs)
-        forecasts, selection = risk.predict_risk_sets(window_rows, sets, spec)
+        forecasts, selection = risk_walk_forward.predict_risk_sets(window_rows, sets, spec)
         out.append(forecasts)
         selections.append(selection)
     table = pd.concat([f for f in out if len(f)] or out[:1], ignore_index=True)
@@ -89,7 +91,7 @@ def risk_forecast_table(
     return table, pd.concat([x for x in selections if len(x)] or selections[:1], ignore_index=True)
 
 
-def _read_set(folder: Path, key: str) -> risk.RiskSet | None:
+def _read_set(folder: Path, key: str) -> risk_walk_forward.RiskSet | None:
     """The cached set `key` (header JSON, numpy arrays, LightGBM model text), None when not cached."""
     head = folder / f"{key}.json"
     if not head.is_file():
@@ -101,7 +103,7 @@ def _read_set(folder: Path, key: str) -> risk.RiskSet | None:
     return risk_state.from_state(header, arrays, texts)
 
 
-def _write_set(folder: Path, key: str, rs: risk.RiskSet) -> None:
+def _write_set(folder: Path, key: str, rs: risk_walk_forward.RiskSet) -> None:
     """Write the set's files, the header last (renamed into place: a reader sees a whole set or none)."""
     folder.mkdir(parents=True, exist_ok=True)
     header, arrays, texts = risk_state.to_state(rs)

@@ -18,6 +18,7 @@ Each decision date d (in order), using only data dated <= d:
    without a recent price -> cash. The trading rule trades when these controls change.
 Output rows: every held asset plus zero-weight rows that explain an exclusion; `policy_weight` is the
 carried target before the daily controls (it is the state a later partition range resumes from).
+Step 2's target is allocation_policy.py; the reason codes and what reads them, allocation_reasons.py.
 """
 
 from __future__ import annotations
@@ -30,56 +31,21 @@ import numpy as np
 import pandas as pd
 
 from portfolio_dagster.quant import barbell, ml_risk, risk_controls
-from portfolio_dagster.quant.risky_sleeve import composition
-from portfolio_dagster.quant.signals import RULE_BASED
+from portfolio_dagster.quant.allocation_policy import _policy_target
+from portfolio_dagster.quant.allocation_reasons import (
+    BOND_UNAVAILABLE,
+    DAILY_CONTROLS,
+    DRAWDOWN,
+    EMERGENCY,
+    LONG_DURATION,
+    POLICY_CODES,
+    SHORT_DURATION,
+    TURNOVER,
+    VOL_BREACH,
+)
 
 ALLOCATION_COLUMNS = ["date", "ticker", "weight", "sleeve", "reasons", "policy_weight"]
 RISKY, SAFE = "risky", "safe"
-# Reason codes (comma-separated in `reasons`).
-CAPPED, BELOW_CONFIDENCE, NOT_PERSISTENT, KELLY_LIMITED = (
-    "capped",
-    "below_confidence",
-    "not_persistent",
-    "kelly_limited",
-)
-DRAWDOWN, EMERGENCY, TURNOVER = "drawdown_derisk", "emergency", "turnover_limited"
-VOL_BREACH = "vol_breach"
-REGIME, VOLATILITY, RULE, NO_CANDIDATES = "regime_derisk", "vol_derisk", "rule_based", "no_candidates"
-LONG_DURATION, SHORT_DURATION, BOND_UNAVAILABLE = "long_duration", "short_duration", "bond_unavailable"
-MIN_HISTORY_DAYS = 20  # daily returns a risky composition needs at the least
-CONTROL_CODES = (
-    EMERGENCY,
-    DRAWDOWN,
-    VOL_BREACH,
-    TURNOVER,
-    REGIME,
-    VOLATILITY,
-    KELLY_LIMITED,
-    NO_CANDIDATES,
-    RULE,
-)
-# Controls that change the target between scheduled rebalances (the book trades the session after).
-DAILY_CONTROLS = (EMERGENCY, DRAWDOWN, VOL_BREACH)
-# Codes of the scheduled policy: carried with it between rebalances (and read back when a range resumes).
-POLICY_CODES = frozenset({TURNOVER, REGIME, VOLATILITY, KELLY_LIMITED, NO_CANDIDATES, RULE})
-
-
-def cap_weights(raw: np.ndarray, total: float, cap: float) -> np.ndarray:
-    """Scale non-negative `raw` to sum to at most `total` with no weight above `cap` (water-filling)."""
-    w = np.zeros_like(raw, dtype=float)
-    free = raw > 0
-    budget = min(total, cap * free.sum())
-    while free.any() and budget > 1e-15:
-        share = raw[free] / raw[free].sum() * budget
-        over = share > cap
-        if not over.any():
-            w[free] += share
-            break
-        idx = np.flatnonzero(free)[over]
-        w[idx] = cap
-        budget -= cap * over.sum()
-        free[idx] = False
-    return np.minimum(w, cap)
 
 
 class StrategyParams(Protocol):
@@ -296,84 +262,6 @@ def _prior_returns(
     return w.iloc[-1].to_numpy(), past
 
 
-def _policy_target(
-    d,
-    day_signals,
-    persist,
-    daily_returns,
-    daily_returns_col,
-    close_pos,
-    today,
-    params: StrategyParams,
-    assets,
-    col,
-    forecast_vol: pd.DataFrame | None = None,
-) -> tuple[np.ndarray, set[str], dict[str, set[str]]]:
-    """A fresh policy target at a rebalance: (weights over assets, date codes, per-ticker codes);
-    forecast_vol (date x ticker daily forecast volatilities): the composition's volatilities."""
-    target = np.zeros(len(assets))
-    codes: set[str] = set()
-    notes: dict[str, set[str]] = {}
-    if today["regime_cut"]:
-        codes.add(REGIME)
-    if today["vol_cut"]:
-        codes.add(VOLATILITY)
-    chosen = pd.DataFrame()
-    if day_signals is not None and len(day_signals):
-        positive = day_signals[
-            (day_signals["expected_return"] > 0) & day_signals["ticker"].isin(daily_returns_col)
-        ]
-        row = persist.loc[d] if d in persist.index else pd.Series(dtype=bool)
-        ok_persist = positive["ticker"].map(row).fillna(False).astype(bool).to_numpy()
-        confident = (positive["confidence"] >= params.min_confidence).to_numpy()
-        for t in positive.loc[~confident, "ticker"]:
-            notes.setdefault(t, set()).add(BELOW_CONFIDENCE)
-        for t in positive.loc[confident & ~ok_persist, "ticker"]:
-            notes.setdefault(t, set()).add(NOT_PERSISTENT)
-        chosen = (
-            positive[confident & ok_persist].nlargest(params.top_k, "expected_return").sort_values("ticker")
-        )
-        if (day_signals["source"] == RULE_BASED).any():
-            codes.add(RULE)
-    i = close_pos.get(d)
-    if not len(chosen) or i is None or i + 1 < MIN_HISTORY_DAYS:
-        codes.add(NO_CANDIDATES)
-        target[col[params.safe_assets[0]]] = 1.0
-        return target, codes, notes
-    returns_cols = [daily_returns_col[t] for t in chosen["ticker"]]
-    window = daily_returns[max(0, i + 1 - params.covariance_days) : i + 1][:, returns_cols]
-    usable = np.isfinite(window).all(axis=0)
-    if not usable.any():
-        codes.add(NO_CANDIDATES)
-    else:
-        chosen = chosen[usable]
-        budget = float(today["risky_share"])
-        kelly_total = float(chosen["position_size"].clip(lower=0).sum())
-        if kelly_total < budget:
-            budget = kelly_total
-            codes.add(KELLY_LIMITED)
-        rule = (chosen["source"] == RULE_BASED).all()
-        mu = None if rule else chosen["expected_return"].to_numpy() / params.signal_horizon
-        comp = composition(
-            window[:, usable],
-            mu,
-            max_weight=min(1.0, params.max_position / budget) if budget > 0 else 1.0,
-            kelly_fraction=params.kelly_fraction,
-            volatility_daily=(
-                ml_risk.names_volatility(forecast_vol, d, chosen["ticker"])
-                if forecast_vol is not None
-                else None
-            ),
-        )
-        weights = cap_weights(comp, budget, params.max_position)
-        for t, w, c in zip(chosen["ticker"], weights, comp, strict=True):
-            target[col[t]] = w
-            if w < budget * c - 1e-9:
-                notes.setdefault(t, set()).add(CAPPED)
-    target[col[params.safe_assets[0]]] = max(0.0, 1.0 - target.sum())
-    return target, codes, notes
-
-
 def _resplit_safe(
     final: np.ndarray, today, col, cash_t: str, bond_t: str | None, codes: set[str]
 ) -> np.ndarray:
@@ -410,22 +298,3 @@ def _rows(d, final, policy, assets, safe, codes, notes) -> list[tuple]:
         reasons = date_codes if is_safe else ",".join(sorted(why | (codes & set(DAILY_CONTROLS))))
         out.append((d, a, max(w, 0.0), SAFE if is_safe else RISKY, reasons, max(p, 0.0)))
     return out
-
-
-def daily_controls(alloc: pd.DataFrame, cash: str) -> pd.Series:
-    """Per decision date, the daily controls in force ('' when none) from the cash row's reasons: a
-    change between two dates is a new target between rebalances, which the trading rule trades."""
-    day = alloc[alloc["ticker"] == cash].drop_duplicates("date")
-    codes = (
-        day["reasons"].fillna("").str.split(",").map(lambda r: ",".join(sorted(set(r) & set(DAILY_CONTROLS))))
-    )
-    return pd.Series(codes.to_numpy(), index=pd.DatetimeIndex(day["date"]), dtype=object)
-
-
-def control_shares(alloc: pd.DataFrame, cash: str) -> dict[str, float]:
-    """Share of decision dates under each control code (from the cash row's date-level reasons)."""
-    day = alloc[alloc["ticker"] == cash].drop_duplicates("date")
-    if day.empty:
-        return {}
-    codes = day["reasons"].str.split(",")
-    return {c: float(codes.map(lambda r, code=c: code in r).mean()) for c in CONTROL_CODES}

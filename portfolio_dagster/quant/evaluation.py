@@ -13,7 +13,7 @@ import pandas as pd
 
 from portfolio_dagster.quant import backtest as bt
 from portfolio_dagster.quant import criteria, metrics, overfitting, variants
-from portfolio_dagster.quant.allocation import daily_controls
+from portfolio_dagster.quant.allocation_reasons import daily_controls
 from portfolio_dagster.quant.costs import CostModel, ImpactInputs
 from portfolio_dagster.quant.significance import sharpe_difference_test
 from portfolio_dagster.quant.trading import TradingRule

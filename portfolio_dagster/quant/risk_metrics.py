@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from portfolio_dagster.quant.risk import CHOSEN, EWMA, UNIVERSE, diebold_mariano, qlike, realized_volatility
+from portfolio_dagster.quant.risk import CHOSEN, EWMA, UNIVERSE, realized_volatility
+from portfolio_dagster.quant.risk_evaluation import diebold_mariano, qlike
 
 PREFIX = "risk_"
 METRIC_COLUMNS = [

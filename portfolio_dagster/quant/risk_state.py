@@ -1,6 +1,6 @@
-"""A trained risk set (quant/risk.RiskSet) as native state, no pickle: numeric arrays (numpy .npz, read
-with allow_pickle=False), LightGBM model text and a JSON-able header; and back. A set read back predicts
-exactly what the fitted one did (the families predict from this state either way).
+"""A trained risk set (quant/risk_walk_forward.RiskSet) as native state, no pickle: numeric arrays (numpy
+.npz, read with allow_pickle=False), LightGBM model text and a JSON-able header; and back. A set read back
+predicts exactly what the fitted one did (the families predict from this state either way).
 
 The cache key (set_key) names everything a set's fit depends on: the walk-forward settings, the retrain
 date and a fingerprint of the returns (and OHLC) dated <= that date (the fit rows' inputs and realized
@@ -16,15 +16,9 @@ from dataclasses import asdict
 import numpy as np
 import pandas as pd
 
-from portfolio_dagster.quant.risk import (
-    HAR,
-    LIGHTGBM,
-    LOG_LINEAR,
-    RiskModel,
-    RiskSet,
-    RiskSpec,
-    risk_model_class,
-)
+from portfolio_dagster.quant.risk import HAR, LIGHTGBM, LOG_LINEAR
+from portfolio_dagster.quant.risk_models import RiskModel, risk_model_class
+from portfolio_dagster.quant.risk_walk_forward import RiskSet, RiskSpec
 
 # Bump when a family's fit or state changes: older cached sets then stop matching.
 STATE_VERSION = 1
