@@ -69,12 +69,13 @@ def cmd_replay(args: argparse.Namespace, error: type[Exception]) -> int:
     sessions = sessions_between(args.start, args.end)
     if not sessions:
         raise error(f"no exchange session in {args.start}..{args.end}")
-    daily_start = daily_partitions(config.data.start, config.data.end).start.date()
+    ops = config.operations
+    daily_start = daily_partitions(config.data.start, config.data.end, ops.daily_partitions_from).start.date()
     if sessions[0] < daily_start:
         raise error(
             f"--start {sessions[0]} is before the daily partitions, which begin at {daily_start} (the last "
-            f"week of the history `pmx run` loaded to {config.data.end}): replay from there, or "
-            f"`pmx run --end` an earlier date first"
+            f"week of the history `pmx run` loaded to {config.data.end}): replay from there, `pmx run "
+            f"--end` an earlier date first, or set operations.daily_partitions_from"
         )
     columns = (
         TextColumn("[bold]replay"),

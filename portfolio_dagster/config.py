@@ -312,6 +312,9 @@ class OperationsConfig(_Section):
     # the training window itself (persistent inputs score high PSIs on short windows with no drift).
     drift_rule: Literal["absolute", "beyond_training"] = "beyond_training"
     drift_requests_retrain: bool = False  # the feature_drift sensor requests retrain_job on drift
+    # The daily assets' partitions begin at the last week of data.start..data.end (the history is in the
+    # `<stage>_history` assets); a date before it starts them there instead (UI backfills of any day range).
+    daily_partitions_from: dt.date | None = None
 
 
 class AlertsConfig(_Section):

@@ -32,7 +32,7 @@ def build_definitions(
     jobs = build_jobs(cfg)
     # The daily assets from the first session the daily path materializes (partitions.py): the UI shows
     # what exists; the history before it is in the `<stage>_history` twins.
-    days = daily_partitions(cfg.data.start, cfg.data.end)
+    days = daily_partitions(cfg.data.start, cfg.data.end, cfg.operations.daily_partitions_from)
     return dg.Definitions(
         assets=[*over_partitions(ALL_ASSETS, days), *HISTORY_ASSETS],
         asset_checks=build_checks(days),

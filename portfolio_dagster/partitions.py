@@ -4,7 +4,9 @@ The daily path begins where `pmx run` hands over from history: its range's last 
 weekdays run as daily partitions, everything before through the yearly `<stage>_history` twins. The
 definitions' daily assets start there (`daily_partitions(config's range)`), so the UI shows every daily
 partition that exists as materialized and offers no day-by-day "materialize all" over decades that the
-twins already hold; the assets as first defined span every weekday since PARTITIONS_START (tests
+twins already hold (history backfills: the twins' years). `operations.daily_partitions_from` moves the
+start earlier, for UI backfills of any day range (the days before the last week then show as missing
+until backfilled). The assets as first defined span every weekday since PARTITIONS_START (tests
 materialize them directly).
 """
 
@@ -46,10 +48,16 @@ def first_daily_session(first: dt.date, last: dt.date) -> dt.date:
     return max(first, (pd.Timestamp(last) - pd.offsets.BDay(DAILY_TAIL_SESSIONS - 1)).date())
 
 
-def daily_partitions(start: dt.date, end: dt.date) -> dg.TimeWindowPartitionsDefinition:
+def daily_partitions(
+    start: dt.date, end: dt.date, earliest: dt.date | None = None
+) -> dg.TimeWindowPartitionsDefinition:
     """The daily assets' partitions for a history loaded over [start, end] (data.start..data.end):
-    from the first session `pmx run` materializes as a daily partition."""
-    return trading_days(first_daily_session(*weekday_keys(start, end)))
+    from the first session `pmx run` materializes as a daily partition, or from `earliest`
+    (operations.daily_partitions_from) when that is before it."""
+    first = first_daily_session(*weekday_keys(start, end))
+    if earliest is not None:
+        first = min(first, weekday_keys(earliest, earliest)[0])
+    return trading_days(first)
 
 
 # History in calendar years (the `<stage>_history` assets of assets/history.py): a 30-year load

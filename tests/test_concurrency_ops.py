@@ -90,6 +90,8 @@ def inputs(tmp_path_factory):
     cfg = yaml.safe_load(config.read_text())
     cfg["models"]["min_train_days"] = 100
     cfg["backtest"]["start"] = BACKTEST_FROM
+    # The daily_job backfill below covers a day range before the run's last week: partitions from there.
+    cfg["operations"]["daily_partitions_from"] = BACKTEST_FROM
     config.write_text(yaml.safe_dump(cfg))
     csv = sample_slice_csv(root / "slice.csv")
     px = pd.read_csv(csv)

@@ -134,6 +134,16 @@ def test_the_definitions_daily_partitions_begin_where_pmx_run_hands_over_from_hi
         if registered.history is not None:
             assert defs.resolve_assets_def(registered.history.key).partitions_def == HISTORY_YEARS
     assert defs.resolve_job_def("daily_job").partitions_def.start == first_day
+    # operations.daily_partitions_from starts them earlier (UI backfills of any day range), never later.
+    for earlier, begins in (
+        ("1999-06-05", dt.datetime(1999, 6, 7, tzinfo=dt.UTC)),
+        ("2000-06-01", first_day),
+    ):
+        cfg["operations"]["daily_partitions_from"] = earlier
+        path.write_text(yaml.safe_dump(cfg))
+        defs = build_definitions(path, tmp_path / "w.duckdb", tmp_path)
+        assert defs.resolve_assets_def("prices").partitions_def.start == begins, earlier
+        assert defs.resolve_job_def("daily_job").partitions_def.start == begins, earlier
     # A range shorter than the week runs as days from its first; the week ends on the range's last weekday.
     assert first_daily_session(dt.date(1999, 12, 29), dt.date(1999, 12, 31)) == dt.date(1999, 12, 29)
     assert first_daily_session(dt.date(1999, 1, 4), dt.date(2000, 1, 3)) == dt.date(1999, 12, 28)

@@ -29,7 +29,7 @@ def build_daily_job(cfg: PipelineConfig):
     return dg.define_asset_job(
         "daily_job",
         selection=daily_selection(cfg) | MODELS_SELECTION,
-        partitions_def=daily_partitions(cfg.data.start, cfg.data.end),
+        partitions_def=daily_partitions(cfg.data.start, cfg.data.end, cfg.operations.daily_partitions_from),
     )
 
 
