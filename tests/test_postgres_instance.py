@@ -13,7 +13,7 @@ from portfolio_dagster.instance import InstanceError, get_instance, instance_yam
 from portfolio_dagster.postgres import check_reachable, dagster_url, server_name
 
 SECRET = "s3cret-pw"
-REPLAY = ("replay", "--start", "2022-11-01", "--end", "2022-11-02")
+REPLAY = ("replay", "--start", "2022-12-27", "--end", "2022-12-28")  # sessions of the daily partitions
 
 
 def _pmx(tmp_path, url: str, *args: str) -> subprocess.CompletedProcess:
