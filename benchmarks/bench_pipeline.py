@@ -9,7 +9,7 @@ Run: .venv/bin/python -m benchmarks.bench_pipeline [--home DIR] [--reuse]
    orchestration seconds (the rest of its step: Dagster's events, checks' inputs), from the runs' events;
    per Dagster run its overhead outside the steps (run creation, planned events, start-up of the run).
 2. a daily session without retraining: the daily schedule's RunRequest for the last sample day executed
-   in-process against the persistent instance (pipeline_runner.execute_run_request, as `pmx replay`);
+   in-process against the persistent instance (pipeline_execution.execute_run_request, as `pmx replay`);
    median of --sessions repeats after one warm-up.
 3. a one-year backfill of the daily stages (the last sample year), twice: as the history twins (one
    yearly partition per stage, what `pmx run` uses) and as the daily assets (one run over the year's
@@ -138,7 +138,7 @@ def _daily_sessions(home: Path, repeats: int) -> list[float]:
     from portfolio_dagster.config import load_config
     from portfolio_dagster.definitions import build_definitions
     from portfolio_dagster.instance import get_instance
-    from portfolio_dagster.pipeline_runner import execute_run_request
+    from portfolio_dagster.pipeline_execution import execute_run_request
     from portfolio_dagster.quant.calendar import sessions
     from portfolio_dagster.resources.warehouse import Warehouse
     from portfolio_dagster.schedules.daily import daily_run_request
@@ -180,7 +180,7 @@ def bench_backfill(home: Path) -> None:
     from portfolio_dagster.definitions import build_definitions
     from portfolio_dagster.instance import get_instance
     from portfolio_dagster.jobs.pipeline import daily_selection
-    from portfolio_dagster.pipeline_runner import execute
+    from portfolio_dagster.pipeline_execution import execute
 
     _use_home(home)
     defs = build_definitions(paths.config_path(), paths.warehouse_path(), paths.home())

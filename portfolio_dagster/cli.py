@@ -15,7 +15,8 @@ from portfolio_dagster import cli_operations, paths
 from portfolio_dagster.config import DEFAULT_CONFIG_PATH, SOURCES, ConfigError, PipelineConfig, load_config
 from portfolio_dagster.instance import InstanceError
 from portfolio_dagster.library_log import route_library_output
-from portfolio_dagster.pipeline_runner import RunFailed, silence_library_notices
+from portfolio_dagster.pipeline_runner import RunFailed
+from portfolio_dagster.pipeline_summary import silence_library_notices
 from portfolio_dagster.resources.sources import SAMPLE_SPAN, DataError, read_csv_actions, read_price_csv
 from portfolio_dagster.resources.sources.sample import SAMPLE_ONLY_SERIES, sample_series
 
@@ -182,8 +183,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.warehouse:
         os.environ["PMX_WAREHOUSE"] = str(args.warehouse.resolve())
 
+    from portfolio_dagster.pipeline_execution import run_pipeline
     from portfolio_dagster.pipeline_progress import StageProgress, load_stage_seconds, save_stage_seconds
-    from portfolio_dagster.pipeline_runner import checks_line, run_pipeline
+    from portfolio_dagster.pipeline_summary import checks_line
 
     started = time.monotonic()
     progress = StageProgress()
@@ -205,7 +207,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from portfolio_dagster.pipeline_runner import latest_summary
+    from portfolio_dagster.pipeline_summary import latest_summary
 
     table, latest, report_path = latest_summary()
     if table is None:

@@ -56,6 +56,8 @@ def _leaves(model: type[BaseModel], prefix: str = "") -> list[tuple[str, object]
 def _type(field) -> str:
     text = str(field.annotation).replace("typing.", "").replace("datetime.date", "date")
     text = re.sub(r"<class '([^']+)'>", r"\1", text)
+    # The models' sections live in config_models; config re-exports them: name them by the public module.
+    text = text.replace("portfolio_dagster.config_models.", "portfolio_dagster.config.")
     bounds = [
         f"{k} {getattr(m, k)}" for m in field.metadata for k in ("ge", "gt", "le", "lt") if hasattr(m, k)
     ]

@@ -2,7 +2,7 @@
 elapsed, ETA) fed by the run's events, and the closing table of stage timings.
 
 On a terminal the bars are live (rich); otherwise (CI, pipes, tests) each stage prints one line when
-it ends. Events arrive from a watcher thread (pipeline_runner._watch).
+it ends. Events arrive from a watcher thread (pipeline_execution._watch).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ import pandas as pd
 
 from portfolio_dagster import paths
 from portfolio_dagster.config import PipelineConfig
-from portfolio_dagster.pipeline_runner import execute_run_request
+from portfolio_dagster.pipeline_execution import execute_run_request
 
 STATE_FILE = "replay_state.json"
 REPLAY_TAG = "pmx/replay"

@@ -13,7 +13,14 @@ from portfolio_dagster.quant.allocation import StrategyParams
 
 PACKAGE = Path(portfolio_dagster.__file__).parent
 QUANT = PACKAGE / "quant"
-FORBIDDEN = ("dagster", "duckdb", "portfolio_dagster.config")
+# The config package: config.py and the modules it is split into (its models' sections, their base).
+FORBIDDEN = (
+    "dagster",
+    "duckdb",
+    "portfolio_dagster.config",
+    "portfolio_dagster.config_models",
+    "portfolio_dagster.config_section",
+)
 
 
 def _imports(path: Path) -> set[str]:

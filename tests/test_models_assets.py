@@ -289,7 +289,7 @@ def test_training_fans_out_in_parallel_and_matches_the_sequential_run(tmp_path, 
     import shutil
 
     from portfolio_dagster.instance import get_instance
-    from portfolio_dagster.pipeline_runner import execute
+    from portfolio_dagster.pipeline_execution import execute
 
     sequential, parallel = tmp_path / "sequential", tmp_path / "parallel"
     sequential.mkdir()

@@ -29,12 +29,8 @@ def _reference_run(home: Path, config_file: Path, first: str, last: str) -> None
     from portfolio_dagster.checks.all import CHECKS
     from portfolio_dagster.config import load_config
     from portfolio_dagster.definitions import build_definitions
-    from portfolio_dagster.pipeline_runner import (
-        QUIET_RUN_CONFIG,
-        RANGE_END_TAG,
-        RANGE_START_TAG,
-        stages,
-    )
+    from portfolio_dagster.pipeline_execution import QUIET_RUN_CONFIG, RANGE_END_TAG, RANGE_START_TAG
+    from portfolio_dagster.pipeline_runner import stages
 
     config = load_config(config_file)
     # The daily assets as defined (every weekday): the definitions' begin at the range's last week.

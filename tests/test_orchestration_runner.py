@@ -1,5 +1,6 @@
-"""pipeline_runner: the plan of `pmx run` (history years, last week's days), one-line failures without
-class names, RunRequests executed in-process, and the history twins' window clipping."""
+"""pipeline_runner, pipeline_execution, pipeline_summary: the plan of `pmx run` (history years, last
+week's days), one-line failures without class names, RunRequests executed in-process, and the history
+twins' window clipping."""
 
 import datetime as dt
 
@@ -9,13 +10,9 @@ import pytest
 from portfolio_dagster.assets.history import clipped_window
 from portfolio_dagster.config import load_config
 from portfolio_dagster.partitions import DAILY_TAIL_SESSIONS, SINGLE_RUN, TRADING_DAY_PARTITIONS
-from portfolio_dagster.pipeline_runner import (
-    RunFailed,
-    _clean,
-    execute_run_request,
-    failure_reason,
-    plan,
-)
+from portfolio_dagster.pipeline_execution import execute_run_request
+from portfolio_dagster.pipeline_runner import RunFailed, plan
+from portfolio_dagster.pipeline_summary import _clean, failure_reason
 
 
 def _labels(phases):

@@ -108,6 +108,11 @@ def test_markdown_table():
     assert text.splitlines() == ["| a | b |", "|---|---|", "| x | 0.5000 |"]
 
 
+def _metric_lookup(values: dict[tuple[str, str], float]):
+    """The verdicts' `get(metric, strategy="ml_barbell")` over (strategy, metric) -> value; NaN if absent."""
+    return lambda metric, strategy="ml_barbell": values.get((strategy, metric), float("nan"))
+
+
 @pytest.mark.parametrize(
     "diff,p,says",
     [
@@ -124,9 +129,9 @@ def test_the_headline_verdict_on_what_the_ml_adds(diff, p, says):
         ("ml_barbell", "sharpe"): 0.8,
         ("rule_barbell", "sharpe"): 0.8 - diff,
     }
-    text = ml_verdict(lambda metric, strategy="ml_barbell": values.get((strategy, metric), float("nan")))
+    text = ml_verdict(_metric_lookup(values))
     assert f"The ML is {says}" in text and f"p = {p:.3f}" in text
-    assert "not measured" in ml_verdict(lambda metric, strategy="ml_barbell": float("nan"))
+    assert "not measured" in ml_verdict(_metric_lookup({}))
 
 
 def test_risk_table_and_section_say_where_the_risk_model_beats_ewma():
@@ -164,9 +169,7 @@ def test_the_headline_names_which_ml_parts_earn_their_place_only_at_p_below_5_pe
         ("ml_barbell", "sharpe_diff_vs_rule"): -0.10,
         ("ml_barbell", "sharpe_diff_pvalue"): 0.01,
     }
-    lines = ablation_verdict(
-        lambda metric, strategy="ml_barbell": values.get((strategy, metric), float("nan"))
-    )
+    lines = ablation_verdict(_metric_lookup(values))
     assert len(lines) == 3  # lag1 not measured: no line
     risk_line, alpha_line, both_line = lines
     assert "ml_risk_barbell" in risk_line and ": earns its place" in risk_line and "p = 0.010" in risk_line
@@ -188,8 +191,6 @@ def test_the_mode_choice_is_the_inner_half_and_the_outer_half_is_reported_good_o
         ("ml_barbell", "max_drawdown_outer_half"): -0.2,
         ("rule_barbell", "max_drawdown_outer_half"): -0.15,
     }
-    text = mode_choice(
-        lambda metric, strategy="ml_barbell": values.get((strategy, metric), float("nan")), "rule_barbell"
-    )
+    text = mode_choice(_metric_lookup(values), "rule_barbell")
     assert "which picks ml; configured: rule_based" in text
     assert "difference -0.30" in text and "did NOT hold out of sample" in text

@@ -139,28 +139,34 @@ def test_finnhub_split_error_shapes_are_one_line(body, expected):
     assert "\n" not in str(err.value) and "KEY" not in str(err.value)
 
 
+def _live(tmp_path, overlap_days, source="yfinance"):
+    """The resources of a live run: config/live.yaml narrowed to NVDA from `source`, no cache, no
+    throttle, `overlap_days` refetched."""
+    cfg = load_config(ROOT / "config" / "live.yaml").model_dump(mode="json")
+    cfg["data"]["sources"], cfg["data"]["tickers"] = [source], ["NVDA"]
+    cfg["data"]["live"].update(cache_dir=None, overlap_days=overlap_days, requests_per_minute={source: 0.0})
+    config = tmp_path / f"live_{source}{overlap_days}.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    return {"settings": PipelineSettings(config_path=str(config)), "provider_keys": ProviderKeys()}
+
+
+def _materialize(resources, wh, start, end, asset=raw_prices_yfinance, raise_on_error=False):
+    """`asset` over the daily partitions start..end, as one ranged run."""
+    return dg.materialize(
+        [asset],
+        resources={**resources, "warehouse": wh},
+        tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end},
+        raise_on_error=raise_on_error,
+    )
+
+
 @respx.mock
 def test_live_finnhub_asset_records_its_splits_in_corporate_actions(tmp_path, monkeypatch):
     monkeypatch.setenv("FINNHUB_API_KEY", "KEY")
     _finnhub_routes()
-    cfg = load_config(ROOT / "config" / "live.yaml").model_dump(mode="json")
-    cfg["data"]["sources"], cfg["data"]["tickers"] = ["finnhub"], ["NVDA"]
-    cfg["data"]["live"].update(cache_dir=None, overlap_days=0, requests_per_minute={"finnhub": 0.0})
-    config = tmp_path / "live.yaml"
-    config.write_text(yaml.safe_dump(cfg))
     wh = Warehouse(path=str(tmp_path / "wh.duckdb"))
-    result = dg.materialize(
-        [raw_prices_finnhub],
-        resources={
-            "settings": PipelineSettings(config_path=str(config)),
-            "warehouse": wh,
-            "provider_keys": ProviderKeys(),
-        },
-        tags={
-            "dagster/asset_partition_range_start": "2024-06-05",
-            "dagster/asset_partition_range_end": "2024-06-12",
-        },
-    )
+    resources = _live(tmp_path, 0, source="finnhub")
+    result = _materialize(resources, wh, "2024-06-05", "2024-06-12", raw_prices_finnhub, raise_on_error=True)
     assert result.success
     stored = wh.query("SELECT * FROM corporate_actions")
     assert _rows(stored) == EXPECTED[:1] and set(stored["source"]) == {"finnhub"}
@@ -180,25 +186,8 @@ class FakeTicker:
 
 def test_live_asset_records_the_actions_in_corporate_actions(tmp_path, monkeypatch):
     monkeypatch.setattr(yfinance, "Ticker", FakeTicker)
-    cfg = load_config(ROOT / "config" / "live.yaml").model_dump(mode="json")
-    cfg["data"]["sources"], cfg["data"]["tickers"] = ["yfinance"], ["NVDA"]
-    cfg["data"]["live"].update(cache_dir=None, overlap_days=0, requests_per_minute={"yfinance": 0.0})
-    config = tmp_path / "live.yaml"
-    config.write_text(yaml.safe_dump(cfg))
     wh = Warehouse(path=str(tmp_path / "wh.duckdb"))
-    result = dg.materialize(
-        [raw_prices_yfinance],
-        resources={
-            "settings": PipelineSettings(config_path=str(config)),
-            "warehouse": wh,
-            "provider_keys": ProviderKeys(),
-        },
-        tags={
-            "dagster/asset_partition_range_start": "2024-06-05",
-            "dagster/asset_partition_range_end": "2024-06-12",
-        },
-    )
-    assert result.success
+    assert _materialize(_live(tmp_path, 0), wh, "2024-06-05", "2024-06-12", raise_on_error=True).success
     stored = wh.query("SELECT * FROM corporate_actions WHERE ticker = 'NVDA'")
     assert _rows(stored) == EXPECTED and set(stored["source"]) == {"yfinance"}
     assert "split_ratio" not in wh.query("SELECT * FROM raw_prices_yfinance LIMIT 1").columns
@@ -225,26 +214,6 @@ class RestatingTicker:
         if RestatingTicker.broken:
             frame.loc[day == pd.Timestamp("2024-06-07"), "Close"] *= 1.05
         return frame
-
-
-def _live(tmp_path, overlap_days):
-    cfg = load_config(ROOT / "config" / "live.yaml").model_dump(mode="json")
-    cfg["data"]["sources"], cfg["data"]["tickers"] = ["yfinance"], ["NVDA"]
-    cfg["data"]["live"].update(
-        cache_dir=None, overlap_days=overlap_days, requests_per_minute={"yfinance": 0.0}
-    )
-    config = tmp_path / f"live{overlap_days}.yaml"
-    config.write_text(yaml.safe_dump(cfg))
-    return {"settings": PipelineSettings(config_path=str(config)), "provider_keys": ProviderKeys()}
-
-
-def _materialize(resources, wh, start, end):
-    return dg.materialize(
-        [raw_prices_yfinance],
-        resources={**resources, "warehouse": wh},
-        tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end},
-        raise_on_error=False,
-    )
 
 
 def test_a_restated_history_is_rebased_and_recorded_never_stitched(tmp_path, monkeypatch):
