@@ -102,6 +102,18 @@ class Warehouse(dg.ConfigurableResource):
         with publication.unit_of_work(Path(self.path), _open):
             yield
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection whose statements inside the block commit together, or roll back if it raises."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
     def _committed(self) -> None:
         if self.is_local:
             publication.wrote(Path(self.path), _open)
@@ -163,15 +175,9 @@ class Warehouse(dg.ConfigurableResource):
     def replace_range(self, table: str, frame: pd.DataFrame, start: dt.date, end: dt.date) -> None:
         """Replace rows with start <= date < end by `frame`, atomically."""
         table = _check_table(table)
-        with self.connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                con.execute(f"DELETE FROM {table} WHERE date >= ? AND date < ?", [start, end])
-                _insert(con, table, frame)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self._transaction() as con:
+            con.execute(f"DELETE FROM {table} WHERE date >= ? AND date < ?", [start, end])
+            _insert(con, table, frame)
         self._committed()
 
     def replace_where(
@@ -179,33 +185,21 @@ class Warehouse(dg.ConfigurableResource):
     ) -> None:
         """Replace the rows whose `column` is in `values` (all rows when column is None), atomically."""
         table = _check_table(table)
-        with self.connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                if column is None:
-                    con.execute(f"DELETE FROM {table}")
-                elif values:
-                    if not column.isidentifier():
-                        raise ValueError(f"bad column name {column!r}")
-                    con.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT unnest(?))", [list(values)])
-                _insert(con, table, frame)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self._transaction() as con:
+            if column is None:
+                con.execute(f"DELETE FROM {table}")
+            elif values:
+                if not column.isidentifier():
+                    raise ValueError(f"bad column name {column!r}")
+                con.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT unnest(?))", [list(values)])
+            _insert(con, table, frame)
         self._committed()
 
     def append_all(self, frames: Sequence[tuple[str, pd.DataFrame]]) -> None:
         """Insert every frame into its table in ONE transaction (a paper session: all or nothing)."""
-        with self.connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                for table, frame in frames:
-                    _insert(con, _check_table(table), frame)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self._transaction() as con:
+            for table, frame in frames:
+                _insert(con, _check_table(table), frame)
         self._committed()
 
     def delete_from(self, tables: Sequence[str], column: str, since: dt.date | None) -> dict[str, int]:
@@ -214,20 +208,14 @@ class Warehouse(dg.ConfigurableResource):
         if not column.isidentifier():
             raise ValueError(f"bad column name {column!r}")
         removed: dict[str, int] = {}
-        with self.connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                for table in tables:
-                    table = _check_table(table)
-                    where, params = (f" WHERE {column} >= ?", [since]) if since else ("", [])
-                    removed[table] = int(
-                        con.execute(f"SELECT count(*) FROM {table}{where}", params).fetchone()[0]
-                    )
-                    con.execute(f"DELETE FROM {table}{where}", params)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self._transaction() as con:
+            for table in tables:
+                table = _check_table(table)
+                where, params = (f" WHERE {column} >= ?", [since]) if since else ("", [])
+                removed[table] = int(
+                    con.execute(f"SELECT count(*) FROM {table}{where}", params).fetchone()[0]
+                )
+                con.execute(f"DELETE FROM {table}{where}", params)
         self._committed()
         return removed
 
@@ -236,30 +224,24 @@ class Warehouse(dg.ConfigurableResource):
         ratio, amount), atomically; an action already stored keeps its recorded_at (when it was first
         known), a new one is recorded now."""
         now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
-        with self.connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                known = con.execute(
-                    "SELECT ticker, date, kind, recorded_at FROM corporate_actions "
-                    "WHERE source = ? AND date >= ? AND date < ? AND kind <> 'restatement'",
-                    [source, start, end],
-                ).df()
-                # Restatements are detected (Warehouse.rebase), not delivered: kept.
-                con.execute(
-                    "DELETE FROM corporate_actions WHERE source = ? AND date >= ? AND date < ? "
-                    "AND kind <> 'restatement'",
-                    [source, start, end],
-                )
-                if len(actions):
-                    frame = actions.assign(date=pd.to_datetime(actions["date"]), source=source)
-                    known["date"] = pd.to_datetime(known["date"])
-                    frame = frame.merge(known, on=["ticker", "date", "kind"], how="left")
-                    frame["recorded_at"] = frame["recorded_at"].fillna(now)
-                    _insert(con, "corporate_actions", frame)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self._transaction() as con:
+            known = con.execute(
+                "SELECT ticker, date, kind, recorded_at FROM corporate_actions "
+                "WHERE source = ? AND date >= ? AND date < ? AND kind <> 'restatement'",
+                [source, start, end],
+            ).df()
+            # Restatements are detected (Warehouse.rebase), not delivered: kept.
+            con.execute(
+                "DELETE FROM corporate_actions WHERE source = ? AND date >= ? AND date < ? "
+                "AND kind <> 'restatement'",
+                [source, start, end],
+            )
+            if len(actions):
+                frame = actions.assign(date=pd.to_datetime(actions["date"]), source=source)
+                known["date"] = pd.to_datetime(known["date"])
+                frame = frame.merge(known, on=["ticker", "date", "kind"], how="left")
+                frame["recorded_at"] = frame["recorded_at"].fillna(now)
+                _insert(con, "corporate_actions", frame)
 
     def rebase(self, source: str, restatements: pd.DataFrame) -> None:
         """Re-base `source`'s stored history by each restatement (ticker, date, ratio: new/old price): its
@@ -269,25 +251,19 @@ class Warehouse(dg.ConfigurableResource):
             return
         raw = _check_table(f"raw_prices_{source}")
         now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
-        with self.connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                for r in restatements.itertuples(index=False):
-                    for table, extra in ((raw, ""), ("prices", " AND source = ?")):
-                        con.execute(
-                            f"UPDATE {table} SET open = open * ?, high = high * ?, low = low * ?, "
-                            f"close = close * ?, volume = volume / ? WHERE ticker = ? AND date < ?{extra}",
-                            [r.ratio] * 5 + [r.ticker, r.date] + ([source] if extra else []),
-                        )
+        with self._transaction() as con:
+            for r in restatements.itertuples(index=False):
+                for table, extra in ((raw, ""), ("prices", " AND source = ?")):
                     con.execute(
-                        "INSERT OR REPLACE INTO corporate_actions (ticker, date, kind, ratio, amount, "
-                        "source, recorded_at) VALUES (?, ?, 'restatement', ?, NULL, ?, ?)",
-                        [r.ticker, r.date, r.ratio, source, now],
+                        f"UPDATE {table} SET open = open * ?, high = high * ?, low = low * ?, "
+                        f"close = close * ?, volume = volume / ? WHERE ticker = ? AND date < ?{extra}",
+                        [r.ratio] * 5 + [r.ticker, r.date] + ([source] if extra else []),
                     )
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+                con.execute(
+                    "INSERT OR REPLACE INTO corporate_actions (ticker, date, kind, ratio, amount, "
+                    "source, recorded_at) VALUES (?, ?, 'restatement', ?, NULL, ?, ?)",
+                    [r.ticker, r.date, r.ratio, source, now],
+                )
 
     def append(self, table: str, frame: pd.DataFrame) -> None:
         table = _check_table(table)
@@ -319,4 +295,7 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> 
     try:
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
     finally:
-        con.unregister("_incoming")
+        # After a failed INSERT the transaction is aborted and unregistering fails too: keep the
+        # INSERT's error (the cause), not "Current transaction is aborted".
+        with contextlib.suppress(duckdb.Error):
+            con.unregister("_incoming")
