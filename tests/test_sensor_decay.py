@@ -174,3 +174,29 @@ def test_no_realized_forecasts_skip(setup):
     sensor, settings, warehouse = setup
     requests, cursor, skip = _tick(sensor, settings, warehouse)
     assert requests == [] and cursor is None and "no prices yet" in skip
+
+
+def test_the_sensor_retrains_during_an_emergency_and_when_it_lifts_on_decayed_skill(setup):
+    """The emergency protects the book; only a retrain restores the models: while it lasts, new decayed
+    evidence after the cool-down requests a retrain, and lifting it on skill still below the retrain
+    threshold requests one too."""
+    sensor, settings, warehouse = setup
+    days = _days("2020-01-02", 120)
+    _write(warehouse, days, hit_rate=0.2, seed=4)
+    first, cursor, _ = _tick(sensor, settings, warehouse)
+    assert [r.job_name for r in first] == ["retrain_job"] and emergency_flag(warehouse).active
+    # Still terrible 15 sessions later (past the 10-session cool-down): a retrain, the emergency stays.
+    during = _days(str((days[-1] + pd.Timedelta(days=1)).date()), 15)
+    _write(warehouse, during, hit_rate=0.2, seed=6)
+    second, cursor, _ = _tick(sensor, settings, warehouse, cursor)
+    assert [r.tags["pmx/decay_action"] for r in second] == ["retrain"]
+    assert "emergency already active" in second[0].tags[REASON_TAG] and emergency_flag(warehouse).active
+    assert alerts_raised(warehouse, EMERGENCY_ON) == 1  # not switched on twice
+    # Recovered above the emergency threshold (0.45) but below the retrain one (0.55), 70 sessions later.
+    after = _days(str((during[-1] + pd.Timedelta(days=1)).date()), 70)
+    _write(warehouse, after, hit_rate=0.5, seed=7)
+    third, _, _ = _tick(sensor, settings, warehouse, cursor)
+    assert [r.tags["pmx/decay_action"] for r in third] == ["recovered"]
+    assert not emergency_flag(warehouse).active and alerts_raised(warehouse, EMERGENCY_OFF) == 1
+    actions = warehouse.query("SELECT action FROM forecast_skill ORDER BY evidence_date")["action"].tolist()
+    assert actions == ["emergency", "retrain", "recovered"]

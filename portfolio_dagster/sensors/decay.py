@@ -30,7 +30,7 @@ from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 from portfolio_dagster.run_tags import AS_OF_TAG, DECAY, REASON_TAG, TRIGGER_TAG, VALID_FROM_TAG
 from portfolio_dagster.sensors.skill import EMERGENCY as EMERGENCY_ACTION
-from portfolio_dagster.sensors.skill import NONE, RECOVERED, RETRAIN, Skill, decide, rolling_skill
+from portfolio_dagster.sensors.skill import RECOVERED, RETRAIN, Skill, decide, rolling_skill
 
 
 def forecast_pairs(warehouse: Warehouse, horizon: int, as_of: dt.date) -> pd.DataFrame:
@@ -107,12 +107,12 @@ def evaluate(
         return [], cursor, f"no new realized evidence since {state['evidence']}"
     state["evidence"] = evidence
     flag = emergency_flag(warehouse)
-    action, why = decide(skill, ops.retrain_below, ops.emergency_below, ops.min_ic, flag.active)
+    action, why, retrain = decide(skill, ops.retrain_below, ops.emergency_below, ops.min_ic, flag.active)
     if flag.active and action == EMERGENCY_ACTION:
-        action, why = NONE, why + " (emergency already active)"
+        action, why = RETRAIN, why + " (emergency already active)"
     effective = session_offset(as_of, 1)
     requests = []
-    if action in (RETRAIN, EMERGENCY_ACTION):
+    if retrain:
         last = state["last_retrain"]
         waited = session_count(dt.date.fromisoformat(last), as_of) if last else None
         if waited is not None and waited < ops.retrain_cooldown_sessions:

@@ -46,15 +46,17 @@ def rolling_skill(pairs: pd.DataFrame, window_days: int) -> Skill:
 
 def decide(
     skill: Skill, retrain_below: float, emergency_below: float, min_ic: float, emergency_active: bool
-) -> tuple[str, str]:
-    """(action, why): emergency below the emergency threshold, retrain on decayed accuracy or IC."""
+) -> tuple[str, str, bool]:
+    """(action, why, retrain): emergency below the emergency threshold, retrain on decayed accuracy or
+    IC; `retrain` also while an emergency lasts and when it is lifted on skill still decayed (the
+    emergency protects the book, only a retrain can restore the models)."""
     acc, ic = skill.directional_accuracy, skill.ic
     summary = (
         f"directional accuracy {acc:.3f} (base rate {skill.base_rate:.3f}), IC {ic:.3f} "
         f"over {skill.dates} dates / {skill.observations} forecasts to {skill.evidence_date:%Y-%m-%d}"
     )
     if acc < emergency_below:
-        return EMERGENCY, f"{summary}: accuracy below the emergency threshold {emergency_below}"
+        return EMERGENCY, f"{summary}: accuracy below the emergency threshold {emergency_below}", True
     if acc < retrain_below:
         action, why = RETRAIN, f"{summary}: accuracy below the retrain threshold {retrain_below}"
     elif np.isfinite(ic) and ic <= min_ic:
@@ -63,5 +65,5 @@ def decide(
         action, why = NONE, f"{summary}: healthy"
     if emergency_active:
         # Skill is back above the emergency threshold: lift the safe-sleeve switch.
-        return RECOVERED, why.replace("healthy", "recovered") + "; emergency lifted"
-    return action, why
+        return RECOVERED, why.replace("healthy", "recovered") + "; emergency lifted", action == RETRAIN
+    return action, why, action == RETRAIN
