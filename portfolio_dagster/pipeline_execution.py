@@ -26,6 +26,7 @@ from portfolio_dagster.pipeline_summary import (
     stage_timings,
     warnings_of,
 )
+from portfolio_dagster.resources.provider_keys import KEY_ENV
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -105,15 +106,29 @@ def pipeline_job(job_name: str, config_path: str, warehouse_path: str, home: str
 # per process, and its forked step processes see that environment, not this process's current one.
 _forkserver_env: dict[str, str] | None = None
 _PATH_VARIABLES = ("PMX_HOME", "PMX_CONFIG", "PMX_WAREHOUSE")
+# Beside the PMX_* variables: what else a step reads from its environment (the providers' API keys,
+# the numeric libraries' thread counts, which keep results deterministic).
+_STEP_VARIABLES = (
+    *KEY_ENV.values(),
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "PYTHONHASHSEED",
+)
 
 
 def _forkserver_env_current() -> bool:
     """True if a multiprocess run started now gets this process's environment in its steps: no run
-    started the forkserver yet, or the variables that shape a step (PMX_DAGSTER_POSTGRES_URL: the
-    instance the step writes its events to; secrets a step reads) are unchanged since. False only where
-    one process runs pmx for several environments (tests): such a run goes in-process instead."""
+    started the forkserver yet, or the variables that shape a step (PMX_* but the paths, e.g.
+    PMX_DAGSTER_POSTGRES_URL, the instance the step writes its events to; _STEP_VARIABLES: the API keys
+    and thread counts) are unchanged since. False only where one process runs pmx for several
+    environments (tests): such a run goes in-process instead."""
     global _forkserver_env
-    env = {k: v for k, v in os.environ.items() if k.startswith("PMX_") and k not in _PATH_VARIABLES}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if (k.startswith("PMX_") and k not in _PATH_VARIABLES) or k in _STEP_VARIABLES
+    }
     if _forkserver_env is None:
         _forkserver_env = env
     return env == _forkserver_env
