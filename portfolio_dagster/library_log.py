@@ -4,8 +4,11 @@ the user's terminal; `--debug` shows them on the terminal as well."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 LOG_FILE = "pmx.log"
@@ -59,3 +62,22 @@ def route_library_output(log_dir: Path, debug: bool = False) -> Path:
         logger.setLevel(logging.DEBUG if debug else logging.INFO)
         logger.propagate = False  # never reaches the root logger's terminal handlers or lastResort
     return path
+
+
+@contextlib.contextmanager
+def stderr_to_log(log_dir: Path) -> Iterator[Path]:
+    """File descriptor 2 writes to `log_dir`/pmx.log inside the block: processes started in it (the
+    multiprocess executor's forkserver, and the step processes it forks later) keep the log as their
+    stderr; this process's stderr is restored after the block. Yields the log file's path."""
+    path = log_dir / LOG_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with path.open("a", encoding="utf-8") as log:
+        os.dup2(log.fileno(), 2)
+    try:
+        yield path
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)

@@ -7,6 +7,7 @@ RunRequest; `run_pipeline` runs the plan of `pmx run` (pipeline_runner.plan).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -17,6 +18,7 @@ import dagster as dg
 
 from portfolio_dagster import paths
 from portfolio_dagster.config import PipelineConfig
+from portfolio_dagster.library_log import stderr_to_log
 from portfolio_dagster.pipeline_progress import StageProgress
 from portfolio_dagster.pipeline_runner import RunFailed, plan
 from portfolio_dagster.pipeline_summary import (
@@ -199,14 +201,17 @@ def execute(
                     "home": str(paths.home()),
                 },
             )
-            return dg.execute_job(
-                recon,
-                instance,
-                run_config=run_config(debug) | multiprocess_run_config(),
-                tags=run_tags,
-                asset_selection=selection,
-                raise_on_error=False,
-            )
+            # The step processes print Dagster's "Executing step ... in subprocess" lines on their
+            # stderr, before any run config applies: the forkserver started here hands them the log.
+            with contextlib.nullcontext() if debug else stderr_to_log(paths.home()):
+                return dg.execute_job(
+                    recon,
+                    instance,
+                    run_config=run_config(debug) | multiprocess_run_config(),
+                    tags=run_tags,
+                    asset_selection=selection,
+                    raise_on_error=False,
+                )
         return job.execute_in_process(
             run_config=run_config(debug),
             instance=instance,

@@ -69,6 +69,9 @@ def replay_across_restatement(tmp_path_factory) -> Restated:
     config.write_text(yaml.safe_dump(cfg))
     run = _pmx(home, "run", "--config", str(config), "--source", "csv", "--csv", str(csv), "--end", RUN_END)
     assert run.returncode == 0, run.stderr
+    # The models run's step processes log "Executing step ... in subprocess": to pmx.log, not the terminal.
+    assert "Executing step" not in run.stdout + run.stderr, run.stderr
+    assert "Executing step" in (home / "pmx.log").read_text()
     replay = _pmx(home, "replay", "--start", REPLAY[0], "--end", BEFORE_RESTATED)
     assert replay.returncode == 0, replay.stderr
 
