@@ -267,7 +267,7 @@ def test_a_crash_before_publication_keeps_the_previous_published_state(wh):
 # time; the runs they launch (queued, dequeued and launched by the daemon, steps on the multiprocess
 # executor) succeed.
 
-DAEMON_STARTUP_S, DAEMON_RUNS_S = 120, 240
+DAEMON_STARTUP_S, DAEMON_RUNS_S = 300, 600  # generous: a loaded CI machine; the loops end as soon as done
 NEXT_SESSION = "1999-11-04"  # the session after the replay's last
 GRAPHQL_LOCATION = "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }"
 DRY_RUN = """mutation($s: ScheduleSelector!, $t: Float!) { scheduleDryRun(selectorData: $s, timestamp: $t) {

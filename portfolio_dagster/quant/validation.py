@@ -256,11 +256,12 @@ def missing_sessions(
     """(ticker, date) of trading days with no row: for each ticker between its first and last row (a
     series that starts late or ends early is not missing outside its span), and for `universe` tickers
     that have no row at all, every session."""
-    dates = pd.to_datetime(prices["date"])
+    # One pass over the rows by ticker (a mask per ticker was O(tickers x rows): 156 s at 500 names).
+    by_ticker = pd.to_datetime(prices["date"]).groupby(prices["ticker"].to_numpy())
+    dates_of = {ticker: pd.DatetimeIndex(d.unique()) for ticker, d in by_ticker}
     missing = []
-    tickers = set(prices["ticker"]) | set(universe or ())
-    for ticker in sorted(tickers):
-        have = pd.DatetimeIndex(dates[prices["ticker"] == ticker].unique())
+    for ticker in sorted(set(dates_of) | set(universe or ())):
+        have = dates_of.get(ticker, pd.DatetimeIndex([]))
         span = sessions if have.empty else sessions[(sessions >= have.min()) & (sessions <= have.max())]
         gap = span.difference(have)
         if len(gap):
