@@ -55,7 +55,7 @@ def cmd_replay(args: argparse.Namespace, error: type[Exception]) -> int:
     )
 
     from portfolio_dagster.config import load_config
-    from portfolio_dagster.partitions import daily_partitions
+    from portfolio_dagster.partitions import configured_daily_partitions
     from portfolio_dagster.replay import replay, sessions_between
 
     _use_paths(args)
@@ -69,8 +69,7 @@ def cmd_replay(args: argparse.Namespace, error: type[Exception]) -> int:
     sessions = sessions_between(args.start, args.end)
     if not sessions:
         raise error(f"no exchange session in {args.start}..{args.end}")
-    ops = config.operations
-    daily_start = daily_partitions(config.data.start, config.data.end, ops.daily_partitions_from).start.date()
+    daily_start = configured_daily_partitions(config).start.date()
     if sessions[0] < daily_start:
         raise error(
             f"--start {sessions[0]} is before the daily partitions, which begin at {daily_start} (the last "

@@ -13,7 +13,7 @@ from portfolio_dagster.checks.all import build_checks
 from portfolio_dagster.config import load_config
 from portfolio_dagster.executor import pmx_executor
 from portfolio_dagster.jobs.all import build_jobs
-from portfolio_dagster.partitions import daily_partitions
+from portfolio_dagster.partitions import configured_daily_partitions
 from portfolio_dagster.resources.artifacts import ArtifactStore
 from portfolio_dagster.resources.provider_keys import ProviderKeys
 from portfolio_dagster.resources.settings import PipelineSettings
@@ -32,7 +32,7 @@ def build_definitions(
     jobs = build_jobs(cfg)
     # The daily assets from the first session the daily path materializes (partitions.py): the UI shows
     # what exists; the history before it is in the `<stage>_history` twins.
-    days = daily_partitions(cfg.data.start, cfg.data.end, cfg.operations.daily_partitions_from)
+    days = configured_daily_partitions(cfg)
     return dg.Definitions(
         assets=[*over_partitions(ALL_ASSETS, days), *HISTORY_ASSETS],
         asset_checks=build_checks(days),

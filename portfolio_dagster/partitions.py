@@ -13,9 +13,13 @@ materialize them directly).
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import pandas as pd
+
+if TYPE_CHECKING:
+    from portfolio_dagster.config import PipelineConfig
 
 PARTITIONS_START = dt.date(1990, 1, 1)
 # `pmx run` materializes its range's last week as daily partitions: the daily assets' checks run, the
@@ -58,6 +62,11 @@ def daily_partitions(
     if earliest is not None:
         first = min(first, weekday_keys(earliest, earliest)[0])
     return trading_days(first)
+
+
+def configured_daily_partitions(config: PipelineConfig) -> dg.TimeWindowPartitionsDefinition:
+    """daily_partitions over config.data's range, from operations.daily_partitions_from if earlier."""
+    return daily_partitions(config.data.start, config.data.end, config.operations.daily_partitions_from)
 
 
 # History in calendar years (the `<stage>_history` assets of assets/history.py): a 30-year load

@@ -5,7 +5,7 @@ import dagster as dg
 from portfolio_dagster.assets.raw_prices import RAW_PRICE_ASSETS
 from portfolio_dagster.assets.stage import DECISIONS, EVALUATION, MARKET, MODELS, OPERATIONS, PHASE_TAG
 from portfolio_dagster.config import PipelineConfig
-from portfolio_dagster.partitions import daily_partitions
+from portfolio_dagster.partitions import configured_daily_partitions
 
 MODELS_SELECTION = dg.AssetSelection.tag(PHASE_TAG, MODELS)
 retrain_job = dg.define_asset_job("retrain_job", selection=MODELS_SELECTION)
@@ -29,7 +29,7 @@ def build_daily_job(cfg: PipelineConfig):
     return dg.define_asset_job(
         "daily_job",
         selection=daily_selection(cfg) | MODELS_SELECTION,
-        partitions_def=daily_partitions(cfg.data.start, cfg.data.end, cfg.operations.daily_partitions_from),
+        partitions_def=configured_daily_partitions(cfg),
     )
 
 
