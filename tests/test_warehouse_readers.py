@@ -313,8 +313,9 @@ def _restore_default_signals() -> None:
 @pytest.fixture
 def daemon(operated, tmp_path):
     """`pmx ui` over the operated data folder and Postgres instance; the decay sensor (ticking every 30 s)
-    retrains whenever accuracy is below 1.0 and never calls an emergency: the replay left the emergency
-    on, which its first tick lifts; a tick with the daily run's new evidence then requests a retrain."""
+    retrains whenever accuracy is below 1.0, without a cool-down, and never calls an emergency: the
+    replay left the emergency on, which its first tick lifts (requesting a retrain: skill is below the
+    retrain threshold); a tick with the daily run's new evidence then requests another."""
     import signal
 
     import httpx
@@ -322,7 +323,9 @@ def daemon(operated, tmp_path):
 
     home, url, _, _ = operated
     cfg = yaml.safe_load((home / "config.effective.yaml").read_text())
-    cfg["operations"].update(retrain_below=1.0, emergency_below=0.0, sensor_interval_seconds=30)
+    cfg["operations"].update(
+        retrain_below=1.0, emergency_below=0.0, retrain_cooldown_sessions=0, sensor_interval_seconds=30
+    )
     config = tmp_path / "daemon.yaml"
     config.write_text(yaml.safe_dump(cfg))
     env = {k: v for k, v in os.environ.items() if k not in ("PMX_WAREHOUSE", "DAGSTER_HOME")}
