@@ -179,6 +179,21 @@ def _instance_runs(home: Path) -> list:
             os.environ["DAGSTER_HOME"] = previous
 
 
+def _wait_for_a_started_run_after(home: Path, job_name: str, proc: subprocess.Popen) -> None:
+    """Until a run started after the last `job_name` run is in progress (fails after 120 s)."""
+    from dagster import DagsterRunStatus
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the run ended before it could be killed mid-run"
+        runs = _instance_runs(home)  # newest first
+        last = next(i for i, r in enumerate(runs) if r.job_name == job_name)
+        if any(r.status == DagsterRunStatus.STARTED for r in runs[:last]):
+            return
+        time.sleep(0.1)
+    raise AssertionError("no run started after the models run within 120 s")
+
+
 def test_sigkill_mid_run_then_rerun_gives_identical_tables(tmp_path, inputs, sequential):
     from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
@@ -191,7 +206,8 @@ def test_sigkill_mid_run_then_rerun_gives_identical_tables(tmp_path, inputs, seq
         if " models " in line and " ok " in line:
             break
     assert proc.poll() is None, "".join(lines)
-    time.sleep(1.0)  # into the forecasts step: it holds the warehouse pool slot
+    # Kill inside the next run (its step holds the warehouse pool slot), not between two runs.
+    _wait_for_a_started_run_after(home, "retrain_job", proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     # Nothing of the killed run reached the published file users read (a run publishes when it completes;
