@@ -80,6 +80,7 @@ def _assert_same_tables(home: Path, expected: dict[str, pd.DataFrame]) -> None:
 
 # A short slice keeps each full pipeline run (Dagster events per partition) to tens of seconds.
 SLICE_FROM, BACKTEST_FROM, SLICE_TO = "1996-07-01", "1998-07-01", "1998-12-31"
+BACKFILL_FROM = "1998-11-02"  # the daily_job backfill's first day: a range of 44 daily partitions
 NON_EMPTY = ("prices", "features", "targets", "model_registry", "forecasts", "signals", "allocations")
 
 
@@ -91,7 +92,7 @@ def inputs(tmp_path_factory):
     cfg["models"]["min_train_days"] = 100
     cfg["backtest"]["start"] = BACKTEST_FROM
     # The daily_job backfill below covers a day range before the run's last week: partitions from there.
-    cfg["operations"]["daily_partitions_from"] = BACKTEST_FROM
+    cfg["operations"]["daily_partitions_from"] = BACKFILL_FROM
     config.write_text(yaml.safe_dump(cfg))
     csv = sample_slice_csv(root / "slice.csv")
     px = pd.read_csv(csv)
@@ -154,13 +155,13 @@ def test_concurrent_runs_match_a_sequential_run(tmp_path, inputs, sequential):
         not (home / "config.effective.yaml").exists() or not (home / "dagster_home" / "dagster.yaml").exists()
     ):
         time.sleep(0.2)
-    others = [_pmx(home, config, csv), _daily_job_backfill(home, BACKTEST_FROM, SLICE_TO)]
+    others = [_pmx(home, config, csv), _daily_job_backfill(home, BACKFILL_FROM, SLICE_TO)]
     outputs = [_finish(p) for p in (first, *others)]
     for out in outputs:
         assert "could not set lock" not in out.lower(), out[-2000:]
     runs = _instance_runs(home)
     backfill = [r for r in runs if r.job_name == "daily_job"]
-    assert len(backfill) == 1 and backfill[0].tags["dagster/asset_partition_range_start"] == BACKTEST_FROM
+    assert len(backfill) == 1 and backfill[0].tags["dagster/asset_partition_range_start"] == BACKFILL_FROM
     assert all(r.status.value == "SUCCESS" for r in runs), [(r.job_name, r.status) for r in runs]
     _assert_same_tables(home, sequential)
 
