@@ -92,3 +92,10 @@ def window(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
 def trading_days_before(day: dt.date, n: int) -> dt.date:
     """A calendar date at least `n` trading days before `day` (weekdays, plus holiday slack)."""
     return day - dt.timedelta(days=int(n * 7 / 5) + 14)
+
+
+def year_pieces(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """[start, end) cut at calendar-year boundaries: the pieces a history load writes one transaction
+    at a time, so a stage holds one year of its output, not all of it."""
+    cuts = [start] + [dt.date(y, 1, 1) for y in range(start.year + 1, end.year + 1)] + [end]
+    return [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if a < b]

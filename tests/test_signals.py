@@ -5,10 +5,13 @@ import pandas as pd
 import pytest
 from sklearn.covariance import ledoit_wolf
 
+from portfolio_dagster.quant.alpha import covariance_with_volatility
 from portfolio_dagster.quant.signals import (
     ML,
     RULE_BASED,
     SIGNAL_COLUMNS,
+    _kelly_block,
+    add_kelly_sizes,
     build_signals,
     kelly_weights,
     monthly_covariances,
@@ -52,6 +55,53 @@ def test_position_size_uses_the_previous_months_shrunk_covariance():
     assert np.allclose(day.loc[window.columns, "position_size"], expected)
     covs = monthly_covariances(close, 60)
     assert all(len(names) == close.shape[1] for names, _ in covs.values())
+
+
+def _kelly_per_date(exp, close, horizon, fraction, covariance_days, volatility):
+    """The Kelly sizes one date at a time with a dense solve: what add_kelly_sizes' batched factor
+    must reproduce."""
+    covs = monthly_covariances(close, covariance_days)
+    vol = exp.merge(volatility, on=["ticker", "date"], how="left")["volatility"].to_numpy()
+    tickers, mu = exp["ticker"].to_numpy(), exp["expected_return"].to_numpy()
+    size = np.zeros(len(exp))
+    for date, rows in exp.groupby("date").indices.items():
+        if (entry := covs.get(pd.Timestamp(date).to_period("M"))) is None:
+            continue
+        names, cov = entry
+        have = np.array([r for r in rows if tickers[r] in names], dtype=int)
+        sub = [names.index(t) for t in tickers[have]]
+        cov_h = covariance_with_volatility(cov[np.ix_(sub, sub)] * horizon, vol[have])
+        size[have] = kelly_weights(mu[have], cov_h, fraction)
+    return size
+
+
+def test_batched_kelly_equals_a_solve_per_date():
+    """One Cholesky factor per month and set of names gives each date's dense solve: with names that
+    list late and end early and risk forecasts for some rows only."""
+    close, *_ = market(n_days=420)
+    close.iloc[:150, 1] = np.nan  # lists late: absent from the first months' covariances
+    close.iloc[-60:, 2] = np.nan  # ends early
+    rng = np.random.default_rng(3)
+    exp = close.stack().rename_axis(["date", "ticker"]).rename("close").reset_index()
+    exp = exp[exp["date"] >= close.index[120]].sort_values(["date", "ticker"]).reset_index(drop=True)
+    exp["expected_return"] = rng.normal(0.0, 0.02, len(exp))
+    volatility = exp[["ticker", "date"]].sample(frac=0.4, random_state=1)
+    volatility["volatility"] = rng.uniform(0.02, 0.2, len(volatility))
+    got = add_kelly_sizes(exp, close, HORIZON, 0.5, 60, volatility)["position_size"].to_numpy()
+    want = _kelly_per_date(exp, close, HORIZON, 0.5, 60, volatility)
+    assert (want != 0).sum() > 0.8 * len(exp)
+    assert np.allclose(got, want, rtol=1e-8, atol=1e-12)
+
+
+def test_kelly_block_solves_each_date_where_the_correlations_do_not_factor():
+    """An indefinite matrix has no Cholesky factor: each date is then solved densely, as before."""
+    cov = np.array([[1.0, 2.0], [2.0, 1.0]]) * 1e-4
+    mu = np.array([[0.01, -0.02], [0.03, 0.01]])
+    vol = np.array([[np.nan, 0.05], [np.nan, np.nan]])
+    got = _kelly_block(cov, mu, vol, HORIZON, 0.5)
+    for j in range(2):
+        cov_h = covariance_with_volatility(cov * HORIZON, vol[:, j])
+        assert np.allclose(got[:, j], kelly_weights(mu[:, j], cov_h, 0.5))
 
 
 def test_signals_point_in_time():

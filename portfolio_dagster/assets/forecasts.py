@@ -14,7 +14,7 @@ from portfolio_dagster.assets.models import (
 )
 from portfolio_dagster.assets.regimes import regime_probabilities
 from portfolio_dagster.assets.stage import DECISIONS, StageContext, daily_stage
-from portfolio_dagster.partitions import trading_days_before
+from portfolio_dagster.partitions import trading_days_before, year_pieces
 from portfolio_dagster.quant import walk_forward
 from portfolio_dagster.quant.models import SEQUENCE_FAMILIES, ArtifactError
 from portfolio_dagster.quant.models.skill import oos_skill
@@ -63,7 +63,7 @@ def forecasts(
         if "regime_adaptive" in cfg.models.enabled and not registry.empty
         else None
     )
-    for piece_start, piece_end in _year_pieces(start, end):
+    for piece_start, piece_end in year_pieces(start, end):
         table, dates = _forecast_range(warehouse, cfg, registry, regimes, piece_start, piece_end)
         warehouse.replace_range("forecasts", table, piece_start, piece_end)
         rows += len(table)
@@ -83,12 +83,6 @@ def forecasts(
             "oos_skill": dg.MetadataValue.md(_skill_markdown(skill)),
         }
     )
-
-
-def _year_pieces(start, end) -> list[tuple]:
-    """[start, end) cut at calendar-year boundaries."""
-    cuts = [start] + [type(start)(y, 1, 1) for y in range(start.year + 1, end.year + 1)] + [end]
-    return [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if a < b]
 
 
 def _context_days(cfg) -> int:

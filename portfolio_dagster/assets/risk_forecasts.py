@@ -3,6 +3,7 @@ close of each date by the walk-forward risk model (quant/risk.py), with the base
 
 import datetime as dt
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -12,7 +13,7 @@ import pandas as pd
 from portfolio_dagster.assets.prices import prices
 from portfolio_dagster.assets.stage import DECISIONS, StageContext, daily_stage
 from portfolio_dagster.config import PipelineConfig
-from portfolio_dagster.partitions import PARTITIONS_START
+from portfolio_dagster.partitions import PARTITIONS_START, year_pieces
 from portfolio_dagster.quant import risk, risk_metrics, risk_state, risk_walk_forward, walk_forward
 from portfolio_dagster.quant.panel import wide
 from portfolio_dagster.resources.artifacts import ArtifactStore
@@ -23,32 +24,37 @@ from portfolio_dagster.resources.warehouse import Warehouse
 RISK_MAX_TRAIN_ROWS = 50_000
 
 
-def risk_forecast_table(
+def risk_forecast_pieces(
     warehouse: Warehouse, cfg: PipelineConfig, start: dt.date, end: dt.date, cache: Path | None = None
-):
-    """(forecasts dated start <= date < end, inner-window selection) from the whole stored price history
-    before `end`, so a value never depends on where a run's range begins. The walk-forward settings
-    (retrain frequency, embargo, calibration window, minimum history, seed, threads) are the models'.
-    cache: a folder of trained sets (native formats, quant/risk_state.py) read instead of refitting and
-    written after a fit; a daily session then fits nothing until the next retrain date."""
+) -> Iterator[tuple[dt.date, dt.date, pd.DataFrame, pd.DataFrame]]:
+    """(piece start, piece end, forecasts dated in the piece, inner-window selection) for each calendar
+    year of [start, end), from the whole stored price history before `end`, so a value never depends on
+    where a run's range begins. The sets are fitted (or read) once; each year's forecasts are made when
+    its piece is asked for: a history load holds one year of forecasts (500 names: 2.5 M rows a year,
+    all 5 models x 4 horizons), not all of them. The walk-forward settings (retrain frequency, embargo,
+    calibration window, minimum history, seed, threads) are the models'. cache: a folder of trained sets
+    (native formats, quant/risk_state.py) read instead of refitting and written after a fit; a daily
+    session then fits nothing until the next retrain date."""
     m = cfg.models
+    pieces = year_pieces(start, end)
     px = warehouse.universe_prices(PARTITIONS_START, end, cfg, columns="ticker, date, open, high, low, close")
-    empty = pd.DataFrame(columns=risk.RISK_COLUMNS)
-    if px.empty:
-        return empty, pd.DataFrame()
-    px["date"] = pd.to_datetime(px["date"])
-    close = wide(px, "close")
-    ohlc = {k: wide(px, k) for k in ("open", "high", "low", "close")}
-    returns = close.pct_change(fill_method=None)
-    calendar = risk.row_dates(returns)
+    calendar = pd.DatetimeIndex([])
+    if not px.empty:
+        px["date"] = pd.to_datetime(px["date"])
+        ohlc = {k: wide(px, k) for k in ("open", "high", "low", "close")}
+        del px
+        returns = ohlc["close"].pct_change(fill_method=None)
+        calendar = risk.row_dates(returns)
     if calendar.empty:
-        return empty, pd.DataFrame()
+        for piece_start, piece_end in pieces:
+            yield piece_start, piece_end, pd.DataFrame(columns=risk.RISK_COLUMNS), pd.DataFrame()
+        return
     first = min(m.min_train_days, len(calendar) - 1)
     refits = walk_forward.retrain_dates(calendar, calendar[first].date(), m.retrain_frequency)
     # Only the sets whose validity reaches the window: the last retrain <= start onward.
     refits = refits[max(0, int(refits.searchsorted(pd.Timestamp(start), side="right")) - 1) :]
     refits = refits[refits < pd.Timestamp(end)]
-    # The whole history's rows only when a set must be fitted; the window's rows for the forecasts.
+    # The whole history's rows only when a set must be fitted; else the window's rows alone.
     every: list[pd.DataFrame] = []
 
     def all_rows() -> pd.DataFrame:
@@ -57,10 +63,9 @@ def risk_forecast_table(
         return every[0]
 
     fingerprints = {a: risk_state.history_fingerprint(ohlc | {"returns": returns}, a) for a in refits}
-    window_rows = risk.risk_rows(returns, cfg.targets.horizons, ohlc, since=start)
-    out, selections = [], []
+    specs, sets = {}, {}
     for h in cfg.targets.horizons:
-        spec = risk_walk_forward.RiskSpec(
+        specs[h] = risk_walk_forward.RiskSpec(
             horizon=h,
             embargo_days=m.embargo_days,
             calibration_days=m.calibration_days,
@@ -69,26 +74,44 @@ def risk_forecast_table(
             seed=m.seed,
             threads=m.threads,
         )
-        sets = []
-        for asof in refits:
-            key = risk_state.set_key(spec, asof, fingerprints[asof])
-            rs = _read_set(cache, key) if cache is not None else None
-            if rs is None:
-                rows = all_rows()
-                rs = risk_walk_forward.train_risk_set(
-                    rows, pd.DatetimeIndex(rows["date"].unique()), asof, spec
-                )
-                if rs is not None and cache is not None:
-                    _write_set(cache, key, rs)
-            if rs is not None:
-                sets.append(rs)
-        forecasts, selection = risk_walk_forward.predict_risk_sets(window_rows, sets, spec)
-        out.append(forecasts)
-        selections.append(selection)
-    table = pd.concat([f for f in out if len(f)] or out[:1], ignore_index=True)
-    dates = pd.to_datetime(table["date"])
-    table = table[(dates >= pd.Timestamp(start)) & (dates < pd.Timestamp(end))].reset_index(drop=True)
-    return table, pd.concat([x for x in selections if len(x)] or selections[:1], ignore_index=True)
+        sets[h] = [
+            rs for asof in refits if (rs := _fitted_set(specs[h], asof, fingerprints, cache, all_rows))
+        ]
+    # The window's rows are the whole history's from `start` on (risk_rows computes over all of it).
+    if every:
+        window_rows = every.pop()
+        window_rows = window_rows[window_rows["date"] >= pd.Timestamp(start)]
+    else:
+        window_rows = risk.risk_rows(returns, cfg.targets.horizons, ohlc, since=start)
+    for piece_start, piece_end in pieces:
+        dates = window_rows["date"]
+        rows = window_rows[(dates >= pd.Timestamp(piece_start)) & (dates < pd.Timestamp(piece_end))]
+        out, selections = [], []
+        for h in cfg.targets.horizons:
+            forecasts, selection = risk_walk_forward.predict_risk_sets(rows, sets[h], specs[h])
+            out.append(forecasts)
+            selections.append(selection)
+        table = pd.concat([f for f in out if len(f)] or out[:1], ignore_index=True)
+        selection = pd.concat([x for x in selections if len(x)] or selections[:1], ignore_index=True)
+        yield piece_start, piece_end, table, selection
+
+
+def _fitted_set(
+    spec: risk_walk_forward.RiskSpec,
+    asof: pd.Timestamp,
+    fingerprints: dict,
+    cache: Path | None,
+    all_rows: Callable[[], pd.DataFrame],
+) -> risk_walk_forward.RiskSet | None:
+    """The risk set of `asof`: from the cache, or fitted on the whole history's rows (and cached)."""
+    key = risk_state.set_key(spec, asof, fingerprints[asof])
+    rs = _read_set(cache, key) if cache is not None else None
+    if rs is None:
+        rows = all_rows()
+        rs = risk_walk_forward.train_risk_set(rows, pd.DatetimeIndex(rows["date"].unique()), asof, spec)
+        if rs is not None and cache is not None:
+            _write_set(cache, key, rs)
+    return rs
 
 
 def _read_set(folder: Path, key: str) -> risk_walk_forward.RiskSet | None:
@@ -141,15 +164,26 @@ def risk_forecasts(
     context: StageContext, settings: PipelineSettings, warehouse: Warehouse, artifacts: ArtifactStore
 ) -> dg.MaterializeResult:
     start, end = context.window
-    table, selection = risk_forecast_table(warehouse, settings.config, start, end, artifacts.risk_models_dir)
-    warehouse.replace_range("risk_forecasts", table, start, end)
+    pieces = risk_forecast_pieces(warehouse, settings.config, start, end, artifacts.risk_models_dir)
+    rows, dates, selections = 0, 0, []
+    for piece_start, piece_end, table, selection in pieces:  # one transaction per calendar year
+        warehouse.replace_range("risk_forecasts", table, piece_start, piece_end)
+        rows, dates = rows + len(table), dates + (table["date"].nunique() if len(table) else 0)
+        selections.append(selection)
+        del table
+    # A set valid across a year's end is listed by both years.
+    chosen = [x[x["chosen"].astype(bool)] for x in selections if len(x)]
+    chosen = (
+        pd.concat(chosen, ignore_index=True).drop_duplicates(["asof", "horizon"])
+        if chosen
+        else pd.DataFrame(columns=["asof", "horizon", "model"])
+    )
     due = _metrics_due(warehouse, start, end)
     metrics = _update_risk_metrics(warehouse, settings.config) if due else None
-    chosen = selection[selection["chosen"]] if len(selection) else selection
     return dg.MaterializeResult(
         metadata={
-            "rows": len(table),
-            "dates": int(table["date"].nunique()) if len(table) else 0,
+            "rows": rows,
+            "dates": int(dates),
             "retrain_dates": int(chosen["asof"].nunique()) if len(chosen) else 0,
             "chosen": dg.MetadataValue.json(
                 chosen.groupby("horizon")["model"].value_counts().unstack(fill_value=0).to_dict("index")
@@ -179,17 +213,28 @@ def _metrics_due(warehouse: Warehouse, start: dt.date, end: dt.date) -> bool:
 
 def _update_risk_metrics(warehouse: Warehouse, cfg: PipelineConfig) -> pd.DataFrame:
     """model_metrics' risk rows (quant/risk_metrics.py) from every stored risk forecast of the names,
-    replacing the previous risk rows (the return models' rows are the forecasts stage's)."""
-    fc = warehouse.query(
-        "SELECT ticker, date, horizon, model, volatility FROM risk_forecasts WHERE ticker <> ?",
+    replacing the previous risk rows (the return models' rows are the forecasts stage's). One (horizon,
+    model) at a time, beside EWMA's rows: all of them at once were the stage's largest frame (500 names x
+    20 years: 50 M rows)."""
+    pairs = warehouse.query(
+        "SELECT DISTINCT horizon, model FROM risk_forecasts WHERE ticker <> ? ORDER BY horizon, model",
         [risk.UNIVERSE],
     )
-    if fc.empty:
+    if pairs.empty:
         return pd.DataFrame(columns=risk_metrics.METRIC_COLUMNS)
     px = warehouse.universe_prices(PARTITIONS_START, dt.date.max, cfg, columns="ticker, date, close")
     px["date"] = pd.to_datetime(px["date"])
     returns = wide(px, "close").pct_change(fill_method=None)
-    rows = risk_metrics.risk_model_metrics(fc, returns, cfg.targets.horizons)
+    parts = []
+    for pair in pairs.itertuples():
+        fc = warehouse.query(
+            "SELECT ticker, date, horizon, model, volatility FROM risk_forecasts WHERE ticker <> ? "
+            "AND horizon = ? AND model IN (?, ?)",
+            [risk.UNIVERSE, int(pair.horizon), pair.model, risk.EWMA],
+        )
+        parts.append(risk_metrics.risk_model_metrics(fc, returns, [int(pair.horizon)], [pair.model]))
+        del fc
+    rows = pd.concat(parts, ignore_index=True).sort_values(["horizon", "model"], ignore_index=True)
     stored = warehouse.query(
         "SELECT DISTINCT model FROM model_metrics WHERE starts_with(model, ?)", [risk_metrics.PREFIX]
     )

@@ -30,9 +30,12 @@ METRIC_COLUMNS = [
 ]
 
 
-def risk_model_metrics(forecasts: pd.DataFrame, returns: pd.DataFrame, horizons) -> pd.DataFrame:
-    """METRIC_COLUMNS for every model in `forecasts` (RISK_COLUMNS) at each horizon with realized
-    targets; returns: date x ticker of simple daily returns (the realized volatility's source)."""
+def risk_model_metrics(
+    forecasts: pd.DataFrame, returns: pd.DataFrame, horizons, models: list[str] | None = None
+) -> pd.DataFrame:
+    """METRIC_COLUMNS for every model in `forecasts` (RISK_COLUMNS; `models` alone when given: EWMA's rows
+    must be there too) at each horizon with realized targets; returns: date x ticker of simple daily
+    returns (the realized volatility's source)."""
     names = forecasts[forecasts["ticker"] != UNIVERSE].assign(date=lambda f: pd.to_datetime(f["date"]))
     rows = []
     for h in horizons:
@@ -40,7 +43,7 @@ def risk_model_metrics(forecasts: pd.DataFrame, returns: pd.DataFrame, horizons)
         rv.index.names = ["date", "ticker"]
         realized = rv.rename("realized_volatility").reset_index()
         at_h = names[names["horizon"] == h]
-        for model in sorted(at_h["model"].unique()):
+        for model in models if models is not None else sorted(at_h["model"].unique()):
             skill = risk_skill(at_h, realized, h, model)
             if not skill["risk_rows"]:
                 continue

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import cho_factor, cho_solve
 from scipy.stats import norm
 from sklearn.covariance import ledoit_wolf
 
@@ -105,7 +106,11 @@ def add_kelly_sizes(
     """position_size per (ticker, date): Kelly over the names with a covariance estimate for that
     date's month (names without one get 0). volatility (ticker, date, volatility: the h-session risk
     forecast made at the close of date): the covariance keeps its correlations and takes these
-    standard deviations (quant/alpha.covariance_with_volatility); None: the trailing covariance's own."""
+    standard deviations (quant/alpha.covariance_with_volatility); None: the trailing covariance's own.
+
+    Kelly with covariance D C D (C the month's correlations, D the day's standard deviations) is
+    D^-1 C^-1 D^-1 mu, so each month factors C once (Cholesky) per set of names and solves all its dates
+    together: at 500 names a factorization per month instead of a dense solve per date."""
     covs = monthly_covariances(close, covariance_days)
     size = np.zeros(len(expectations))
     exp = expectations.reset_index(drop=True)
@@ -116,23 +121,52 @@ def add_kelly_sizes(
         .merge(volatility[["ticker", "date", "volatility"]], on=["ticker", "date"], how="left")["volatility"]
         .to_numpy(dtype=float)
         if volatility is not None and len(volatility)
-        else None
+        else np.full(len(exp), np.nan)
     )
-    for date, rows in exp.groupby("date", sort=True).indices.items():
-        entry = covs.get(pd.Timestamp(date).to_period("M"))
+    dates = pd.DatetimeIndex(exp["date"])
+    for month, month_rows in pd.Series(np.arange(len(exp))).groupby(dates.to_period("M")).indices.items():
+        entry = covs.get(month)
         if entry is None:
             continue
         names, cov = entry
-        index = {t: k for k, t in enumerate(names)}
-        have = np.array([t in index for t in tickers_all[rows]])
-        if not have.any():
+        position = pd.Index(names).get_indexer(tickers_all[month_rows])
+        rows, position = month_rows[position >= 0], position[position >= 0]
+        if not len(rows):
             continue
-        sub = [index[t] for t in tickers_all[rows][have]]
-        cov_h = cov[np.ix_(sub, sub)] * horizon
-        if vol_all is not None:
-            cov_h = covariance_with_volatility(cov_h, vol_all[rows][have])
-        size[rows[have]] = kelly_weights(mu_all[rows][have], cov_h, fraction)
+        by_names: dict[bytes, list[np.ndarray]] = {}
+        for day in pd.Series(np.arange(len(rows))).groupby(dates[rows]).indices.values():
+            by_names.setdefault(position[day].tobytes(), []).append(day)
+        for days in by_names.values():
+            sub = position[days[0]]
+            block = rows[np.column_stack(days)]  # names x dates: each column one date's rows
+            cov_sub = cov[np.ix_(sub, sub)]
+            size[block] = _kelly_block(cov_sub, mu_all[block], vol_all[block], horizon, fraction)
     return exp.assign(position_size=size)
+
+
+def _kelly_block(
+    cov: np.ndarray, mu: np.ndarray, volatility: np.ndarray, horizon: int, fraction: float
+) -> np.ndarray:
+    """kelly_weights of each column of mu (one date's names) under the daily covariance `cov` over the
+    horizon, its standard deviations replaced by that column's `volatility` where finite and positive:
+    one Cholesky factor of the correlations for all columns. Where a name has no variance or the factor
+    fails, each date is solved on its own."""
+    sd = np.sqrt(np.diag(cov))
+    forecast = np.isfinite(volatility) & (volatility > 0)
+    if (sd > 0).all():
+        scale = np.where(forecast, volatility, sd[:, None] * np.sqrt(horizon))
+        try:
+            factor = cho_factor(cov / np.outer(sd, sd), lower=True)
+            return fraction * cho_solve(factor, mu / scale) / scale
+        except np.linalg.LinAlgError:
+            pass
+    columns = []
+    for j in range(mu.shape[1]):
+        cov_h = cov * horizon
+        if forecast[:, j].any():
+            cov_h = covariance_with_volatility(cov_h, volatility[:, j])
+        columns.append(kelly_weights(mu[:, j], cov_h, fraction))
+    return np.column_stack(columns)
 
 
 def build_signals(
