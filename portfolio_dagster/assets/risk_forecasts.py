@@ -51,9 +51,10 @@ def risk_forecast_pieces(
         return
     first = min(m.min_train_days, len(calendar) - 1)
     refits = walk_forward.retrain_dates(calendar, calendar[first].date(), m.retrain_frequency)
-    # Only the sets whose validity reaches the window: the last retrain <= start onward.
-    refits = refits[max(0, int(refits.searchsorted(pd.Timestamp(start), side="right")) - 1) :]
     refits = refits[refits < pd.Timestamp(end)]
+    # The sets whose validity reaches the window forecast: the last retrain <= start onward. The earlier
+    # ones lend their calibration scores to the choice (risk_walk_forward.choose).
+    forecasting = max(0, int(refits.searchsorted(pd.Timestamp(start), side="right")) - 1)
     # The whole history's rows only when a set must be fitted; else the window's rows alone.
     every: list[pd.DataFrame] = []
 
@@ -74,9 +75,17 @@ def risk_forecast_pieces(
             seed=m.seed,
             threads=m.threads,
         )
-        sets[h] = [
-            rs for asof in refits if (rs := _fitted_set(specs[h], asof, fingerprints, cache, all_rows))
-        ]
+        sets[h], earlier = [], []
+        for k, asof in enumerate(refits):
+            key = risk_state.set_key(specs[h], asof, fingerprints[asof])
+            losses = _read_losses(cache, key) if cache is not None and k < forecasting else None
+            if losses is None:
+                rs = _fitted_set(specs[h], asof, key, cache, all_rows, earlier)
+                losses = rs.calibration_qlike if rs is not None else None
+                if rs is not None and k >= forecasting:
+                    sets[h].append(rs)
+            if losses is not None:
+                earlier.append(losses)
     # The window's rows are the whole history's from `start` on (risk_rows computes over all of it).
     if every:
         window_rows = every.pop()
@@ -99,41 +108,59 @@ def risk_forecast_pieces(
 def _fitted_set(
     spec: risk_walk_forward.RiskSpec,
     asof: pd.Timestamp,
-    fingerprints: dict,
+    key: str,
     cache: Path | None,
     all_rows: Callable[[], pd.DataFrame],
+    earlier: list[dict[str, float]],
 ) -> risk_walk_forward.RiskSet | None:
-    """The risk set of `asof`: from the cache, or fitted on the whole history's rows (and cached)."""
-    key = risk_state.set_key(spec, asof, fingerprints[asof])
-    rs = _read_set(cache, key) if cache is not None else None
-    if rs is None:
-        rows = all_rows()
-        rs = risk_walk_forward.train_risk_set(rows, pd.DatetimeIndex(rows["date"].unique()), asof, spec)
-        if rs is not None and cache is not None:
-            _write_set(cache, key, rs)
+    """The risk set of `asof`: from the cache, or fitted on the whole history's rows (choosing with the
+    `earlier` sets' calibration scores) and cached. None: too little history for a set at `asof` (cached
+    too, so a daily session does not rebuild the history's rows to learn it again)."""
+    if cache is not None and (cache / f"{key}.json").is_file():
+        return _read_set(cache, key)
+    rows = all_rows()
+    rs = risk_walk_forward.train_risk_set(rows, pd.DatetimeIndex(rows["date"].unique()), asof, spec, earlier)
+    if cache is not None:
+        _write_set(cache, key, rs, asof)
     return rs
 
 
+def _read_losses(folder: Path, key: str) -> dict[str, float] | None:
+    """The cached set `key`'s calibration scores (its header alone; none for a date without a set),
+    None when not cached."""
+    head = folder / f"{key}.json"
+    if not head.is_file():
+        return None
+    return {k: float(v) for k, v in json.loads(head.read_text()).get("calibration_qlike", {}).items()}
+
+
 def _read_set(folder: Path, key: str) -> risk_walk_forward.RiskSet | None:
-    """The cached set `key` (header JSON, numpy arrays, LightGBM model text), None when not cached."""
+    """The cached set `key` (header JSON, numpy arrays, LightGBM model text); None when not cached or
+    cached as no set."""
     head = folder / f"{key}.json"
     if not head.is_file():
         return None
     header = json.loads(head.read_text())
+    if header.get("no_set"):
+        return None
     with np.load(folder / f"{key}.npz", allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     texts = {name: (folder / f"{key}.{name}.txt").read_text() for name in header.get("texts", [])}
     return risk_state.from_state(header, arrays, texts)
 
 
-def _write_set(folder: Path, key: str, rs: risk_walk_forward.RiskSet) -> None:
-    """Write the set's files, the header last (renamed into place: a reader sees a whole set or none)."""
+def _write_set(folder: Path, key: str, rs: risk_walk_forward.RiskSet | None, asof: pd.Timestamp) -> None:
+    """Write the set's files, the header last (renamed into place: a reader sees a whole set or none);
+    None: a header saying there is no set at `asof`."""
     folder.mkdir(parents=True, exist_ok=True)
-    header, arrays, texts = risk_state.to_state(rs)
-    for name, text in texts.items():
-        (folder / f"{key}.{name}.txt").write_text(text)
-    with open(folder / f"{key}.npz", "wb") as f:
-        np.savez(f, **arrays)
+    header: dict = {"version": risk_state.STATE_VERSION, "asof": str(asof.date()), "no_set": True}
+    texts: dict[str, str] = {}
+    if rs is not None:
+        header, arrays, texts = risk_state.to_state(rs)
+        for name, text in texts.items():
+            (folder / f"{key}.{name}.txt").write_text(text)
+        with open(folder / f"{key}.npz", "wb") as f:
+            np.savez(f, **arrays)
     tmp = folder / f"{key}.json.tmp"
     tmp.write_text(json.dumps(header | {"texts": sorted(texts)}, sort_keys=True))
     tmp.replace(folder / f"{key}.json")

@@ -21,7 +21,7 @@ from portfolio_dagster.quant.risk_models import RiskModel, risk_model_class
 from portfolio_dagster.quant.risk_walk_forward import RiskSet, RiskSpec
 
 # Bump when a family's fit or state changes: older cached sets then stop matching.
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the ML families learn the EWMA multiplier by the gamma deviance
 _LINEAR_FIELDS = ("fill_", "mean_", "sd_", "coef_")
 
 
