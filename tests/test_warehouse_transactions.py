@@ -30,3 +30,21 @@ def test_a_failed_replace_keeps_the_rows_it_would_have_replaced(tmp_path):
         kept = wh.query("SELECT date, close FROM prices ORDER BY date")
         assert len(kept) == len(days) and (kept["close"] == 10.0).all()
     assert wh.delete_from(["prices"], "date", dt.date(2020, 1, 15)) == {"prices": 13}
+
+
+def test_a_range_that_would_duplicate_a_forecast_key_fails_and_keeps_the_stored_rows(tmp_path):
+    """forecasts and risk_forecasts have no PRIMARY KEY (its index cost 5x the insert): replace_range
+    checks their key in the write's transaction instead, and a duplicate rolls the write back."""
+    wh = Warehouse(path=str(tmp_path / "warehouse.duckdb"))
+    days = pd.bdate_range("2020-01-01", "2020-01-10")
+    rows = pd.DataFrame({"ticker": "AAA", "date": days, "horizon": 5, "model": "ewma", "volatility": 0.02})
+    rows["valid_from"] = days[0]
+    window = (dt.date(2020, 1, 1), dt.date(2020, 1, 11))
+    wh.replace_range("risk_forecasts", rows, *window)
+    twice = pd.concat([rows.assign(volatility=0.03), rows.iloc[[3]]], ignore_index=True)
+    with pytest.raises(ValueError, match=r"risk_forecasts: the key \(ticker, date, horizon, model\)"):
+        wh.replace_range("risk_forecasts", twice, *window)
+    kept = wh.query("SELECT volatility FROM risk_forecasts")
+    assert len(kept) == len(days) and (kept["volatility"] == 0.02).all()
+    wh.replace_range("risk_forecasts", rows.assign(volatility=0.03), *window)  # a whole range, once: fine
+    assert (wh.query("SELECT volatility FROM risk_forecasts")["volatility"] == 0.03).all()

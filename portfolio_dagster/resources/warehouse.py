@@ -173,11 +173,14 @@ class Warehouse(dg.ConfigurableResource):
         return frame
 
     def replace_range(self, table: str, frame: pd.DataFrame, start: dt.date, end: dt.date) -> None:
-        """Replace rows with start <= date < end by `frame`, atomically."""
+        """Replace rows with start <= date < end by `frame`, atomically. A table whose key the writer checks
+        (WRITER_KEYS) fails the write, and keeps its rows, when the range would hold a key twice."""
         table = _check_table(table)
         with self._transaction() as con:
             con.execute(f"DELETE FROM {table} WHERE date >= ? AND date < ?", [start, end])
             _insert(con, table, frame)
+            if table in WRITER_KEYS and len(frame):
+                _check_unique(con, table, WRITER_KEYS[table], start, end)
         self._committed()
 
     def replace_where(
@@ -286,6 +289,28 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
 def _has_tables(con: duckdb.DuckDBPyConnection) -> bool:
     # fetchall: a finished result (a relation may run on the connection next).
     return bool(con.execute("SELECT count(*) FROM information_schema.tables").fetchall()[0][0])
+
+
+# Tables whose key is unique by the writer's check instead of a PRIMARY KEY (sql/tables: the index cost
+# 5x the insert time and memory on the largest tables). Their writes go through replace_range.
+WRITER_KEYS = {
+    "forecasts": ("ticker", "date", "horizon", "model"),
+    "risk_forecasts": ("ticker", "date", "horizon", "model"),
+}
+
+
+def _check_unique(
+    con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...], start: dt.date, end: dt.date
+) -> None:
+    columns = ", ".join(key)
+    found = con.execute(
+        f"SELECT {columns}, count(*) AS n FROM {table} WHERE date >= ? AND date < ? "
+        f"GROUP BY {columns} HAVING count(*) > 1 LIMIT 1",
+        [start, end],
+    ).fetchall()
+    if found:
+        row = dict(zip((*key, "rows"), found[0], strict=True))
+        raise ValueError(f"{table}: the key ({columns}) would be duplicated: {row}")
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
