@@ -20,6 +20,7 @@ from portfolio_dagster.jobs.pipeline import retrain_job
 from portfolio_dagster.quant.drift import ABSOLUTE, BEYOND_TRAINING, drifted, psi, training_baseline
 from portfolio_dagster.quant.drift import feature_drift as drift_table
 from portfolio_dagster.resources.alerts import DECAY_RETRAIN_REQUESTED, FEATURE_DRIFT
+from portfolio_dagster.resources.artifacts import ArtifactStore
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 from portfolio_dagster.sensors.decay import REASON_TAG
@@ -141,7 +142,12 @@ def drift_warehouse(root) -> tuple[dict, Warehouse, pd.DataFrame]:
     cfg = load_config().model_dump(mode="json")
     path = root / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    return {"settings": PipelineSettings(config_path=str(path)), "warehouse": wh}, wh, frame
+    resources = {
+        "settings": PipelineSettings(config_path=str(path)),
+        "warehouse": wh,
+        "artifacts": ArtifactStore(root=str(root)),
+    }
+    return resources, wh, frame
 
 
 @dg.asset(name="forecasts")
@@ -180,6 +186,30 @@ def test_drift_check_warns_with_the_worst_features_and_alerts_once(pmx_home, tmp
 
     section = drift_section(wh, resources["settings"].config)
     assert section.table["feature"].iat[0] == "vol_20d" and SET_ID in section.caption
+
+
+def test_the_training_side_is_computed_once_per_model_set_and_again_for_a_new_history(tmp_path, monkeypatch):
+    """A session's drift check reads the model set's training profile from the cache (the same table as
+    computed); features recomputed in the training window are a new key, so the profile is recomputed."""
+    from portfolio_dagster.resources import feature_drift as drift_resource
+
+    resources, wh, _ = drift_warehouse(tmp_path)
+    cfg, cache = resources["settings"].config, resources["artifacts"].drift_profiles_dir
+    computed = drift_resource.drift_report(wh, cfg.operations, 21, cache)
+    assert len(list(cache.glob("*.json"))) == 1
+
+    def no_profile(*args, **kwargs):
+        raise AssertionError("recomputed a cached training profile")
+
+    monkeypatch.setattr(drift_resource, "training_profile", no_profile)
+    cached = drift_resource.drift_report(wh, cfg.operations, 21, cache)
+    pd.testing.assert_frame_equal(computed.table, cached.table, check_exact=True)
+    assert cached.train_window == computed.train_window == "2019-01-01..2019-12-31"
+    monkeypatch.undo()
+    with wh.connect() as con:  # a feature recomputed inside the training window
+        con.execute("UPDATE features SET ret_5d = ret_5d + 0.01 WHERE date = '2019-06-03'")
+    drift_resource.drift_report(wh, cfg.operations, 21, cache)
+    assert len(list(cache.glob("*.json"))) == 2
 
 
 def test_no_model_set_in_use_passes_with_a_note(tmp_path):
@@ -313,7 +343,11 @@ def sample_drift(tmp_path_factory):
             data["operations"]["drift_rule"] = rule
         path = root / f"{name}.yaml"
         path.write_text(yaml.safe_dump(data))
-        return {"settings": PipelineSettings(config_path=str(path)), "warehouse": wh}
+        return {
+            "settings": PipelineSettings(config_path=str(path)),
+            "warehouse": wh,
+            "artifacts": ArtifactStore(root=str(root / name)),
+        }
 
     return feats, calendar, warehouse
 

@@ -14,9 +14,10 @@ from portfolio_dagster.resources.warehouse import Warehouse
 REPORT_FILE = "report.html"
 
 
-def drift_section(warehouse: Warehouse, cfg) -> DriftSection:
+def drift_section(warehouse: Warehouse, cfg, artifacts: ArtifactStore | None = None) -> DriftSection:
     """Feature drift of the model set in use (the feature_drift check's figures)."""
-    found = drift_report(warehouse, cfg.operations, cfg.strategy.signal_horizon)
+    cache = artifacts.drift_profiles_dir if artifacts is not None else None
+    found = drift_report(warehouse, cfg.operations, cfg.strategy.signal_horizon, cache)
     caption = found.note or (
         f"Model set {found.model_set_id}: its inputs over the newest sessions "
         f"{found.recent_window} vs its training window {found.train_window}."
@@ -78,7 +79,7 @@ def report(
             "GROUP BY ticker ORDER BY ticker"
         ),
         latest=q("SELECT * FROM latest_allocations ORDER BY sleeve, weight DESC"),
-        drift=drift_section(warehouse, settings.config),
+        drift=drift_section(warehouse, settings.config, artifacts),
         paper=paper_section(warehouse),
     )
     path = artifacts.reports_dir / REPORT_FILE

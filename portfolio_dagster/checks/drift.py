@@ -5,6 +5,7 @@ import dagster as dg
 from portfolio_dagster.assets.forecasts import forecasts
 from portfolio_dagster.quant.report import markdown_table
 from portfolio_dagster.resources.alerts import FEATURE_DRIFT, alerts_raised, raise_alert
+from portfolio_dagster.resources.artifacts import ArtifactStore
 from portfolio_dagster.resources.feature_drift import drift_report
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
@@ -19,10 +20,14 @@ from portfolio_dagster.resources.warehouse import Warehouse
     "beyond_training: and above the PSI of every window of the training period).",
 )
 def feature_drift(
-    context: dg.AssetCheckExecutionContext, settings: PipelineSettings, warehouse: Warehouse
+    context: dg.AssetCheckExecutionContext,
+    settings: PipelineSettings,
+    warehouse: Warehouse,
+    artifacts: ArtifactStore,
 ) -> dg.AssetCheckResult:
     cfg = settings.config
-    report = drift_report(warehouse, cfg.operations, cfg.strategy.signal_horizon)
+    horizon = cfg.strategy.signal_horizon
+    report = drift_report(warehouse, cfg.operations, horizon, artifacts.drift_profiles_dir)
     if report.note:
         return dg.AssetCheckResult(passed=True, metadata={"note": report.note})
     drifting = report.drifting

@@ -141,6 +141,79 @@ def drifted(table: pd.DataFrame, threshold: float, rule: str = ABSOLUTE) -> pd.S
     return over
 
 
+PROFILE_COLUMNS = [
+    "feature",
+    "edges",
+    "shares",
+    "train_rows",
+    "train_median",
+    "baseline_median",
+    "baseline_max",
+]
+
+
+def training_profile(
+    train: pd.DataFrame,
+    features: Sequence[str],
+    bins: int = DEFAULT_BINS,
+    floor: float = SHARE_FLOOR,
+    window_days: int | None = None,
+) -> pd.DataFrame:
+    """What a drift comparison needs of the training rows, per feature (PROFILE_COLUMNS): the bins'
+    interior edges and floored shares (lists; empty with fewer finite values than bins), the finite rows,
+    the median and, with window_days (and a `date` column), the training windows' PSI median and max.
+    A property of the model set: computed once, it serves every later comparison (drift_from_profile)."""
+    baselines = window_days and "date" in train
+    windows = _windows(train, window_days) if baselines else None
+    rows = []
+    for name in features:
+        e = train[name].to_numpy(dtype=float)
+        finite = np.isfinite(e)
+        bins_of = _training_bins(e[finite], bins, floor) if finite.sum() >= bins else None
+        rows.append(
+            {
+                "feature": name,
+                "edges": [] if bins_of is None else [float(x) for x in bins_of[0]],
+                "shares": [] if bins_of is None else [float(x) for x in bins_of[1]],
+                "train_rows": int(finite.sum()),
+                "train_median": float(np.median(e[finite])) if finite.any() else math.nan,
+                **(
+                    _baseline(e, finite, windows, bins_of, floor)
+                    if baselines
+                    else {"baseline_median": math.nan, "baseline_max": math.nan}
+                ),
+            }
+        )
+    return pd.DataFrame(rows, columns=PROFILE_COLUMNS)
+
+
+def drift_from_profile(
+    profile: pd.DataFrame, recent: pd.DataFrame, floor: float = SHARE_FLOOR
+) -> pd.DataFrame:
+    """One row per profiled feature (DRIFT_COLUMNS): the PSI of `recent` against the training bins, the
+    most drifted first (NaN PSI last)."""
+    rows = []
+    for p in profile.itertuples(index=False):
+        a = recent[p.feature].to_numpy(dtype=float)
+        shares = np.asarray(p.shares, dtype=float)
+        rows.append(
+            {
+                "feature": p.feature,
+                "psi": _psi_against(np.asarray(p.edges, dtype=float), shares, a, floor)
+                if len(shares)
+                else math.nan,
+                "baseline_median": p.baseline_median,
+                "baseline_max": p.baseline_max,
+                "train_rows": p.train_rows,
+                "recent_rows": int(np.isfinite(a).sum()),
+                "train_median": p.train_median,
+                "recent_median": float(np.nanmedian(a)) if np.isfinite(a).any() else math.nan,
+            }
+        )
+    table = pd.DataFrame(rows).reindex(columns=DRIFT_COLUMNS)
+    return table.sort_values("psi", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
+
+
 def feature_drift(
     train: pd.DataFrame,
     recent: pd.DataFrame,
@@ -151,29 +224,4 @@ def feature_drift(
 ) -> pd.DataFrame:
     """One row per feature (DRIFT_COLUMNS), the most drifted first (NaN PSI last). With window_days (and a
     `date` column in train) the training baseline too; NaN otherwise."""
-    baselines = window_days and "date" in train
-    windows = _windows(train, window_days) if baselines else None
-    rows = []
-    for name in features:
-        e = train[name].to_numpy(dtype=float)
-        a = recent[name].to_numpy(dtype=float)
-        finite = np.isfinite(e)
-        bins_of = _training_bins(e[finite], bins, floor) if finite.sum() >= bins else None
-        rows.append(
-            {
-                "feature": name,
-                "psi": _psi_against(*bins_of, a, floor) if bins_of is not None else math.nan,
-                "train_rows": int(finite.sum()),
-                "recent_rows": int(np.isfinite(a).sum()),
-                "train_median": float(np.median(e[finite])) if finite.any() else math.nan,
-                "recent_median": float(np.nanmedian(a)) if np.isfinite(a).any() else math.nan,
-                **(
-                    _baseline(e, finite, windows, bins_of, floor)
-                    if baselines
-                    else {"baseline_median": math.nan, "baseline_max": math.nan}
-                ),
-            }
-        )
-    table = pd.DataFrame(rows)
-    table = table.reindex(columns=DRIFT_COLUMNS)
-    return table.sort_values("psi", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
+    return drift_from_profile(training_profile(train, features, bins, floor, window_days), recent, floor)

@@ -23,6 +23,11 @@ class ArtifactStore(dg.ConfigurableResource):
         return Path(self.root) / "risk_models"
 
     @property
+    def drift_profiles_dir(self) -> Path:
+        """The feature-drift check's training profiles per model set (resources/feature_drift.py: JSON)."""
+        return Path(self.root) / "drift_profiles"
+
+    @property
     def reports_dir(self) -> Path:
         path = Path(self.root) / "reports"
         path.mkdir(parents=True, exist_ok=True)
