@@ -184,8 +184,9 @@ def chosen_volatility(warehouse: Warehouse, horizon: int, first: dt.date, end: d
     kinds={"duckdb", "lightgbm"},
     deps=[prices],
     description="Volatility over each horizon per name and for the equal-weight universe, made at each "
-    "close: EWMA (RiskMetrics 0.94), HAR, log-variance ridge and LightGBM, walk-forward with purge and "
-    "embargo; `chosen` is the one with the lowest QLIKE on the inner window of its retrain date.",
+    "close: EWMA (RiskMetrics 0.94), HAR, and two ML families learning EWMA's multiplier by QLIKE (a "
+    "log-link GLM and LightGBM), walk-forward with purge and embargo; `chosen` has the lowest mean QLIKE "
+    "over the inner windows of its retrain date and every earlier one.",
 )
 def risk_forecasts(
     context: StageContext, settings: PipelineSettings, warehouse: Warehouse, artifacts: ArtifactStore
