@@ -15,7 +15,7 @@ from portfolio_dagster.assets.stage import DECISIONS, StageContext, daily_stage
 from portfolio_dagster.config import PipelineConfig
 from portfolio_dagster.partitions import PARTITIONS_START, year_pieces
 from portfolio_dagster.quant import risk, risk_metrics, risk_state, risk_walk_forward, walk_forward
-from portfolio_dagster.quant.panel import wide
+from portfolio_dagster.quant.panel import wide, wide_many
 from portfolio_dagster.resources.artifacts import ArtifactStore
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
@@ -41,7 +41,7 @@ def risk_forecast_pieces(
     calendar = pd.DatetimeIndex([])
     if not px.empty:
         px["date"] = pd.to_datetime(px["date"])
-        ohlc = {k: wide(px, k) for k in ("open", "high", "low", "close")}
+        ohlc = wide_many(px, ["open", "high", "low", "close"])
         del px
         returns = ohlc["close"].pct_change(fill_method=None)
         calendar = risk.row_dates(returns)

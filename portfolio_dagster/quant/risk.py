@@ -13,6 +13,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from portfolio_dagster.quant.panel import long
+
 EWMA, HAR, LOG_LINEAR, LIGHTGBM, CHOSEN = "ewma", "har", "log_linear", "lightgbm", "chosen"
 BASELINES = (EWMA, HAR)
 ML_FAMILIES = (LOG_LINEAR, LIGHTGBM)
@@ -68,6 +70,11 @@ def risk_inputs(
     variance (`log_universe_rv_22`) and, where OHLC exist, 22-session Parkinson / Garman-Klass log
     variances (NaN elsewhere). `returns` is date x ticker of simple daily returns; UNIVERSE is added.
     since: only the rows dated >= it (computed over the whole history, so the values are the same)."""
+    return _rows(_input_panels(returns, ohlc), since)
+
+
+def _input_panels(returns: pd.DataFrame, ohlc: dict[str, pd.DataFrame] | None) -> dict[str, pd.DataFrame]:
+    """risk_inputs' columns as date x ticker panels (the universe included)."""
     r = with_universe(returns)
     sq = r.pow(2)
     panels = {f"rv_{k}": sq.rolling(k, min_periods=k).mean() for k in RV_WINDOWS}
@@ -78,11 +85,16 @@ def risk_inputs(
         panels[name] = daily.rolling(22, min_periods=22).mean()
     for name in list(panels):
         panels[f"log_{name}"] = np.log(panels[name].clip(lower=_VAR_FLOOR))
+    return panels
+
+
+def _rows(panels: dict[str, pd.DataFrame], since) -> pd.DataFrame:
+    """Same-shaped panels as long rows (date, ticker, one column a panel), date-major, from `since`."""
     if since is not None:
         panels = {k: p[p.index >= pd.Timestamp(since)] for k, p in panels.items()}
-    stacked = pd.concat({k: p.stack(future_stack=True) for k, p in panels.items()}, axis=1)
-    stacked.index.names = ["date", "ticker"]
-    return stacked.reset_index()
+    # quant/panel.long stacks with numpy: pandas' stack of ~24 panels was most of a session's risk rows.
+    out = long(panels, dropna_all=False)
+    return out[["date", "ticker", *panels]]
 
 
 def risk_rows(
@@ -91,15 +103,11 @@ def risk_rows(
     """risk_inputs with the target variance of each horizon (`target_var_{h}`: the squared realized
     volatility, NaN past the data), sorted by date, ticker; rows without the slowest input are dropped.
     since: only the rows dated >= it (the same values as in the whole history's rows)."""
-    rows = risk_inputs(returns, ohlc, since)
+    panels = _input_panels(returns, ohlc)
     r = with_universe(returns)
     for h in horizons:
-        target = realized_volatility(r, h).pow(2)
-        target = (target[target.index >= pd.Timestamp(since)] if since is not None else target).stack(
-            future_stack=True
-        )
-        target.index.names = ["date", "ticker"]
-        rows = rows.merge(target.rename(f"target_var_{h}").reset_index(), on=["date", "ticker"], how="left")
+        panels[f"target_var_{h}"] = realized_volatility(r, h).pow(2)
+    rows = _rows(panels, since)
     rows = rows[np.isfinite(rows[f"rv_{max(RV_WINDOWS)}"]) & np.isfinite(rows["ewma_var"])]
     return rows.sort_values(["date", "ticker"], kind="stable").reset_index(drop=True)
 
