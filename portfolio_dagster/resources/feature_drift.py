@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,7 +159,7 @@ def _training_side(
     profile = training_profile(train, names, bins=ops.drift_bins, window_days=ops.drift_window_days)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # two processes may compute the same profile
         tmp.write_text(json.dumps(profile.to_dict("records")))
         tmp.replace(path)  # whole or absent for a reader
     return profile, span
