@@ -218,13 +218,39 @@ def test_features_finite_counts_only_inputs_the_prices_can_define(env, tmp_path)
     with_volume = _feature_rows("BBB", n)
     with_volume.loc[n - 1, volume_feature] = np.nan
     wh.append("features", with_volume)
-    wh.append("prices", price_rows("BBB", with_volume["date"], volume=1e6))
+    moving = 100.0 + np.arange(n)  # closes that move every session (an unchanged one is NaN by design)
+    wh.append("prices", price_rows("BBB", with_volume["date"], close=moving, volume=1e6))
     warned = run_check(features_finite, features, resources)
     assert not warned.passed and warned.severity == WARN and meta(warned)["nan_rows_by_ticker"] == {"BBB": 1}
     # A feature that is not a model input (features.selected) is not counted.
     default_inputs = _with_config(env, tmp_path, selected=list(DEFAULT_MODEL_FEATURES))
     assert volume_feature not in DEFAULT_MODEL_FEATURES
     assert run_check(features_finite, features, default_inputs).passed
+
+
+def test_features_finite_does_not_count_nan_where_an_unchanged_close_is_in_the_window(env):
+    """A flat stretch of closes (a stale price: the sample's RRC in 1991-92) makes ratios of moves 0/0
+    (here the Bollinger position: a zero standard deviation): those NaN are the data's, reported apart;
+    the same NaN where the closes moved still warns."""
+    resources, wh, _ = env
+    n, name = LOOKBACK + 50, "bollinger_position"
+    assert name in DEFAULT_MODEL_FEATURES
+    close = 100.0 + np.arange(n)
+    close[LOOKBACK + 5 : LOOKBACK + 45] = close[LOOKBACK + 4]  # 40 sessions at the same close
+    flat = _feature_rows("FLAT", n)
+    flat.loc[LOOKBACK + 30 : LOOKBACK + 40, name] = np.nan  # a whole 20-session window flat
+    wh.append("features", flat)
+    wh.append("prices", price_rows("FLAT", flat["date"], close=close))
+    ok = run_check(features_finite, features, resources)
+    assert ok.passed and meta(ok)["nan_rows_after_warmup"] == 0 and meta(ok)["nan_rows_unchanged_close"] == 11
+    # Early in the stretch (5 unchanged closes of the window) a NaN is not the flat price's: it warns.
+    with wh.connect() as con:
+        con.execute(
+            f"UPDATE features SET {name} = NULL WHERE ticker = 'FLAT' AND date = ?",
+            [flat["date"].iat[LOOKBACK + 10]],
+        )
+    warned = run_check(features_finite, features, resources)
+    assert not warned.passed and warned.severity == WARN and meta(warned)["nan_rows_by_ticker"] == {"FLAT": 1}
 
 
 def test_features_finite_passes_on_the_bundled_sample_and_warns_on_a_planted_hole(env):

@@ -19,8 +19,10 @@ from portfolio_dagster.quant.features import (
     FEATURE_NAMES,
     LOOKBACK,
     OPTIONAL_FIELDS,
+    history_of,
     required_fields,
     selected_feature_names,
+    window_of,
 )
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
@@ -40,19 +42,31 @@ def _per_ticker(frame: pd.DataFrame, column: str) -> dict[str, int]:
     blocking=True,
     description="Model inputs: no +/-inf in any feature (blocks); NaN after each ticker's warm-up in a "
     "model input (features.selected) the ticker's prices can define warns (a volume feature of a "
-    "close-only ticker is NaN by design and not counted).",
+    "close-only ticker, or an input whose window holds an unchanged close, is NaN by design and not "
+    "counted).",
 )
 def features_finite(
     context: dg.AssetCheckExecutionContext, settings: PipelineSettings, warehouse: Warehouse
 ) -> dg.AssetCheckResult:
     inputs = selected_feature_names(settings.config.features.selected)
     inf = " OR ".join(f"isinf({c})" for c in FEATURE_NAMES)
-    # A model input counts for a ticker whose prices hold every field the input cannot do without.
-    nan = " OR ".join(
-        f"(({c} IS NULL OR isnan({c}))"
-        + "".join(f" AND coalesce(h.{field}, true)" for field in sorted(required_fields(c)))
-        + ")"
-        for c in inputs
+    # A model input counts for a ticker whose prices hold every field the input cannot do without, and on
+    # a date whose closes moved: about a window of unchanged closes (a stale or flat price) within the
+    # input's warm-up makes ratios of its moves 0/0 (ADX, Bollinger and range position, gain ratio: the
+    # sample's RRC in 1991-92), NaN by design and counted apart.
+    window = {c: max(history_of(c), 1) for c in inputs}  # at least the row's own close
+    by_design = {c: f"coalesce(s.stale_{window[c]}, 0) >= {max(window_of(c) - 1, 1)}" for c in inputs}
+
+    def missing(c: str) -> str:
+        fields = "".join(f" AND coalesce(h.{field}, true)" for field in sorted(required_fields(c)))
+        return f"(({c} IS NULL OR isnan({c})){fields})"
+
+    nan = " OR ".join(f"({missing(c)} AND NOT {by_design[c]})" for c in inputs)
+    stale_nan = " OR ".join(f"({missing(c)} AND {by_design[c]})" for c in inputs)
+    stale = ", ".join(
+        f"sum(unchanged) OVER (PARTITION BY ticker ORDER BY date ROWS BETWEEN {w - 1} PRECEDING AND "
+        f"CURRENT ROW) AS stale_{w}"
+        for w in sorted(set(window.values()))
     )
     has = ", ".join(f"count({field}) > 0 AS {field}" for field in OPTIONAL_FIELDS)
     # The warm-up ends at each ticker's LOOKBACK-th feature date: a window over (ticker, date) alone, not
@@ -60,11 +74,15 @@ def features_finite(
     counts = warehouse.query(
         f"WITH h AS (SELECT ticker, {has} FROM prices GROUP BY ticker), "
         "w AS (SELECT ticker, date, row_number() OVER (PARTITION BY ticker ORDER BY date) AS rn "
-        "FROM features), warm AS (SELECT ticker, date AS warm_end FROM w WHERE rn = ?) "
+        "FROM features), warm AS (SELECT ticker, date AS warm_end FROM w WHERE rn = ?), "
+        "u AS (SELECT ticker, date, CASE WHEN close = lag(close) OVER (PARTITION BY ticker ORDER BY date) "
+        f"THEN 1 ELSE 0 END AS unchanged FROM prices), s AS (SELECT ticker, date, {stale} FROM u) "
         f"SELECT ticker, sum(CASE WHEN {inf} THEN 1 ELSE 0 END) AS inf_rows, "
         f"sum(CASE WHEN f.date > warm.warm_end AND ({nan}) THEN 1 ELSE 0 END) AS nan_rows, "
+        f"sum(CASE WHEN f.date > warm.warm_end AND ({stale_nan}) THEN 1 ELSE 0 END) AS stale_nan_rows, "
         + ", ".join(f"bool_and(coalesce(h.{field}, true)) AS has_{field}" for field in OPTIONAL_FIELDS)
-        + " FROM features f LEFT JOIN h USING (ticker) LEFT JOIN warm USING (ticker) GROUP BY ticker",
+        + " FROM features f LEFT JOIN h USING (ticker) LEFT JOIN warm USING (ticker) "
+        "LEFT JOIN s USING (ticker, date) GROUP BY ticker",
         [LOOKBACK],
     )
     if counts.empty:
@@ -85,6 +103,7 @@ def features_finite(
             metadata={
                 "inf_rows": inf_rows,
                 "nan_rows_after_warmup": nan_rows,
+                "nan_rows_unchanged_close": int(counts["stale_nan_rows"].sum()),
                 "warmup_days": LOOKBACK,
                 "model_inputs_checked": len(inputs),
                 "tickers_without_field": dg.MetadataValue.json({k: v for k, v in lacking.items() if v}),

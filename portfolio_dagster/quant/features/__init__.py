@@ -81,6 +81,18 @@ OPTIONAL_FIELDS = ("open", "high", "low", "volume")
 _SPEC_BY_NAME = {s.name: s for s in SPECS}
 
 
+def history_of(name: str) -> int:
+    """The closes feature `name` reads (its warm-up)."""
+    return _SPEC_BY_NAME[name].history
+
+
+def window_of(name: str) -> int:
+    """Feature `name`'s window (its warm-up when it has none): as many unchanged closes in a row make a
+    ratio of its moves 0/0."""
+    spec = _SPEC_BY_NAME[name]
+    return spec.window or spec.history
+
+
 def required_fields(name: str) -> frozenset[str]:
     """The optional price fields (OPTIONAL_FIELDS) feature `name` is undefined without: a field it reads
     with a close fallback is not required; a feature of other features needs what they need."""
