@@ -83,14 +83,8 @@ def training_baseline(
 ) -> pd.DataFrame:
     """feature, baseline_median, baseline_max: the PSI of each run of `window_days` consecutive dates of
     `train` (a `date` column; a shorter tail is left out) against all of `train`. NaN without a full run."""
-    windows = _windows(train, window_days)
-    rows = []
-    for name in features:
-        values = train[name].to_numpy(dtype=float)
-        finite = np.isfinite(values)
-        bins_of = _training_bins(values[finite], bins, floor) if finite.sum() >= bins else None
-        rows.append({"feature": name, **_baseline(values, finite, windows, bins_of, floor)})
-    return pd.DataFrame(rows, columns=["feature", "baseline_median", "baseline_max"])
+    profile = training_profile(train, features, bins, floor, window_days)
+    return profile[["feature", "baseline_median", "baseline_max"]]
 
 
 def _windows(train: pd.DataFrame, window_days: int) -> tuple[np.ndarray, int]:
