@@ -36,6 +36,7 @@ from portfolio_dagster.checks.operations import (
     purge_guard,
 )
 from portfolio_dagster.checks.paper import paper_ledger_reconciles
+from portfolio_dagster.checks.scope import WindowCheck
 from portfolio_dagster.config import load_config
 from portfolio_dagster.quant import features as feature_set
 from portfolio_dagster.quant.calendar import sessions
@@ -61,15 +62,22 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     return {"settings": settings, "warehouse": warehouse}, warehouse, settings.config
 
 
-def run_check(check, asset, resources, partition: str | None = None) -> dg.AssetCheckEvaluation:
-    """Only the check, by Dagster (the asset is not rematerialized): its evaluation."""
+def run_check(
+    check, asset, resources, partition: str | None = None, last: str | None = None
+) -> dg.AssetCheckEvaluation:
+    """Only the check, by Dagster (the asset is not rematerialized): its evaluation. A window check over
+    the partitions `partition`..`last` (default: just `partition`; neither: every partition)."""
     stub = dg.AssetSpec(asset.key, partitions_def=asset.partitions_def)  # the real key; no upstream needed
-    # A one-partition range (a check-only run cannot take a partition_key: it selects no asset).
-    tags = (
-        {"dagster/asset_partition_range_start": partition, "dagster/asset_partition_range_end": partition}
-        if partition
-        else None
-    )
+    tags = None
+    if isinstance(check, WindowCheck):
+        check = check.on()
+        keys = check.partitions_def.get_partition_keys()
+        first = partition or keys[0]
+        # A partition range (a check-only run cannot take a partition_key: it selects no asset).
+        tags = {
+            "dagster/asset_partition_range_start": first,
+            "dagster/asset_partition_range_end": last or (partition or keys[-1]),
+        }
     result = dg.materialize(
         [stub, check],
         selection=dg.AssetSelection.checks(check),
@@ -167,6 +175,31 @@ def test_prices_no_suspicious_jumps(env):
     assert "BBB" in meta(failed)["examples"] and "AAA" not in meta(failed)["examples"]
 
 
+def key(day) -> str:
+    return pd.Timestamp(day).strftime("%Y-%m-%d")
+
+
+def test_price_checks_read_only_their_window_with_the_history_their_rule_needs(env):
+    """A day's run judges that day: a hole or a bad print outside it is another run's; a series that spans
+    the day without a row on it is missing there; a move reversed on the day counts on the day."""
+    resources, wh, cfg = env
+    calm = 100 * np.cumprod(np.full(20, 1.01))
+    spike = calm.copy()
+    spike[10] *= 1 + 2 * cfg.data.jump_threshold  # up on DAYS[10], reversed on DAYS[11]
+    wh.append("prices", pd.concat([price_rows("AAA", DAYS[:20], calm), price_rows("BBB", DAYS[:20], spike)]))
+    with wh.connect() as con:
+        con.execute("DELETE FROM prices WHERE ticker = 'AAA' AND date = ?", [DAYS[5].date()])
+    assert not run_check(prices_no_missing_days, prices, resources).passed  # every partition
+    assert run_check(prices_no_missing_days, prices, resources, key(DAYS[6]), key(DAYS[19])).passed
+    hole = run_check(prices_no_missing_days, prices, resources, key(DAYS[5]))
+    assert not hole.passed and meta(hole)["missing"] == 1
+    assert not run_check(prices_no_suspicious_jumps, prices, resources).passed
+    for day in (DAYS[10], DAYS[12]):  # the jump's own day (not reversed yet) and the day after the reversal
+        assert run_check(prices_no_suspicious_jumps, prices, resources, key(day)).passed
+    reversed_today = run_check(prices_no_suspicious_jumps, prices, resources, key(DAYS[11]))
+    assert not reversed_today.passed and meta(reversed_today)["flagged"] == 1
+
+
 def _feature_rows(ticker: str, n: int) -> pd.DataFrame:
     frame = pd.DataFrame(0.5, index=range(n), columns=list(FEATURE_NAMES))
     return frame.assign(ticker=ticker, date=sessions(dt.date(2015, 1, 2), dt.date(2017, 1, 1))[:n].date)
@@ -192,6 +225,24 @@ def test_features_finite_blocks_on_inf_and_warns_on_nan_after_warmup(env):
         )
     blocked = run_check(features_finite, features, resources)
     assert not blocked.passed and blocked.severity == ERROR and meta(blocked)["inf_rows"] == 1
+
+
+def test_features_finite_over_a_window_ranks_the_warm_up_by_the_rows_before_it(env):
+    resources, wh, _ = env
+    n = LOOKBACK + 20
+    rows = _feature_rows("AAA", n)
+    rows.loc[LOOKBACK - 3, FEATURE_NAMES[1]] = np.nan  # inside the warm-up: expected
+    rows.loc[LOOKBACK + 10, FEATURE_NAMES[1]] = np.nan  # after it: a hole
+    wh.append("features", rows)
+    dates = pd.to_datetime(rows["date"])
+    assert not run_check(features_finite, features, resources).passed
+    warm = run_check(features_finite, features, resources, key(dates[LOOKBACK - 10]), key(dates[LOOKBACK]))
+    assert warm.passed  # the rows before the window count toward the warm-up
+    assert run_check(
+        features_finite, features, resources, key(dates[LOOKBACK + 11]), key(dates[n - 1])
+    ).passed
+    hole = run_check(features_finite, features, resources, key(dates[LOOKBACK + 10]))
+    assert not hole.passed and meta(hole)["nan_rows_by_ticker"] == {"AAA": 1}
 
 
 def _with_config(env, tmp_path: Path, **features_section) -> dict:
@@ -392,19 +443,7 @@ def test_prices_fresh_over_a_range_and_on_a_holiday(env):
     resources, wh, _ = env
     history = sessions(dt.date(2019, 1, 2), dt.date(2019, 7, 3))
     wh.append("prices", price_rows("AAA", history))
-    tags = {
-        "dagster/asset_partition_range_start": "2019-06-03",
-        "dagster/asset_partition_range_end": "2019-07-02",
-    }
-    stub = dg.AssetSpec(prices.key, partitions_def=prices.partitions_def)
-    result = dg.materialize(
-        [stub, prices_fresh],
-        selection=dg.AssetSelection.checks(prices_fresh),
-        resources=resources,
-        tags=tags,
-        raise_on_error=False,
-    )
-    (evaluation,) = result.get_asset_check_evaluations()
+    evaluation = run_check(prices_fresh, prices, resources, "2019-06-03", "2019-07-02")
     assert evaluation.passed and meta(evaluation)["last_session"] == "2019-07-02"
     holiday = run_check(prices_fresh, prices, resources, "2019-07-04")
     assert holiday.passed and "no trading session" in meta(holiday)["reason"]

@@ -130,3 +130,27 @@ def test_history_is_recorded_in_years_and_the_last_week_in_days(two_runs, monkey
     assert days == {"1999-12-27", "1999-12-28", "1999-12-29", "1999-12-30", "1999-12-31"}
     runs = instance.get_runs()
     assert len(runs) == 6 and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+
+
+def test_every_loaded_year_and_the_last_week_are_checked(two_runs, monkeypatch):
+    """The window checks run on the twins over the history's years and on the daily assets over the last
+    week: together every loaded date is checked once."""
+    monkeypatch.setenv("DAGSTER_HOME", str(two_runs["cheap_home"] / "dagster_home"))
+    instance = dg.DagsterInstance.get()
+    checked = {}
+    for run in instance.get_runs():
+        records = instance.get_records_for_run(
+            run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        ).records
+        for record in records:
+            evaluation = record.event_log_entry.dagster_event.asset_check_evaluation_data
+            checked[(evaluation.asset_key.to_user_string(), evaluation.check_name)] = evaluation.passed
+    for asset, name in (
+        ("prices", "prices_no_missing_days"),
+        ("prices", "prices_no_suspicious_jumps"),
+        ("features", "features_finite"),
+        ("forecasts", "forecast_coverage"),
+    ):
+        assert checked.get((f"{asset}_history", name)) is True, (asset, name)
+        assert checked.get((asset, name)) is True, (asset, name)
+    assert ("prices", "prices_fresh") in checked and ("prices_history", "prices_fresh") not in checked

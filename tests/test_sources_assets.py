@@ -16,7 +16,11 @@ import yaml
 
 from portfolio_dagster.assets.prices import prices
 from portfolio_dagster.assets.raw_prices import raw_prices_alpha_vantage, raw_prices_csv, raw_prices_sample
-from portfolio_dagster.checks.market_data import MARKET_DATA_CHECKS
+from portfolio_dagster.checks.market_data import (
+    prices_no_missing_days,
+    prices_no_suspicious_jumps,
+    prices_sources_agree,
+)
 from portfolio_dagster.config import load_config
 from portfolio_dagster.resources.provider_keys import ProviderKeys
 from portfolio_dagster.resources.settings import PipelineSettings
@@ -46,6 +50,9 @@ def setup(root: Path, **data) -> tuple[dict, Warehouse]:
 def run(assets, resources, first: str, last: str, checks=()) -> dg.ExecuteInProcessResult:
     tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
     return dg.materialize([*assets, *checks], resources=resources, tags=tags, raise_on_error=False)
+
+
+MARKET_DATA_CHECKS = (prices_no_missing_days.on(), prices_sources_agree, prices_no_suspicious_jumps.on())
 
 
 def metadata(result, asset) -> dict:

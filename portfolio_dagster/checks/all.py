@@ -2,22 +2,49 @@
 
 import dagster as dg
 
+from portfolio_dagster.assets.all import HISTORY_OF
 from portfolio_dagster.checks.drift import feature_drift
 from portfolio_dagster.checks.integrity import allocations_valid, prices_unique_and_positive
-from portfolio_dagster.checks.market_data import MARKET_DATA_CHECKS
-from portfolio_dagster.checks.operations import OPERATIONS_CHECKS, prices_fresh, prices_fresh_check
+from portfolio_dagster.checks.market_data import (
+    prices_no_missing_days,
+    prices_no_suspicious_jumps,
+    prices_sources_agree,
+)
+from portfolio_dagster.checks.operations import (
+    features_finite,
+    forecast_coverage,
+    prices_fresh,
+    purge_guard,
+)
 from portfolio_dagster.checks.paper import PAPER_CHECKS
+from portfolio_dagster.checks.scope import WindowCheck
 
-CHECKS = (
+# Over the run's partitions (checks/scope.py); those in ON_HISTORY also on their stage's yearly twin
+# (freshness is relative to the run's last session: a history year's is not news).
+WINDOW_CHECKS: tuple[WindowCheck, ...] = (
+    prices_no_missing_days,
+    prices_no_suspicious_jumps,
+    prices_fresh,
+    features_finite,
+    forecast_coverage,
+)
+ON_HISTORY = (prices_no_missing_days, prices_no_suspicious_jumps, features_finite, forecast_coverage)
+TABLE_CHECKS = (
     prices_unique_and_positive,
     allocations_valid,
-    *MARKET_DATA_CHECKS,
-    *OPERATIONS_CHECKS,
+    prices_sources_agree,
+    purge_guard,
     feature_drift,
     *PAPER_CHECKS,
 )
+CHECKS = (*TABLE_CHECKS, *(c.on() for c in WINDOW_CHECKS))
 
 
 def build_checks(days: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
-    """CHECKS with the partitioned ones over `days`, the definitions' daily partitions."""
-    return [prices_fresh_check(days) if c is prices_fresh else c for c in CHECKS]
+    """CHECKS with the window checks over `days`, the definitions' daily partitions, and those of
+    ON_HISTORY on their stages' twins."""
+    return [
+        *TABLE_CHECKS,
+        *(c.on(partitions_def=days) for c in WINDOW_CHECKS),
+        *(c.on_history(HISTORY_OF[c.asset]) for c in ON_HISTORY),
+    ]

@@ -4,6 +4,8 @@ Blocking checks return ERROR severity on failure and so stop the stages downstre
 user's data can legitimately show (NaN after a gap, a stale ticker) fail with WARN and only inform.
 """
 
+import datetime as dt
+
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -13,7 +15,7 @@ from portfolio_dagster.assets.forecasts import forecasts
 from portfolio_dagster.assets.models import MODEL_LINEAGE_SECTIONS, models
 from portfolio_dagster.assets.prices import prices
 from portfolio_dagster.checks.alerting import alert_if_blocked
-from portfolio_dagster.partitions import TRADING_DAY_PARTITIONS as PARTITIONS
+from portfolio_dagster.checks.scope import run_window, window_check
 from portfolio_dagster.quant.calendar import sessions
 from portfolio_dagster.quant.features import (
     FEATURE_NAMES,
@@ -37,8 +39,8 @@ def _per_ticker(frame: pd.DataFrame, column: str) -> dict[str, int]:
     return {str(t): int(n) for t, n in zip(frame["ticker"], frame[column], strict=True) if n}
 
 
-@dg.asset_check(
-    asset=features,
+@window_check(
+    features,
     blocking=True,
     description="Model inputs: no +/-inf in any feature (blocks); NaN after each ticker's warm-up in a "
     "model input (features.selected) the ticker's prices can define warns (a volume feature of a "
@@ -48,6 +50,7 @@ def _per_ticker(frame: pd.DataFrame, column: str) -> dict[str, int]:
 def features_finite(
     context: dg.AssetCheckExecutionContext, settings: PipelineSettings, warehouse: Warehouse
 ) -> dg.AssetCheckResult:
+    start, end = run_window(context)
     inputs = selected_feature_names(settings.config.features.selected)
     inf = " OR ".join(f"isinf({c})" for c in FEATURE_NAMES)
     # A model input counts for a ticker whose prices hold every field the input cannot do without, and on
@@ -68,22 +71,25 @@ def features_finite(
         f"CURRENT ROW) AS stale_{w}"
         for w in sorted(set(window.values()))
     )
+    # The closes before `start` the longest window reads (calendar days: weekends, holidays, a margin).
+    since = start - dt.timedelta(days=max(window.values()) * 7 // 5 + 30)
     has = ", ".join(f"count({field}) > 0 AS {field}" for field in OPTIONAL_FIELDS)
-    # The warm-up ends at each ticker's LOOKBACK-th feature date: a window over (ticker, date) alone, not
-    # over every feature column (that materialized the whole table: 3.4 GiB at 500 names x 20 years).
+    # The warm-up is each ticker's first LOOKBACK feature dates: a row's rank is its rank in the window
+    # plus the ticker's rows before it (a count over (ticker, date), not a window over the whole table).
     counts = warehouse.query(
         f"WITH h AS (SELECT ticker, {has} FROM prices GROUP BY ticker), "
-        "w AS (SELECT ticker, date, row_number() OVER (PARTITION BY ticker ORDER BY date) AS rn "
-        "FROM features), warm AS (SELECT ticker, date AS warm_end FROM w WHERE rn = ?), "
+        "before AS (SELECT ticker, count(*) AS n FROM features WHERE date < ? GROUP BY ticker), "
+        "f AS (SELECT *, coalesce(before.n, 0) + row_number() OVER (PARTITION BY ticker ORDER BY date) "
+        "AS rn FROM features LEFT JOIN before USING (ticker) WHERE date >= ? AND date < ?), "
         "u AS (SELECT ticker, date, CASE WHEN close = lag(close) OVER (PARTITION BY ticker ORDER BY date) "
-        f"THEN 1 ELSE 0 END AS unchanged FROM prices), s AS (SELECT ticker, date, {stale} FROM u) "
+        "THEN 1 ELSE 0 END AS unchanged FROM prices WHERE date >= ? AND date < ?), "
+        f"s AS (SELECT ticker, date, {stale} FROM u) "
         f"SELECT ticker, sum(CASE WHEN {inf} THEN 1 ELSE 0 END) AS inf_rows, "
-        f"sum(CASE WHEN f.date > warm.warm_end AND ({nan}) THEN 1 ELSE 0 END) AS nan_rows, "
-        f"sum(CASE WHEN f.date > warm.warm_end AND ({stale_nan}) THEN 1 ELSE 0 END) AS stale_nan_rows, "
+        f"sum(CASE WHEN f.rn > ? AND ({nan}) THEN 1 ELSE 0 END) AS nan_rows, "
+        f"sum(CASE WHEN f.rn > ? AND ({stale_nan}) THEN 1 ELSE 0 END) AS stale_nan_rows, "
         + ", ".join(f"bool_and(coalesce(h.{field}, true)) AS has_{field}" for field in OPTIONAL_FIELDS)
-        + " FROM features f LEFT JOIN h USING (ticker) LEFT JOIN warm USING (ticker) "
-        "LEFT JOIN s USING (ticker, date) GROUP BY ticker",
-        [LOOKBACK],
+        + " FROM f LEFT JOIN h USING (ticker) LEFT JOIN s USING (ticker, date) GROUP BY ticker",
+        [start, start, end, since, end, LOOKBACK, LOOKBACK],
     )
     if counts.empty:
         return dg.AssetCheckResult(passed=True, metadata={"rows": 0})
@@ -113,21 +119,25 @@ def features_finite(
     )
 
 
-@dg.asset_check(
-    asset=forecasts,
+@window_check(
+    forecasts,
     blocking=True,
     description="Every ticker with features on a forecast date has an ensemble forecast per horizon.",
 )
 def forecast_coverage(
     context: dg.AssetCheckExecutionContext, settings: PipelineSettings, warehouse: Warehouse
 ) -> dg.AssetCheckResult:
+    start, end = run_window(context)
     # From each horizon's first forecast date on (before it no model is valid yet).
     missing = warehouse.query(
-        "WITH first AS (SELECT horizon, min(date) AS d FROM forecasts WHERE model = 'ensemble' GROUP BY "
-        "horizon) "
+        "WITH first AS (SELECT horizon, min(date) AS d FROM forecasts WHERE model = 'ensemble' AND date < ? "
+        "GROUP BY horizon), "
+        "c AS (SELECT ticker, date, horizon FROM forecasts WHERE model = 'ensemble' AND date >= ? "
+        "AND date < ?) "
         "SELECT f.ticker, count(*) AS missing FROM features f JOIN first ON f.date >= first.d "
-        "LEFT JOIN forecasts c ON c.ticker = f.ticker AND c.date = f.date AND c.horizon = first.horizon "
-        "AND c.model = 'ensemble' WHERE c.ticker IS NULL GROUP BY f.ticker ORDER BY f.ticker"
+        "LEFT JOIN c ON c.ticker = f.ticker AND c.date = f.date AND c.horizon = first.horizon "
+        "WHERE f.date >= ? AND f.date < ? AND c.ticker IS NULL GROUP BY f.ticker ORDER BY f.ticker",
+        [end, start, end, start, end],
     )
     total = int(missing["missing"].sum()) if len(missing) else 0
     return alert_if_blocked(
@@ -188,10 +198,17 @@ def purge_guard(
     )
 
 
-def _prices_fresh(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-    window = context.partition_time_window
-    days = sessions(window.start.date() - pd.Timedelta(days=LIVE_SESSIONS * 2), window.end.date()).values
-    if not len(days) or days[-1] < np.datetime64(window.start.date(), "ns"):
+@window_check(
+    prices,
+    blocking=False,
+    description=f"Freshness against the run's partitions: every ticker with a close in the "
+    f"{LIVE_SESSIONS} sessions up to the range's last session has one no more than "
+    f"{STALE_AFTER_SESSIONS} sessions before it (XNYS calendar).",
+)
+def prices_fresh(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+    start, end = run_window(context)
+    days = sessions(start - dt.timedelta(days=LIVE_SESSIONS * 2), end).values
+    if not len(days) or days[-1] < np.datetime64(start, "ns"):
         return dg.AssetCheckResult(passed=True, metadata={"reason": "no trading session in the partitions"})
     last = pd.Timestamp(days[-1])
     newest = warehouse.query(
@@ -228,20 +245,3 @@ def _prices_fresh(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) 
             "ended_series": dg.MetadataValue.json(ended),
         },
     )
-
-
-def prices_fresh_check(partitions_def: dg.PartitionsDefinition = PARTITIONS) -> dg.AssetChecksDefinition:
-    """`prices_fresh` over the daily partitions `partitions_def` (those of the definitions' `prices`)."""
-    return dg.asset_check(
-        asset=prices,
-        name="prices_fresh",
-        blocking=False,
-        partitions_def=partitions_def,
-        description=f"Freshness against the run's partitions: every ticker with a close in the "
-        f"{LIVE_SESSIONS} sessions up to the range's last session has one no more than "
-        f"{STALE_AFTER_SESSIONS} sessions before it (XNYS calendar).",
-    )(_prices_fresh)
-
-
-prices_fresh = prices_fresh_check()
-OPERATIONS_CHECKS = (features_finite, forecast_coverage, purge_guard, prices_fresh)
