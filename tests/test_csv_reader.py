@@ -3,6 +3,7 @@ but valid forms included), and a broken file is one DataError line naming file, 
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pandas as pd
@@ -43,12 +44,12 @@ def test_the_polars_path_takes_plain_files_and_refers_odd_forms(tmp_path: Path):
     plain, odd = tmp_path / "plain.csv", tmp_path / "odd.csv"
     plain.write_text(WELL_FORMED["full"])
     odd.write_text(WELL_FORMED["compact ISO date"])
-    assert _read_with_polars(plain) is not None
-    assert _read_with_polars(odd) is None
+    assert _read_with_polars(plain, None) is not None
+    assert _read_with_polars(odd, None) is None
     # A date polars would read but Python's ISO parser refuses goes to the row-by-row reader too.
     lax = tmp_path / "lax.csv"
     lax.write_text("date,ticker,close\n2024-6-3,AAA,10\n")
-    assert _read_with_polars(lax) is None
+    assert _read_with_polars(lax, None) is None
 
 
 def test_header_only_is_an_empty_frame(tmp_path: Path):
@@ -94,3 +95,18 @@ def test_not_utf8_and_missing_file(tmp_path: Path):
         read_price_csv(path)
     with pytest.raises(DataError, match="file not found"):
         read_price_csv(tmp_path / "absent.csv")
+
+
+@pytest.mark.parametrize("name", ["full", "compact ISO date"])  # the polars path and the row-by-row one
+def test_a_window_keeps_the_rows_of_its_dates_and_still_checks_the_whole_file(tmp_path: Path, name: str):
+    path = tmp_path / "px.csv"
+    path.write_text(WELL_FORMED[name] + ("2024-06-05,AAA,12\n" if name == "full" else "20240605,AAA,12\n"))
+    whole = read_price_csv(path)
+    window = (dt.date(2024, 6, 4), dt.date(2024, 6, 6))
+    expected = whole[[window[0] <= d < window[1] for d in whole["date"]]].reset_index(drop=True)
+    assert 0 < len(expected) < len(whole)
+    pd.testing.assert_frame_equal(read_price_csv(path, window), expected)
+    broken = tmp_path / "broken.csv"
+    broken.write_text(WELL_FORMED["full"] + "2024-06-05,AAA,abc\n")
+    with pytest.raises(DataError, match="row 4"):
+        read_price_csv(broken, window)  # a bad row outside the window is still an error

@@ -245,3 +245,20 @@ def test_risk_skill_metrics_names_each_horizon_and_skips_the_universe_row():
     names_only = risk_metrics.risk_skill(names, _realized(returns, 21), 21)
     assert found["risk_qlike_21d"] == pytest.approx(names_only["risk_qlike"])
     assert found["risk_dm_pvalue_21d"] == pytest.approx(names_only["risk_dm_pvalue"])
+
+
+def test_history_fingerprints_change_with_the_past_of_their_date_only():
+    from portfolio_dagster.quant.risk_state import history_fingerprints
+
+    days = pd.bdate_range("2020-01-01", periods=30)
+    frame = pd.DataFrame(np.arange(60.0).reshape(30, 2), index=days, columns=["A", "B"])
+    asofs = [days[9], days[19]]
+    base = history_fingerprints({"close": frame}, asofs)
+    later = frame.copy()
+    later.iloc[15, 1] = -1.0  # after the first date, before the second
+    moved = history_fingerprints({"close": later}, asofs)
+    assert moved[days[9]] == base[days[9]] and moved[days[19]] != base[days[19]]
+    earlier = frame.copy()
+    earlier.iloc[9, 0] = -1.0  # on the first date
+    assert all(history_fingerprints({"close": earlier}, asofs)[a] != base[a] for a in asofs)
+    assert history_fingerprints({"close": frame.rename(columns={"B": "C"})}, asofs)[days[9]] != base[days[9]]

@@ -75,10 +75,9 @@ def market_inputs(
     sleeve, regimes and the given signals."""
     s, ops = cfg.strategy, cfg.operations
     # From the first stored price, not the run's data.start: a re-run over a late range sees the same past.
-    px = warehouse.universe_prices(PARTITIONS_START, end, cfg, columns="ticker, date, close")
-    if px.empty:
+    close = warehouse.universe_panels(PARTITIONS_START, end, cfg)["close"]
+    if close.empty:
         raise dg.Failure("no universe prices: materialize prices first")
-    close = wide(px, "close")
     safe = warehouse.query(
         "SELECT ticker, date, close FROM prices WHERE ticker IN (SELECT unnest(?)) "
         "AND date < ? ORDER BY date",

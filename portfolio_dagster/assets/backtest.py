@@ -235,11 +235,8 @@ def _risk_summary(warehouse: Warehouse, cfg, inputs: EvaluationInputs) -> pd.Dat
         stored |= not fc.empty
         fc = fc if len(fc) else pd.DataFrame(columns=RISK_COLUMNS)
         if returns is None:
-            px = warehouse.universe_prices(
-                trading_days_before(first.date(), 1), dt.date.max, cfg, "ticker, date, close"
-            )
-            px["date"] = pd.to_datetime(px["date"])
-            returns = wide(px, "close").pct_change(fill_method=None)
+            since = trading_days_before(first.date(), 1)
+            returns = warehouse.universe_panels(since, dt.date.max, cfg)["close"].pct_change(fill_method=None)
         found |= risk_skill_metrics(fc, returns, [h])  # NaN where a horizon has no rows
     rows = [("ml_barbell", k, v) for k, v in found.items()] if stored else []
     return pd.DataFrame(rows, columns=["strategy", "metric", "value"])

@@ -42,8 +42,8 @@ LIVE_SOURCES = ("yfinance", "alpha_vantage", "finnhub")
 
 
 def _in_window(frame: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
-    dates = pd.to_datetime(frame["date"]).dt.date
-    return frame[(dates >= start) & (dates < end)]
+    dates = pd.to_datetime(frame["date"])
+    return frame[((dates >= pd.Timestamp(start)) & (dates < pd.Timestamp(end))).to_numpy()]
 
 
 def _store(
@@ -100,10 +100,10 @@ def raw_prices_csv(
     start, end = context.window
     if not cfg.csv_path:
         raise dg.Failure("the csv source needs data.csv_path (pmx run --csv PATH)")
-    frame = read_price_csv(cfg.csv_path)
     # A vendor file re-delivered back-adjusted: its rows of the overlap before the range vs the stored ones.
     overlap = overlap_start(start, cfg.live.overlap_days)
-    _rebase_restated(warehouse, "csv", _in_window(frame, overlap, end), overlap, end)
+    frame = read_price_csv(cfg.csv_path, (overlap, end))
+    _rebase_restated(warehouse, "csv", frame, overlap, end)
     actions = _in_window(read_csv_actions(cfg.csv_path), start, end)
     warehouse.replace_actions("csv", actions, start, end)
     return _store(

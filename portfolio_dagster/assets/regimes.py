@@ -11,7 +11,6 @@ from portfolio_dagster.assets.stage import DECISIONS, StageContext, daily_stage
 from portfolio_dagster.config import PipelineConfig
 from portfolio_dagster.partitions import PARTITIONS_START
 from portfolio_dagster.quant import walk_forward
-from portfolio_dagster.quant.panel import wide
 from portfolio_dagster.quant.regimes import (
     REGIME_STATES,
     RegimeHMM,
@@ -54,11 +53,11 @@ def regime_probabilities(
     (all dates before `end` when start is None), from the whole stored market history (never from the
     run's data.start: a value must not depend on where a re-run's range begins)."""
     m = cfg.models
-    history = warehouse.universe_prices(PARTITIONS_START, end, cfg, columns="ticker, date, close")
+    close = warehouse.universe_panels(PARTITIONS_START, end, cfg)["close"]
     empty = pd.DataFrame(columns=list(REGIME_STATES), index=pd.DatetimeIndex([], name="date"))
-    if history.empty:
+    if close.empty:
         return empty
-    feats = market_features(wide(history, "close"))
+    feats = market_features(close)
     if len(feats) <= m.regime_min_train_days:
         return empty
     refits = walk_forward.retrain_dates(

@@ -15,7 +15,6 @@ from portfolio_dagster.assets.stage import DECISIONS, StageContext, daily_stage
 from portfolio_dagster.config import PipelineConfig
 from portfolio_dagster.partitions import PARTITIONS_START, year_pieces
 from portfolio_dagster.quant import risk, risk_metrics, risk_state, risk_walk_forward, walk_forward
-from portfolio_dagster.quant.panel import wide, wide_many
 from portfolio_dagster.resources.artifacts import ArtifactStore
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
@@ -37,12 +36,9 @@ def risk_forecast_pieces(
     session then fits nothing until the next retrain date."""
     m = cfg.models
     pieces = year_pieces(start, end)
-    px = warehouse.universe_prices(PARTITIONS_START, end, cfg, columns="ticker, date, open, high, low, close")
+    ohlc = warehouse.universe_panels(PARTITIONS_START, end, cfg, ["open", "high", "low", "close"])
     calendar = pd.DatetimeIndex([])
-    if not px.empty:
-        px["date"] = pd.to_datetime(px["date"])
-        ohlc = wide_many(px, ["open", "high", "low", "close"])
-        del px
+    if not ohlc["close"].empty:
         returns = ohlc["close"].pct_change(fill_method=None)
         calendar = risk.row_dates(returns)
     if calendar.empty:
@@ -63,7 +59,7 @@ def risk_forecast_pieces(
             every.append(risk.risk_rows(returns, cfg.targets.horizons, ohlc))
         return every[0]
 
-    fingerprints = {a: risk_state.history_fingerprint(ohlc | {"returns": returns}, a) for a in refits}
+    fingerprints = risk_state.history_fingerprints(ohlc | {"returns": returns}, refits)
     specs, sets = {}, {}
     for h in cfg.targets.horizons:
         specs[h] = risk_walk_forward.RiskSpec(
@@ -250,9 +246,8 @@ def _update_risk_metrics(warehouse: Warehouse, cfg: PipelineConfig) -> pd.DataFr
     )
     if pairs.empty:
         return pd.DataFrame(columns=risk_metrics.METRIC_COLUMNS)
-    px = warehouse.universe_prices(PARTITIONS_START, dt.date.max, cfg, columns="ticker, date, close")
-    px["date"] = pd.to_datetime(px["date"])
-    returns = wide(px, "close").pct_change(fill_method=None)
+    close = warehouse.universe_panels(PARTITIONS_START, dt.date.max, cfg)["close"]
+    returns = close.pct_change(fill_method=None)
     parts = []
     for pair in pairs.itertuples():
         fc = warehouse.query(

@@ -14,7 +14,6 @@ from portfolio_dagster.assets.regimes import regimes
 from portfolio_dagster.assets.risk_forecasts import chosen_volatility, risk_forecasts
 from portfolio_dagster.assets.stage import DECISIONS, StageContext, daily_stage
 from portfolio_dagster.partitions import trading_days_before
-from portfolio_dagster.quant.panel import wide
 from portfolio_dagster.quant.signals import ML, MOMENTUM_DAYS, RULE_BASED, build_signals
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
@@ -32,8 +31,7 @@ def signals(context: StageContext, settings: PipelineSettings, warehouse: Wareho
     start, end = context.window
     ensemble = ml_forecasts(warehouse, s.signal_horizon, start, end) if s.mode == ML else pd.DataFrame()
     history = trading_days_before(start, max(s.covariance_days, MOMENTUM_DAYS) + 30)
-    px = warehouse.universe_prices(history, end, cfg, columns="ticker, date, close")
-    close = wide(px, "close") if len(px) else pd.DataFrame()
+    close = warehouse.universe_panels(history, end, cfg)["close"]
     dates = close.index[close.index >= pd.Timestamp(start)] if len(close) else pd.DatetimeIndex([])
     table = build_signals(
         ensemble,

@@ -25,17 +25,27 @@ STATE_VERSION = 2  # 2: the ML families learn the EWMA multiplier by the gamma d
 _LINEAR_FIELDS = ("fill_", "mean_", "sd_", "coef_")
 
 
-def history_fingerprint(frames: dict[str, pd.DataFrame], asof) -> str:
-    """sha256 of the frames' values, dates and columns dated <= asof (date x ticker frames)."""
-    digest = hashlib.sha256()
+def history_fingerprints(frames: dict[str, pd.DataFrame], asofs) -> dict[pd.Timestamp, str]:
+    """Per date of `asofs`: sha256 of the frames' values, dates and columns dated <= it (date x ticker
+    frames, sorted by date). Each frame is laid out row-major once and every date hashes a prefix of it
+    (a copy per date and frame was ~1 s of a 500-name session)."""
+    laid_out = {}
     for name in sorted(frames):
         frame = frames[name]
-        part = frame[frame.index <= pd.Timestamp(asof)]
-        digest.update(name.encode())
-        digest.update(json.dumps([str(c) for c in part.columns]).encode())
-        digest.update(part.index.to_numpy(dtype="datetime64[ns]").tobytes())
-        digest.update(np.ascontiguousarray(part.to_numpy(dtype=float)).tobytes())
-    return digest.hexdigest()
+        columns = json.dumps([str(c) for c in frame.columns]).encode()
+        dates = frame.index.to_numpy(dtype="datetime64[ns]")
+        laid_out[name] = (columns, dates, np.ascontiguousarray(frame.to_numpy(dtype=float)))
+    out = {}
+    for asof in asofs:
+        digest = hashlib.sha256()
+        for name, (columns, dates, values) in laid_out.items():
+            rows = int(np.searchsorted(dates, np.datetime64(pd.Timestamp(asof), "ns"), side="right"))
+            digest.update(name.encode())
+            digest.update(columns)
+            digest.update(dates[:rows].tobytes())
+            digest.update(memoryview(values[:rows]).cast("B"))
+        out[pd.Timestamp(asof)] = digest.hexdigest()
+    return out
 
 
 def set_key(spec: RiskSpec, asof, fingerprint: str) -> str:

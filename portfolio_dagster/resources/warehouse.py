@@ -15,6 +15,7 @@ from pydantic import PrivateAttr
 
 from portfolio_dagster.config import PipelineConfig
 from portfolio_dagster.paths import REMOTE_WAREHOUSE_PREFIXES
+from portfolio_dagster.quant.panel import wide_coded
 from portfolio_dagster.resources import publication
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
@@ -171,6 +172,22 @@ class Warehouse(dg.ConfigurableResource):
             frame = pd.DataFrame({c: pd.Series(dtype=object if c == "ticker" else float) for c in names})
         frame["date"] = pd.to_datetime(frame["date"])
         return frame
+
+    def universe_panels(
+        self, start: dt.date, end: dt.date, config: PipelineConfig, columns: Sequence[str] = ("close",)
+    ) -> dict[str, pd.DataFrame]:
+        """Each of `columns` of the universe_prices rows as a date x ticker panel (quant/panel.wide_many's
+        shape), read through Arrow and placed by index (no pivot, no Python string per row)."""
+        excluded = [config.data.benchmark, *config.strategy.safe_assets]
+        frame = self.frame(
+            f"SELECT ticker, date, {', '.join(columns)} FROM prices WHERE date >= ? AND date < ? "
+            "AND ticker NOT IN (SELECT unnest(?))",
+            [start, end, excluded],
+        )
+        if frame.empty:
+            empty = pd.DataFrame(index=pd.DatetimeIndex([], name="date"), dtype=float)
+            return {c: empty.copy() for c in columns}
+        return wide_coded(frame, list(columns))
 
     def replace_range(self, table: str, frame: pd.DataFrame, start: dt.date, end: dt.date) -> None:
         """Replace rows with start <= date < end by `frame`, atomically. A table whose key the writer checks
