@@ -262,3 +262,35 @@ def test_history_fingerprints_change_with_the_past_of_their_date_only():
     earlier.iloc[9, 0] = -1.0  # on the first date
     assert all(history_fingerprints({"close": earlier}, asofs)[a] != base[a] for a in asofs)
     assert history_fingerprints({"close": frame.rename(columns={"B": "C"})}, asofs)[days[9]] != base[days[9]]
+
+
+def test_a_session_rows_from_the_recent_history_equal_the_whole_history_rows_bit_for_bit():
+    """risk_rows(since=d) reads only the windows' rows before d (the EWMA excepted): its values are the
+    whole history's, exactly, with gaps, OHLC and a name that starts late."""
+    returns = _garch_returns(900, seed=3)
+    returns.iloc[:400, 0] = np.nan  # a late start
+    returns.iloc[500:503, 1] = np.nan  # a gap
+    close = (1 + returns.fillna(0)).cumprod() * 50
+    rng = np.random.default_rng(4)
+    ohlc = {
+        "close": close,
+        "open": close * rng.uniform(0.99, 1.01, close.shape),
+        "high": close * 1.02,
+        "low": close * 0.98,
+    }
+    whole = risk.risk_rows(returns, [1, 5, 21], ohlc)
+    for since in (returns.index[130], returns.index[700], returns.index[-3]):
+        part = risk.risk_rows(returns, [1, 5, 21], ohlc, since=since)
+        expected = whole[whole["date"] >= since].reset_index(drop=True)
+        assert len(part) > 0
+        pd.testing.assert_frame_equal(part, expected, check_exact=True)
+
+
+def test_trailing_sum_is_the_rolling_sum_and_does_not_depend_on_where_the_panel_begins():
+    panel = _garch_returns(300, seed=5).pow(2)
+    panel.iloc[40, 2] = np.nan
+    for k in (1, 5, 63):
+        got = risk.trailing_sum(panel, k)
+        pd.testing.assert_frame_equal(got, panel.rolling(k, min_periods=k).sum(), rtol=1e-12)
+        tail = risk.trailing_sum(panel.iloc[100:], k)
+        pd.testing.assert_frame_equal(tail.iloc[k - 1 :], got.iloc[100 + k - 1 :], check_exact=True)

@@ -261,6 +261,61 @@ def test_a_crash_before_publication_keeps_the_previous_published_state(wh):
     assert _count(published) == 3
 
 
+def test_a_publication_refreshes_the_previous_file_only_where_no_reader_holds_it(wh, monkeypatch):
+    """The file the last publication replaced is brought up to date chunk by chunk and renamed in, unless
+    a connection (here, in this very process) has it open: that reader keeps its snapshot untouched and
+    a whole copy is published instead."""
+    published = Path(wh.path)
+    retired = publication.state_dir(published) / publication.RETIRED_FILE
+    refreshed = []
+    real = publication._refresh_unheld
+    monkeypatch.setattr(
+        publication, "_refresh_unheld", lambda t, s: refreshed.append(real(t, s)) or refreshed[-1]
+    )
+    wh.append("alerts", _alerts(0))
+    with wh.connect() as con:  # ~16 MB the later units of work leave as they are
+        con.execute("CREATE TABLE filler AS SELECT random() AS x FROM range(2000000)")
+    inodes = []
+    for _ in range(3):
+        wh.append("alerts", _alerts(1))
+        inodes.append(published.stat().st_ino)
+    assert inodes[2] == inodes[0] != inodes[1] and retired.stat().st_ino == inodes[1]
+    assert None not in refreshed and 0 < refreshed[-1] < published.stat().st_size / 4
+    assert _count(published) == 3
+    reader = duckdb.connect(str(published), read_only=True)  # holds inodes[0]
+    try:
+        wh.append("alerts", _alerts(1))  # refreshes inodes[1]; inodes[0] becomes the retired file
+        assert published.stat().st_ino == inodes[1] and retired.stat().st_ino == inodes[0]
+        wh.append("alerts", _alerts(1))  # inodes[0] is held: a whole copy
+        assert published.stat().st_ino not in inodes and retired.stat().st_ino == inodes[1]
+        assert refreshed[-1] is None
+        assert reader.execute("SELECT count(*) FROM alerts").fetchone()[0] == 3  # its snapshot, intact
+    finally:
+        reader.close()
+    assert _count(published) == 5
+
+
+def test_a_crash_while_refreshing_keeps_the_published_state_and_the_next_publication_repairs(wh):
+    published = Path(wh.path)
+    for _ in range(2):
+        wh.append("alerts", _alerts(1))  # the second publication leaves a retired file
+    script = (
+        "import os\n"
+        "from portfolio_dagster.resources import publication\n"
+        "publication._write_all = lambda *a: os._exit(9)\n"  # dies writing the first changed chunk
+        "from portfolio_dagster.resources.warehouse import Warehouse\n"
+        "from tests.test_warehouse_readers import _alerts\n"
+        f"Warehouse(path={str(published)!r}).append('alerts', _alerts(3))\n"
+    )
+    died = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert died.returncode == 9, died.stderr
+    assert _count(published) == 2 and _count(Path(wh.working_path)) == 5
+    wh.append("alerts", _alerts(1))
+    assert _count(published) == 6
+    wh.append("alerts", _alerts(1))  # refreshes the file the crash left half written
+    assert _count(published) == 7
+
+
 # ---------------------------------------------------------------------------------------------
 # The daemon for real: `pmx ui` (dagster dev: webserver, daemon, code server) on the Postgres instance
 # the runs above left, ticking the decay sensor and evaluating the daily schedule's tick at a chosen

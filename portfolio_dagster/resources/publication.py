@@ -4,12 +4,21 @@ DuckDB lets one process write a file, and a read-only connection held open (an a
 makes every writer wait, then fail. So the pipeline never opens the path users read (`--warehouse`,
 the *published* file): it writes a working copy under `.<name>.pmx/` beside it and, when a unit of work
 commits (a `pmx run`, a replayed session, a run's resource lifetime, a direct write outside a run),
-publishes it: CHECKPOINT the working copy, copy its bytes to a temporary file beside the published one,
-fsync, and rename it over the published path. A reader that opened the old file keeps its inode (its
+publishes it: CHECKPOINT the working copy, bring a file beside the published one to its bytes, fsync,
+and rename that file over the published path. A reader that opened the old file keeps its inode (its
 snapshot) for as long as it likes and never holds a lock any writer needs; a new connection opens the
-newest published state. The copy is whole (no reflinks on ext4): its cost grows with the warehouse and
-is paid once per publication; disk: the published file, the working copy, and a temporary third during
-a publication (plus old snapshots still held open by readers).
+newest published state.
+
+The file brought up to date is the previous publication's (kept as `retired.duckdb`, a second name
+for the inode the last rename replaced) when no reader holds it: DuckDB locks a database file for as
+long as a connection has it open, so an exclusive open-file-description lock on it succeeds only when
+no connection, in this process or another, has it. It then differs from the working copy only where
+the last two units of work wrote, and only those 1 MiB chunks are written (a 500-name session: the
+2.9 GB copy and fsync took ~1.9 s; comparing the two files, hot in the page cache, ~0.5 s). A held
+retired file is left to its reader (its name removed, its inode freed when the reader closes) and a
+whole copy is made instead. Disk: the published file, the working copy and the retired one (plus old
+snapshots still held open by readers). A reader between DuckDB's open of the file and its lock
+(microseconds, on a file one publication old) is the one case this cannot see.
 
 DuckDB reuses the blocks a delete frees but never gives them back, so re-runs (every range deleted and
 rewritten) grow the working copy past its live data: the full sample's warehouse went from 564 MB after
@@ -35,6 +44,7 @@ import json
 import logging
 import os
 import shutil
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -45,6 +55,8 @@ import duckdb
 LOG = logging.getLogger(__name__)
 STATE_DIR_SUFFIX = ".pmx"
 WORKING_FILE = "working.duckdb"
+RETIRED_FILE = "retired.duckdb"
+CHUNK_BYTES = 1 << 20
 MARKER_FILE = "published.json"
 # More than this share of the working copy's file not live data (the file over 1.25x its data): compact.
 COMPACT_FREE_SHARE = 0.2
@@ -141,7 +153,7 @@ def ensure_working_copy(published: Path, connect: Callable[..., duckdb.DuckDBPyC
 
 
 def publish(published: Path, connect: Callable[..., duckdb.DuckDBPyConnection]) -> float:
-    """Copy the working copy's committed state over the published path atomically; seconds taken."""
+    """Bring the published path to the working copy's committed state atomically; seconds taken."""
     started = time.perf_counter()
     working = working_path(published)
     if not working.exists():
@@ -152,17 +164,92 @@ def publish(published: Path, connect: Callable[..., duckdb.DuckDBPyConnection]) 
             con.execute("CHECKPOINT")
             if free_share(con, working) > COMPACT_FREE_SHARE:
                 con = _compact(working, con, connect)
-            tmp = state_dir(published) / f"publish-{os.getpid()}.tmp"
-            _copy_durably(working, tmp)
             _set_aside_foreign(published)
-            os.replace(tmp, published)
-            _fsync_dir(published.parent)
+            written = _install(working, published)
             _write_marker(published)
         finally:
             con.close()
     seconds = time.perf_counter() - started
-    LOG.info("published %s (%.1f MB) in %.2f s", published, published.stat().st_size / 1e6, seconds)
+    LOG.info(
+        "published %s (%.1f MB, %.1f MB written) in %.2f s",
+        published,
+        published.stat().st_size / 1e6,
+        written / 1e6,
+        seconds,
+    )
     return seconds
+
+
+def _install(working: Path, published: Path) -> int:
+    """A file holding the working copy's bytes renamed over `published` (the retired file refreshed
+    where no reader holds it, else a whole copy); the replaced inode becomes the retired file. Bytes
+    written."""
+    folder = state_dir(published)
+    for stale in folder.glob("publish-*.tmp"):  # a publication that died before its rename
+        stale.unlink(missing_ok=True)
+    retired, fresh = folder / RETIRED_FILE, folder / f"publish-{os.getpid()}.tmp"
+    current = _identity(published)
+    written = None
+    if _identity(retired) is not None:
+        # Never refresh the inode users open (a publication that died between its link and its rename).
+        if current is None or _identity(retired)["inode"] != current["inode"]:
+            written = _refresh_unheld(retired, working)
+        if written is None:
+            retired.unlink()  # a reader holds it (or it is the published inode): it keeps its snapshot
+        else:
+            os.replace(retired, fresh)
+    if written is None:
+        _copy_durably(working, fresh)
+        written = fresh.stat().st_size
+    if current is not None:
+        os.link(published, retired)
+    os.replace(fresh, published)
+    _fsync_dir(published.parent)
+    _fsync_dir(folder)
+    return written
+
+
+def _refresh_unheld(target: Path, source: Path) -> int | None:
+    """Make `target` byte-identical to `source`, writing only the chunks that differ, and fsync it;
+    bytes written. None, untouched, when any connection has `target` open (its DuckDB lock)."""
+    if _OFD_SETLK is None:  # not Linux: no lock that sees this process's own connections
+        return None
+    fd = os.open(target, os.O_RDWR)
+    try:
+        try:
+            fcntl.fcntl(fd, _OFD_SETLK, _OFD_WRITE_LOCK)
+        except OSError:
+            return None
+        size = source.stat().st_size
+        os.ftruncate(fd, size)
+        ours, theirs = bytearray(CHUNK_BYTES), bytearray(CHUNK_BYTES)
+        written = offset = 0
+        with open(source, "rb", buffering=0) as src:
+            while offset < size:
+                n = src.readinto(ours)
+                if not n:
+                    break
+                m = os.preadv(fd, [theirs], offset)
+                same = ours == theirs if n == m == CHUNK_BYTES else ours[:n] == theirs[:m]
+                if not same:
+                    _write_all(fd, memoryview(ours)[:n], offset)
+                    written += n
+                offset += n
+        os.fsync(fd)
+        return written
+    finally:
+        os.close(fd)  # releases the lock
+
+
+# struct flock for an exclusive lock on the whole file (l_type, l_whence, l_start, l_len, l_pid = 0).
+_OFD_SETLK = getattr(fcntl, "F_OFD_SETLK", None)
+_OFD_WRITE_LOCK = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+
+
+def _write_all(fd: int, data: memoryview, offset: int) -> None:
+    while len(data):
+        n = os.pwrite(fd, data, offset)
+        data, offset = data[n:], offset + n
 
 
 def free_share(con: duckdb.DuckDBPyConnection, path: Path) -> float:
