@@ -148,9 +148,7 @@ def row_dates(returns: pd.DataFrame) -> pd.DatetimeIndex:
     known): the calendar of the walk-forward, without building the rows."""
     r = with_universe(returns)
     sq = r.pow(2)
-    known = np.isfinite(trailing_mean(sq, max(RV_WINDOWS))) & np.isfinite(
-        ewma_variance(r)
-    )
+    known = np.isfinite(trailing_mean(sq, max(RV_WINDOWS))) & np.isfinite(ewma_variance(r))
     return pd.DatetimeIndex(r.index[known.any(axis=1).to_numpy()]).sort_values()
 
 
