@@ -1,11 +1,15 @@
 """Every multi-statement write of the Warehouse is one transaction: a write that fails part-way leaves
-the rows it would have replaced (synthetic prices)."""
+the rows it would have replaced (synthetic prices); a held warehouse (one open database per step)."""
 
 import datetime as dt
+import subprocess
+import sys
 
+import duckdb
 import pandas as pd
 import pytest
 
+from portfolio_dagster.resources import warehouse as warehouse_module
 from portfolio_dagster.resources.warehouse import Warehouse
 
 
@@ -48,3 +52,33 @@ def test_a_range_that_would_duplicate_a_forecast_key_fails_and_keeps_the_stored_
     assert len(kept) == len(days) and (kept["volatility"] == 0.02).all()
     wh.replace_range("risk_forecasts", rows.assign(volatility=0.03), *window)  # a whole range, once: fine
     assert (wh.query("SELECT volatility FROM risk_forecasts")["volatility"] == 0.03).all()
+
+
+def test_a_held_warehouse_serves_every_connection_of_this_process_and_publishes_when_let_go(tmp_path):
+    """Inside held(): reads, writes and another Warehouse object on the same file attach to the one
+    open database (DuckDB refuses a second configuration of an open file: a read-only open would fail);
+    another process cannot open the working copy until the block ends; the writes are published then."""
+    wh = Warehouse(path=str(tmp_path / "w.duckdb"))
+    days = pd.bdate_range("2024-01-02", periods=3)
+    wh.append("prices", _prices(days[:1], 10.0))
+    probe = (
+        "import duckdb, sys\n"
+        "try:\n"
+        f"    duckdb.connect({wh.working_path!r}, read_only=True).close()\n"
+        "except duckdb.IOException as e:\n"
+        "    sys.exit(3 if 'lock' in str(e).lower() else 4)\n"
+    )
+    with wh.held():
+        assert wh.working_path in warehouse_module._HELD
+        wh.append("prices", _prices(days[1:2], 11.0))
+        other = Warehouse(path=wh.path)
+        assert other.query("SELECT count(*) AS n FROM prices")["n"].iat[0] == 2
+        assert subprocess.run([sys.executable, "-c", probe]).returncode == 3  # locked meanwhile
+        con = duckdb.connect(wh.path, read_only=True)  # the published file: not yet the new row
+        assert con.execute("SELECT count(*) FROM prices").fetchone()[0] == 1
+        con.close()
+    assert wh.working_path not in warehouse_module._HELD
+    assert subprocess.run([sys.executable, "-c", probe]).returncode == 0
+    con = duckdb.connect(wh.path, read_only=True)
+    assert con.execute("SELECT count(*) FROM prices").fetchone()[0] == 2
+    con.close()

@@ -8,16 +8,18 @@ stage is written once. Only public Dagster API: the assets call the function wit
 from their own execution context.
 """
 
+import contextlib
 import datetime as dt
 import inspect
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import dagster as dg
 
 from portfolio_dagster.assets.history import history_twin
 from portfolio_dagster.partitions import SINGLE_RUN, TRADING_DAY_PARTITIONS, WAREHOUSE_POOL
+from portfolio_dagster.resources.warehouse import Warehouse
 
 PHASE_TAG = "pmx/phase"
 # The phases of the platform. `pmx run` runs RUN_PHASES in this order (market history, models, decisions,
@@ -74,10 +76,18 @@ def _resource_names(compute: Callable) -> list[str]:
     return list(inspect.signature(compute).parameters)[1:]
 
 
+def held_warehouse(resources: Mapping[str, object]) -> contextlib.AbstractContextManager:
+    """The `warehouse` resource among `resources` held open for the block (Warehouse.held), if any."""
+    warehouse = resources.get("warehouse")
+    return warehouse.held() if isinstance(warehouse, Warehouse) else contextlib.nullcontext()
+
+
 def _caller(compute: Callable, resources: list[str]) -> Callable[..., dg.MaterializeResult]:
     def call(context: dg.AssetExecutionContext, start: dt.date, end: dt.date) -> dg.MaterializeResult:
         stage = StageContext((start, end), context.run.run_id, context.log)
-        return compute(stage, **{name: getattr(context.resources, name) for name in resources})
+        given = {name: getattr(context.resources, name) for name in resources}
+        with held_warehouse(given):
+            return compute(stage, **given)
 
     return call
 

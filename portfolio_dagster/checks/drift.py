@@ -3,6 +3,7 @@
 import dagster as dg
 
 from portfolio_dagster.assets.forecasts import forecasts
+from portfolio_dagster.checks.scope import holding_warehouse
 from portfolio_dagster.quant.report import markdown_table
 from portfolio_dagster.resources.alerts import FEATURE_DRIFT, alerts_raised, raise_alert
 from portfolio_dagster.resources.artifacts import ArtifactStore
@@ -19,6 +20,7 @@ from portfolio_dagster.resources.warehouse import Warehouse
     "training window; warns above operations.drift_threshold (0.2) (rule "
     "beyond_training: and above the PSI of every window of the training period).",
 )
+@holding_warehouse
 def feature_drift(
     context: dg.AssetCheckExecutionContext,
     settings: PipelineSettings,

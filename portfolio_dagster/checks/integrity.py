@@ -5,6 +5,7 @@ import dagster as dg
 from portfolio_dagster.assets.allocations import allocations
 from portfolio_dagster.assets.prices import prices
 from portfolio_dagster.checks.alerting import alert_if_blocked
+from portfolio_dagster.checks.scope import holding_warehouse
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
 
@@ -12,6 +13,7 @@ WEIGHT_TOLERANCE = 1e-9
 
 
 @dg.asset_check(asset=prices, blocking=True, description="No (ticker, date) twice; no non-positive close.")
+@holding_warehouse
 def prices_unique_and_positive(
     context: dg.AssetCheckExecutionContext, settings: PipelineSettings, warehouse: Warehouse
 ) -> dg.AssetCheckResult:
@@ -35,6 +37,7 @@ def prices_unique_and_positive(
     description="Per date the weights sum to 1, none negative or non-finite, each risky weight "
     "within strategy.max_position.",
 )
+@holding_warehouse
 def allocations_valid(
     context: dg.AssetCheckExecutionContext, warehouse: Warehouse, settings: PipelineSettings
 ) -> dg.AssetCheckResult:

@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from portfolio_dagster.assets.prices import prices
-from portfolio_dagster.checks.scope import run_window, window_check
+from portfolio_dagster.checks.scope import holding_warehouse, run_window, window_check
 from portfolio_dagster.quant.calendar import sessions
 from portfolio_dagster.quant.validation import disagreeing, missing_sessions, suspicious_jumps
 from portfolio_dagster.resources.settings import PipelineSettings
@@ -56,6 +56,7 @@ def prices_no_missing_days(
     description="Where two sources have the same (ticker, date), their closes agree "
     "within data.disagreement_tolerance (relative).",
 )
+@holding_warehouse
 def prices_sources_agree(settings: PipelineSettings, warehouse: Warehouse) -> dg.AssetCheckResult:
     tolerance = settings.config.data.disagreement_tolerance
     frame = warehouse.query(

@@ -15,7 +15,7 @@ from portfolio_dagster.assets.forecasts import forecasts
 from portfolio_dagster.assets.models import MODEL_LINEAGE_SECTIONS, models
 from portfolio_dagster.assets.prices import prices
 from portfolio_dagster.checks.alerting import alert_if_blocked
-from portfolio_dagster.checks.scope import run_window, window_check
+from portfolio_dagster.checks.scope import holding_warehouse, run_window, window_check
 from portfolio_dagster.quant.calendar import sessions
 from portfolio_dagster.quant.features import (
     FEATURE_NAMES,
@@ -159,6 +159,7 @@ def forecast_coverage(
     blocking=True,
     description="Purge guard: each model's last training target was realized before its first use.",
 )
+@holding_warehouse
 def purge_guard(
     context: dg.AssetCheckExecutionContext, settings: PipelineSettings, warehouse: Warehouse
 ) -> dg.AssetCheckResult:

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from portfolio_dagster.assets.paper import paper_ledger
+from portfolio_dagster.checks.scope import holding_warehouse
 from portfolio_dagster.quant.ledger import RECONCILE_TOLERANCE, reconcile
 from portfolio_dagster.resources.alerts import PAPER_LEDGER_UNRECONCILED, raise_alert
 from portfolio_dagster.resources.settings import PipelineSettings
@@ -17,6 +18,7 @@ _SHOWN = 20  # problems listed in the metadata
     description=f"nav = cash + sum(quantity x price) to {RECONCILE_TOLERANCE:g} relative, cash >= 0, "
     "quantities >= 0, every fill traces to an order.",
 )
+@holding_warehouse
 def paper_ledger_reconciles(
     context: dg.AssetCheckExecutionContext, settings: PipelineSettings, warehouse: Warehouse
 ) -> dg.AssetCheckResult:

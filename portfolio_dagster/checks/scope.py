@@ -10,12 +10,26 @@ calendar years (`pmx run` and history backfills check every year they load, as t
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
 
+from portfolio_dagster.assets.stage import held_warehouse
 from portfolio_dagster.partitions import HISTORY_YEARS, TRADING_DAY_PARTITIONS
+
+
+def holding_warehouse(fn: Callable[..., dg.AssetCheckResult]) -> Callable[..., dg.AssetCheckResult]:
+    """The check function with its `warehouse` resource held open while it runs (Warehouse.held: its
+    queries attach to one open database instead of opening the file each)."""
+
+    @functools.wraps(fn)
+    def run(*args: object, **resources: object) -> dg.AssetCheckResult:
+        with held_warehouse(resources):
+            return fn(*args, **resources)
+
+    return run
 
 
 def run_window(context: dg.AssetCheckExecutionContext) -> tuple[dt.date, dt.date]:
@@ -44,7 +58,7 @@ class WindowCheck:
             blocking=self.blocking,
             partitions_def=partitions_def or TRADING_DAY_PARTITIONS,
             description=f"{self.description} Over the run's partitions.",
-        )(self.fn)
+        )(holding_warehouse(self.fn))
 
     def on_history(self, twin: dg.AssetKey) -> dg.AssetChecksDefinition:
         """The check on the stage's yearly twin `twin`, over its calendar years."""
