@@ -294,3 +294,23 @@ def test_trailing_sum_is_the_rolling_sum_and_does_not_depend_on_where_the_panel_
         pd.testing.assert_frame_equal(got, panel.rolling(k, min_periods=k).sum(), rtol=1e-12)
         tail = risk.trailing_sum(panel.iloc[100:], k)
         pd.testing.assert_frame_equal(tail.iloc[k - 1 :], got.iloc[100 + k - 1 :], check_exact=True)
+
+
+def test_paired_skill_is_risk_skill_on_rows_paired_with_ewma():
+    """model_metrics' pass pairs each row with EWMA's in SQL and places it in the realized panel by index:
+    the same skill, to the bit, as risk_skill's pivot and join (a missing EWMA row, a NaN forecast and
+    targets not yet realized included)."""
+    returns = _garch_returns(1200, seed=6)
+    forecasts, _ = _walk_forward(returns, 5)
+    forecasts = forecasts.drop(index=forecasts.index[(forecasts["model"] == risk.EWMA)][:40])
+    forecasts.loc[forecasts.index[7], "volatility"] = np.nan
+    names = forecasts[forecasts["ticker"] != risk.UNIVERSE]
+    panel = risk.realized_volatility(returns, 5)
+    for model in (risk.LOG_LINEAR, risk.CHOSEN, risk.EWMA):
+        mine = names[names["model"] == model][["ticker", "date", "volatility"]]
+        ewma = names[names["model"] == risk.EWMA][["ticker", "date", "volatility"]]
+        paired = mine.merge(ewma.rename(columns={"volatility": "ewma"}), on=["ticker", "date"])
+        paired = paired.sort_values(["ticker", "date"], ignore_index=True)
+        expected = risk_metrics.risk_skill(names, _realized(returns, 5), 5, model)
+        assert risk_metrics.paired_skill(paired, panel, 5) == expected
+        assert expected["risk_rows"] > 0

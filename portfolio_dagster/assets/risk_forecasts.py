@@ -3,8 +3,11 @@ close of each date by the walk-forward risk model (quant/risk.py), with the base
 
 import datetime as dt
 import json
+import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import dagster as dg
 import numpy as np
@@ -21,6 +24,9 @@ from portfolio_dagster.resources.warehouse import Warehouse
 
 # Rows one risk model trains on at most (every k-th of its window): the fits stay about a second each.
 RISK_MAX_TRAIN_ROWS = 50_000
+# Horizons fitted and predicted at once (threads; each model's own threads stay models.threads).
+HORIZON_WORKERS = min(4, os.cpu_count() or 1)
+T = TypeVar("T")
 
 
 def risk_forecast_pieces(
@@ -51,18 +57,9 @@ def risk_forecast_pieces(
     # The sets whose validity reaches the window forecast: the last retrain <= start onward. The earlier
     # ones lend their calibration scores to the choice (risk_walk_forward.choose).
     forecasting = max(0, int(refits.searchsorted(pd.Timestamp(start), side="right")) - 1)
-    # The whole history's rows only when a set must be fitted; else the window's rows alone.
-    every: list[pd.DataFrame] = []
-
-    def all_rows() -> pd.DataFrame:
-        if not every:
-            every.append(risk.risk_rows(returns, cfg.targets.horizons, ohlc))
-        return every[0]
-
     fingerprints = risk_state.history_fingerprints(ohlc | {"returns": returns}, refits)
-    specs, sets = {}, {}
-    for h in cfg.targets.horizons:
-        specs[h] = risk_walk_forward.RiskSpec(
+    specs = {
+        h: risk_walk_forward.RiskSpec(
             horizon=h,
             embargo_days=m.embargo_days,
             calibration_days=m.calibration_days,
@@ -71,31 +68,41 @@ def risk_forecast_pieces(
             seed=m.seed,
             threads=m.threads,
         )
-        sets[h], earlier = [], []
-        for k, asof in enumerate(refits):
-            key = risk_state.set_key(specs[h], asof, fingerprints[asof])
+        for h in cfg.targets.horizons
+    }
+    keys = {h: [risk_state.set_key(specs[h], a, fingerprints[a]) for a in refits] for h in specs}
+    # The whole history's rows only when a set must be fitted; else the window's rows alone.
+    missing = cache is None or any(not (cache / f"{k}.json").is_file() for ks in keys.values() for k in ks)
+    every = risk.risk_rows(returns, cfg.targets.horizons, ohlc) if missing else None
+
+    def horizon_sets(h: int) -> list[risk_walk_forward.RiskSet]:
+        """The sets of horizon h that forecast the window (each choosing with the earlier sets' scores)."""
+        sets, earlier = [], []
+        for k, (asof, key) in enumerate(zip(refits, keys[h], strict=True)):
             losses = _read_losses(cache, key) if cache is not None and k < forecasting else None
             if losses is None:
-                rs = _fitted_set(specs[h], asof, key, cache, all_rows, earlier)
+                rs = _fitted_set(specs[h], asof, key, cache, every, earlier)
                 losses = rs.calibration_qlike if rs is not None else None
                 if rs is not None and k >= forecasting:
-                    sets[h].append(rs)
+                    sets.append(rs)
             if losses is not None:
                 earlier.append(losses)
-    # The window's rows are the whole history's from `start` on (risk_rows computes over all of it).
-    if every:
-        window_rows = every.pop()
-        window_rows = window_rows[window_rows["date"] >= pd.Timestamp(start)]
+        return sets
+
+    sets = dict(zip(specs, by_horizon(horizon_sets, list(specs)), strict=True))
+    # The window's rows are the whole history's from `start` on (the same values either way).
+    if every is not None:
+        window_rows = every[every["date"] >= pd.Timestamp(start)]
+        every = None
     else:
         window_rows = risk.risk_rows(returns, cfg.targets.horizons, ohlc, since=start)
     for piece_start, piece_end in pieces:
         dates = window_rows["date"]
         rows = window_rows[(dates >= pd.Timestamp(piece_start)) & (dates < pd.Timestamp(piece_end))]
-        out, selections = [], []
-        for h in cfg.targets.horizons:
-            forecasts, selection = risk_walk_forward.predict_risk_sets(rows, sets[h], specs[h])
-            out.append(forecasts)
-            selections.append(selection)
+        made = by_horizon(
+            lambda h, rows=rows: risk_walk_forward.predict_risk_sets(rows, sets[h], specs[h]), list(specs)
+        )
+        out, selections = [f for f, _ in made], [x for _, x in made]
         table = pd.concat([f for f in out if len(f)] or out[:1], ignore_index=True)
         selection = pd.concat([x for x in selections if len(x)] or selections[:1], ignore_index=True)
         yield piece_start, piece_end, table, selection
@@ -106,7 +113,7 @@ def _fitted_set(
     asof: pd.Timestamp,
     key: str,
     cache: Path | None,
-    all_rows: Callable[[], pd.DataFrame],
+    rows: pd.DataFrame | None,
     earlier: list[dict[str, float]],
 ) -> risk_walk_forward.RiskSet | None:
     """The risk set of `asof`: from the cache, or fitted on the whole history's rows (choosing with the
@@ -114,11 +121,20 @@ def _fitted_set(
     too, so a daily session does not rebuild the history's rows to learn it again)."""
     if cache is not None and (cache / f"{key}.json").is_file():
         return _read_set(cache, key)
-    rows = all_rows()
+    assert rows is not None, "risk rows are built whenever a set is not cached"
     rs = risk_walk_forward.train_risk_set(rows, pd.DatetimeIndex(rows["date"].unique()), asof, spec, earlier)
     if cache is not None:
         _write_set(cache, key, rs, asof)
     return rs
+
+
+def by_horizon(work: Callable[[int], T], horizons: list[int]) -> list[T]:
+    """[work(h) for h in horizons], the horizons on HORIZON_WORKERS threads: they are independent, and
+    LightGBM and numpy leave Python's lock while they compute (same results, in order)."""
+    if len(horizons) < 2 or HORIZON_WORKERS < 2:
+        return [work(h) for h in horizons]
+    with ThreadPoolExecutor(max_workers=min(HORIZON_WORKERS, len(horizons))) as pool:
+        return list(pool.map(work, horizons))
 
 
 def _read_losses(folder: Path, key: str) -> dict[str, float] | None:
@@ -248,16 +264,22 @@ def _update_risk_metrics(warehouse: Warehouse, cfg: PipelineConfig) -> pd.DataFr
         return pd.DataFrame(columns=risk_metrics.METRIC_COLUMNS)
     close = warehouse.universe_panels(PARTITIONS_START, dt.date.max, cfg)["close"]
     returns = close.pct_change(fill_method=None)
-    parts = []
-    for pair in pairs.itertuples():
-        fc = warehouse.query(
-            "SELECT ticker, date, horizon, model, volatility FROM risk_forecasts WHERE ticker <> ? "
-            "AND horizon = ? AND model IN (?, ?)",
-            [risk.UNIVERSE, int(pair.horizon), pair.model, risk.EWMA],
+    found, realized = [], {}
+    for pair in pairs.itertuples():  # by horizon: one realized panel at a time
+        h, model = int(pair.horizon), str(pair.model)
+        if h not in realized:
+            realized = {h: risk.realized_volatility(returns, h)}
+        # Each name's row beside EWMA's forecast of it, paired by DuckDB.
+        paired = warehouse.frame(
+            "SELECT a.ticker, a.date, a.volatility, e.volatility AS ewma FROM risk_forecasts a "
+            "JOIN risk_forecasts e ON e.ticker = a.ticker AND e.date = a.date AND e.horizon = a.horizon "
+            "AND e.model = ? WHERE a.ticker <> ? AND a.horizon = ? AND a.model = ? ORDER BY a.ticker, a.date",
+            [risk.EWMA, risk.UNIVERSE, h, model],
         )
-        parts.append(risk_metrics.risk_model_metrics(fc, returns, [int(pair.horizon)], [pair.model]))
-        del fc
-    rows = pd.concat(parts, ignore_index=True).sort_values(["horizon", "model"], ignore_index=True)
+        skill = risk_metrics.paired_skill(paired, realized[h], h) if len(paired) else {"risk_rows": 0}
+        if skill["risk_rows"]:
+            found.append(risk_metrics.metric_row(model, h, skill))
+    rows = pd.DataFrame(found, columns=risk_metrics.METRIC_COLUMNS)
     stored = warehouse.query(
         "SELECT DISTINCT model FROM model_metrics WHERE starts_with(model, ?)", [risk_metrics.PREFIX]
     )

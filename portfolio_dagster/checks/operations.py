@@ -75,21 +75,23 @@ def features_finite(
     since = start - dt.timedelta(days=max(window.values()) * 7 // 5 + 30)
     has = ", ".join(f"count({field}) > 0 AS {field}" for field in OPTIONAL_FIELDS)
     # The warm-up is each ticker's first LOOKBACK feature dates: a row's rank is its rank in the window
-    # plus the ticker's rows before it (a count over (ticker, date), not a window over the whole table).
+    # plus the ticker's rows before it, numbered over (ticker, date) alone (a window over every feature
+    # column materialized the whole table: 3.4 GiB at 500 names x 20 years).
     counts = warehouse.query(
         f"WITH h AS (SELECT ticker, {has} FROM prices GROUP BY ticker), "
         "before AS (SELECT ticker, count(*) AS n FROM features WHERE date < ? GROUP BY ticker), "
-        "f AS (SELECT *, coalesce(before.n, 0) + row_number() OVER (PARTITION BY ticker ORDER BY date) "
-        "AS rn FROM features LEFT JOIN before USING (ticker) WHERE date >= ? AND date < ?), "
+        "r AS (SELECT ticker, date, coalesce(before.n, 0) + row_number() OVER (PARTITION BY ticker "
+        "ORDER BY date) AS rn FROM features LEFT JOIN before USING (ticker) WHERE date >= ? AND date < ?), "
         "u AS (SELECT ticker, date, CASE WHEN close = lag(close) OVER (PARTITION BY ticker ORDER BY date) "
         "THEN 1 ELSE 0 END AS unchanged FROM prices WHERE date >= ? AND date < ?), "
         f"s AS (SELECT ticker, date, {stale} FROM u) "
         f"SELECT ticker, sum(CASE WHEN {inf} THEN 1 ELSE 0 END) AS inf_rows, "
-        f"sum(CASE WHEN f.rn > ? AND ({nan}) THEN 1 ELSE 0 END) AS nan_rows, "
-        f"sum(CASE WHEN f.rn > ? AND ({stale_nan}) THEN 1 ELSE 0 END) AS stale_nan_rows, "
+        f"sum(CASE WHEN r.rn > ? AND ({nan}) THEN 1 ELSE 0 END) AS nan_rows, "
+        f"sum(CASE WHEN r.rn > ? AND ({stale_nan}) THEN 1 ELSE 0 END) AS stale_nan_rows, "
         + ", ".join(f"bool_and(coalesce(h.{field}, true)) AS has_{field}" for field in OPTIONAL_FIELDS)
-        + " FROM f LEFT JOIN h USING (ticker) LEFT JOIN s USING (ticker, date) GROUP BY ticker",
-        [start, start, end, since, end, LOOKBACK, LOOKBACK],
+        + " FROM features f JOIN r USING (ticker, date) LEFT JOIN h USING (ticker) "
+        "LEFT JOIN s USING (ticker, date) WHERE f.date >= ? AND f.date < ? GROUP BY ticker",
+        [start, start, end, since, end, LOOKBACK, LOOKBACK, start, end],
     )
     if counts.empty:
         return dg.AssetCheckResult(passed=True, metadata={"rows": 0})

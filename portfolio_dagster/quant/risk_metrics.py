@@ -1,5 +1,5 @@
 """The risk model's out-of-sample skill: QLIKE against EWMA on the same rows with a Diebold-Mariano test,
-per horizon, for backtest_summary (risk_skill_metrics) and model_metrics (risk_model_metrics).
+per horizon, for backtest_summary (risk_skill_metrics) and model_metrics (paired_skill, metric_row).
 
 model_metrics:
 
@@ -12,6 +12,7 @@ universe row is the barbell's input, not a name, and is left out as in backtest_
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from portfolio_dagster.quant.risk import CHOSEN, EWMA, UNIVERSE, realized_volatility
@@ -30,38 +31,6 @@ METRIC_COLUMNS = [
 ]
 
 
-def risk_model_metrics(
-    forecasts: pd.DataFrame, returns: pd.DataFrame, horizons, models: list[str] | None = None
-) -> pd.DataFrame:
-    """METRIC_COLUMNS for every model in `forecasts` (RISK_COLUMNS; `models` alone when given: EWMA's rows
-    must be there too) at each horizon with realized targets; returns: date x ticker of simple daily
-    returns (the realized volatility's source)."""
-    names = forecasts[forecasts["ticker"] != UNIVERSE].assign(date=lambda f: pd.to_datetime(f["date"]))
-    rows = []
-    for h in horizons:
-        rv = realized_volatility(returns, h).stack(future_stack=True)
-        rv.index.names = ["date", "ticker"]
-        realized = rv.rename("realized_volatility").reset_index()
-        at_h = names[names["horizon"] == h]
-        for model in models if models is not None else sorted(at_h["model"].unique()):
-            skill = risk_skill(at_h, realized, h, model)
-            if not skill["risk_rows"]:
-                continue
-            rows.append(
-                {
-                    "model": PREFIX + model,
-                    "horizon": int(h),
-                    "first_date": skill["first_date"].date(),
-                    "last_date": skill["last_date"].date(),
-                    "observations": int(skill["risk_rows"]),
-                    "risk_qlike": skill["risk_qlike"],
-                    "risk_qlike_ewma": skill["risk_qlike_ewma"],
-                    "risk_dm_pvalue": float("nan") if model == EWMA else skill["risk_dm_pvalue"],
-                }
-            )
-    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
-
-
 def risk_skill(forecasts: pd.DataFrame, realized: pd.DataFrame, horizon: int, model: str = CHOSEN) -> dict:
     """Out-of-sample skill of `model` against EWMA on the same rows at one horizon: {risk_qlike,
     risk_qlike_ewma, risk_dm_pvalue, risk_dm_stat, risk_rows, first_date, last_date}. forecasts:
@@ -74,6 +43,34 @@ def risk_skill(forecasts: pd.DataFrame, realized: pd.DataFrame, horizon: int, mo
         joined = joined.iloc[0:0]
     joined = joined.dropna(subset=[c for c in (model, EWMA, "realized_volatility") if c in joined.columns])
     if joined.empty:
+        return _skill(np.array([]), np.array([]), np.array([]), np.array([], "datetime64[ns]"), horizon)
+    return _skill(
+        joined["realized_volatility"].to_numpy(),
+        joined[model].to_numpy(),
+        joined[EWMA].to_numpy(),
+        joined.index.get_level_values("date").to_numpy(),
+        horizon,
+    )
+
+
+def paired_skill(paired: pd.DataFrame, realized: pd.DataFrame, horizon: int) -> dict:
+    """risk_skill from rows already paired with EWMA's: paired holds ticker, date, volatility (the
+    model's) and ewma (EWMA's forecast of the same row), sorted by ticker, date; realized: the date x
+    ticker panel of realized volatility (realized_volatility). Rows are placed in the panel by index (the
+    pivot and join of risk_skill were most of model_metrics' risk pass at 500 names)."""
+    row = realized.index.get_indexer(pd.to_datetime(paired["date"]))
+    col = realized.columns.get_indexer(paired["ticker"].astype(str))
+    rv = np.full(len(paired), np.nan)
+    inside = (row >= 0) & (col >= 0)
+    rv[inside] = realized.to_numpy()[row[inside], col[inside]]
+    vol, ewma = paired["volatility"].to_numpy(dtype=float), paired["ewma"].to_numpy(dtype=float)
+    keep = ~(np.isnan(rv) | np.isnan(vol) | np.isnan(ewma))
+    dates = pd.to_datetime(paired["date"]).to_numpy()
+    return _skill(rv[keep], vol[keep], ewma[keep], dates[keep], horizon)
+
+
+def _skill(realized, vol, ewma, dates, horizon: int) -> dict:
+    if not len(realized):
         nan = float("nan")
         return {
             "risk_qlike": nan,
@@ -84,18 +81,31 @@ def risk_skill(forecasts: pd.DataFrame, realized: pd.DataFrame, horizon: int, mo
             "first_date": None,
             "last_date": None,
         }
-    y = joined["realized_volatility"].to_numpy() ** 2
-    la, lb = qlike(y, joined[model].to_numpy() ** 2), qlike(y, joined[EWMA].to_numpy() ** 2)
-    dates = joined.index.get_level_values("date")
+    y = realized**2
+    la, lb = qlike(y, vol**2), qlike(y, ewma**2)
     dm = diebold_mariano(la, lb, dates, horizon)
     return {
         "risk_qlike": float(la.mean()),
         "risk_qlike_ewma": float(lb.mean()),
         "risk_dm_pvalue": dm.pvalue,
         "risk_dm_stat": dm.statistic,
-        "risk_rows": int(len(joined)),
+        "risk_rows": int(len(y)),
         "first_date": pd.Timestamp(dates.min()),
         "last_date": pd.Timestamp(dates.max()),
+    }
+
+
+def metric_row(model: str, horizon: int, skill: dict) -> dict:
+    """A METRIC_COLUMNS row of `model`'s skill at `horizon` (NaN DM p-value for EWMA itself)."""
+    return {
+        "model": PREFIX + model,
+        "horizon": int(horizon),
+        "first_date": skill["first_date"].date(),
+        "last_date": skill["last_date"].date(),
+        "observations": int(skill["risk_rows"]),
+        "risk_qlike": skill["risk_qlike"],
+        "risk_qlike_ewma": skill["risk_qlike_ewma"],
+        "risk_dm_pvalue": float("nan") if model == EWMA else skill["risk_dm_pvalue"],
     }
 
 
