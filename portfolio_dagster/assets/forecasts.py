@@ -17,7 +17,7 @@ from portfolio_dagster.assets.stage import DECISIONS, StageContext, daily_stage
 from portfolio_dagster.partitions import trading_days_before, year_pieces
 from portfolio_dagster.quant import walk_forward
 from portfolio_dagster.quant.models import SEQUENCE_FAMILIES, ArtifactError
-from portfolio_dagster.quant.models.skill import oos_skill
+from portfolio_dagster.quant.models.skill import SKILL_COLUMNS, pair_skill
 from portfolio_dagster.quant.models.training import period_context
 from portfolio_dagster.quant.regimes import with_regime_columns
 from portfolio_dagster.quant.risk_metrics import PREFIX as RISK_PREFIX
@@ -158,18 +158,18 @@ def _update_skill(warehouse: Warehouse, cfg) -> pd.DataFrame:
     # One (model, horizon) at a time: the join of every forecast with its target is the largest frame
     # of a run (35 M rows at 500 names x 20 years) and oos_skill works per pair anyway.
     pairs = warehouse.query("SELECT DISTINCT model, horizon FROM forecasts ORDER BY model, horizon")
-    parts = []
+    rows = []
     for pair in pairs.itertuples():
+        # The pair's columns only: model and ticker as text per row were most of the read (500 names).
         joined = warehouse.query(
-            "SELECT f.model, f.horizon, f.date, f.ticker, f.prediction, f.lower, f.upper, "
-            f"{actual} AS actual "
+            f"SELECT f.date, f.prediction, f.lower, f.upper, {actual} AS actual "
             "FROM forecasts f JOIN targets t USING (ticker, date) WHERE f.model = ? AND f.horizon = ?",
             [pair.model, int(pair.horizon)],
         )
         if len(joined):
-            parts.append(oos_skill(joined))
+            rows.append(pair_skill(joined, str(pair.model), int(pair.horizon)))
         del joined
-    skill = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    skill = pd.DataFrame(rows, columns=list(SKILL_COLUMNS)) if rows else pd.DataFrame()
     # The return models' rows only: the risk model's (model 'risk_<name>') are the risk_forecasts stage's.
     stored = warehouse.query("SELECT DISTINCT model FROM model_metrics")
     mine = {m for m in (stored["model"] if len(stored) else []) if not m.startswith(RISK_PREFIX)}
