@@ -82,33 +82,3 @@ def test_a_held_warehouse_serves_every_connection_of_this_process_and_publishes_
     con = duckdb.connect(wh.path, read_only=True)
     assert con.execute("SELECT count(*) FROM prices").fetchone()[0] == 2
     con.close()
-
-
-def test_a_one_session_run_holds_the_warehouse_for_the_run_and_a_history_run_per_step(tmp_path):
-    """A run over one session (seconds) holds the working copy from its start (one open for its ~30
-    steps); a run over years or one that retrains holds it only inside each step."""
-    import dagster as dg
-
-    wh = Warehouse(path=str(tmp_path / "w.duckdb"))
-    wh.append("prices", _prices(pd.bdate_range("2024-01-02", periods=1), 10.0))
-    seen = []
-
-    @dg.asset
-    def probe(warehouse: Warehouse) -> None:
-        seen.append(warehouse.working_path in warehouse_module._HELD)
-
-    for tags, held in (
-        ({"dagster/partition": "2024-01-03"}, True),
-        (
-            {
-                "dagster/asset_partition_range_start": "2024-01-01",
-                "dagster/asset_partition_range_end": "2024-01-05",
-            },
-            True,
-        ),
-        ({"dagster/asset_partition_range_start": "2020", "dagster/asset_partition_range_end": "2024"}, False),
-        ({"dagster/partition": "2024-01-03", "pmx/retrain_due": "true"}, False),
-    ):
-        assert dg.materialize([probe], resources={"warehouse": wh}, tags=tags).success
-        assert seen[-1] is held, tags
-        assert wh.working_path not in warehouse_module._HELD  # let go when the run ends

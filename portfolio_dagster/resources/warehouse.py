@@ -6,7 +6,7 @@ import contextlib
 import datetime as dt
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import dagster as dg
@@ -73,7 +73,7 @@ class Warehouse(dg.ConfigurableResource):
     (resources/publication.py). All SQL values go in as parameters."""
 
     path: str
-    _unit: contextlib.ExitStack | None = PrivateAttr(default=None)
+    _unit: contextlib.AbstractContextManager | None = PrivateAttr(default=None)
 
     @property
     def is_local(self) -> bool:
@@ -110,9 +110,11 @@ class Warehouse(dg.ConfigurableResource):
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
         """Hold the working copy open (read-write) inside the block: each connect() then attaches to
-        it instead of opening the file (~20 ms for the catalog of a 2.9 GB warehouse, ~30 per daily
-        session, each with its own schema checks: ~2 s of a 500-name session). Other processes wait
-        for the file until the block ends, as they wait for a write: hold it for a step, not a run."""
+        it instead of opening the file (~20 ms for the catalog of a 2.9 GB warehouse, ~30 steps a daily
+        session, each with a few queries: ~2 s of a 500-name session). Other processes wait for the file
+        until the block ends, as for a write: hold it inside a step, after its pool slot. Held across a
+        run's steps it deadlocked with the `warehouse` pool (this run holding the file and waiting for a
+        slot another process held while it waited for the file)."""
         key = self.working_path
         if key in _HELD or not self.is_local:
             yield
@@ -158,15 +160,12 @@ class Warehouse(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # A run's (or, with the multiprocess executor, a step's) writes are published once, at its end.
-        self._unit = contextlib.ExitStack()
-        self._unit.enter_context(self.unit_of_work())
-        if _one_session(context.dagster_run.tags if context.dagster_run is not None else {}):
-            # A session's run (seconds) holds the file throughout: ~30 steps, one open.
-            self._unit.enter_context(self.held())
+        self._unit = self.unit_of_work()
+        self._unit.__enter__()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._unit is not None:
-            self._unit.close()
+            self._unit.__exit__(None, None, None)
             self._unit = None
 
     def query(self, sql: str, params: Sequence[object] = ()) -> pd.DataFrame:
@@ -330,29 +329,6 @@ class Warehouse(dg.ConfigurableResource):
         with self.connect() as con:
             _insert(con, table, frame)
         self._committed()
-
-
-# A run over at most this many calendar days of daily partitions holds the working copy from its start.
-HELD_RUN_MAX_DAYS = 7
-
-
-def _one_session(tags: Mapping[str, str]) -> bool:
-    """A run's tags name one daily partition or a range of at most HELD_RUN_MAX_DAYS days, and no
-    retraining (the schedule's tag: minutes of training would hold the file that long)."""
-    if tags.get("pmx/retrain_due") == "true":
-        return False
-    if "dagster/partition" in tags:
-        return _as_date(tags["dagster/partition"]) is not None
-    first = _as_date(tags.get("dagster/asset_partition_range_start", ""))
-    last = _as_date(tags.get("dagster/asset_partition_range_end", ""))
-    return first is not None and last is not None and (last - first).days < HELD_RUN_MAX_DAYS
-
-
-def _as_date(key: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(key)
-    except ValueError:
-        return None
 
 
 def _ensure_schema(con: duckdb.DuckDBPyConnection, path: str) -> None:
