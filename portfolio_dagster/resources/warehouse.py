@@ -97,8 +97,7 @@ class Warehouse(dg.ConfigurableResource):
                 con.close()
             return
         if self.is_local:
-            Path(self.working_path).parent.mkdir(parents=True, exist_ok=True)
-            publication.ensure_working_copy(Path(self.path), _open)
+            self._ensure_working_copy()
         con = _open(self.working_path, read_only=read_only and Path(self.working_path).exists())
         try:
             if not read_only:
@@ -119,8 +118,7 @@ class Warehouse(dg.ConfigurableResource):
         if key in _HELD or not self.is_local:
             yield
             return
-        Path(key).parent.mkdir(parents=True, exist_ok=True)
-        publication.ensure_working_copy(Path(self.path), _open)
+        self._ensure_working_copy()
         with self.unit_of_work():  # its publication, if it is the outermost, after the file is let go
             _HELD[key] = _open(key)
             try:
@@ -128,6 +126,10 @@ class Warehouse(dg.ConfigurableResource):
                 yield
             finally:
                 _HELD.pop(key).close()
+
+    def _ensure_working_copy(self) -> None:
+        Path(self.working_path).parent.mkdir(parents=True, exist_ok=True)
+        publication.ensure_working_copy(Path(self.path), _open)
 
     @property
     def _is_held(self) -> bool:
@@ -199,11 +201,9 @@ class Warehouse(dg.ConfigurableResource):
         columns: str = "ticker, date, open, high, low, close, volume",
     ) -> pd.DataFrame:
         """Prices of the tradable universe (no benchmark, no safe assets) with start <= date < end."""
-        excluded = [config.data.benchmark, *config.strategy.safe_assets]
         frame = self.query(
-            f"SELECT {columns} FROM prices WHERE date >= ? AND date < ? "
-            "AND ticker NOT IN (SELECT unnest(?)) ORDER BY ticker, date",
-            [start, end, excluded],
+            f"SELECT {columns} FROM prices WHERE {_UNIVERSE_ROWS} ORDER BY ticker, date",
+            [start, end, _excluded(config)],
         )
         # Typed even when empty (a day past the data): stages merge on a datetime `date`.
         if frame.columns.empty:  # no tables yet
@@ -217,11 +217,9 @@ class Warehouse(dg.ConfigurableResource):
     ) -> dict[str, pd.DataFrame]:
         """Each of `columns` of the universe_prices rows as a date x ticker panel (quant/panel.wide_many's
         shape), read through Arrow and placed by index (no pivot, no Python string per row)."""
-        excluded = [config.data.benchmark, *config.strategy.safe_assets]
         frame = self.frame(
-            f"SELECT ticker, date, {', '.join(columns)} FROM prices WHERE date >= ? AND date < ? "
-            "AND ticker NOT IN (SELECT unnest(?))",
-            [start, end, excluded],
+            f"SELECT ticker, date, {', '.join(columns)} FROM prices WHERE {_UNIVERSE_ROWS}",
+            [start, end, _excluded(config)],
         )
         if frame.empty:
             empty = pd.DataFrame(index=pd.DatetimeIndex([], name="date"), dtype=float)
@@ -329,6 +327,15 @@ class Warehouse(dg.ConfigurableResource):
         with self.connect() as con:
             _insert(con, table, frame)
         self._committed()
+
+
+# The tradable universe's price rows with start <= date < end (parameters: start, end, _excluded).
+_UNIVERSE_ROWS = "date >= ? AND date < ? AND ticker NOT IN (SELECT unnest(?))"
+
+
+def _excluded(config: PipelineConfig) -> list[str]:
+    """Not the tradable universe: the benchmark and the safe assets."""
+    return [config.data.benchmark, *config.strategy.safe_assets]
 
 
 def _ensure_schema(con: duckdb.DuckDBPyConnection, path: str) -> None:
