@@ -81,6 +81,20 @@ def test_garch_lightgbm_family_beats_ewma():
     assert skill["risk_qlike"] < skill["risk_qlike_ewma"] and skill["risk_dm_pvalue"] < 0.05, skill
 
 
+def test_lightgbm_rescale_from_its_training_scores_equals_the_rescale_from_predicting_the_fit_rows():
+    """The LightGBM family rescales by mean(y / forecast) over its fit rows from the booster's own
+    training scores (not a second prediction of those rows): the same level to the last ulp or two."""
+    returns = _garch_returns(1500, seed=3)
+    rows = risk.risk_rows(returns, [5]).dropna(subset=["target_var_5"])
+    model = risk_models.risk_model_class(risk.LIGHTGBM)(5).fit(rows, rows["target_var_5"].to_numpy())
+    x = rows[model.inputs_].to_numpy(dtype=float)
+    y = np.maximum(rows["target_var_5"].to_numpy(dtype=float), risk_models._VAR_FLOOR)
+    predicted = float(np.mean(y / (model._ewma(rows) * np.exp(model.predict_log(x)))))
+    assert len(rows) > 10_000
+    assert model.scale_ == pytest.approx(predicted, rel=1e-14, abs=0)
+    assert model.scale_ != pytest.approx(1.0, rel=1e-6)  # a rescale that does something
+
+
 def test_ml_risk_fitted_by_qlike_is_not_pulled_down_by_flat_closes():
     """One-session targets are r^2: a flat close (r = 0, a stale price) is a target of ~0 whose log is
     unbounded. The ML families learn the EWMA multiplier by the gamma deviance (QLIKE), so 5% flat days

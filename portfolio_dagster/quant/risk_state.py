@@ -22,8 +22,9 @@ from portfolio_dagster.quant.risk_walk_forward import RiskSet, RiskSpec
 
 # Bump when a family's fit or state changes: older cached sets then stop matching.
 # 2: the ML families learn the EWMA multiplier by the gamma deviance; 3: windows summed in a fixed order
-# (quant/risk.trailing_sum) and chained history fingerprints.
-STATE_VERSION = 3
+# (quant/risk.trailing_sum) and chained history fingerprints; 4: the LightGBM family's rescale from its
+# training scores (risk_models.LightGBMRisk).
+STATE_VERSION = 4
 _LINEAR_FIELDS = ("fill_", "mean_", "sd_", "coef_")
 
 
