@@ -110,6 +110,19 @@ def test_cross_sectional_ic_is_the_per_date_spearman_correlation():
     assert cross_sectional_ic(small).empty
 
 
+def test_cross_sectional_ic_averages_tied_ranks_and_takes_dates_in_any_order():
+    frame = _panel(40, 15, 0.4, 3).sample(frac=1.0, random_state=0)  # rows not sorted by date
+    frame["prediction"] = frame["prediction"].round(0)  # many ties within each date
+    frame.loc[frame.index[:7], "prediction"] = np.nan
+    ic, pearson = cross_sectional_ic(frame), cross_sectional_ic(frame, rank=False)
+    assert len(ic) == 40 and ic.index.is_monotonic_increasing
+    for date in ic.index[::7]:
+        day = frame[frame["date"] == date].dropna()
+        assert ic[date] == pytest.approx(spearmanr(day["prediction"], day["actual"]).statistic, abs=1e-12)
+        assert pearson[date] == pytest.approx(np.corrcoef(day["prediction"], day["actual"])[0, 1], abs=1e-12)
+    assert cross_sectional_ic(frame.iloc[0:0]).empty
+
+
 def test_rank_ic_tstat_finds_a_planted_signal_and_not_noise():
     stats = rank_ic_stats(_panel(500, 20, 0.3, 1), horizon=1)
     assert 0.2 < stats["rank_ic"] < 0.35 and stats["ic_tstat"] > 10 and stats["ic_dates"] == 500
