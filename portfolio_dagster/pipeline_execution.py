@@ -142,6 +142,28 @@ def _definitions_at_paths() -> dg.Definitions:
     return build_definitions(paths.config_path(), paths.warehouse_path(), paths.home())
 
 
+def _quiet_forkserver(debug: bool) -> None:
+    if not debug:
+        # The forkserver is a new interpreter: Dagster's beta/preview notices on our definitions, which
+        # this process silences (silence_library_notices), would print once per import.
+        os.environ.setdefault("PYTHONWARNINGS", "ignore")
+
+
+def prestart_forkserver(debug: bool = False) -> bool:
+    """Start the forkserver of the multiprocess runs now, as `execute` would start it (its stderr the
+    data folder's log), so its imports overlap the runs before the first multiprocess run. False (and
+    nothing started) with `debug` (its output stays on the terminal) or where a run would go in-process
+    (_forkserver_env_current)."""
+    from portfolio_dagster.executor import start_forkserver
+
+    if debug or not _forkserver_env_current():
+        return False
+    _quiet_forkserver(debug)
+    with stderr_to_log(paths.home()):
+        start_forkserver()
+    return True
+
+
 def execute(
     job: dg.JobDefinition | str,
     instance: dg.DagsterInstance,
@@ -186,11 +208,7 @@ def execute(
         if isinstance(job, str):
             from portfolio_dagster.executor import multiprocess_run_config
 
-            if not debug:
-                # The forkserver is a new interpreter: Dagster's beta/preview notices on our definitions,
-                # which this process silences (silence_library_notices), would print once per import.
-                os.environ.setdefault("PYTHONWARNINGS", "ignore")
-
+            _quiet_forkserver(debug)
             recon = dg.build_reconstructable_job(
                 __name__,
                 pipeline_job.__name__,
@@ -280,6 +298,8 @@ def run_pipeline(
     if freed:
         echo(f"pmx: cleaned up {len(freed)} dead run(s): marked failed, warehouse pool slots freed")
     phases = plan(config, partition_range)
+    if any(p.job is not None for p in phases):
+        prestart_forkserver(debug)
     first, last = partition_range
     echo(
         f"pmx: {sum(len(p.assets) for p in phases)} stage runs in {len(phases)} Dagster runs over "
