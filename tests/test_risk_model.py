@@ -250,15 +250,29 @@ def test_range_based_inputs_only_with_ohlc():
     assert not {"log_parkinson", "log_garman_klass"} & set(without)
 
 
-def test_risk_skill_metrics_names_each_horizon_and_skips_the_universe_row():
+def test_summary_metrics_name_each_horizon_from_the_names_rows_paired_with_ewma():
+    """backtest_summary's risk rows: the chosen forecast of the names (the universe row left out, as
+    the paired query does) against EWMA's, named per horizon."""
     returns = _garch_returns(1600, seed=8)
     forecasts, _ = _walk_forward(returns, 21)
-    found = risk_metrics.risk_skill_metrics(forecasts, returns, [21])
-    assert set(found) == {"risk_qlike_21d", "risk_qlike_ewma_21d", "risk_dm_pvalue_21d"}
     names = forecasts[forecasts["ticker"] != risk.UNIVERSE]
+    mine = names[names["model"] == risk.CHOSEN][["ticker", "date", "volatility"]]
+    ewma = names[names["model"] == risk.EWMA][["ticker", "date", "volatility"]].rename(
+        columns={"volatility": "ewma"}
+    )
+    paired = mine.merge(ewma, on=["ticker", "date"]).sort_values(["ticker", "date"], ignore_index=True)
+    found = risk_metrics.summary_metrics(
+        21, risk_metrics.paired_skill(paired, risk.realized_volatility(returns, 21), 21)
+    )
+    assert set(found) == {"risk_qlike_21d", "risk_qlike_ewma_21d", "risk_dm_pvalue_21d"}
     names_only = risk_metrics.risk_skill(names, _realized(returns, 21), 21)
-    assert found["risk_qlike_21d"] == pytest.approx(names_only["risk_qlike"])
-    assert found["risk_dm_pvalue_21d"] == pytest.approx(names_only["risk_dm_pvalue"])
+    assert found["risk_qlike_21d"] == names_only["risk_qlike"] and np.isfinite(found["risk_qlike_21d"])
+    assert found["risk_dm_pvalue_21d"] == names_only["risk_dm_pvalue"]
+    assert np.isnan(
+        risk_metrics.summary_metrics(
+            5, risk_metrics.paired_skill(paired.iloc[0:0], risk.realized_volatility(returns, 5), 5)
+        )["risk_qlike_5d"]
+    )
 
 
 def test_history_fingerprints_change_with_the_past_of_their_date_only():

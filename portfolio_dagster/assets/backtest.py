@@ -11,7 +11,7 @@ import pandas as pd
 from portfolio_dagster.assets.allocations import allocations, market_inputs
 from portfolio_dagster.assets.forecasts import forecasts
 from portfolio_dagster.assets.regimes import regimes
-from portfolio_dagster.assets.risk_forecasts import chosen_volatility
+from portfolio_dagster.assets.risk_forecasts import chosen_volatility, paired_with_ewma
 from portfolio_dagster.assets.signals import ml_forecasts
 from portfolio_dagster.assets.stage import EVALUATION, phase_tags
 from portfolio_dagster.assets.targets import targets
@@ -24,8 +24,8 @@ from portfolio_dagster.quant.costs import IMPACT_WINDOW_DAYS, CostModel, impact_
 from portfolio_dagster.quant.evaluation import SKILL_COLUMNS, EvaluationInputs, evaluate
 from portfolio_dagster.quant.panel import wide
 from portfolio_dagster.quant.report import equity_png, markdown_table, summary_table
-from portfolio_dagster.quant.risk import RISK_COLUMNS
-from portfolio_dagster.quant.risk_metrics import risk_skill_metrics
+from portfolio_dagster.quant.risk import CHOSEN, realized_volatility
+from portfolio_dagster.quant.risk_metrics import paired_skill, summary_metrics
 from portfolio_dagster.quant.signals import ML, RULE_BASED, build_signals
 from portfolio_dagster.quant.significance import rank_ic_stats
 from portfolio_dagster.quant.targets import target_name
@@ -222,22 +222,17 @@ def barbell_allocations(
 
 def _risk_summary(warehouse: Warehouse, cfg, inputs: EvaluationInputs) -> pd.DataFrame:
     """ml_barbell's risk-model rows of backtest_summary (risk_qlike_{h}d, risk_qlike_ewma_{h}d,
-    risk_dm_pvalue_{h}d) over the backtest's days, from the stored risk forecasts, one horizon at a
-    time (500 names x 20 years: 5 M rows each)."""
-    first = inputs.close.index.min()
-    returns, found, stored = None, {}, False
+    risk_dm_pvalue_{h}d) over the backtest's days: the chosen risk forecast of each name against
+    EWMA's, paired in DuckDB one horizon at a time (500 names x 20 years: 5 M rows each); none when no
+    risk forecast is stored."""
+    first = inputs.close.index.min().date()
+    returns = warehouse.universe_panels(trading_days_before(first, 1), dt.date.max, cfg)["close"]
+    returns = returns.pct_change(fill_method=None)
+    found, stored = {}, False
     for h in cfg.targets.horizons:
-        fc = warehouse.query(
-            "SELECT ticker, date, horizon, model, volatility FROM risk_forecasts "
-            "WHERE date >= ? AND horizon = ? AND model IN ('chosen', 'ewma')",
-            [first.date(), h],
-        )
-        stored |= not fc.empty
-        fc = fc if len(fc) else pd.DataFrame(columns=RISK_COLUMNS)
-        if returns is None:
-            since = trading_days_before(first.date(), 1)
-            returns = warehouse.universe_panels(since, dt.date.max, cfg)["close"].pct_change(fill_method=None)
-        found |= risk_skill_metrics(fc, returns, [h])  # NaN where a horizon has no rows
+        paired = paired_with_ewma(warehouse, h, CHOSEN, first)
+        stored |= len(paired) > 0
+        found |= summary_metrics(h, paired_skill(paired, realized_volatility(returns, h), h))
     rows = [("ml_barbell", k, v) for k, v in found.items()] if stored else []
     return pd.DataFrame(rows, columns=["strategy", "metric", "value"])
 

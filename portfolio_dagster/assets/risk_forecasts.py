@@ -251,6 +251,21 @@ def _metrics_due(warehouse: Warehouse, start: dt.date, end: dt.date) -> bool:
     return stored.empty or stored["n"].iat[0] == 0
 
 
+def paired_with_ewma(
+    warehouse: Warehouse, horizon: int, model: str, since: dt.date = PARTITIONS_START
+) -> pd.DataFrame:
+    """Each name's stored `model` forecast at `horizon` dated on or after `since` beside EWMA's
+    forecast of the same row, paired by DuckDB (ticker, date, volatility, ewma; sorted by ticker, date;
+    the universe row left out): risk_metrics.paired_skill's input."""
+    return warehouse.frame(
+        "SELECT a.ticker, a.date, a.volatility, e.volatility AS ewma FROM risk_forecasts a "
+        "JOIN risk_forecasts e ON e.ticker = a.ticker AND e.date = a.date AND e.horizon = a.horizon "
+        "AND e.model = ? WHERE a.ticker <> ? AND a.horizon = ? AND a.model = ? AND a.date >= ? "
+        "ORDER BY a.ticker, a.date",
+        [risk.EWMA, risk.UNIVERSE, horizon, model, since],
+    )
+
+
 def _update_risk_metrics(warehouse: Warehouse, cfg: PipelineConfig) -> pd.DataFrame:
     """model_metrics' risk rows (quant/risk_metrics.py) from every stored risk forecast of the names,
     replacing the previous risk rows (the return models' rows are the forecasts stage's). One (horizon,
@@ -269,13 +284,7 @@ def _update_risk_metrics(warehouse: Warehouse, cfg: PipelineConfig) -> pd.DataFr
         h, model = int(pair.horizon), str(pair.model)
         if h not in realized:
             realized = {h: risk.realized_volatility(returns, h)}
-        # Each name's row beside EWMA's forecast of it, paired by DuckDB.
-        paired = warehouse.frame(
-            "SELECT a.ticker, a.date, a.volatility, e.volatility AS ewma FROM risk_forecasts a "
-            "JOIN risk_forecasts e ON e.ticker = a.ticker AND e.date = a.date AND e.horizon = a.horizon "
-            "AND e.model = ? WHERE a.ticker <> ? AND a.horizon = ? AND a.model = ? ORDER BY a.ticker, a.date",
-            [risk.EWMA, risk.UNIVERSE, h, model],
-        )
+        paired = paired_with_ewma(warehouse, h, model)
         skill = risk_metrics.paired_skill(paired, realized[h], h) if len(paired) else {"risk_rows": 0}
         if skill["risk_rows"]:
             found.append(risk_metrics.metric_row(model, h, skill))

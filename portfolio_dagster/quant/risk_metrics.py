@@ -1,5 +1,6 @@
 """The risk model's out-of-sample skill: QLIKE against EWMA on the same rows with a Diebold-Mariano test,
-per horizon, for backtest_summary (risk_skill_metrics) and model_metrics (paired_skill, metric_row).
+per horizon, for backtest_summary (paired_skill, summary_metrics) and model_metrics (paired_skill,
+metric_row).
 
 model_metrics:
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from portfolio_dagster.quant.risk import CHOSEN, EWMA, UNIVERSE, realized_volatility
+from portfolio_dagster.quant.risk import CHOSEN, EWMA
 from portfolio_dagster.quant.risk_evaluation import diebold_mariano, qlike
 
 PREFIX = "risk_"
@@ -109,19 +110,12 @@ def metric_row(model: str, horizon: int, skill: dict) -> dict:
     }
 
 
-def risk_skill_metrics(
-    forecasts: pd.DataFrame, returns: pd.DataFrame, horizons, model: str = CHOSEN
-) -> dict[str, float]:
-    """backtest_summary's risk metrics of the names (not the universe row) per horizon h:
-    risk_qlike_{h}d (`model`'s mean QLIKE), risk_qlike_ewma_{h}d (EWMA on the same rows) and
-    risk_dm_pvalue_{h}d (two-sided DM, HAC). forecasts: RISK_COLUMNS; returns: date x ticker."""
-    names = forecasts[forecasts["ticker"] != UNIVERSE].assign(date=lambda f: pd.to_datetime(f["date"]))
-    out = {}
-    for h in horizons:
-        rv = realized_volatility(returns, h).stack(future_stack=True)
-        rv.index.names = ["date", "ticker"]
-        skill = risk_skill(names, rv.rename("realized_volatility").reset_index(), h, model)
-        out[f"risk_qlike_{h}d"] = skill["risk_qlike"]
-        out[f"risk_qlike_ewma_{h}d"] = skill["risk_qlike_ewma"]
-        out[f"risk_dm_pvalue_{h}d"] = skill["risk_dm_pvalue"]
-    return out
+def summary_metrics(horizon: int, skill: dict) -> dict[str, float]:
+    """backtest_summary's risk metrics of one horizon h from a skill dict (paired_skill, risk_skill):
+    risk_qlike_{h}d (the model's mean QLIKE), risk_qlike_ewma_{h}d (EWMA on the same rows) and
+    risk_dm_pvalue_{h}d (two-sided DM, HAC); NaN where no row is scored."""
+    return {
+        f"risk_qlike_{horizon}d": skill["risk_qlike"],
+        f"risk_qlike_ewma_{horizon}d": skill["risk_qlike_ewma"],
+        f"risk_dm_pvalue_{horizon}d": skill["risk_dm_pvalue"],
+    }
