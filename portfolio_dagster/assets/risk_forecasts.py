@@ -3,11 +3,8 @@ close of each date by the walk-forward risk model (quant/risk.py), with the base
 
 import datetime as dt
 import json
-import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import dagster as dg
 import numpy as np
@@ -15,6 +12,7 @@ import pandas as pd
 
 from portfolio_dagster.assets.prices import prices
 from portfolio_dagster.assets.stage import DECISIONS, StageContext, daily_stage
+from portfolio_dagster.assets.threads import on_threads
 from portfolio_dagster.config import PipelineConfig
 from portfolio_dagster.partitions import PARTITIONS_START, year_pieces
 from portfolio_dagster.quant import risk, risk_metrics, risk_state, risk_walk_forward, walk_forward
@@ -25,8 +23,6 @@ from portfolio_dagster.resources.warehouse import Warehouse
 # Rows one risk model trains on at most (every k-th of its window): the fits stay about a second each.
 RISK_MAX_TRAIN_ROWS = 50_000
 # Horizons fitted and predicted at once (threads; each model's own threads stay models.threads).
-HORIZON_WORKERS = min(4, os.cpu_count() or 1)
-T = TypeVar("T")
 
 
 def risk_forecast_pieces(
@@ -89,7 +85,7 @@ def risk_forecast_pieces(
                 earlier.append(losses)
         return sets
 
-    sets = dict(zip(specs, by_horizon(horizon_sets, list(specs)), strict=True))
+    sets = dict(zip(specs, on_threads(horizon_sets, list(specs)), strict=True))
     # The window's rows are the whole history's from `start` on (the same values either way).
     if every is not None:
         window_rows = every[every["date"] >= pd.Timestamp(start)]
@@ -99,7 +95,7 @@ def risk_forecast_pieces(
     for piece_start, piece_end in pieces:
         dates = window_rows["date"]
         rows = window_rows[(dates >= pd.Timestamp(piece_start)) & (dates < pd.Timestamp(piece_end))]
-        made = by_horizon(
+        made = on_threads(
             lambda h, rows=rows: risk_walk_forward.predict_risk_sets(rows, sets[h], specs[h]), list(specs)
         )
         out, selections = [f for f, _ in made], [x for _, x in made]
@@ -126,15 +122,6 @@ def _fitted_set(
     if cache is not None:
         _write_set(cache, key, rs, asof)
     return rs
-
-
-def by_horizon(work: Callable[[int], T], horizons: list[int]) -> list[T]:
-    """[work(h) for h in horizons], the horizons on HORIZON_WORKERS threads: they are independent, and
-    LightGBM and numpy leave Python's lock while they compute (same results, in order)."""
-    if len(horizons) < 2 or HORIZON_WORKERS < 2:
-        return [work(h) for h in horizons]
-    with ThreadPoolExecutor(max_workers=min(HORIZON_WORKERS, len(horizons))) as pool:
-        return list(pool.map(work, horizons))
 
 
 def _read_losses(folder: Path, key: str) -> dict[str, float] | None:
