@@ -3,6 +3,8 @@
 import threading
 import time
 
+import pytest
+
 from portfolio_dagster.assets import threads
 
 
@@ -24,3 +26,30 @@ def test_one_piece_or_one_worker_runs_in_the_calling_thread(monkeypatch):
     assert threads.on_threads(lambda _: threading.get_ident(), [0]) == [here]
     monkeypatch.setattr(threads, "WORKERS", 1)
     assert threads.on_threads(lambda _: threading.get_ident(), range(3)) == [here] * 3
+
+
+def test_one_ahead_yields_in_order_with_at_most_the_next_item_computed_early():
+    made, consumed = [], []
+
+    def items():
+        for i in range(5):
+            made.append(i)
+            yield i
+
+    for item in threads.one_ahead(items()):
+        time.sleep(0.02)  # the next item is made meanwhile
+        assert len(made) <= item + 2  # never more than one item ahead of the caller
+        consumed.append(item)
+    assert consumed == list(range(5)) and made == list(range(5))
+
+
+def test_one_ahead_raises_the_items_error_when_the_caller_reaches_it():
+    def items():
+        yield 1
+        raise ValueError("year 2 failed")
+
+    got = []
+    with pytest.raises(ValueError, match="year 2 failed"):
+        for item in threads.one_ahead(items()):
+            got.append(item)
+    assert got == [1]

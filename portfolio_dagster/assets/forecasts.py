@@ -14,7 +14,7 @@ from portfolio_dagster.assets.models import (
 )
 from portfolio_dagster.assets.regimes import regime_probabilities
 from portfolio_dagster.assets.stage import DECISIONS, StageContext, daily_stage
-from portfolio_dagster.assets.threads import on_threads
+from portfolio_dagster.assets.threads import on_threads, one_ahead
 from portfolio_dagster.partitions import trading_days_before, year_pieces
 from portfolio_dagster.quant import walk_forward
 from portfolio_dagster.quant.models import SEQUENCE_FAMILIES, ArtifactError
@@ -64,8 +64,12 @@ def forecasts(
         if "regime_adaptive" in cfg.models.enabled and not registry.empty
         else None
     )
-    for piece_start, piece_end in year_pieces(start, end):
-        table, dates = _forecast_range(warehouse, cfg, registry, regimes, piece_start, piece_end)
+    years = (
+        (piece_start, piece_end, *_forecast_range(warehouse, cfg, registry, regimes, piece_start, piece_end))
+        for piece_start, piece_end in year_pieces(start, end)
+    )
+    # Next year's forecasts are computed while this year's are written (they read features only).
+    for piece_start, piece_end, table, dates in one_ahead(years):
         warehouse.replace_range("forecasts", table, piece_start, piece_end)
         rows += len(table)
         families |= set(table["model"].unique()) if len(table) else set()

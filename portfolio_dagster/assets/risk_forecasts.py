@@ -12,7 +12,7 @@ import pandas as pd
 
 from portfolio_dagster.assets.prices import prices
 from portfolio_dagster.assets.stage import DECISIONS, StageContext, daily_stage
-from portfolio_dagster.assets.threads import on_threads
+from portfolio_dagster.assets.threads import on_threads, one_ahead
 from portfolio_dagster.config import PipelineConfig
 from portfolio_dagster.partitions import PARTITIONS_START, year_pieces
 from portfolio_dagster.quant import risk, risk_metrics, risk_state, risk_walk_forward, walk_forward
@@ -193,7 +193,8 @@ def risk_forecasts(
     start, end = context.window
     pieces = risk_forecast_pieces(warehouse, settings.config, start, end, artifacts.risk_models_dir)
     rows, dates, selections = 0, 0, []
-    for piece_start, piece_end, table, selection in pieces:  # one transaction per calendar year
+    # One transaction per calendar year; the next year's forecasts computed while one is written.
+    for piece_start, piece_end, table, selection in one_ahead(pieces):
         warehouse.replace_range("risk_forecasts", table, piece_start, piece_end)
         rows, dates = rows + len(table), dates + (table["date"].nunique() if len(table) else 0)
         selections.append(selection)
