@@ -5,6 +5,7 @@ import pandas as pd
 
 from portfolio_dagster.assets.prices import prices
 from portfolio_dagster.assets.stage import MARKET, StageContext, daily_stage
+from portfolio_dagster.assets.threads import one_ahead
 from portfolio_dagster.partitions import trading_days_before
 from portfolio_dagster.quant import features as feature_set
 from portfolio_dagster.resources.settings import PipelineSettings
@@ -37,19 +38,25 @@ def features(context: StageContext, settings: PipelineSettings, warehouse: Wareh
     start, end = context.window
     lookback = max(cfg.features.lookback_days, feature_set.LOOKBACK)
     # Pieces of whole years, each computed from its own lookback and written in its own transaction:
-    # a history load at breadth holds one piece's features, not every year's (500 names x 20 years:
-    # 2.5 M rows x 143 features).
+    # a history load at breadth holds two pieces' features (one written, the next computed), not every
+    # year's (500 names x 20 years: 2.5 M rows x 143 features).
     summary = FeatureSummary()
     market_source = "equal-weight universe"
-    for piece_start, piece_end in year_pieces(start, end, _years_per_piece(warehouse, start, end)):
+
+    def piece(bounds: tuple) -> tuple:
+        piece_start, piece_end = bounds
         first = trading_days_before(piece_start, lookback)
         history = warehouse.universe_prices(first, piece_end, cfg)
         market = benchmark_close(warehouse, cfg.data.benchmark, first, piece_end)
         table = feature_set.compute(history, market if len(market) else None, since=piece_start)
-        del history
+        return piece_start, piece_end, table, len(market) > 0
+
+    pieces = year_pieces(start, end, _years_per_piece(warehouse, start, end))
+    # The next piece is computed while one is written (it reads prices only): two pieces at most.
+    for piece_start, piece_end, table, benchmarked in one_ahead(map(piece, pieces)):
         warehouse.replace_range("features", table, piece_start, piece_end)
         summary.add(table)
-        if len(market):
+        if benchmarked:
             market_source = f"benchmark {cfg.data.benchmark}"
         del table
     return dg.MaterializeResult(metadata=summary.metadata(cfg, market_source))
