@@ -114,6 +114,7 @@ def test_cross_sectional_ic_averages_tied_ranks_and_takes_dates_in_any_order():
     frame = _panel(40, 15, 0.4, 3).sample(frac=1.0, random_state=0)  # rows not sorted by date
     frame["prediction"] = frame["prediction"].round(0)  # many ties within each date
     frame.loc[frame.index[:7], "prediction"] = np.nan
+    frame = pd.concat([frame, frame.iloc[:5].assign(date=pd.NaT, prediction=1.0)])  # left out, as NaNs
     ic, pearson = cross_sectional_ic(frame), cross_sectional_ic(frame, rank=False)
     assert len(ic) == 40 and ic.index.is_monotonic_increasing
     for date in ic.index[::7]:

@@ -221,7 +221,7 @@ def cross_sectional_ic(
     the forecasts stage's skill pass at 500 names."""
     x = frame[prediction].to_numpy(dtype=float)
     y = frame[actual].to_numpy(dtype=float)
-    ok = ~(np.isnan(x) | np.isnan(y))
+    ok = ~(np.isnan(x) | np.isnan(y)) & pd.notna(frame["date"]).to_numpy()
     codes, dates = pd.factorize(frame["date"].to_numpy()[ok], sort=True)
     x, y = x[ok], y[ok]
     if rank:
