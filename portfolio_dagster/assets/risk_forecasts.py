@@ -22,7 +22,6 @@ from portfolio_dagster.resources.warehouse import Warehouse
 
 # Rows one risk model trains on at most (every k-th of its window): the fits stay about a second each.
 RISK_MAX_TRAIN_ROWS = 50_000
-# Horizons fitted and predicted at once (threads; each model's own threads stay models.threads).
 
 
 def risk_forecast_pieces(
@@ -85,6 +84,7 @@ def risk_forecast_pieces(
                 earlier.append(losses)
         return sets
 
+    # The horizons fitted at once, on threads (each model's own threads stay models.threads).
     sets = dict(zip(specs, on_threads(horizon_sets, list(specs)), strict=True))
     # The window's rows are the whole history's from `start` on (the same values either way).
     if every is not None:
