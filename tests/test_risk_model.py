@@ -95,6 +95,30 @@ def test_lightgbm_rescale_from_its_training_scores_equals_the_rescale_from_predi
     assert model.scale_ != pytest.approx(1.0, rel=1e-6)  # a rescale that does something
 
 
+@pytest.mark.parametrize("rolling", [None, 300])
+def test_a_sets_rows_sliced_by_date_equal_the_rows_masked_from_the_whole_table(rolling):
+    """train_risk_set takes its fit and calibration rows as positional slices of the date-sorted rows
+    (known targets only): the same rows, in the same order, as masking the whole table."""
+    from portfolio_dagster.quant import walk_forward
+
+    rows = risk.risk_rows(_garch_returns(900, seed=4), [5])
+    rows.loc[rows.sample(frac=0.1, random_state=1).index, "target_var_5"] = np.nan
+    calendar = pd.DatetimeIndex(rows["date"].unique())
+    known = rows[np.isfinite(rows["target_var_5"].to_numpy())]
+    for asof in (calendar[10], calendar[400], calendar[-1] + pd.Timedelta(days=1)):
+        s = walk_forward.split(calendar, asof, 5, 5, 126, rolling)
+        expected = walk_forward.fit_and_validation(known, s)
+        got = risk_walk_forward._fit_and_calibration(rows, s, "target_var_5")
+        for mine, theirs in zip(got, expected, strict=True):
+            pd.testing.assert_frame_equal(mine, theirs)
+        shuffled = risk_walk_forward._fit_and_calibration(
+            rows.sample(frac=1.0, random_state=2), s, "target_var_5"
+        )
+        for mine, theirs in zip(shuffled, expected, strict=True):  # unsorted rows: masked, any order
+            pd.testing.assert_frame_equal(mine.sort_index(), theirs)
+    assert len(got[0]) > 1000 and len(got[1]) > 100
+
+
 def test_ml_risk_fitted_by_qlike_is_not_pulled_down_by_flat_closes():
     """One-session targets are r^2: a flat close (r = 0, a stale price) is a target of ~0 whose log is
     unbounded. The ML families learn the EWMA multiplier by the gamma deviance (QLIKE), so 5% flat days

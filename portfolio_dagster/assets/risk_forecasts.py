@@ -69,6 +69,7 @@ def risk_forecast_pieces(
     # The whole history's rows only when a set must be fitted; else the window's rows alone.
     missing = cache is None or any(not (cache / f"{k}.json").is_file() for ks in keys.values() for k in ks)
     every = risk.risk_rows(returns, cfg.targets.horizons, ohlc) if missing else None
+    calendar = pd.DatetimeIndex(every["date"].unique()) if every is not None else None
 
     def horizon_sets(h: int) -> list[risk_walk_forward.RiskSet]:
         """The sets of horizon h that forecast the window (each choosing with the earlier sets' scores)."""
@@ -76,7 +77,7 @@ def risk_forecast_pieces(
         for k, (asof, key) in enumerate(zip(refits, keys[h], strict=True)):
             losses = _read_losses(cache, key) if cache is not None and k < forecasting else None
             if losses is None:
-                rs = _fitted_set(specs[h], asof, key, cache, every, earlier)
+                rs = _fitted_set(specs[h], asof, key, cache, every, calendar, earlier)
                 losses = rs.calibration_qlike if rs is not None else None
                 if rs is not None and k >= forecasting:
                     sets.append(rs)
@@ -110,6 +111,7 @@ def _fitted_set(
     key: str,
     cache: Path | None,
     rows: pd.DataFrame | None,
+    calendar: pd.DatetimeIndex | None,
     earlier: list[dict[str, float]],
 ) -> risk_walk_forward.RiskSet | None:
     """The risk set of `asof`: from the cache, or fitted on the whole history's rows (choosing with the
@@ -118,7 +120,7 @@ def _fitted_set(
     if cache is not None and (cache / f"{key}.json").is_file():
         return _read_set(cache, key)
     assert rows is not None, "risk rows are built whenever a set is not cached"
-    rs = risk_walk_forward.train_risk_set(rows, pd.DatetimeIndex(rows["date"].unique()), asof, spec, earlier)
+    rs = risk_walk_forward.train_risk_set(rows, calendar, asof, spec, earlier)
     if cache is not None:
         _write_set(cache, key, rs, asof)
     return rs

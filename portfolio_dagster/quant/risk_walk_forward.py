@@ -81,8 +81,7 @@ def train_risk_set(
     s = walk_forward.split(
         calendar, pd.Timestamp(asof), spec.horizon, spec.embargo_days, spec.calibration_days
     )
-    known = rows[np.isfinite(rows[target].to_numpy(dtype=float))]
-    fit, cal = walk_forward.fit_and_validation(known, s)
+    fit, cal = _fit_and_calibration(rows, s, target)
     if fit["date"].nunique() < spec.min_train_days or cal.empty:
         return None
     fit = _thin(fit, spec.max_train_rows)
@@ -93,6 +92,34 @@ def train_risk_set(
         models[name] = model
         losses[name] = float(np.mean(qlike(y_cal, model.predict(cal))))
     return RiskSet(pd.Timestamp(asof), models, losses, choose([*earlier, losses]))
+
+
+def _fit_and_calibration(rows: pd.DataFrame, s: walk_forward.Split, target: str):
+    """walk_forward.fit_and_validation of the rows with a known `target`. Rows sorted by date (risk_rows
+    are): each part a positional slice of its dates, filtered to known targets (the same rows in the same
+    order as masking the whole table, which a set did three times: most of a 500-name set's selection)."""
+    dates = rows["date"].to_numpy()
+    if len(dates) > 1 and not bool(np.all(dates[1:] >= dates[:-1])):
+        known = rows[np.isfinite(rows[target].to_numpy(dtype=float))]
+        return walk_forward.fit_and_validation(known, s)
+    none = rows.iloc[0:0]
+    if s.window.empty:
+        return none, none
+
+    def known(first, last) -> pd.DataFrame:
+        a = 0 if first is None else int(np.searchsorted(dates, np.datetime64(first), side="left"))
+        b = int(np.searchsorted(dates, np.datetime64(last), side="right"))
+        piece = rows.iloc[a:b]
+        return piece[np.isfinite(piece[target].to_numpy(dtype=float))]
+
+    end = s.window.end
+    fit = known(s.window.start, min(s.fit_end, end)) if s.fit_end is not None else none
+    cal = (
+        known(max(s.validation_start, s.window.start or s.validation_start), end)
+        if s.validation_start is not None
+        else none
+    )
+    return fit, cal
 
 
 def walk_forward_risk(
