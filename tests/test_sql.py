@@ -6,7 +6,7 @@ import duckdb
 
 from portfolio_dagster.quant import features, targets
 from portfolio_dagster.quant.features.ddl import features_ddl
-from portfolio_dagster.resources.warehouse import SQL_DIR
+from portfolio_dagster.resources.schema import SQL_DIR
 
 
 def _columns(ddl: str, table: str) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -18,40 +17,13 @@ from portfolio_dagster.config import PipelineConfig
 from portfolio_dagster.paths import REMOTE_WAREHOUSE_PREFIXES
 from portfolio_dagster.quant.panel import wide_coded
 from portfolio_dagster.resources import publication
+from portfolio_dagster.resources.schema import check_table, ensure_schema, has_tables
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 # DuckDB allows one writing process per file; a reader waits for a writer this long.
 _LOCK_WAIT_SECONDS = 300.0
 # Working copies held open in this process (Warehouse.held), by path: every connection to one in this
 # process attaches to the held database (DuckDB refuses a second configuration of an open file).
 _HELD: dict[str, duckdb.DuckDBPyConnection] = {}
-# (path, inode) of the working copies this process applied sql/ to: ~14 ms a time, once is enough (a
-# file replaced, by a compaction or by hand, is a new inode and gets it again).
-_SCHEMA_APPLIED: set[tuple[str, int]] = set()
-
-
-def ddl_statements() -> list[str]:
-    """Every CREATE statement of sql/, tables first, then views."""
-    files = sorted((SQL_DIR / "tables").glob("*.sql")) + [SQL_DIR / "views.sql"]
-    return [f.read_text() for f in files]
-
-
-def table_names() -> frozenset[str]:
-    con = duckdb.connect(":memory:")
-    for ddl in ddl_statements():
-        con.execute(ddl)
-    rows = con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-    return frozenset(r[0] for r in rows)
-
-
-TABLES = table_names()
-
-
-def _check_table(table: str) -> str:
-    # Table names come from code, never from users; still refuse anything not declared in sql/.
-    if table not in TABLES:
-        raise ValueError(f"unknown warehouse table {table!r}")
-    return table
 
 
 def _open(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -101,7 +73,7 @@ class Warehouse(dg.ConfigurableResource):
         con = _open(self.working_path, read_only=read_only and Path(self.working_path).exists())
         try:
             if not read_only:
-                _ensure_schema(con, self.working_path)
+                ensure_schema(con, self.working_path)
             yield con
         finally:
             con.close()
@@ -122,7 +94,7 @@ class Warehouse(dg.ConfigurableResource):
         with self.unit_of_work():  # its publication, if it is the outermost, after the file is let go
             _HELD[key] = _open(key)
             try:
-                _ensure_schema(_HELD[key], key)
+                ensure_schema(_HELD[key], key)
                 yield
             finally:
                 _HELD.pop(key).close()
@@ -172,7 +144,7 @@ class Warehouse(dg.ConfigurableResource):
 
     def query(self, sql: str, params: Sequence[object] = ()) -> pd.DataFrame:
         with self.connect(read_only=True) as con:
-            if not self._is_held and not _has_tables(con):
+            if not self._is_held and not has_tables(con):
                 return pd.DataFrame()
             return con.execute(sql, list(params)).df()
 
@@ -181,7 +153,7 @@ class Warehouse(dg.ConfigurableResource):
         not a Python object per row: the ticker of millions of feature rows) and dates datetime64[us]
         as query gives them. For the large reads (features for the models and forecasts)."""
         with self.connect(read_only=True) as con:
-            if not self._is_held and not _has_tables(con):
+            if not self._is_held and not has_tables(con):
                 return pd.DataFrame()
             table = con.sql(sql, params=list(params)).to_arrow_table()
         frame = table.to_pandas(strings_to_categorical=True, date_as_object=False, self_destruct=True)
@@ -229,7 +201,7 @@ class Warehouse(dg.ConfigurableResource):
     def replace_range(self, table: str, frame: pd.DataFrame, start: dt.date, end: dt.date) -> None:
         """Replace rows with start <= date < end by `frame`, atomically. A table whose key the writer checks
         (WRITER_KEYS) fails the write, and keeps its rows, when the range would hold a key twice."""
-        table = _check_table(table)
+        table = check_table(table)
         with self._transaction() as con:
             con.execute(f"DELETE FROM {table} WHERE date >= ? AND date < ?", [start, end])
             _insert(con, table, frame)
@@ -241,7 +213,7 @@ class Warehouse(dg.ConfigurableResource):
         self, table: str, frame: pd.DataFrame, column: str | None = None, values: Sequence[object] = ()
     ) -> None:
         """Replace the rows whose `column` is in `values` (all rows when column is None), atomically."""
-        table = _check_table(table)
+        table = check_table(table)
         with self._transaction() as con:
             if column is None:
                 con.execute(f"DELETE FROM {table}")
@@ -256,7 +228,7 @@ class Warehouse(dg.ConfigurableResource):
         """Insert every frame into its table in ONE transaction (a paper session: all or nothing)."""
         with self._transaction() as con:
             for table, frame in frames:
-                _insert(con, _check_table(table), frame)
+                _insert(con, check_table(table), frame)
         self._committed()
 
     def delete_from(self, tables: Sequence[str], column: str, since: dt.date | None) -> dict[str, int]:
@@ -267,7 +239,7 @@ class Warehouse(dg.ConfigurableResource):
         removed: dict[str, int] = {}
         with self._transaction() as con:
             for table in tables:
-                table = _check_table(table)
+                table = check_table(table)
                 where, params = (f" WHERE {column} >= ?", [since]) if since else ("", [])
                 removed[table] = int(
                     con.execute(f"SELECT count(*) FROM {table}{where}", params).fetchone()[0]
@@ -306,7 +278,7 @@ class Warehouse(dg.ConfigurableResource):
         and the restatement is recorded in corporate_actions, all in one transaction."""
         if restatements.empty:
             return
-        raw = _check_table(f"raw_prices_{source}")
+        raw = check_table(f"raw_prices_{source}")
         now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
         with self._transaction() as con:
             for r in restatements.itertuples(index=False):
@@ -323,7 +295,7 @@ class Warehouse(dg.ConfigurableResource):
                 )
 
     def append(self, table: str, frame: pd.DataFrame) -> None:
-        table = _check_table(table)
+        table = check_table(table)
         with self.connect() as con:
             _insert(con, table, frame)
         self._committed()
@@ -336,41 +308,6 @@ _UNIVERSE_ROWS = "date >= ? AND date < ? AND ticker NOT IN (SELECT unnest(?))"
 def _excluded(config: PipelineConfig) -> list[str]:
     """Not the tradable universe: the benchmark and the safe assets."""
     return [config.data.benchmark, *config.strategy.safe_assets]
-
-
-def _ensure_schema(con: duckdb.DuckDBPyConnection, path: str) -> None:
-    """_apply_schema, unless this process applied it to this file already."""
-    try:
-        key = (path, os.stat(path).st_ino)
-    except FileNotFoundError:  # a remote (MotherDuck) database
-        _apply_schema(con)
-        return
-    if key not in _SCHEMA_APPLIED:
-        _apply_schema(con)
-        _SCHEMA_APPLIED.add(key)
-
-
-def _apply_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Migrate an older warehouse, then every CREATE ... IF NOT EXISTS of sql/."""
-    _migrate(con)
-    for ddl in ddl_statements():
-        con.execute(ddl)
-
-
-def _migrate(con: duckdb.DuckDBPyConnection) -> None:
-    """Older warehouses: the single-row-per-flag operations_state table became a view over an
-    append-only history; the old table is kept under another name, never dropped."""
-    old = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'operations_state' "
-        "AND table_type = 'BASE TABLE'"
-    ).fetchone()[0]
-    if old:
-        con.execute("ALTER TABLE operations_state RENAME TO operations_state_v1")
-
-
-def _has_tables(con: duckdb.DuckDBPyConnection) -> bool:
-    # fetchall: a finished result (a relation may run on the connection next).
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables").fetchall()[0][0])
 
 
 # Tables whose key is unique by the writer's check instead of a PRIMARY KEY (sql/tables: the index cost
