@@ -98,8 +98,8 @@ def _fit_and_calibration(rows: pd.DataFrame, s: walk_forward.Split, target: str)
     """walk_forward.fit_and_validation of the rows with a known `target`. Rows sorted by date (risk_rows
     are): each part a positional slice of its dates, filtered to known targets (the same rows in the same
     order as masking the whole table, which a set did three times: most of a 500-name set's selection)."""
-    dates = rows["date"].to_numpy()
-    if len(dates) > 1 and not bool(np.all(dates[1:] >= dates[:-1])):
+    slice_ = walk_forward.date_slicer(rows)
+    if slice_ is None:
         known = rows[np.isfinite(rows[target].to_numpy(dtype=float))]
         return walk_forward.fit_and_validation(known, s)
     none = rows.iloc[0:0]
@@ -107,9 +107,7 @@ def _fit_and_calibration(rows: pd.DataFrame, s: walk_forward.Split, target: str)
         return none, none
 
     def known(first, last) -> pd.DataFrame:
-        a = 0 if first is None else int(np.searchsorted(dates, np.datetime64(first), side="left"))
-        b = int(np.searchsorted(dates, np.datetime64(last), side="right"))
-        piece = rows.iloc[a:b]
+        piece = slice_(first, last)
         return piece[np.isfinite(piece[target].to_numpy(dtype=float))]
 
     end = s.window.end

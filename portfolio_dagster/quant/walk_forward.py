@@ -145,6 +145,22 @@ def select(rows: pd.DataFrame, window: TrainingWindow) -> pd.DataFrame:
     return rows[np.asarray(mask)]
 
 
+def date_slicer(rows: pd.DataFrame):
+    """For rows sorted by date: slice(first, last) -> the rows dated first..last (inclusive; first None:
+    from the first row) as a positional slice, no copy of the table. None when rows are not sorted by
+    date (the caller masks instead)."""
+    dates = rows["date"].to_numpy()
+    if len(dates) > 1 and not bool(np.all(dates[1:] >= dates[:-1])):
+        return None
+
+    def slice_(first, last) -> pd.DataFrame:
+        a = 0 if first is None else int(np.searchsorted(dates, np.datetime64(first), side="left"))
+        b = int(np.searchsorted(dates, np.datetime64(last), side="right"))
+        return rows.iloc[a:b]
+
+    return slice_
+
+
 def fit_and_validation(rows: pd.DataFrame, s: Split) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(fit rows, validation rows) of `rows` (with a `date` column) for split `s`."""
     inside = select(rows, s.window)

@@ -210,16 +210,14 @@ def _split_parts(
     """(fit, validation, calibration) rows of date-sorted `rows` for split s, without the rows lacking a
     `needed` value: each part a positional slice of its dates (the table is not copied; a part only
     where rows lack a value). None when rows are not sorted by date."""
-    dates = rows["date"].to_numpy()
-    if len(dates) > 1 and not bool(np.all(dates[1:] >= dates[:-1])):
+    slice_ = walk_forward.date_slicer(rows)
+    if slice_ is None:
         return None
 
     def part(first, last) -> pd.DataFrame:
         if first is None or last is None:
             return rows.iloc[0:0]
-        a = int(np.searchsorted(dates, np.datetime64(first), side="left"))
-        b = int(np.searchsorted(dates, np.datetime64(last), side="right"))
-        piece = rows.iloc[a:b]
+        piece = slice_(first, last)
         ok = piece[needed].notna().all(axis=1).to_numpy()
         return piece if ok.all() else piece[ok]
 
