@@ -94,8 +94,8 @@ def trading_days_before(day: dt.date, n: int) -> dt.date:
     return day - dt.timedelta(days=int(n * 7 / 5) + 14)
 
 
-def year_pieces(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
-    """[start, end) cut at calendar-year boundaries: the pieces a history load writes one transaction
-    at a time, so a stage holds one year of its output, not all of it."""
-    cuts = [start] + [dt.date(y, 1, 1) for y in range(start.year + 1, end.year + 1)] + [end]
+def year_pieces(start: dt.date, end: dt.date, years: int = 1) -> list[tuple[dt.date, dt.date]]:
+    """[start, end) cut at calendar-year boundaries, `years` calendar years a piece: the pieces a history
+    load writes one transaction at a time, so a stage holds one piece of its output, not all of it."""
+    cuts = [start] + [dt.date(y, 1, 1) for y in range(start.year + years, end.year + 1, years)] + [end]
     return [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if a < b]

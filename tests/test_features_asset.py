@@ -15,6 +15,7 @@ import yaml
 from portfolio_dagster.assets.features import features
 from portfolio_dagster.assets.targets import targets
 from portfolio_dagster.config import load_config
+from portfolio_dagster.partitions import year_pieces
 from portfolio_dagster.quant import features as feature_set
 from portfolio_dagster.quant import targets as target_set
 from portfolio_dagster.resources.settings import PipelineSettings
@@ -114,7 +115,7 @@ def test_targets_table_has_every_kind_with_labels_and_nulls_past_the_data(setup)
 def test_a_range_computed_in_yearly_pieces_equals_the_full_computation(tmp_path, monkeypatch):
     import portfolio_dagster.assets.features as features_asset
 
-    assert features_asset.year_pieces(dt.date(2003, 10, 6), dt.date(2006, 3, 1), 2) == [
+    assert year_pieces(dt.date(2003, 10, 6), dt.date(2006, 3, 1), 2) == [
         (dt.date(2003, 10, 6), dt.date(2005, 1, 1)),
         (dt.date(2005, 1, 1), dt.date(2006, 3, 1)),
     ]

@@ -6,7 +6,7 @@ import pandas as pd
 from portfolio_dagster.assets.prices import prices
 from portfolio_dagster.assets.stage import MARKET, StageContext, daily_stage
 from portfolio_dagster.assets.threads import one_ahead
-from portfolio_dagster.partitions import trading_days_before
+from portfolio_dagster.partitions import trading_days_before, year_pieces
 from portfolio_dagster.quant import features as feature_set
 from portfolio_dagster.resources.settings import PipelineSettings
 from portfolio_dagster.resources.warehouse import Warehouse
@@ -72,12 +72,6 @@ def _years_per_piece(warehouse: Warehouse, start, end) -> int:
     )
     n = int(names["n"].iat[0]) if len(names) else 0
     return max(1, PIECE_ROWS // max(1, n * 252))
-
-
-def year_pieces(start, end, years: int = 1) -> list[tuple]:
-    """[start, end) cut at calendar-year boundaries, `years` calendar years a piece."""
-    cuts = [start] + [type(start)(y, 1, 1) for y in range(start.year + years, end.year + 1, years)] + [end]
-    return [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if a < b]
 
 
 class FeatureSummary:
