@@ -15,7 +15,6 @@ from portfolio_dagster.assets.risk_forecasts import chosen_volatility, paired_wi
 from portfolio_dagster.assets.signals import ml_forecasts
 from portfolio_dagster.assets.stage import EVALUATION, phase_tags
 from portfolio_dagster.assets.targets import targets
-from portfolio_dagster.assets.threads import on_threads
 from portfolio_dagster.partitions import WAREHOUSE_POOL, trading_days_before
 from portfolio_dagster.quant import metrics
 from portfolio_dagster.quant.allocation import allocate
@@ -224,8 +223,8 @@ def barbell_allocations(
 def _risk_summary(warehouse: Warehouse, cfg, inputs: EvaluationInputs) -> pd.DataFrame:
     """ml_barbell's risk-model rows of backtest_summary (risk_qlike_{h}d, risk_qlike_ewma_{h}d,
     risk_dm_pvalue_{h}d) over the backtest's days: the chosen risk forecast of each name against
-    EWMA's, paired in DuckDB per horizon (500 names x 20 years: 5 M rows each; the horizons on
-    threads); none when no risk forecast is stored."""
+    EWMA's, paired in DuckDB one horizon at a time (500 names x 20 years: 5 M rows each); none when no
+    risk forecast is stored."""
     first = inputs.close.index.min().date()
     returns = warehouse.universe_panels(trading_days_before(first, 1), dt.date.max, cfg)["close"]
     returns = returns.pct_change(fill_method=None)
@@ -234,7 +233,9 @@ def _risk_summary(warehouse: Warehouse, cfg, inputs: EvaluationInputs) -> pd.Dat
         paired = paired_with_ewma(warehouse, h, CHOSEN, first)
         return len(paired), summary_metrics(h, paired_skill(paired, realized_volatility(returns, h), h))
 
-    scored = on_threads(horizon_metrics, cfg.targets.horizons)
+    # One horizon after another: the threads shared `returns`, and pandas' lazily built index state is
+    # not thread-safe (a full test run once failed "Reindexing only valid with uniquely valued Index").
+    scored = [horizon_metrics(h) for h in cfg.targets.horizons]
     found = {k: v for _, metrics_h in scored for k, v in metrics_h.items()}
     rows = [("ml_barbell", k, v) for k, v in found.items()] if any(n for n, _ in scored) else []
     return pd.DataFrame(rows, columns=["strategy", "metric", "value"])
@@ -246,8 +247,7 @@ def _png_markdown(png: bytes) -> str:
 
 def _skill(warehouse: Warehouse, cfg) -> pd.DataFrame:
     """Out-of-sample skill of the ensemble per horizon, next to the base rate, with the mean per-date rank
-    IC and its Newey-West t, from the warehouse (the horizons on threads: DuckDB's join and numpy's
-    sorts leave Python's lock)."""
+    IC and its Newey-West t, from the warehouse."""
 
     def horizon_skill(h: int) -> dict:
         joined = warehouse.query(
@@ -267,5 +267,5 @@ def _skill(warehouse: Warehouse, cfg) -> pd.DataFrame:
             "ic_tstat": ranks["ic_tstat"],
         }
 
-    rows = on_threads(horizon_skill, cfg.targets.horizons)
+    rows = [horizon_skill(h) for h in cfg.targets.horizons]
     return pd.DataFrame(rows, columns=list(SKILL_COLUMNS))
